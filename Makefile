@@ -1,0 +1,33 @@
+# Every target bootstraps .venv on its own (idempotent), so a fresh clone needs only
+# `make demo` or `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.graphscope-installed
+export OMP_NUM_THREADS := 1
+
+.PHONY: demo test bench lint docs clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/graphscope render examples/logistic_regression.py -o out/
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+docs: $(STAMP)
+	$(BIN)/graphscope docs build -o docs/
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
