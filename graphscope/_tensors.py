@@ -1,0 +1,222 @@
+"""Small torch helpers shared by ``trace`` and ``watch``: summaries, names, user frames.
+
+Everything here reads tensors and returns plain values; nothing keeps a tensor.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from types import FrameType
+from typing import Any
+
+import torch
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+_OUR_DIR = os.path.dirname(os.path.abspath(__file__))
+_SCENARIO_DIR = os.path.join(_OUR_DIR, "scenarios")  # user code, shipped with us
+_SKIP_PREFIXES = (_TORCH_DIR, _OUR_DIR, "<frozen")
+_FIRST_VALUES = 6
+
+
+def is_internal(filename: str) -> bool:
+    """True for frames of torch, of graphscope itself, and of the import machinery."""
+    if filename.startswith(_SKIP_PREFIXES):
+        return not filename.startswith(_SCENARIO_DIR)
+    # runpy / contextlib frames that wrap the user's code
+    base = os.path.basename(filename)
+    return base in ("runpy.py", "contextlib.py") and os.path.dirname(filename) == os.path.dirname(
+        os.__file__
+    )
+
+
+def user_frame(depth: int = 1) -> FrameType | None:
+    """The innermost frame outside torch and graphscope (the user's line)."""
+    f: FrameType | None = sys._getframe(depth)
+    while f is not None:
+        if not is_internal(f.f_code.co_filename):
+            return f
+        f = f.f_back
+    return None
+
+
+def where(frame: FrameType | None) -> tuple[str | None, int | None]:
+    if frame is None:
+        return None, None
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def shape_of(t: torch.Tensor) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in t.shape)
+    except Exception:  # symbolic / nested shapes
+        return ()
+
+
+def version_of(t: torch.Tensor) -> int | None:
+    """``t._version``, or None where torch does not track it (inference tensors)."""
+    try:
+        return int(t._version)
+    except Exception:
+        return None
+
+
+def storage_key(t: torch.Tensor) -> int | None:
+    """An opaque key shared by every alias of one storage (views, .detach())."""
+    try:
+        return int(t.untyped_storage().data_ptr())
+    except Exception:
+        return None
+
+
+def grad_summary(t: torch.Tensor | None) -> dict[str, Any] | None:
+    """Plain-data summary of a gradient: numel, norm, min, max, first values, non-finite flag.
+
+    >>> grad_summary(torch.tensor([5.0]))["first"]
+    [5.0]
+    """
+    if t is None:
+        return None
+    out: dict[str, Any] = {"shape": list(shape_of(t)), "dtype": dtype_name(t.dtype)}
+    try:
+        with torch.no_grad():
+            g = t.detach()
+            if g.is_sparse:
+                g = g.to_dense()
+            if g.is_complex():
+                g = g.abs()
+            if g.device.type == "meta":
+                out["numel"] = int(g.numel())
+                return out
+            g = g.to(device="cpu", dtype=torch.float64) if g.device.type != "cpu" or g.dtype != torch.float64 else g
+            flat = g.reshape(-1)
+            n = int(flat.numel())
+            out["numel"] = n
+            out["first"] = [float(v) for v in flat[:_FIRST_VALUES].tolist()]
+            if n:
+                finite = torch.isfinite(flat)
+                out["nonfinite"] = bool(not finite.all())
+                out["norm"] = float(torch.linalg.vector_norm(flat))
+                out["min"] = float(flat.min())
+                out["max"] = float(flat.max())
+                out["sum"] = float(flat.sum())
+    except Exception as err:  # odd devices or layouts: describe, never fail
+        out["error"] = f"{type(err).__name__}: {err}"
+    for k in ("norm", "min", "max", "sum"):
+        v = out.get(k)
+        if isinstance(v, float) and not math.isfinite(v):
+            out["nonfinite"] = True
+    return out
+
+
+def safe_grad(t: torch.Tensor) -> torch.Tensor | None:
+    """``t.grad`` without torch's non-leaf warning (read only where torch keeps it)."""
+    if t.is_leaf or t.retains_grad:
+        return t.grad
+    return None
+
+
+def frame_namespaces(frame: FrameType | None) -> list[Mapping[str, Any]]:
+    if frame is None:
+        return []
+    if frame.f_locals is frame.f_globals:
+        return [frame.f_globals]
+    return [frame.f_locals, frame.f_globals]
+
+
+class Names:
+    """``id(tensor) -> name`` for the tensors a user can name, built once per capture.
+
+    Explicit names win, then parameters of modules (``features.weight``: the module's
+    ``named_parameters()`` name, prefixed with the variable only when two modules clash), then
+    tensor variables. A tensor bound to several names keeps the first; the rest are aliases.
+    Holds the tensors only while a capture runs (dropped with the object).
+    """
+
+    def __init__(self) -> None:
+        self.name: dict[int, str] = {}
+        self.aliases: dict[int, list[str]] = {}
+        self.tensors: dict[int, torch.Tensor] = {}
+        self.params: set[int] = set()
+        self.param_module: dict[int, str] = {}
+        self.modules: list[tuple[str, torch.nn.Module]] = []
+
+    def add(self, name: str, t: torch.Tensor, *, param: bool = False, module: str | None = None) -> None:
+        key = id(t)
+        if key in self.name:
+            if name != self.name[key] and name not in self.aliases.setdefault(key, []):
+                self.aliases[key].append(name)
+            return
+        self.name[key] = name
+        self.tensors[key] = t
+        if param:
+            self.params.add(key)
+            if module is not None:
+                self.param_module[key] = module
+
+    def add_params(self, params: Any, prefix: str = "") -> None:
+        """Parameters from a module, a ``{name: tensor}`` mapping or ``(name, tensor)`` pairs."""
+        if isinstance(params, torch.nn.Module):
+            self.modules.append((prefix, params))
+            items: Iterable[tuple[str, Any]] = params.named_parameters()
+        elif isinstance(params, Mapping):
+            items = params.items()
+        else:
+            items = params
+        for n, p in items:
+            if isinstance(p, torch.Tensor):
+                full = f"{prefix}{n}"
+                self.add(full, p, param=True, module=full.rpartition(".")[0] or None)
+
+    def add_frame(self, frame: FrameType | None) -> None:
+        """Tensor variables and module parameters visible in ``frame``."""
+        spaces = frame_namespaces(frame)
+        modules: list[tuple[str, torch.nn.Module]] = []
+        variables: list[tuple[str, torch.Tensor]] = []
+        for space in spaces:
+            for k, v in list(space.items()):
+                if k.startswith("__"):
+                    continue
+                if isinstance(v, torch.Tensor):
+                    variables.append((k, v))
+                elif isinstance(v, torch.nn.Module):
+                    modules.append((k, v))
+        self._add_modules(modules)
+        for k, v in variables:
+            self.add(k, v, param=isinstance(v, torch.nn.Parameter))
+
+    def _add_modules(self, modules: list[tuple[str, torch.nn.Module]]) -> None:
+        # each parameter is named from the outermost module holding it; prefix the variable
+        # name only when two modules would give the same short name to different tensors
+        best: dict[int, tuple[str, str, torch.Tensor]] = {}
+        for var, m in modules:
+            try:
+                named = list(m.named_parameters())
+            except Exception:
+                continue
+            for pn, p in named:
+                cur = best.get(id(p))
+                if cur is None or pn.count(".") > cur[1].count("."):
+                    best[id(p)] = (var, pn, p)
+        short: dict[str, set[int]] = {}
+        for key, (_var, pn, _p) in best.items():
+            short.setdefault(pn, set()).add(key)
+        for key, (var, pn, p) in best.items():
+            full = pn if len(short[pn]) == 1 else f"{var}.{pn}"
+            self.add(full, p, param=True, module=pn.rpartition(".")[0] or None)
+
+    def get(self, t: torch.Tensor) -> str | None:
+        return self.name.get(id(t))
+
+    def non_leaf_outputs(self) -> Iterator[tuple[Any, int, int]]:
+        """``(grad_fn, output_nr, id(tensor))`` for every named non-leaf tensor."""
+        for key, t in self.tensors.items():
+            fn = t.grad_fn
+            if fn is not None:
+                yield fn, int(t.output_nr), key

@@ -1,0 +1,595 @@
+"""Walk a tensor's ``grad_fn`` graph into an :class:`AutogradGraph` of plain values.
+
+>>> import torch, graphscope
+>>> w = torch.tensor([1.], requires_grad=True); x = torch.tensor([2.], requires_grad=True)
+>>> a = torch.add(w, x); b = torch.add(w, 1); y = torch.mul(a, b)
+>>> g = graphscope.trace(y)
+>>> [g.nodes[n]["label"] for n in g]
+['y', 'MulBackward0', 'a', 'AddBackward0', 'w', 'x', 'b', 'AddBackward0']
+
+The walk is iterative (a 100,000-deep chain is fine), reads saved tensors without tripping
+torch's errors (stale ones are marked with both versions, freed ones marked freed), and keeps
+no tensor and no backward node once it returns.
+"""
+
+from __future__ import annotations
+
+import re
+import resource
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from graphscope._tensors import (
+    Names,
+    dtype_name,
+    grad_summary,
+    safe_grad,
+    shape_of,
+    storage_key,
+    user_frame,
+    version_of,
+)
+from graphscope.errors import TraceError
+from graphscope.model import (
+    OP,
+    ROLE_LEAF,
+    ROLE_NAMED,
+    ROLE_PARAM,
+    ROLE_RETAINED,
+    ROLE_ROOT,
+    SAVED_FREED,
+    SAVED_HOOKED,
+    SAVED_OK,
+    SAVED_STALE,
+    SAVED_UNKNOWN,
+    TENSOR,
+    AutogradGraph,
+    InplaceWrite,
+)
+
+__all__ = ["trace", "Capture", "capture"]
+
+_STALE_RE = re.compile(
+    r"\[(?P<ttype>torch\.\w+) \[(?P<shape>[^\]]*)\]\](?:, which is output (?P<out>\d+) of "
+    r"(?P<node>[^,]+),)? is at version (?P<cur>\d+); expected version (?P<exp>\d+) instead"
+)
+_FREED_MARK = "after they have already been freed"
+_OPAQUE_MARKS = ("CompiledFunction", "CheckpointFunction")
+_MAX_ATTR_TEXT = 40
+_SEQ_NONE = (1 << 64) - 1
+
+#: ``lookup(seq) -> (api, file, line, module)`` for the forward call that made node ``seq``.
+Provenance = Callable[[int], "tuple[str | None, str | None, int | None, str | None] | None"]
+
+
+# -- per node type facts, computed once per class -------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TypeInfo:
+    accumulate: bool
+    custom: bool
+    tensor_slots: tuple[str, ...]  # "_saved_self", ... that hold tensors (have a _raw twin)
+    value_slots: tuple[str, ...]  # "_saved_alpha", ... that hold plain values
+
+
+_TYPE_INFO: dict[type, _TypeInfo] = {}
+
+
+def _type_info(fn: Any) -> _TypeInfo:
+    cls = type(fn)
+    info = _TYPE_INFO.get(cls)
+    if info is None:
+        names = [k for k in dir(cls) if k.startswith("_saved_")]
+        raws = {k[len("_raw") :] for k in dir(cls) if k.startswith("_raw_saved_")}
+        info = _TypeInfo(
+            accumulate=hasattr(cls, "variable"),
+            custom=isinstance(fn, torch.autograd.function.BackwardCFunction),
+            tensor_slots=tuple(k for k in names if k in raws),
+            value_slots=tuple(k for k in names if k not in raws),
+        )
+        _TYPE_INFO[cls] = info
+    return info
+
+
+# -- deep graphs ------------------------------------------------------------------------------
+
+_STACK_RAISED = False
+
+
+def _raise_stack_limit() -> None:
+    """Let torch free very deep graphs after a Python walk (autograd-notes §12).
+
+    torch 2.13 overflows the C stack when it destroys a 50,000+ deep graph whose nodes had
+    Python wrappers; raising the soft stack limit (Linux grows the main thread's stack up to it)
+    avoids the crash. Done once, only upwards, never above the hard limit.
+    """
+    global _STACK_RAISED
+    if _STACK_RAISED or not sys.platform.startswith("linux"):
+        return
+    _STACK_RAISED = True
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+        want = 1 << 30
+        if hard != resource.RLIM_INFINITY:
+            want = min(want, hard)
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(resource.RLIMIT_STACK, (want, hard))
+    except (ValueError, OSError):
+        pass
+
+
+# -- the capture ------------------------------------------------------------------------------
+
+
+@dataclass
+class Capture:
+    """A graph plus the torch objects behind it, kept only until :meth:`release`.
+
+    ``watch`` keeps a Capture across one backward call so it can read the gradients and
+    freed flags afterwards (:meth:`refresh`), then releases it.
+    """
+
+    graph: AutogradGraph
+    _fns: dict[str, Any] = field(default_factory=dict)  # node id -> backward node
+    _tensors: dict[str, torch.Tensor] = field(default_factory=dict)  # node id -> tensor
+
+    def refresh(self) -> None:
+        """Re-read gradients and saved-tensor status (after a backward call)."""
+        g = self.graph
+        for nid, t in self._tensors.items():
+            d = g.nodes[nid]
+            d["grad"] = grad_summary(safe_grad(t))
+            d["version"] = version_of(t)
+        for nid, fn in self._fns.items():
+            d = g.nodes[nid]
+            if not d.get("saved"):
+                continue
+            fresh, _ = _inspect_saved(fn, _type_info(fn), None, None, {})
+            for old, new in zip(d["saved"], fresh):
+                old["status"] = new["status"]
+                if new["status"] == SAVED_FREED:
+                    old["version_now"] = None
+            d["freed"] = any(s["status"] == SAVED_FREED for s in d["saved"])
+
+    def release(self) -> None:
+        self._fns.clear()
+        self._tensors.clear()
+
+
+def trace(
+    *roots: torch.Tensor,
+    params: Any = None,
+    names: Mapping[str, torch.Tensor] | None = None,
+) -> AutogradGraph:
+    """Trace the autograd graph behind ``roots`` into plain data.
+
+    ``params``: a module, a ``{name: tensor}`` mapping or ``(name, tensor)`` pairs; their
+    names label the leaves, and those the graph does not reach are added greyed
+    (``reached=False``). ``names``: ``{"loss": loss}`` overrides every other name. Otherwise
+    tensors are named after the caller's variables.
+    """
+    tensors = _check_roots(roots)
+    table = Names()
+    for n, t in (names or {}).items():
+        if not isinstance(t, torch.Tensor):
+            raise TraceError(f"names[{n!r}] must be a tensor (got {type(t).__name__})")
+        table.add(n, t)
+    candidates: list[int] = []
+    if params is not None:
+        table.add_params(params)
+        candidates = [k for k in table.name if k in table.params]
+    table.add_frame(user_frame())
+    cap = capture(tensors, table, unreached=candidates)
+    cap.release()
+    return cap.graph
+
+
+def _check_roots(roots: Sequence[Any]) -> list[torch.Tensor]:
+    if not roots:
+        raise TraceError("trace() needs at least one tensor, e.g. graphscope.trace(loss)")
+    out = []
+    for i, r in enumerate(roots):
+        if isinstance(r, (list, tuple)):
+            out.extend(_check_roots(r))
+            continue
+        if not isinstance(r, torch.Tensor):
+            raise TraceError(f"root {i} must be a torch.Tensor (got {type(r).__name__})")
+        if r.grad_fn is None and not r.requires_grad:
+            raise TraceError(
+                f"root {i} (shape {tuple(r.shape)}) does not require grad and has no grad_fn, so "
+                "it has no autograd graph; was it computed under torch.no_grad() or detached? "
+                "Set requires_grad=True on the inputs you want gradients for."
+            )
+        out.append(r)
+    return out
+
+
+def capture(
+    roots: Sequence[torch.Tensor],
+    names: Names,
+    *,
+    provenance: Provenance | None = None,
+    inplace: Sequence[InplaceWrite] = (),
+    unreached: Iterable[int] = (),
+    keep: bool = False,
+) -> Capture:
+    """Walk from ``roots``. With ``keep`` the Capture holds the torch objects for ``refresh``."""
+    _raise_stack_limit()
+    return _Walker(names, provenance, inplace, keep).run(roots, unreached)
+
+
+class _Walker:
+    def __init__(
+        self,
+        names: Names,
+        provenance: Provenance | None,
+        inplace: Sequence[InplaceWrite],
+        keep: bool,
+    ) -> None:
+        self.names = names
+        self.provenance = provenance
+        self.inplace = inplace
+        self.keep = keep
+        self.g = AutogradGraph()
+        self.cap = Capture(self.g)
+        self.ids: dict[Any, str] = {}  # backward node -> node id
+        self.tensor_ids: dict[int, str] = {}  # id(tensor) -> node id
+        self.outputs: dict[Any, list[tuple[int, int]]] = {}  # fn -> [(output_nr, id(tensor))]
+        self.out_node: dict[tuple[Any, int], str] = {}  # (fn, output_nr) -> tensor node id
+        self.root_keys: set[int] = set()
+
+    def _new_id(self) -> str:
+        return f"n{len(self.g)}"
+
+    # tensor nodes ----------------------------------------------------------------------------
+
+    def _add_tensor(self, t: torch.Tensor, role: str) -> str:
+        key = id(t)
+        nid = self.tensor_ids.get(key)
+        if nid is not None:
+            return nid
+        nid = self._new_id()
+        self.tensor_ids[key] = nid
+        name = self.names.get(t)
+        if role == ROLE_LEAF and (key in self.names.params or isinstance(t, torch.nn.Parameter)):
+            role = ROLE_PARAM
+        grad = safe_grad(t)
+        fn = t.grad_fn
+        self.g.add_node(
+            nid,
+            kind=TENSOR,
+            label=name if name is not None else _shape_label(t),
+            name=name,
+            aliases=list(self.names.aliases.get(key, ())),
+            role=role,
+            shape=shape_of(t),
+            dtype=dtype_name(t.dtype),
+            device=str(t.device),
+            requires_grad=bool(t.requires_grad),
+            is_leaf=bool(t.is_leaf),
+            retains_grad=bool(t.retains_grad),
+            grad_fn=fn.name() if fn is not None else None,
+            version=version_of(t),
+            grad=grad_summary(grad),
+            grad_history=[],
+            reached=True,
+            module=self.names.param_module.get(key),
+        )
+        self.cap._tensors[nid] = t
+        return nid
+
+    def _role_of(self, t: torch.Tensor) -> str:
+        if id(t) in self.root_keys:
+            return ROLE_ROOT
+        if t.retains_grad:
+            return ROLE_RETAINED
+        return ROLE_NAMED
+
+    # the walk --------------------------------------------------------------------------------
+
+    def run(self, roots: Sequence[torch.Tensor], unreached: Iterable[int]) -> Capture:
+        self.root_keys = {id(r) for r in roots}
+        for fn, nr, key in self.names.non_leaf_outputs():
+            self.outputs.setdefault(fn, []).append((nr, key))
+        root_ids = []
+        stack: list[Any] = []
+        for r in roots:
+            if r.grad_fn is None:  # a leaf as root: its own node
+                root_ids.append(self._add_tensor(r, ROLE_LEAF))
+                continue
+            if id(r) not in self.names.tensors:
+                self.names.tensors[id(r)] = r
+            root_ids.append(self._add_tensor(r, ROLE_ROOT))
+            self.out_node[(r.grad_fn, int(r.output_nr))] = root_ids[-1]
+        for r in reversed(roots):
+            if r.grad_fn is not None:
+                stack.append(r.grad_fn)
+        edges: list[tuple[Any, int, Any, int]] = []
+        while stack:
+            fn = stack.pop()
+            if fn in self.ids:
+                continue
+            self._visit(fn)
+            nexts = fn.next_functions
+            for slot in range(len(nexts) - 1, -1, -1):
+                child, nr = nexts[slot]
+                if child is None:
+                    continue
+                edges.append((fn, slot, child, nr))
+                if child not in self.ids:
+                    stack.append(child)
+        self._add_edges(edges, roots)
+        self._add_unreached(unreached)
+        self._link_saved()
+        self.g.graph.update(roots=root_ids, call=None, calls=[])
+        if not self.keep:
+            self.cap.release()
+        return self.cap
+
+    def _visit(self, fn: Any) -> None:
+        info = _type_info(fn)
+        if info.accumulate:
+            var = fn.variable
+            self.ids[fn] = self._add_tensor(var, ROLE_LEAF)
+            return
+        nid = self._new_id()
+        self.ids[fn] = nid
+        name = fn.name()
+        api = file = module = None
+        line = None
+        if self.provenance is not None:
+            try:
+                seq = int(fn._sequence_nr())
+            except Exception:
+                seq = _SEQ_NONE
+            hit = self.provenance(seq) if seq != _SEQ_NONE else None
+            if hit is not None:
+                api, file, line, module = hit
+        saved, attrs = _inspect_saved(
+            fn, info, self.inplace, self.names, self.tensor_ids, read_values=True
+        )
+        if info.custom:
+            attrs.update(_ctx_attrs(fn))
+            name = getattr(getattr(fn, "_forward_cls", None), "__name__", None) or name
+        self.g.add_node(
+            nid,
+            kind=OP,
+            label=_display_name(name),
+            name=name,
+            op=api,
+            module=module,
+            file=file,
+            line=line,
+            attrs=attrs,
+            saved=saved,
+            freed=any(s["status"] == SAVED_FREED for s in saved),
+            custom=info.custom,
+            opaque=any(m in name for m in _OPAQUE_MARKS),
+        )
+        self.cap._fns[nid] = fn
+        # named tensors this op produced sit right after it
+        for nr, key in sorted(self.outputs.get(fn, ())):
+            t = self.names.tensors[key]
+            if (fn, nr) in self.out_node:
+                continue
+            tid = self._add_tensor(t, self._role_of(t))
+            self.out_node[(fn, nr)] = tid
+
+    def _add_edges(self, edges: list[tuple[Any, int, Any, int]], roots: Sequence[torch.Tensor]) -> None:
+        g = self.g
+        # op -> the named tensors it produced
+        for (fn, nr), tid in self.out_node.items():
+            if fn in self.ids:
+                _link(g, self.ids[fn], tid, slot=None, output_nr=nr, meta=_meta(fn, nr))
+        for fn, slot, child, nr in edges:
+            src = self.out_node.get((child, nr), self.ids[child])
+            _link(g, src, self.ids[fn], slot=slot, output_nr=nr, meta=_meta(child, nr))
+
+    def _link_saved(self) -> None:
+        """Point saved-tensor entries at the tensor nodes of the same name."""
+        by_name = {d["name"]: n for n, d in self.g.nodes(data=True) if d["kind"] == TENSOR}
+        for _, d in self.g.nodes(data=True):
+            for e in d.get("saved") or ():
+                if e["tensor"] is None and e["tensor_name"] in by_name:
+                    e["tensor"] = by_name[e["tensor_name"]]
+
+    def _add_unreached(self, keys: Iterable[int]) -> None:
+        for key in keys:
+            if key in self.tensor_ids:
+                continue
+            t = self.names.tensors.get(key)
+            if t is None or not t.requires_grad or not t.is_leaf:
+                continue
+            nid = self._add_tensor(t, ROLE_LEAF)
+            self.g.nodes[nid]["reached"] = False
+
+
+def _link(g: AutogradGraph, u: str, v: str, *, slot: int | None, output_nr: int, meta: Any) -> None:
+    if g.has_edge(u, v):
+        d = g.edges[u, v]
+        if slot is not None and slot not in d["slots"]:
+            d["slots"].append(slot)
+        return
+    shape, dtype = meta
+    g.add_edge(
+        u,
+        v,
+        slot=slot,
+        slots=[slot] if slot is not None else [],
+        output_nr=output_nr,
+        shape=shape,
+        dtype=dtype,
+    )
+
+
+def _meta(fn: Any, nr: int) -> tuple[tuple[int, ...] | None, str | None]:
+    """Shape and dtype of output ``nr`` of ``fn``, without touching a tensor."""
+    try:
+        if _type_info(fn).accumulate:
+            v = fn.variable
+            return shape_of(v), dtype_name(v.dtype)
+        m = fn._input_metadata[nr]
+        return tuple(int(s) for s in m.shape), dtype_name(m.dtype)
+    except Exception:
+        return None, None
+
+
+def _display_name(name: str) -> str:
+    return name.removeprefix("torch::autograd::")
+
+
+def _shape_label(t: torch.Tensor) -> str:
+    return "tensor(" + ", ".join(str(s) for s in shape_of(t)) + ")"
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= _MAX_ATTR_TEXT else text[: _MAX_ATTR_TEXT - 1] + "…"
+
+
+def _ctx_attrs(fn: Any) -> dict[str, str]:
+    """Plain attributes a custom autograd.Function stored on its ctx (``ctx.k = 3``)."""
+    out: dict[str, str] = {}
+    try:
+        items = vars(fn).items()
+    except TypeError:
+        return out
+    for k, v in items:
+        if k.startswith("_") or isinstance(v, torch.Tensor):
+            continue
+        if isinstance(v, (int, float, str, bool, type(None), tuple)):
+            out[k] = _short(v)
+    return out
+
+
+def _inspect_saved(
+    fn: Any,
+    info: _TypeInfo,
+    inplace: Sequence[InplaceWrite] | None,
+    names: Names | None,
+    tensor_ids: Mapping[int, str],
+    *,
+    read_values: bool = False,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Saved tensors (with status) and saved plain values of ``fn``, never raising."""
+    saved: list[dict[str, Any]] = []
+    attrs: dict[str, str] = {}
+    if read_values:
+        for k in info.value_slots:
+            try:
+                attrs[k[len("_saved_") :]] = _short(getattr(fn, k))
+            except Exception:
+                continue
+    if info.custom:
+        slots: Iterable[tuple[str, Any]] = [("saved_tensors", None)]
+    else:
+        slots = ((k, k) for k in info.tensor_slots)
+    for label, attr in slots:
+        saved.extend(_inspect_slot(fn, label, attr, inplace, names, tensor_ids))
+    return saved, attrs
+
+
+def _inspect_slot(
+    fn: Any,
+    label: str,
+    attr: str | None,
+    inplace: Sequence[InplaceWrite] | None,
+    names: Names | None,
+    tensor_ids: Mapping[int, str],
+) -> list[dict[str, Any]]:
+    short = label.removeprefix("_saved_")
+    raw_name = "_raw_saved_tensors" if attr is None else "_raw" + attr
+    try:
+        raw = getattr(fn, raw_name)
+    except Exception:
+        raw = None
+    raws = list(raw) if isinstance(raw, (list, tuple)) else [raw]
+    if raws and all(r is not None and getattr(r, "unpack_hook", None) is not None for r in raws):
+        # saved under saved_tensors_hooks (checkpoint, offloading): unpacking could re-run code
+        return [_entry(short, SAVED_HOOKED)]
+    try:
+        value = fn.saved_tensors if attr is None else getattr(fn, attr)
+    except RuntimeError as err:
+        msg = str(err)
+        m = _STALE_RE.search(msg)
+        if m:
+            e = _entry(short, SAVED_STALE)
+            e["version_saved"] = int(m["exp"])
+            e["version_now"] = int(m["cur"])
+            e["shape"] = tuple(int(s) for s in m["shape"].split(",") if s.strip())
+            t = _raw_tensor(raws)
+            if t is not None:
+                _link_tensor(e, t, names, tensor_ids)
+                e["writes"] = _writes(inplace, storage_key(t), e["version_saved"], e["version_now"])
+            return [e]
+        if _FREED_MARK in msg:
+            return [_entry(short, SAVED_FREED)]
+        return [_entry(short, SAVED_UNKNOWN, error=msg.splitlines()[0][:200])]
+    except Exception as err:  # anything else: describe it, never break the walk
+        return [_entry(short, SAVED_UNKNOWN, error=f"{type(err).__name__}: {err}"[:200])]
+    values = value if isinstance(value, (list, tuple)) else [value]
+    out = []
+    for i, v in enumerate(values):
+        if not isinstance(v, torch.Tensor):
+            continue
+        e = _entry(short if len(values) == 1 else f"{short}[{i}]", SAVED_OK)
+        e["shape"] = shape_of(v)
+        e["dtype"] = dtype_name(v.dtype)
+        e["version_now"] = version_of(v)
+        _link_tensor(e, v, names, tensor_ids)
+        out.append(e)
+    return out
+
+
+def _entry(name: str, status: str, **extra: Any) -> dict[str, Any]:
+    e: dict[str, Any] = {
+        "name": name,
+        "status": status,
+        "shape": None,
+        "dtype": None,
+        "version_saved": None,
+        "version_now": None,
+        "tensor": None,
+        "tensor_name": None,
+        "writes": [],
+    }
+    e.update(extra)
+    return e
+
+
+def _raw_tensor(raws: list[Any]) -> torch.Tensor | None:
+    for r in raws:
+        try:
+            d = r.data if r is not None else None
+        except Exception:
+            d = None
+        if isinstance(d, torch.Tensor):
+            return d
+    return None
+
+
+def _link_tensor(
+    e: dict[str, Any], t: torch.Tensor, names: Names | None, tensor_ids: Mapping[int, str]
+) -> None:
+    if names is None:
+        return
+    e["tensor_name"] = names.get(t)
+    e["tensor"] = tensor_ids.get(id(t))
+
+
+def _writes(
+    inplace: Sequence[InplaceWrite] | None, storage: int | None, saved: int, now: int
+) -> list[int]:
+    """Indexes of the recorded in-place writes that moved this storage from ``saved`` on."""
+    if not inplace or storage is None:
+        return []
+    return [
+        w.index
+        for w in inplace
+        if w.storage == storage and saved < w.version_after <= now
+    ]
