@@ -1,0 +1,387 @@
+"""The visual language: node and edge attributes -> graphviz attributes. Pure data, no I/O.
+
+``render`` only translates what this module returns into DOT; every choice of colour, shape and
+wording in the picture is made here, so it is tested without Graphviz.
+
+Labels are Graphviz HTML-like labels (``<...>``): every piece of user text (names come from user
+code) goes through :func:`esc`.
+
+Fonts: ``Cousine`` (metric-compatible with Courier/Liberation Mono) is measured correctly by both
+the system ``dot`` and the embedded ``graphviz-pure``; ``monospace`` is not (box overflow).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from graphscope.model import (
+    ERROR,
+    GROUP,
+    INFO,
+    OP,
+    ROLE_LEAF,
+    ROLE_NAMED,
+    ROLE_PARAM,
+    ROLE_RETAINED,
+    ROLE_ROOT,
+    SAVED_FREED,
+    SAVED_HOOKED,
+    SAVED_STALE,
+    SAVED_UNKNOWN,
+    TENSOR,
+    WARNING,
+    Finding,
+    Options,
+    format_number,
+    summary_text,
+)
+
+FONT = "Cousine"
+FONT_SIZE = "11"
+SMALL = "9"
+
+#: fill colour, border colour and a word for each tensor role (the legend reads this table).
+ROLE_STYLE: Mapping[str, tuple[str, str, str]] = {
+    ROLE_PARAM: ("#cfe3f7", "#2b6cb0", "parameter (leaf, requires grad)"),
+    ROLE_LEAF: ("#d9f2d0", "#2f855a", "leaf tensor (requires grad)"),
+    ROLE_ROOT: ("#fde0b3", "#c05621", "root: backward starts here"),
+    ROLE_RETAINED: ("#eadcfb", "#6b46c1", "non-leaf with retain_grad()"),
+    ROLE_NAMED: ("#ffffff", "#4a5568", "named non-leaf (no .grad kept)"),
+}
+OP_FILL, OP_BORDER = "#eef0f3", "#8a94a6"
+GROUP_FILL, GROUP_BORDER = "#fff4cc", "#b7791f"
+UNREACHED_FILL, UNREACHED_FONT = "#f2f2f2", "#9a9a9a"
+SEVERITY_COLOR: Mapping[str, str] = {ERROR: "#d32f2f", WARNING: "#e65100", INFO: "#1565c0"}
+STALE_COLOR = SEVERITY_COLOR[ERROR]
+FREED_COLOR = "#7a7a7a"
+MAX_SAVED_LINES = 6
+MAX_PARAM_LINES = 4
+MAX_TEXT = 60
+
+
+def esc(text: Any) -> str:
+    """Text made safe inside an HTML-like label (``<``, ``>``, ``&``, quotes; no raw newlines)."""
+    s = str(text)
+    if len(s) > MAX_TEXT:
+        s = s[: MAX_TEXT - 1] + "…"
+    return html.escape(s, quote=True).replace("\n", " ").replace("\r", " ")
+
+
+def _font(text: str, *, color: str | None = None, size: str | None = None, bold: bool = False) -> str:
+    body = f"<B>{text}</B>" if bold else text
+    attrs = ""
+    if color:
+        attrs += f' COLOR="{color}"'
+    if size:
+        attrs += f' POINT-SIZE="{size}"'
+    return f"<FONT{attrs}>{body}</FONT>" if attrs else body
+
+
+def _label(lines: Sequence[str]) -> str:
+    return "<" + "<BR/>".join(lines) + ">"
+
+
+def shape_text(shape: Sequence[int] | None) -> str:
+    if shape is None:
+        return "?"
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _where(d: Mapping[str, Any]) -> str | None:
+    if not d.get("file"):
+        return None
+    return f"{os.path.basename(str(d['file']))}:{d.get('line')}"
+
+
+def flags_text(d: Mapping[str, Any]) -> list[str]:
+    """The three autograd flags, spelled as torch spells them."""
+    return [
+        f"is_leaf={d.get('is_leaf')} requires_grad={d.get('requires_grad')}",
+        f"retains_grad={d.get('retains_grad')}",
+    ]
+
+
+def grad_text(d: Mapping[str, Any]) -> str | None:
+    """``grad=[5]``; with a history of 2+ accumulations: ``grad 5 → 10 → 15 → 20``."""
+    history = d.get("grad_history") or []
+    if len(history) >= 2:
+        steps = [summary_text(h) for h in history[-6:]]
+        steps = [s[1:-1] if s.startswith("[") and "," not in s else s for s in steps]
+        more = "… → " if len(history) > 6 else ""
+        return "grad " + more + " → ".join(steps)
+    grad = d.get("grad")
+    if grad is None:
+        return None
+    return "grad=" + summary_text(grad)
+
+
+def _badges(findings: Sequence[Finding]) -> list[str]:
+    out = []
+    for f in findings:
+        color = SEVERITY_COLOR[f.severity]
+        text = f.badge or f.kind
+        out.append(_font(esc(f"⚠ {text}" if f.severity != INFO else f"ⓘ {text}"), color=color, size=SMALL))
+    return out
+
+
+def _worst(findings: Sequence[Finding]) -> str | None:
+    for sev in (ERROR, WARNING, INFO):
+        if any(f.severity == sev for f in findings):
+            return sev
+    return None
+
+
+def tensor_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[str, str]:
+    role = d.get("role") or ROLE_NAMED
+    fill, border, _ = ROLE_STYLE.get(role, ROLE_STYLE[ROLE_NAMED])
+    title = d.get("name") or d.get("label") or "tensor"
+    lines = [_font(esc(title), bold=True)]
+    lines.append(_font(esc(f"{shape_text(d.get('shape'))} {d.get('dtype') or ''}".strip()), size=SMALL))
+    if d.get("device") not in (None, "cpu"):
+        lines.append(_font(esc(f"device={d['device']}"), size=SMALL))
+    lines.extend(_font(esc(t), size=SMALL) for t in flags_text(d))
+    g = grad_text(d)
+    if g is not None:
+        lines.append(_font(esc(g), size=SMALL, bold=True))
+    attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill, "color": border}
+    if role == ROLE_ROOT:
+        attrs["penwidth"] = "2"
+    if role == ROLE_NAMED:
+        attrs["style"] = "rounded,filled,dashed"
+    if d.get("reached") is False:
+        lines.append(_font("not reached by backward", color=UNREACHED_FONT, size=SMALL))
+        attrs.update(fillcolor=UNREACHED_FILL, fontcolor=UNREACHED_FONT, style="rounded,filled,dashed")
+    lines.extend(_badges(findings))
+    attrs["label"] = _label(lines)
+    attrs["tooltip"] = esc(_tooltip(d))
+    _mark(attrs, findings)
+    return attrs
+
+
+def saved_line(s: Mapping[str, Any]) -> str:
+    name = s.get("tensor_name") or s.get("name")
+    status = s.get("status")
+    if status == SAVED_STALE:
+        return _font(
+            esc(f"saved {name}: v{s.get('version_saved')}, now v{s.get('version_now')} (stale)"),
+            color=STALE_COLOR,
+            size=SMALL,
+            bold=True,
+        )
+    if status == SAVED_FREED:
+        return _font(esc(f"saved {name}: freed"), color=FREED_COLOR, size=SMALL)
+    if status == SAVED_HOOKED:
+        return _font(esc(f"saved {name}: packed by a hook"), size=SMALL)
+    if status == SAVED_UNKNOWN:
+        return _font(esc(f"saved {name}: unreadable"), color=FREED_COLOR, size=SMALL)
+    version = s.get("version_now")
+    return _font(esc(f"saved {name} {shape_text(s.get('shape'))} v{version}"), size=SMALL)
+
+
+def op_style(d: Mapping[str, Any], options: Options, findings: Sequence[Finding] = ()) -> dict[str, str]:
+    lines = [_font(esc(d.get("label") or d.get("name") or "op"), bold=True)]
+    if options.show_source:
+        where = _where(d)
+        parts = [p for p in (where, d.get("module")) if p]
+        if parts:
+            lines.append(_font(esc(" · ".join(parts)), size=SMALL))
+    saved = d.get("saved") or []
+    if options.show_saved and saved:
+        if d.get("freed") and all(s.get("status") == SAVED_FREED for s in saved):
+            lines.append(_font("saved tensors freed by backward", color=FREED_COLOR, size=SMALL))
+        else:
+            shown = sorted(saved, key=lambda s: s.get("status") != SAVED_STALE)[:MAX_SAVED_LINES]
+            lines.extend(saved_line(s) for s in shown)
+            if len(saved) > MAX_SAVED_LINES:
+                lines.append(_font(esc(f"… {len(saved) - MAX_SAVED_LINES} more saved"), size=SMALL))
+    if options.show_attrs:
+        for k, v in sorted((d.get("attrs") or {}).items()):
+            lines.append(_font(esc(f"{k}={v}"), size=SMALL))
+    lines.extend(_badges(findings))
+    attrs = {"shape": "box", "style": "filled", "fillcolor": OP_FILL, "color": OP_BORDER}
+    if d.get("freed"):
+        attrs["style"] = "filled,dashed"
+    if any(s.get("status") == SAVED_STALE for s in saved):
+        attrs.update(color=STALE_COLOR, penwidth="2")
+    if d.get("opaque") or d.get("custom"):
+        attrs["shape"] = "box3d" if d.get("opaque") else "component"
+    attrs["label"] = _label(lines)
+    attrs["tooltip"] = esc(_tooltip(d))
+    _mark(attrs, findings)
+    return attrs
+
+
+def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[str, str]:
+    name = d.get("name") or d.get("label") or "group"
+    repeat = int(d.get("repeat") or 1)
+    title = f"{name} ×{repeat}" if repeat > 1 else str(name)
+    lines = [_font(esc(title), bold=True), _font(esc(f"{d.get('ops', 0)} ops"), size=SMALL)]
+    params = list(d.get("params") or [])
+    for pname, pshape in params[:MAX_PARAM_LINES]:
+        lines.append(_font(esc(f"{pname} {shape_text(pshape)}"), size=SMALL))
+    if len(params) > MAX_PARAM_LINES:
+        lines.append(_font(esc(f"… {len(params) - MAX_PARAM_LINES} more parameters"), size=SMALL))
+    kinds = list(d.get("finding_kinds") or [])
+    for k in kinds:
+        lines.append(_font(esc(f"⚠ {k} inside"), color=SEVERITY_COLOR[WARNING], size=SMALL))
+    lines.extend(_badges(findings))
+    attrs = {
+        "shape": "box3d" if repeat > 1 else "folder",
+        "style": "filled",
+        "fillcolor": GROUP_FILL,
+        "color": GROUP_BORDER,
+        "label": _label(lines),
+        "tooltip": esc(f"{title}: {d.get('ops', 0)} ops collapsed"),
+    }
+    if d.get("link"):
+        attrs["URL"] = esc(d["link"])
+        attrs["target"] = "_self"
+    if kinds:
+        attrs.update(color=SEVERITY_COLOR[WARNING], penwidth="2.5")
+    _mark(attrs, findings)
+    return attrs
+
+
+def node_style(d: Mapping[str, Any], options: Options, findings: Sequence[Finding] = ()) -> dict[str, str]:
+    """graphviz attributes for one node of an :class:`~graphscope.model.AutogradGraph`."""
+    kind = d.get("kind")
+    if kind == TENSOR:
+        return tensor_style(d, findings)
+    if kind == OP:
+        return op_style(d, options, findings)
+    if kind == GROUP:
+        return group_style(d, findings)
+    return {"label": _label([esc(d.get("label") or "?")])}
+
+
+def edge_style(d: Mapping[str, Any], stale: bool = False) -> dict[str, str]:
+    attrs: dict[str, str] = {"color": "#4a5568", "arrowsize": "0.7"}
+    shape = d.get("shape")
+    if shape is not None:
+        attrs["tooltip"] = esc(f"{shape_text(shape)} {d.get('dtype') or ''}".strip())
+    slots = d.get("slots") or []
+    if len(slots) > 1:
+        attrs["label"] = esc(f"×{len(slots)}")
+    if d.get("repeat"):
+        attrs["style"] = "bold"
+    if stale:
+        attrs.update(color=STALE_COLOR, penwidth="2")
+    return attrs
+
+
+def _mark(attrs: dict[str, str], findings: Sequence[Finding]) -> None:
+    worst = _worst(findings)
+    if worst is not None:
+        attrs["color"] = SEVERITY_COLOR[worst]
+        attrs["penwidth"] = "3" if worst != INFO else "2"
+
+
+def _tooltip(d: Mapping[str, Any]) -> str:
+    keys = ("name", "role", "shape", "dtype", "device", "grad_fn", "version", "op", "module")
+    parts = [f"{k}={d[k]}" for k in keys if d.get(k) not in (None, "", [])]
+    g = d.get("grad")
+    if g:
+        parts.append("grad " + summary_text(g))
+        if g.get("norm") is not None:
+            parts.append(f"norm={format_number(g['norm'])}")
+    return ", ".join(parts) or str(d.get("label", ""))
+
+
+def graph_attrs(options: Options) -> dict[str, str]:
+    return {
+        "rankdir": options.rankdir,
+        "fontname": FONT,
+        "fontsize": FONT_SIZE,
+        "nodesep": "0.25",
+        "ranksep": "0.35",
+        "bgcolor": "white",
+    }
+
+
+def default_node_attrs() -> dict[str, str]:
+    return {"fontname": FONT, "fontsize": FONT_SIZE, "margin": "0.08,0.04"}
+
+
+def default_edge_attrs() -> dict[str, str]:
+    return {"fontname": FONT, "fontsize": SMALL}
+
+
+def legend_entries(present: set[str] | None = None) -> list[tuple[str, dict[str, str]]]:
+    """(node id, attributes) of the legend's sample nodes; only the ``present`` keys if given
+    (roles, ``op``, ``stale``, ``freed``, ``unreached``, ``group``)."""
+    out = []
+    for role, (fill, border, words) in ROLE_STYLE.items():
+        style = "rounded,filled,dashed" if role == ROLE_NAMED else "rounded,filled"
+        out.append(
+            (
+                f"legend_{role}",
+                {"shape": "box", "style": style, "fillcolor": fill, "color": border,
+                 "label": _label([_font(esc(words), size=SMALL)])},
+            )
+        )
+    out.append(
+        ("legend_op", {"shape": "box", "style": "filled", "fillcolor": OP_FILL, "color": OP_BORDER,
+                       "label": _label([_font("backward op (grad_fn)", size=SMALL)])})
+    )
+    out.append(
+        ("legend_stale", {"shape": "box", "style": "filled", "fillcolor": OP_FILL, "color": STALE_COLOR,
+                          "penwidth": "2",
+                          "label": _label([_font("saved tensor changed in place", color=STALE_COLOR, size=SMALL)])})
+    )
+    out.append(
+        ("legend_freed", {"shape": "box", "style": "filled,dashed", "fillcolor": OP_FILL, "color": OP_BORDER,
+                          "label": _label([_font("saved tensors freed", color=FREED_COLOR, size=SMALL)])})
+    )
+    out.append(
+        ("legend_unreached", {"shape": "box", "style": "rounded,filled,dashed", "fillcolor": UNREACHED_FILL,
+                              "fontcolor": UNREACHED_FONT,
+                              "label": _label([_font("requires grad, not reached", color=UNREACHED_FONT,
+                                                     size=SMALL)])})
+    )
+    out.append(
+        ("legend_group", {"shape": "folder", "style": "filled", "fillcolor": GROUP_FILL, "color": GROUP_BORDER,
+                          "label": _label([_font("collapsed module", size=SMALL)])})
+    )
+    if present is None:
+        return out
+    return [(nid, a) for nid, a in out if nid.removeprefix("legend_") in present]
+
+
+def legend_keys(nodes: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Which legend entries a graph needs."""
+    keys: set[str] = set()
+    for d in nodes:
+        kind = d.get("kind")
+        if kind == TENSOR:
+            keys.add(d.get("role") or ROLE_NAMED)
+            if d.get("reached") is False:
+                keys.add("unreached")
+        elif kind == OP:
+            keys.add("op")
+            saved = d.get("saved") or ()
+            if any(s.get("status") == SAVED_STALE for s in saved):
+                keys.add("stale")
+            if d.get("freed"):
+                keys.add("freed")
+        elif kind == GROUP:
+            keys.add("group")
+    return keys
+
+
+__all__ = [
+    "FONT",
+    "ROLE_STYLE",
+    "SEVERITY_COLOR",
+    "esc",
+    "node_style",
+    "edge_style",
+    "graph_attrs",
+    "legend_entries",
+    "flags_text",
+    "grad_text",
+    "shape_text",
+    "ROLE_LEAF",
+]
