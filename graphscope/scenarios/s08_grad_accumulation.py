@@ -15,14 +15,14 @@ import torch
 w = torch.tensor([1.0], requires_grad=True)
 x = torch.tensor([2.0], requires_grad=True)
 
-for i in range(4):
+for _ in range(4):
     a = torch.add(w, x)
     b = torch.add(w, 1)
     y = torch.mul(a, b)
     y.backward()
     print("w.grad:", w.grad)
 
-for i in range(4):
+for _ in range(4):
     w.grad.zero_()
     x.grad.zero_()
     a = torch.add(w, x)

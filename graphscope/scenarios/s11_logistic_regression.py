@@ -69,11 +69,10 @@ for iteration in range(1000):
         w0, w1 = float(w0.item()), float(w1.item())
         plot_b = float(lr_net.features.bias[0].item())
         print(
-            "Iteration: {} w0:{:.2f} w1:{:.2f} b: {:.2f} accuracy:{:.2%} Loss={:.4f}".format(
-                iteration, w0, w1, plot_b, acc, loss.item()
-            )
+            f"Iteration: {iteration} w0:{w0:.2f} w1:{w1:.2f} b: {plot_b:.2f} "
+            f"accuracy:{acc:.2%} Loss={loss.item():.4f}"
         )
         if acc > 0.99:
             break
 
-print("stopped at iteration {}: accuracy {:.4f}, loss {:.4f}".format(iteration, acc, loss.item()))
+print(f"stopped at iteration {iteration}: accuracy {acc:.4f}, loss {loss.item():.4f}")

@@ -49,4 +49,4 @@ for iteration in range(1000):
         if acc > 0.99:
             break
 
-print("stopped at iteration {}: accuracy {:.4f}, loss {:.4f}".format(iteration, acc, loss.item()))
+print(f"stopped at iteration {iteration}: accuracy {acc:.4f}, loss {loss.item():.4f}")

@@ -40,15 +40,21 @@ def gradient_descent(initial_theta, eta, epsilon=1e-8):
 for eta in [0.1, 0.01, 0.001]:
     theta_history = []
     theta = gradient_descent(0.0, eta)
-    print(f"eta={eta}: len(theta_history) = {len(theta_history)}, theta = {theta}, loss = {loss(theta)}")
+    print(
+        f"eta={eta}: len(theta_history) = {len(theta_history)}, theta = {theta}, loss = {loss(theta)}"
+    )
 
 theta_history = []
 theta = gradient_descent(0.0, 0.8)
 sides = ["left" if t < 2.5 else "right" for t in theta_history[:5]]
-print(f"eta=0.8: len(theta_history) = {len(theta_history)}, theta = {theta:.6f}, first sides: {sides}")
+print(
+    f"eta=0.8: len(theta_history) = {len(theta_history)}, theta = {theta:.6f}, first sides: {sides}"
+)
 
 theta_history = []
 try:
     gradient_descent(0.0, 1.1)
 except OverflowError:
-    print(f"eta=1.1: OverflowError after {len(theta_history)} entries, theta = {theta_history[-1]:.3e}")
+    print(
+        f"eta=1.1: OverflowError after {len(theta_history)} entries, theta = {theta_history[-1]:.3e}"
+    )
