@@ -187,6 +187,11 @@ class Names:
                     variables.append((k, v))
                 elif isinstance(v, torch.nn.Module):
                     modules.append((k, v))
+        if len(spaces) == 2 and isinstance(spaces[0], dict):
+            # CPython <= 3.12 caches this snapshot of a function's locals on the frame, with
+            # strong references: drop it so that tensors the user deletes are really freed
+            # (fast locals are untouched: the snapshot is rebuilt on the next f_locals read)
+            spaces[0].clear()
         self._add_modules(modules)
         for k, v in variables:
             self.add(k, v, param=isinstance(v, torch.nn.Parameter))

@@ -5,7 +5,7 @@
 >>> a = torch.add(w, x); b = torch.add(w, 1); y = torch.mul(a, b)
 >>> g = graphscope.trace(y)
 >>> [g.nodes[n]["label"] for n in g]
-['y', 'MulBackward0', 'a', 'AddBackward0', 'w', 'x', 'b', 'AddBackward0']
+['y', 'MulBackward0', 'AddBackward0', 'a', 'w', 'x', 'AddBackward0', 'b']
 
 The walk is iterative (a 100,000-deep chain is fine), reads saved tensors without tripping
 torch's errors (stale ones are marked with both versions, freed ones marked freed), and keeps

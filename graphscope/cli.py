@@ -1,0 +1,260 @@
+"""The ``graphscope`` command: a thin click layer over the library. Nothing imports this module.
+
+    graphscope render SCRIPT [ARGS...] [-o OUTDIR] [--format svg|png|pdf|dot|json|html] [options]
+    graphscope check  SCRIPT [ARGS...] [--json]
+    graphscope scenarios list | show NAME | render [NAME...] [-o DIR]
+    graphscope docs build [-o DIR]
+
+Our options may come before or after SCRIPT; anything we don't know goes to the script. Put
+``--`` before the script's arguments when one of them has the name of ours (``-o``).
+Exit status: 0 no error or warning finding; 1 at least one (a script that raised counts);
+2 usage error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from graphscope._version import __version__
+from graphscope.errors import GraphscopeError, UsageError
+from graphscope.model import ERROR, FORMATS, WARNING, Options
+
+_SCRIPT_CONTEXT = {"ignore_unknown_options": True, "allow_interspersed_args": True}
+
+
+class _Error(click.ClickException):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@contextlib.contextmanager
+def _clean_errors() -> Iterator[None]:
+    """GraphscopeError -> one line on stderr and its exit status; never a traceback of ours."""
+    try:
+        yield
+    except GraphscopeError as err:
+        raise _Error(str(err), err.exit_code) from None
+
+
+def _render_options(fn: Any) -> Any:
+    opts = [
+        click.option("-o", "--out", "out", default="graphscope-out", show_default=True,
+                     type=click.Path(file_okay=False), help="Directory to write the pictures and report.json into."),
+        click.option("--format", "fmt", default="svg", show_default=True, type=click.Choice(FORMATS),
+                     help="Output format of the pictures."),
+        click.option("--engine", default="auto", show_default=True, type=click.Choice(["auto", "dot", "embedded"]),
+                     help="Layout engine: system Graphviz dot, the embedded graphviz-pure, or auto (dot if on PATH)."),
+        click.option("--max-nodes", default=300, show_default=True, type=click.IntRange(min=1),
+                     help="Readable budget: bigger graphs are collapsed by module and folded."),
+        click.option("--depth", default=None, type=click.IntRange(min=0),
+                     help="Module depth shown expanded (collapses deeper modules)."),
+        click.option("--expand", multiple=True, metavar="PATH",
+                     help="Show this module expanded (repeatable), e.g. --expand encoder.layers.0"),
+        click.option("--attrs/--no-attrs", default=False, help="List saved scalars (alpha, dim, ...) on op nodes."),
+        click.option("--source/--no-source", default=True, help="Source file:line and module on op nodes."),
+        click.option("--legend/--no-legend", default=True, help="Draw the legend."),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="graphscope")
+def main() -> None:
+    """Show a PyTorch program's autograd graph and explain what goes wrong in it."""
+
+
+# -- render / check -----------------------------------------------------------------------------
+
+
+@main.command(context_settings=_SCRIPT_CONTEXT)
+@click.argument("script")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@_render_options
+@click.option("--max-graphs", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Keep at most this many distinct graphs.")
+def render(script: str, args: Sequence[str], out: str, fmt: str, engine: str, max_nodes: int, depth: int | None,
+           expand: Sequence[str], attrs: bool, source: bool, legend: bool, max_graphs: int) -> None:
+    """Run SCRIPT [ARGS...] and draw the autograd graph at each backward call."""
+    from graphscope.render import find_engine, render_graph
+
+    with _clean_errors():
+        options = Options(format=fmt, engine=engine, max_nodes=max_nodes, depth=depth, expand=tuple(expand),
+                          show_attrs=attrs, show_source=source, show_legend=legend)
+        eng = find_engine(engine) if fmt not in ("dot", "json") else None
+        run = _run(script, args, max_graphs=max_graphs)
+        scope = run.scope
+        outdir = Path(out)
+        stem = Path(script).stem
+        files: dict[str, str] = {}
+        written: list[str] = []
+        for g in scope.graphs():
+            gid = str(g.graph.get("id"))
+            if len(g) > 2000:
+                click.echo(f"graphscope: drawing {gid} ({len(g)} nodes)...", err=True)
+            res = render_graph(g, outdir / f"{stem}.{gid}.{fmt if fmt != 'dot' else 'gv'}", options, engine=eng)
+            files[gid] = str(res.path)
+            written.append(str(res.path))
+            written.extend(str(p) for p in res.extra)
+        report = outdir / "report.json"
+        _write_report(report, scope.to_json(files))
+        click.echo(_summary(scope, written, report, eng.name if eng else None))
+        sys.exit(_status(scope))
+
+
+@main.command(context_settings=_SCRIPT_CONTEXT)
+@click.argument("script")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the JSON report on stdout (the script's own output goes to stderr).")
+def check(script: str, args: Sequence[str], as_json: bool) -> None:
+    """Run SCRIPT [ARGS...] and report autograd pitfalls (exit 1 when there is an error or warning)."""
+    with _clean_errors():
+        if as_json:
+            with contextlib.redirect_stdout(sys.stderr):
+                run = _run(script, args, max_graphs=20)
+            click.echo(run.scope.to_json())
+        else:
+            run = _run(script, args, max_graphs=20)
+            click.echo(run.scope.report())
+        sys.exit(_status(run.scope))
+
+
+def _run(script: str, args: Sequence[str], **options: Any) -> Any:
+    from graphscope.script import run_script
+
+    def progress(scope: Any, seconds: float) -> None:
+        click.echo(
+            f"graphscope: {script} running for {seconds:.0f} s, "
+            f"{len(scope.events.backward)} backward calls so far",
+            err=True,
+        )
+
+    return run_script(script, list(args), progress=progress, progress_every=10.0, **options)
+
+
+def _status(scope: Any) -> int:
+    if scope.events.error is not None:
+        return 1
+    return 1 if any(f.severity in (ERROR, WARNING) for f in scope.findings) else 0
+
+
+def _write_report(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror}") from err
+
+
+def _summary(scope: Any, written: Sequence[str], report: Path, engine: str | None) -> str:
+    calls = len(scope.events.backward)
+    lines = [
+        f"graphscope: {calls} backward call{'s' if calls != 1 else ''}, "
+        f"{len(scope.captures)} distinct graph{'s' if len(scope.captures) != 1 else ''}"
+        + (f", layout by {engine}" if engine else "")
+    ]
+    for g in scope.captures:
+        calls_g = g.graph.get("calls", [])
+        lines.append(f"  {g.graph.get('id')}: {len(g)} nodes, stands for {len(calls_g)} call(s)")
+    for p in written:
+        lines.append(f"  wrote {p}")
+    lines.append(f"  wrote {report}")
+    body = scope.report().splitlines()[1 + len(scope.captures):]
+    lines.extend(body)
+    return "\n".join(lines)
+
+
+# -- scenarios ----------------------------------------------------------------------------------
+
+
+@main.group()
+def scenarios() -> None:
+    """The bundled scenarios: every seed example and every pitfall, runnable."""
+
+
+@scenarios.command("list")
+def scenarios_list() -> None:
+    """Name and one line for each scenario."""
+    from graphscope import scenarios as sc
+
+    items = sc.all_scenarios()
+    width = max(len(s.name) for s in items)
+    for s in items:
+        click.echo(f"{s.name:<{width}}  {s.title}")
+
+
+@scenarios.command("show")
+@click.argument("name")
+def scenarios_show(name: str) -> None:
+    """Explanation, code, printed values and findings of one scenario."""
+    from graphscope import scenarios as sc
+
+    with _clean_errors():
+        s = sc.get(name)
+        click.echo(f"{s.title}  ({s.name})\n")
+        click.echo(s.explanation + "\n")
+        click.echo("code:\n" + _indent(s.code))
+        click.echo("prints:\n" + _indent(s.output))
+        kinds = ", ".join(f"{k} at line {line}" for k, line in s.kinds) or "none"
+        click.echo(f"findings: {kinds}")
+
+
+@scenarios.command("render")
+@click.argument("names", nargs=-1)
+@click.option("-o", "--out", default="graphscope-scenarios", show_default=True, type=click.Path(file_okay=False),
+              help="Directory to write into.")
+@click.option("--format", "fmt", default="svg", show_default=True, type=click.Choice(FORMATS), help="Output format.")
+@click.option("--engine", default="auto", show_default=True, type=click.Choice(["auto", "dot", "embedded"]),
+              help="Layout engine.")
+def scenarios_render(names: Sequence[str], out: str, fmt: str, engine: str) -> None:
+    """Run scenarios (all by default) and draw their graphs into OUT."""
+    from graphscope import scenarios as sc
+    from graphscope.docs import render_scenario
+
+    with _clean_errors():
+        chosen = [sc.get(n) for n in names] if names else sc.all_scenarios()
+        options = Options(format=fmt, engine=engine)
+        for s in chosen:
+            with contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115
+                paths = render_scenario(s, Path(out), options)
+            for p in paths:
+                click.echo(f"wrote {p}")
+
+
+# -- docs ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def docs() -> None:
+    """The documentation gallery."""
+
+
+@docs.command("build")
+@click.option("-o", "--out", default="docs", show_default=True, type=click.Path(file_okay=False),
+              help="Directory to write the gallery into.")
+def docs_build(out: str) -> None:
+    """Regenerate the gallery: index.md, one page and one SVG per scenario, CLI and API pages."""
+    from graphscope.docs import build
+
+    with _clean_errors():
+        written = build(Path(out))
+        click.echo(f"graphscope: wrote {len(written)} files into {out}")
+
+
+def _indent(text: str) -> str:
+    return "".join("    " + line + "\n" for line in text.rstrip("\n").splitlines())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

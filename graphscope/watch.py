@@ -1,0 +1,640 @@
+"""``graphscope.watch()``: record a PyTorch program's autograd activity as plain data.
+
+>>> import torch, graphscope
+>>> w = torch.tensor([1.0], requires_grad=True)
+>>> with graphscope.watch() as scope:
+...     for _ in range(2):
+...         y = (w + 2) * (w + 1)
+...         y.backward()
+>>> len(scope.captures), [b.graph for b in scope.events.backward]
+(1, ['g1', 'g1'])
+
+While active it
+
+* wraps the autograd engine entry points (``torch.autograd.graph._engine_run_backward`` and
+  its alias in ``torch.autograd``; ``torch.autograd.backward`` / ``grad`` for the arguments
+  and for errors raised before the engine runs), so every top-level ``Tensor.backward``,
+  ``autograd.backward``, ``autograd.grad`` (and what calls them: optimizer closures,
+  checkpoint) is captured *before* backward frees the graph;
+* composes a :class:`graphscope.recorder.Recorder` for the forward side (source lines and
+  module paths of ops, in-place writes, optimizer steps, non-leaf ``.grad`` reads);
+* reads each leaf's ``.grad`` before and after every backward call (accumulation, resets),
+  and, on the first capture of each distinct graph, hooks the graph's nodes to find where a
+  NaN/Inf first appears in a gradient.
+
+Repeated graphs (a training loop) are recognised by a cheap structural fingerprint walk and
+not traced again. Everything installed is removed on exit, even when the body raised, and the
+scope holds no tensor afterwards.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from graphscope._tensors import Names, grad_summary, safe_grad, shape_of, user_frame, where
+from graphscope._version import __version__
+from graphscope.model import (
+    OP,
+    TENSOR,
+    AutogradGraph,
+    BackwardCall,
+    Events,
+    Finding,
+    GradUpdate,
+    NonFinite,
+    jsonable,
+    sorted_findings,
+)
+from graphscope.trace import Capture, capture
+
+__all__ = ["watch", "Scope"]
+
+_ENGINE_NAMES = ("torch.autograd.graph", "torch.autograd")
+
+
+@dataclass
+class _Pending:
+    """What the public backward/grad wrapper knows about the call in progress."""
+
+    api: str
+    file: str | None
+    line: int | None
+    gradient_given: bool
+    reached_engine: bool = False
+
+
+@dataclass
+class _LeafState:
+    name: str
+    grad_key: tuple[int, int] | None  # (id(grad), grad._version) after the last backward
+    summary: dict[str, Any] | None
+
+
+@dataclass
+class _Known:
+    """A distinct graph seen before: its fingerprint and its leaves in walk order."""
+
+    gid: str
+    fingerprint: tuple[Any, ...]
+    leaf_nodes: list[str]
+
+
+@dataclass
+class Scope:
+    """What a ``watch`` session saw. Plain data only (no tensors)."""
+
+    captures: list[AutogradGraph] = field(default_factory=list)
+    events: Events = field(default_factory=Events)
+    script: str | None = None
+    _findings: list[Finding] | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Findings of every check over the captures and events (computed once, on demand)."""
+        if self._findings is None:
+            from graphscope.checks import run_checks
+
+            self._findings = run_checks(self.captures, self.events)
+        return self._findings
+
+    def graphs(self) -> list[AutogradGraph]:
+        """The captures with their findings attached (what render draws)."""
+        from graphscope.checks import attach
+
+        found = self.findings
+        return [attach(g, found) for g in self.captures]
+
+    def report(self) -> str:
+        """A short text report: calls, distinct graphs, findings."""
+        lines = [
+            f"backward calls: {len(self.events.backward)}, distinct graphs: {len(self.captures)}"
+        ]
+        for g in self.captures:
+            calls = g.graph.get("calls", [])
+            lines.append(
+                f"  {g.graph.get('id')}: {len(g)} nodes, {g.number_of_edges()} edges, "
+                f"calls {_ranges(calls)}"
+            )
+        found = self.findings
+        if not found:
+            lines.append("findings: none")
+        else:
+            lines.append(f"findings: {len(found)}")
+            for f in found:
+                lines.append(f"  {f.severity}: {f.kind} at {_short_path(f.file)}:{f.line}: {f.message}")
+                if f.hint:
+                    lines.append(f"    fix: {f.hint}")
+        if self.events.error is not None:
+            e = self.events.error
+            lines.append(f"the script raised {e.type}: {e.message} ({_short_path(e.file)}:{e.line})")
+        return "\n".join(lines)
+
+    def to_dict(self, files: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The JSON report of DESIGN.md (``files``: graph id -> file written)."""
+        err = self.events.error
+        return jsonable(
+            {
+                "graphscope": __version__,
+                "script": self.script,
+                "backward_calls": len(self.events.backward),
+                "graphs": [
+                    {
+                        "id": g.graph.get("id"),
+                        "calls": list(g.graph.get("calls", [])),
+                        "nodes": g.number_of_nodes(),
+                        "edges": g.number_of_edges(),
+                        "file": (files or {}).get(str(g.graph.get("id"))),
+                    }
+                    for g in self.captures
+                ],
+                "findings": [f.to_dict() for f in self.findings],
+                "error": None if err is None else {"type": err.type, "message": err.message,
+                                                   "file": err.file, "line": err.line},
+            }
+        )
+
+    def to_json(self, files: Mapping[str, str] | None = None) -> str:
+        return json.dumps(self.to_dict(files), indent=2)
+
+
+def _short_path(path: str | None) -> str:
+    if not path:
+        return "?"
+    import os
+
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _ranges(calls: Sequence[int]) -> str:
+    """``[1, 2, 3, 5]`` -> ``1-3, 5``."""
+    out: list[str] = []
+    start = prev = None
+    for c in list(calls) + [None]:  # type: ignore[list-item]
+        if start is None:
+            start = prev = c
+            continue
+        if c is not None and prev is not None and c == prev + 1:
+            prev = c
+            continue
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = c
+    return ", ".join(out)
+
+
+# -- the session ------------------------------------------------------------------------------
+
+
+class _Session:
+    def __init__(
+        self,
+        scope: Scope,
+        *,
+        names: Mapping[str, torch.Tensor] | None,
+        params: Any,
+        max_graphs: int | None,
+        recorder: bool,
+        nonfinite: bool,
+    ) -> None:
+        self.scope = scope
+        self.events = scope.events
+        self.explicit = dict(names or {})
+        self.params = params
+        self.max_graphs = max_graphs
+        self.use_recorder = recorder
+        self.nonfinite = nonfinite
+        self.known: list[_Known] = []
+        self.leaves: dict[int, _LeafState] = {}  # id(leaf) -> state
+        self.pending = threading.local()
+        self.busy = False
+        self.inplace_seen = 0  # len(events.inplace) at the last capture
+        self.thread = threading.get_ident()
+        self.recorder: Any = None
+        self.restore: list[Callable[[], None]] = []
+
+    # install / uninstall ------------------------------------------------------------------
+
+    def install(self) -> None:
+        if self.use_recorder:
+            from graphscope.recorder import Recorder
+
+            self.recorder = Recorder(
+                self.events, name_of=self._name_of, backward_count=lambda: len(self.events.backward)
+            )
+        graph_mod = torch.autograd.graph
+        auto_mod = torch.autograd
+        orig_engine = getattr(graph_mod, "_engine_run_backward", None)
+        if orig_engine is not None:
+            wrapped = self._wrap_engine(orig_engine)
+            for mod in (graph_mod, auto_mod):
+                if getattr(mod, "_engine_run_backward", None) is orig_engine:
+                    self._patch(mod, "_engine_run_backward", wrapped)
+        self._patch(auto_mod, "backward", self._wrap_public(auto_mod.backward, "backward", "grad_tensors", 1))
+        self._patch(auto_mod, "grad", self._wrap_public(auto_mod.grad, "grad", "grad_outputs", 2))
+        if self.recorder is not None:
+            self.recorder.install()
+
+    def uninstall(self) -> None:
+        try:
+            if self.recorder is not None:
+                self.recorder.uninstall()
+        finally:
+            while self.restore:
+                self.restore.pop()()
+            self.leaves.clear()
+            self.recorder = None
+
+    def _patch(self, mod: Any, attr: str, new: Any) -> None:
+        old = getattr(mod, attr)
+        setattr(mod, attr, new)
+        self.restore.append(lambda: setattr(mod, attr, old))
+
+    # names ----------------------------------------------------------------------------------
+
+    def _name_of(self, t: torch.Tensor) -> str | None:
+        frame = user_frame(2)
+        table = Names()
+        for n, v in self.explicit.items():
+            table.add(n, v)
+        table.add_frame(frame)
+        return table.get(t)
+
+    def _names(self, frame: Any) -> tuple[Names, list[int]]:
+        table = Names()
+        for n, v in self.explicit.items():
+            if isinstance(v, torch.Tensor):
+                table.add(n, v)
+        if self.params is not None:
+            table.add_params(self.params)
+        if self.recorder is not None:
+            for m in self.recorder.root_modules():
+                table.add_params(m)
+        table.add_frame(frame)
+        candidates = [k for k in table.name if k in table.params]
+        return table, candidates
+
+    # wrappers ---------------------------------------------------------------------------------
+
+    def _wrap_public(self, orig: Callable[..., Any], api: str, grad_kw: str, grad_pos: int) -> Callable[..., Any]:
+        session = self
+
+        @functools.wraps(orig)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if getattr(session.pending, "call", None) is not None or threading.get_ident() != session.thread:
+                return orig(*args, **kwargs)
+            given = kwargs.get(grad_kw) is not None or (len(args) > grad_pos and args[grad_pos] is not None)
+            file, line = where(user_frame(2))
+            pending = _Pending(api, file, line, given)
+            session.pending.call = pending
+            try:
+                return orig(*args, **kwargs)
+            except Exception as err:
+                if not pending.reached_engine:  # raised before the engine ran (e.g. non-scalar)
+                    session._record_failed(pending, args, kwargs, err)
+                raise
+            finally:
+                session.pending.call = None
+
+        return wrapper
+
+    def _wrap_engine(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        session = self
+
+        @functools.wraps(orig)
+        def engine(t_outputs: Any, *args: Any, **kwargs: Any) -> Any:
+            if (
+                session.busy
+                or threading.get_ident() != session.thread
+                or torch._C._current_graph_task_id() != -1
+            ):
+                return orig(t_outputs, *args, **kwargs)
+            session.busy = True
+            try:
+                return session._backward(orig, t_outputs, args, kwargs)
+            finally:
+                session.busy = False
+
+        return engine
+
+    # one backward call -------------------------------------------------------------------------
+
+    def _backward(self, orig: Callable[..., Any], t_outputs: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        pending: _Pending | None = getattr(self.pending, "call", None)
+        if pending is not None:
+            pending.reached_engine = True
+        accumulate = bool(kwargs.get("accumulate_grad", True))
+        api = pending.api if pending is not None else ("backward" if accumulate else "grad")
+        file, line = (pending.file, pending.line) if pending is not None else where(user_frame(2))
+        roots = [t for t in (t_outputs or ()) if isinstance(t, torch.Tensor)]
+        retain = bool(args[1]) if len(args) > 1 and args[1] is not None else False
+        create = bool(args[2]) if len(args) > 2 else False
+        index = len(self.events.backward) + 1
+        frame = user_frame(2)
+        names, candidates = self._names(frame)
+        cap, gid, leaves = self._capture(roots, names, candidates, index)
+        before = self._before(leaves) if accumulate else {}
+        hooks = self._nonfinite_hooks(cap, index, gid) if cap is not None and self.nonfinite else []
+        error: BaseException | None = None
+        try:
+            return orig(t_outputs, *args, **kwargs)
+        except BaseException as err:
+            error = err
+            raise
+        finally:
+            for h in hooks:
+                h.remove()
+            self.events.backward.append(
+                BackwardCall(
+                    index=index,
+                    api=api,
+                    file=file,
+                    line=line,
+                    roots=tuple(names.get(r) or "?" for r in roots),
+                    root_shapes=tuple(shape_of(r) for r in roots),
+                    root_requires_grad=tuple(bool(r.requires_grad) for r in roots),
+                    retain_graph=retain,
+                    create_graph=create,
+                    gradient_given=pending.gradient_given if pending is not None else False,
+                    graph=gid,
+                    error=None if error is None else str(error).splitlines()[0][:300],
+                    error_type=None if error is None else type(error).__name__,
+                )
+            )
+            if accumulate:
+                self._after(leaves, before, index, file, line)
+            if cap is not None:
+                self._finish(cap)
+
+    def _record_failed(self, pending: _Pending, args: tuple[Any, ...], kwargs: dict[str, Any], err: Exception) -> None:
+        first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
+        roots = [first] if isinstance(first, torch.Tensor) else [t for t in (first or ()) if isinstance(t, torch.Tensor)]
+        frame = user_frame(3)
+        names, _ = self._names(frame)
+        self.events.backward.append(
+            BackwardCall(
+                index=len(self.events.backward) + 1,
+                api=pending.api,
+                file=pending.file,
+                line=pending.line,
+                roots=tuple(names.get(r) or "?" for r in roots),
+                root_shapes=tuple(shape_of(r) for r in roots),
+                root_requires_grad=tuple(bool(r.requires_grad) for r in roots),
+                retain_graph=bool(kwargs.get("retain_graph") or False),
+                create_graph=bool(kwargs.get("create_graph") or False),
+                gradient_given=pending.gradient_given,
+                graph=None,
+                error=str(err).splitlines()[0][:300] if str(err) else type(err).__name__,
+                error_type=type(err).__name__,
+            )
+        )
+
+    # capture -----------------------------------------------------------------------------------
+
+    def _capture(
+        self, roots: list[torch.Tensor], names: Names, candidates: list[int], index: int
+    ) -> tuple[Capture | None, str | None, list[tuple[str, torch.Tensor]]]:
+        """(capture kept for refresh or None, graph id, [(leaf node id, leaf)])."""
+        if not roots or all(r.grad_fn is None for r in roots):
+            return None, None, []
+        fp, leaf_list = _fingerprint(roots)
+        written = len(self.events.inplace) != self.inplace_seen
+        self.inplace_seen = len(self.events.inplace)
+        if not written:
+            for k in self.known:
+                if k.fingerprint == fp:
+                    g = self._graph(k.gid)
+                    g.graph["calls"].append(index)
+                    return None, k.gid, list(zip(k.leaf_nodes, leaf_list, strict=False))
+        if self.max_graphs is not None and len(self.scope.captures) >= self.max_graphs:
+            return None, None, []
+        provenance = self.recorder.provenance if self.recorder is not None else None
+        cap = capture(roots, names, provenance=provenance, inplace=self.events.inplace,
+                      unreached=candidates, keep=True)
+        g = cap.graph
+        key = g.structure_key()
+        for existing in self.scope.captures:
+            if existing.structure_key() == key:  # same structure, reached by another path
+                existing.graph["calls"].append(index)
+                gid = existing.graph["id"]
+                leaves = _leaf_nodes(cap)
+                cap.release()
+                return None, gid, leaves
+        gid = f"g{len(self.scope.captures) + 1}"
+        g.graph.update(id=gid, call=index, calls=[index])
+        self.scope.captures.append(g)
+        leaves = _leaf_nodes(cap)
+        self.known.append(_Known(gid, fp, [n for n, _ in leaves]))
+        return cap, gid, leaves
+
+    def _graph(self, gid: str) -> AutogradGraph:
+        for g in self.scope.captures:
+            if g.graph.get("id") == gid:
+                return g
+        raise KeyError(gid)
+
+    def _finish(self, cap: Capture) -> None:
+        cap.refresh()
+        cap.release()
+
+    # gradients ---------------------------------------------------------------------------------
+
+    def _before(self, leaves: list[tuple[str, torch.Tensor]]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for _, t in leaves:
+            g = t.grad
+            key = id(t)
+            if g is None:
+                out[key] = "none"
+                continue
+            state = self.leaves.get(key)
+            try:
+                zero = not bool(g.detach().any())
+            except Exception:
+                zero = False
+            if zero:
+                out[key] = "zero"
+            elif state is not None and state.grad_key == (id(g), int(g._version)):
+                out[key] = "kept"
+            else:
+                out[key] = "changed" if state is not None and state.summary is not None else "kept"
+        return out
+
+    def _after(
+        self, leaves: list[tuple[str, torch.Tensor]], before: dict[int, str], index: int,
+        file: str | None, line: int | None,
+    ) -> None:
+        for nid, t in leaves:
+            key = id(t)
+            if key not in before:
+                continue
+            g = t.grad
+            if g is None:
+                continue
+            state = self.leaves.get(key)
+            gk = (id(g), int(g._version))
+            if state is not None and state.grad_key == gk and before[key] == "kept":
+                continue  # not reached by this call
+            summary = grad_summary(g)
+            name = self._leaf_name(nid, t, index)
+            self.events.grads.append(GradUpdate(index, name, before[key], summary or {}, file, line))
+            self.leaves[key] = _LeafState(name, gk, summary)
+            self._history(nid, summary, before[key], index)
+
+    def _leaf_name(self, nid: str, t: torch.Tensor, index: int) -> str:
+        for g in reversed(self.scope.captures):
+            if index in g.graph.get("calls", ()) and nid in g:
+                name = g.nodes[nid].get("name")
+                if name:
+                    return str(name)
+        state = self.leaves.get(id(t))
+        return state.name if state is not None else nid
+
+    def _history(self, nid: str, summary: dict[str, Any] | None, before: str, index: int) -> None:
+        for g in self.scope.captures:
+            if index not in g.graph.get("calls", ()) or nid not in g:
+                continue
+            d = g.nodes[nid]
+            if d.get("kind") != TENSOR:
+                continue
+            hist = list(d.get("grad_history") or [])
+            if before in ("none", "zero"):
+                hist = []
+            hist.append(summary)
+            d["grad_history"] = hist[-50:]
+            d["grad"] = summary
+
+    # non-finite gradients ------------------------------------------------------------------------
+
+    def _nonfinite_hooks(self, cap: Capture, index: int, gid: str | None) -> list[Any]:
+        seen: list[bool] = [False]
+        handles = []
+        events = self.events
+        g = cap.graph
+
+        def make(nid: str) -> Callable[..., None]:
+            def hook(grad_inputs: Sequence[Any], grad_outputs: Sequence[Any]) -> None:
+                if seen[0]:
+                    return
+                if not _all_finite(grad_inputs) and _all_finite(grad_outputs):
+                    seen[0] = True
+                    d = g.nodes[nid]
+                    events.nonfinite.append(
+                        NonFinite(index, gid, nid, str(d.get("name")), _nonfinite_kind(grad_inputs),
+                                  d.get("file"), d.get("line"))
+                    )
+
+            return hook
+
+        for nid, fn in cap._fns.items():
+            if g.nodes[nid].get("kind") != OP:
+                continue
+            try:
+                handles.append(fn.register_hook(make(nid)))
+            except Exception:
+                continue
+        return handles
+
+
+def _all_finite(tensors: Sequence[Any]) -> bool:
+    for t in tensors:
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel():
+            try:
+                if not bool(torch.isfinite(t).all()):
+                    return False
+            except Exception:
+                continue
+    return True
+
+
+def _nonfinite_kind(tensors: Sequence[Any]) -> str:
+    nan = inf = False
+    for t in tensors:
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel():
+            nan = nan or bool(torch.isnan(t).any())
+            inf = inf or bool(torch.isinf(t).any())
+    return "nan+inf" if nan and inf else "nan" if nan else "inf"
+
+
+def _leaf_nodes(cap: Capture) -> list[tuple[str, torch.Tensor]]:
+    g = cap.graph
+    out = []
+    for nid, t in cap._tensors.items():
+        d = g.nodes[nid]
+        if d.get("is_leaf") and d.get("requires_grad") and d.get("reached", True):
+            out.append((nid, t))
+    return out
+
+
+def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[torch.Tensor]]:
+    """A structural key of the graph (node types and edges in walk order) and its leaves.
+
+    The leaves come in the same order as :func:`_leaf_nodes` lists them for a capture of an
+    equal graph only when the trace discovers them in the same order, which holds because
+    both walks are the same depth-first order over ``next_functions``.
+    """
+    ids: dict[Any, int] = {}
+    parts: list[Any] = []
+    leaves: list[torch.Tensor] = []
+    stack = [r.grad_fn for r in reversed(roots) if r.grad_fn is not None]
+    for r in roots:
+        if r.grad_fn is None and r.requires_grad:
+            leaves.append(r)
+    while stack:
+        fn = stack.pop()
+        if fn in ids:
+            continue
+        ids[fn] = len(ids)
+        var = getattr(fn, "variable", None)
+        if var is not None:
+            parts.append(("leaf", id(var)))
+            leaves.append(var)
+            continue
+        nexts = fn.next_functions
+        parts.append((type(fn), len(nexts)))
+        for child, _ in reversed(nexts):
+            if child is not None and child not in ids:
+                stack.append(child)
+    edges = tuple(
+        (ids[fn], tuple(ids.get(c, -1) if c is not None else -1 for c, _ in fn.next_functions))
+        for fn in ids
+        if getattr(fn, "variable", None) is None
+    )
+    return (tuple(parts), edges), leaves
+
+
+@contextmanager
+def watch(
+    *,
+    names: Mapping[str, torch.Tensor] | None = None,
+    params: Any = None,
+    max_graphs: int | None = None,
+    recorder: bool = True,
+    nonfinite: bool = True,
+    script: str | None = None,
+) -> Iterator[Scope]:
+    """Record autograd activity inside the ``with`` block; yields a :class:`Scope`.
+
+    ``names``/``params`` name tensors as in :func:`graphscope.trace`; ``max_graphs`` caps the
+    number of distinct graphs kept; ``recorder=False`` skips the forward recorder (no source
+    lines, module paths or in-place culprits, lower overhead); ``nonfinite=False`` skips the
+    NaN/Inf hooks.
+    """
+    scope = Scope(script=script)
+    session = _Session(scope, names=names, params=params, max_graphs=max_graphs,
+                       recorder=recorder, nonfinite=nonfinite)
+    session.install()
+    try:
+        yield scope
+    finally:
+        session.uninstall()

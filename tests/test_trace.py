@@ -1,0 +1,296 @@
+"""trace: the seed notes' graphs (rows 1-3, 5-7) as plain data, saved-tensor status, depth."""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+import textwrap
+import weakref
+
+import pytest
+import torch
+
+import graphscope
+from graphscope.errors import TraceError
+from graphscope.render import to_dot
+from graphscope.trace import trace
+from tests.graphs import edge_labels, labels, seed_tensors
+
+SEED_EDGES = {
+    ("w", "AddBackward0"),
+    ("x", "AddBackward0"),
+    ("AddBackward0", "a"),
+    ("AddBackward0", "b"),
+    ("a", "MulBackward0"),
+    ("b", "MulBackward0"),
+    ("MulBackward0", "y"),
+}
+
+
+def _by_name(g):  # type: ignore[no-untyped-def]
+    return {d["name"]: d for _, d in g.nodes(data=True) if d["kind"] == "tensor"}
+
+
+def test_row1_nodes_edges_and_flags() -> None:
+    w = torch.tensor([1.0], requires_grad=True)
+    x = torch.tensor([2.0], requires_grad=True)
+    a = torch.add(w, x)
+    b = torch.add(w, 1)
+    y = torch.mul(a, b)
+    g = trace(y)
+    assert list(labels(g).values()) == ["y", "MulBackward0", "AddBackward0", "a", "w", "x", "AddBackward0", "b"]
+    assert list(g.nodes) == [f"n{i}" for i in range(8)]  # deterministic ids, discovery order
+    assert edge_labels(g) == SEED_EDGES
+    assert g.number_of_edges() == 8  # w feeds both AddBackward0 nodes
+    t = _by_name(g)
+    assert [t[n]["is_leaf"] for n in "wxaby"] == [True, True, False, False, False]
+    assert [t[n]["requires_grad"] for n in "wxaby"] == [True] * 5
+    assert t["y"]["role"] == "root" and t["w"]["role"] == "leaf" and t["a"]["role"] == "named"
+    assert all(t[n]["grad"] is None for n in "wxaby")
+    # slots: a is input 0 and b input 1 of MulBackward0
+    mul = next(n for n, d in g.nodes(data=True) if d["label"] == "MulBackward0")
+    assert {g.nodes[u]["name"]: d["slot"] for u, _, d in g.in_edges(mul, data=True)} == {"a": 0, "b": 1}
+
+    y.backward()
+    g = trace(y)
+    t = _by_name(g)
+    assert t["w"]["grad"]["first"] == [5.0]
+    assert t["x"]["grad"]["first"] == [2.0]
+    assert t["a"]["grad"] is None and t["b"]["grad"] is None and t["y"]["grad"] is None
+
+
+def test_row2_retain_grad() -> None:
+    w = torch.tensor([1.0], requires_grad=True)
+    x = torch.tensor([2.0], requires_grad=True)
+    a = torch.add(w, x)
+    a.retain_grad()
+    b = torch.add(w, 1)
+    y = torch.mul(a, b)
+    y.backward(retain_graph=True)
+    t = _by_name(trace(y))
+    assert t["a"]["retains_grad"] is True and t["a"]["role"] == "retained"
+    assert t["a"]["grad"]["first"] == [2.0]
+    assert t["b"]["retains_grad"] is False and t["b"]["grad"] is None
+
+
+def test_row3_grad_fn() -> None:
+    s = seed_tensors()
+    t = _by_name(trace(s["y"], names=s))
+    assert {n: t[n]["grad_fn"] for n in "wxaby"} == {
+        "w": None, "x": None, "a": "AddBackward0", "b": "AddBackward0", "y": "MulBackward0",
+    }
+
+
+def test_row5_gradient_weights() -> None:
+    w = torch.tensor([1.0], requires_grad=True)
+    x = torch.tensor([2.0], requires_grad=True)
+    a = torch.add(w, x)
+    b = torch.add(w, 1)
+    y0 = torch.mul(a, b)
+    y1 = torch.add(a, b)
+    loss = torch.cat([y0, y1], dim=0)
+    assert loss.tolist() == [6.0, 5.0]
+    g = trace(loss)
+    assert {"loss", "CatBackward0", "MulBackward0", "y0", "y1", "a", "b", "w", "x"} <= set(labels(g).values())
+    assert ("y0", "CatBackward0") in edge_labels(g) and ("y1", "CatBackward0") in edge_labels(g)
+    assert _by_name(g)["loss"]["shape"] == (2,)
+    loss.backward(gradient=torch.tensor([1.0, 2.0]))
+    assert _by_name(trace(loss))["w"]["grad"]["first"] == [9.0]
+
+
+def test_row6_higher_order_grads() -> None:
+    x = torch.tensor([3.0], requires_grad=True)
+    y = torch.pow(x, 2)
+    grad_1 = torch.autograd.grad(y, x, create_graph=True)
+    assert isinstance(grad_1, tuple) and grad_1[0].tolist() == [6.0]
+    first = grad_1[0]
+    g = trace(first, names={"grad_1": first})
+    t = _by_name(g)
+    assert t["grad_1"]["grad_fn"] == "MulBackward0" and t["grad_1"]["role"] == "root"
+    assert "x" in t and t["x"]["is_leaf"]
+    grad_2 = torch.autograd.grad(first, x, create_graph=True)
+    assert grad_2[0].tolist() == [2.0]
+    g2 = trace(grad_2[0], names={"grad_2": grad_2[0]})
+    assert _by_name(g2)["grad_2"]["shape"] == (1,)
+
+
+def test_row7_several_roots() -> None:
+    x1 = torch.tensor([1.0], requires_grad=True)
+    x2 = torch.tensor([2.0], requires_grad=True)
+    y1 = x1 * x2
+    y2 = x1 + x2
+    g = trace(y1, y2)
+    assert [g.nodes[r]["name"] for r in g.roots()] == ["y1", "y2"]
+    assert edge_labels(g) == {
+        ("x1", "MulBackward0"), ("x2", "MulBackward0"), ("MulBackward0", "y1"),
+        ("x1", "AddBackward0"), ("x2", "AddBackward0"), ("AddBackward0", "y2"),
+    }
+    assert [v.item() for v in torch.autograd.grad(y1, [x1, x2], retain_graph=True)] == [2.0, 1.0]
+    assert [v.item() for v in torch.autograd.grad(y1 + y2, [x1, x2])] == [3.0, 2.0]
+
+
+def test_saved_tensors_marked_freed_after_backward() -> None:
+    s = seed_tensors()
+    s["y"].backward()
+    g = trace(s["y"])
+    mul = next(d for _, d in g.nodes(data=True) if d["label"] == "MulBackward0")
+    assert mul["freed"] is True
+    assert {e["status"] for e in mul["saved"]} == {"freed"}
+
+
+def test_saved_tensor_modified_in_place_is_stale_before_backward() -> None:
+    w = torch.tensor([1.0], requires_grad=True)
+    x = torch.tensor([2.0], requires_grad=True)
+    a = torch.add(w, x)
+    b = torch.add(w, 1)
+    y = torch.mul(a, b)
+    a.add_(1)
+    g = trace(y)
+    mul = next(d for _, d in g.nodes(data=True) if d["label"] == "MulBackward0")
+    stale = [e for e in mul["saved"] if e["status"] == "stale"]
+    assert len(stale) == 1
+    assert (stale[0]["version_saved"], stale[0]["version_now"]) == (0, 1)
+    assert stale[0]["tensor_name"] == "a"
+    assert {e["status"] for e in mul["saved"]} == {"stale", "ok"}
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()  # torch agrees
+
+
+def test_views_multi_output_custom_function_and_checkpoint_do_not_break_the_walk() -> None:
+    class Double(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, inp):  # type: ignore[no-untyped-def]
+            ctx.k = 2
+            ctx.save_for_backward(inp)
+            return inp * 2
+
+        @staticmethod
+        def backward(ctx, grad):  # type: ignore[no-untyped-def]
+            return grad * ctx.k
+
+    from torch.utils.checkpoint import checkpoint
+
+    w = torch.randn(4, 6, requires_grad=True)
+    parts = torch.split(w, 2)  # multi-output
+    v = parts[1].t()[0]  # views
+    d = Double.apply(v)
+    c = checkpoint(torch.sin, d, use_reentrant=False)
+    out = c.sum() + parts[0].sum()
+    g = trace(out)
+    names = set(labels(g).values())
+    assert {"Double", "SplitBackward0", "TBackward0", "SelectBackward0"} <= names
+    double = next(d for _, d in g.nodes(data=True) if d["label"] == "Double")
+    assert double["custom"] is True and double["attrs"].get("k") == "2"
+    statuses = {e["status"] for _, d in g.nodes(data=True) for e in d.get("saved") or ()}
+    assert "hooked" in statuses  # checkpointed tensors are not unpacked
+    out.backward()  # the walk changed nothing
+    assert w.grad is not None
+
+
+def test_5000_deep_chain_no_recursion_error() -> None:
+    w = torch.tensor([1.0], requires_grad=True)
+    h = w
+    for _ in range(5000):
+        h = h * 1.0001
+    g = trace(h)
+    assert len(g.op_nodes()) == 5000
+    assert g.number_of_edges() == 5001
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_100k_deep_chain_traced_then_freed_does_not_crash(backward: bool) -> None:
+    code = textwrap.dedent(
+        f"""
+        import torch
+        from graphscope.trace import trace
+        w = torch.tensor([1.0], requires_grad=True)
+        h = w
+        for _ in range(100_000):
+            h = h * 1.0
+        g = trace(h)
+        print(len(g))
+        if {backward}:
+            h.backward()
+            print(w.grad.item())
+        del h, g
+        print("freed")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={"OMP_NUM_THREADS": "1", "PATH": ""})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.split()
+    assert lines[0] == "100002" and lines[-1] == "freed"
+    if backward:
+        assert lines[1] == "1.0"
+
+
+def test_trace_holds_no_tensors() -> None:
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    h = torch.sin(w) * 3
+    loss = h.sum()
+    ref = weakref.ref(h)
+    g = trace(loss)
+    assert g.by_name("h") is not None
+    del h, loss
+    gc.collect()
+    assert ref() is None
+    json.dumps(g.to_data())  # plain data only
+
+
+def test_trace_changes_no_gradient() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    data = torch.randn(8, 5)
+
+    def grads(with_trace: bool) -> list[torch.Tensor]:
+        model.zero_grad()
+        loss = model(data).pow(2).mean()
+        if with_trace:
+            trace(loss, params=model)
+            to_dot(trace(loss, params=model))
+        loss.backward()
+        return [p.grad.clone() for p in model.parameters()]
+
+    plain, traced = grads(False), grads(True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, traced, strict=True))
+
+
+def test_parameters_named_by_named_parameters_and_unreached_marked() -> None:
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = torch.nn.Linear(2, 1)
+            self.aux_head = torch.nn.Linear(2, 1)
+
+        def forward(self, x):  # type: ignore[no-untyped-def]
+            return torch.sigmoid(self.features(x))
+
+    net = Net()
+    loss = net(torch.ones(3, 2)).mean()
+    g = trace(loss, params=net)
+    t = _by_name(g)
+    assert t["features.weight"]["role"] == "param" and t["features.weight"]["reached"] is True
+    assert t["features.weight"]["module"] == "features"
+    assert t["aux_head.weight"]["reached"] is False and t["aux_head.bias"]["reached"] is False
+    assert g.in_degree(g.by_name("aux_head.weight")) == 0 and g.out_degree(g.by_name("aux_head.weight")) == 0
+
+
+def test_trace_rejects_bad_roots_with_a_clear_message() -> None:
+    with pytest.raises(TraceError, match="does not require grad"):
+        trace(torch.ones(2))
+    with pytest.raises(TraceError, match="must be a torch.Tensor"):
+        trace("loss")  # type: ignore[arg-type]
+    with pytest.raises(TraceError, match="at least one tensor"):
+        trace()
+
+
+def test_odd_devices_and_dtypes() -> None:
+    w = torch.ones(2, 3, device="meta", requires_grad=True)
+    g = trace((w * 2).sum())
+    assert _by_name(g)["w"]["device"] == "meta"
+    z = torch.ones(2, dtype=torch.complex64, requires_grad=True)
+    g = trace((z * z).abs().sum())
+    assert _by_name(g)["z"]["dtype"] == "complex64"
