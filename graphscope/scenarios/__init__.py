@@ -54,6 +54,7 @@ import runpy
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from graphscope.errors import UsageError
 from graphscope.model import FINDING_KINDS
@@ -179,15 +180,29 @@ def run_plain(scenario: Scenario) -> str:
     ``__name__`` is ``"__main__"`` and ``sys.argv`` is ``[FILE]`` while it runs; both are restored.
     Seeding is the scenario's own job.
     """
+    return run_with_globals(scenario)[1]
+
+
+def run_with_globals(scenario: Scenario) -> tuple[dict[str, Any], str]:
+    """Like :func:`run_plain`, also returning the script's globals (for the plots)."""
     out = io.StringIO()
     argv = sys.argv
     sys.argv = [scenario.path]
     try:
         with contextlib.redirect_stdout(out):
-            runpy.run_path(scenario.path, run_name="__main__")
+            namespace = runpy.run_path(scenario.path, run_name="__main__")
     finally:
         sys.argv = argv
-    return out.getvalue()
+    return namespace, out.getvalue()
 
 
-__all__ = ["EXPECTED_DIR", "Scenario", "all_scenarios", "get", "load", "names", "run_plain"]
+__all__ = [
+    "EXPECTED_DIR",
+    "Scenario",
+    "all_scenarios",
+    "get",
+    "load",
+    "names",
+    "run_plain",
+    "run_with_globals",
+]
