@@ -67,7 +67,8 @@ def esc(text: Any) -> str:
     s = str(text)
     if len(s) > MAX_TEXT:
         s = s[: MAX_TEXT - 1] + "…"
-    return html.escape(s, quote=True).replace("\n", " ").replace("\r", " ")
+    s = html.escape(s, quote=True).replace("\n", " ").replace("\r", " ")
+    return s.replace("\\", "\\\\")  # a lone \N, \G, \L would be Graphviz escapes
 
 
 def _font(text: str, *, color: str | None = None, size: str | None = None, bold: bool = False) -> str:
