@@ -23,7 +23,8 @@ from typing import Any
 from graphscope.errors import GraphscopeError
 from graphscope.scenarios import Scenario, get, run_with_globals
 
-_RC = {"svg.hashsalt": "graphscope", "svg.fonttype": "path", "font.size": 9.0}
+# matplotlib rcParams for every picture (typed Any: matplotlib's stubs want literal keys)
+_RC: Any = {"svg.hashsalt": "graphscope", "svg.fonttype": "path", "font.size": 9.0}
 
 
 @dataclass(frozen=True)
