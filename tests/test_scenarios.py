@@ -204,6 +204,7 @@ def test_metadata(scenario: Scenario) -> None:
     assert scenario.code.startswith(("import ", "def "))
     assert path.read_text(encoding="utf-8").endswith(scenario.code)
     lines = path.read_text(encoding="utf-8").splitlines()
+    assert "\n".join(lines[scenario.code_start - 1 :]) + "\n" == scenario.code
     for kind, line in scenario.kinds:
         text = lines[line - 1].strip()
         assert text and not text.startswith("#"), f"{kind}@{line} points at {text!r}"

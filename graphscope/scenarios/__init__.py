@@ -77,6 +77,7 @@ class Scenario:
     code: str  # the body after the docstring, verbatim
     output: str | None  # expected stdout (expected/<name>.txt), None when not written yet
     seeds: tuple[str, ...] = ()  # seed documents the code comes from ("000" .. "004")
+    code_start: int = 1  # line of the file where ``code`` begins (kinds' lines are file lines)
 
     @property
     def expected_path(self) -> Path:
@@ -137,7 +138,9 @@ def load(path: str | Path) -> Scenario:
         raise ValueError(f"{path.name}: a scenario starts with its metadata docstring")
     fields = _parse_docstring(first.value.value, path)
     end = first.end_lineno or first.lineno
-    code = "".join(source.splitlines(keepends=True)[end:]).lstrip("\n")
+    after = source.splitlines(keepends=True)[end:]
+    skip = next((i for i, line in enumerate(after) if line.strip()), len(after))
+    code = "".join(after[skip:])
     row = fields.get("row", "")
     name = fields["name"]
     expected = EXPECTED_DIR / f"{name}.txt"
@@ -151,6 +154,7 @@ def load(path: str | Path) -> Scenario:
         code=code,
         output=expected.read_text(encoding="utf-8") if expected.exists() else None,
         seeds=tuple(fields.get("seeds", "").split()),
+        code_start=end + skip + 1,
     )
 
 
