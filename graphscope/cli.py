@@ -14,7 +14,6 @@ Exit status: 0 no error or warning finding; 1 at least one (a script that raised
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -68,7 +67,27 @@ def _render_options(fn: Any) -> Any:
     return fn
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """Turns any exception of ours into one line (GRAPHSCOPE_DEBUG=1 shows the traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except GraphscopeError as err:
+            raise _Error(str(err), err.exit_code) from None
+        except Exception as err:
+            if os.environ.get("GRAPHSCOPE_DEBUG"):
+                raise
+            raise _Error(
+                f"internal error: {type(err).__name__}: {err} "
+                "(GRAPHSCOPE_DEBUG=1 shows the traceback; please report it)",
+                1,
+            ) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="graphscope")
 def main() -> None:
     """Show a PyTorch program's autograd graph and explain what goes wrong in it."""

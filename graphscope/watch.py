@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from graphscope._tensors import Names, grad_summary, safe_grad, shape_of, user_frame, where
+from graphscope._tensors import Names, grad_summary, shape_of, user_frame, where
 from graphscope._version import __version__
 from graphscope.model import (
     OP,
@@ -51,7 +51,6 @@ from graphscope.model import (
     GradUpdate,
     NonFinite,
     jsonable,
-    sorted_findings,
 )
 from graphscope.trace import Capture, capture
 

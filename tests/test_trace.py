@@ -12,7 +12,6 @@ import weakref
 import pytest
 import torch
 
-import graphscope
 from graphscope.errors import TraceError
 from graphscope.render import to_dot
 from graphscope.trace import trace
