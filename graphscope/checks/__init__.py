@@ -1,0 +1,112 @@
+"""The checks: one autograd pitfall per module, each a pure function of a graph and the events.
+
+Every module defines ``KIND`` (a key of :data:`graphscope.model.FINDING_KINDS`) and
+``check(graph, events) -> Iterator[Finding]``; the ones whose pitfall is a torch error also
+define ``from_error(events)``, which explains the script's own exception (or an engine error)
+when no recorded event did. They import :mod:`graphscope.model` and the standard library only.
+
+>>> from graphscope.model import AutogradGraph, Events, GradRead
+>>> events = Events(grad_reads=[GradRead("h", "train.py", 12, "MulBackward0")])
+>>> [(f.kind, f.line) for f in run_checks([], events)]
+[('nonleaf-grad-access', 12)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+
+from graphscope.checks import (
+    grad_accumulation,
+    graph_freed,
+    leaf_inplace,
+    no_grad_fn,
+    no_grad_param,
+    nonfinite_grad,
+    nonleaf_grad_access,
+    nonscalar_backward,
+    saved_tensor_modified,
+)
+from graphscope.model import TENSOR, AutogradGraph, Events, Finding, sorted_findings
+
+__all__ = ["CHECKS", "run_checks", "attach"]
+
+#: kind -> module, in the order of DESIGN.md's table.
+CHECKS: dict[str, ModuleType] = {
+    m.KIND: m
+    for m in (
+        grad_accumulation,
+        leaf_inplace,
+        saved_tensor_modified,
+        graph_freed,
+        nonleaf_grad_access,
+        nonscalar_backward,
+        no_grad_param,
+        nonfinite_grad,
+        no_grad_fn,
+    )
+}
+
+
+def run_checks(graphs: Sequence[AutogradGraph], events: Events) -> list[Finding]:
+    """Every check on every graph, de-duplicated, errors first.
+
+    With no graph (no backward call happened) the checks run once on an empty graph. A finding
+    found in several graphs is kept once (the copy that points at a node, if any). The
+    explanation of an error drawn from its text alone (``from_error``) is dropped when a
+    finding of that kind was made from the events. A tensor reached by the backward in any graph
+    is not reported as unreached by another.
+    """
+    if not graphs:
+        empty = AutogradGraph()
+        empty.graph["id"] = None
+        graphs = [empty]
+    found: list[Finding] = []
+    for graph in graphs:
+        for module in CHECKS.values():
+            found.extend(module.check(graph, events))
+    kinds = {f.kind for f in found}
+    for kind, module in CHECKS.items():
+        if kind not in kinds and hasattr(module, "from_error"):
+            found.extend(module.from_error(events))
+    reached = _reached_names(graphs)
+    found = [f for f in found if not _reached_elsewhere(f, graphs, reached)]
+    return sorted_findings(_unique(found))
+
+
+def attach(graph: AutogradGraph, findings: Sequence[Finding]) -> AutogradGraph:
+    """A copy of ``graph`` carrying the findings made on it (matched by graph id)."""
+    gid = graph.graph.get("id")
+    return graph.with_findings(f for f in findings if f.graph == gid)
+
+
+def _unique(findings: Sequence[Finding]) -> list[Finding]:
+    """One finding per :meth:`Finding.key`: the first that points at a node, else the first."""
+    best: dict[tuple[object, ...], Finding] = {}
+    for f in findings:
+        k = f.key()
+        if k not in best or (best[k].node is None and f.node is not None):
+            best[k] = f
+    return list(best.values())
+
+
+def _names(d: dict) -> set[str]:  # type: ignore[type-arg]
+    return {d.get("name"), *(d.get("aliases") or ())} - {None}
+
+
+def _reached_names(graphs: Sequence[AutogradGraph]) -> set[str]:
+    out: set[str] = set()
+    for g in graphs:
+        for _, d in g.nodes(data=True):
+            if d.get("kind") == TENSOR and d.get("reached", True):
+                out |= _names(d)
+    return out
+
+
+def _reached_elsewhere(f: Finding, graphs: Sequence[AutogradGraph], reached: set[str]) -> bool:
+    if f.kind != no_grad_param.KIND or f.node is None:
+        return False
+    for g in graphs:
+        if g.graph.get("id") == f.graph and f.node in g:
+            return bool(_names(g.nodes[f.node]) & reached)
+    return False

@@ -1,0 +1,89 @@
+"""nonscalar-backward: ``backward()`` on an output with more than one element, without ``gradient=``.
+
+Reads ``events.backward``: a call that raised "grad can be implicitly created only for scalar
+outputs", or a root whose shape holds more than one element when no gradient was given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from graphscope.model import ERROR, AutogradGraph, BackwardCall, Events, Finding
+
+KIND = "nonscalar-backward"
+
+MARK = "grad can be implicitly created only for scalar outputs"
+
+
+def _hint(name: str) -> str:
+    return (
+        f"Reduce it to a single number first ({name}.sum().backward() or {name}.mean().backward(), "
+        f"as a loss does), or pass gradient=torch.ones_like({name}) to say how to weigh each element."
+    )
+
+
+def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
+    """One finding per backward call on a non-scalar output without ``gradient=``."""
+    gid = graph.graph.get("id")
+    seen: set[tuple[object, ...]] = set()
+    for c in events.backward:
+        i = _offending_root(c)
+        if i is None:
+            continue
+        name = c.roots[i] if i < len(c.roots) and c.roots[i] != "?" else None
+        shape = c.root_shapes[i] if i < len(c.root_shapes) else None
+        call = "torch.autograd.grad()" if c.api == "grad" else f"{name}.backward()" if name else "backward()"
+        what = f"{name}, which has shape {shape}" if name and shape is not None else (
+            f"an output of shape {shape}" if shape is not None else "an output with more than one element"
+        )
+        given = "grad_outputs=" if c.api == "grad" else "gradient="
+        message = (
+            f"{call} was called on {what}, without {given}: backward can only start from a single "
+            "number (a scalar)."
+        )
+        node = None
+        if gid is not None and c.graph in (None, gid) and name:
+            node = graph.by_name(name)
+        f = Finding(
+            kind=KIND,
+            severity=ERROR,
+            message=message,
+            hint=_hint(name or "y"),
+            file=c.file,
+            line=c.line,
+            node=node,
+            graph=gid if node is not None else None,
+            badge=f"backward on shape {shape}" if shape is not None else "non-scalar backward",
+        )
+        if f.key() not in seen:
+            seen.add(f.key())
+            yield f
+
+
+def from_error(events: Events) -> Iterator[Finding]:
+    """The finding for the script's own exception, when it is this error."""
+    err = events.error
+    if err is None or MARK not in err.message:
+        return
+    yield Finding(
+        kind=KIND,
+        severity=ERROR,
+        message=(
+            "backward was called on an output with more than one element without gradient=: "
+            "backward can only start from a single number (a scalar)."
+        ),
+        hint=_hint("y"),
+        file=err.file,
+        line=err.line,
+    )
+
+
+def _offending_root(c: BackwardCall) -> int | None:
+    """Index of the root that is not a scalar, when this call is one to report."""
+    nonscalar = [i for i, s in enumerate(c.root_shapes) if math.prod(s) != 1]
+    if c.error and MARK in c.error:
+        return nonscalar[0] if nonscalar else 0
+    if c.error is None and not c.gradient_given and nonscalar:
+        return nonscalar[0]
+    return None

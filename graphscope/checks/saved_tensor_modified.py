@@ -1,0 +1,149 @@
+"""saved-tensor-modified: a tensor saved for backward was modified in place afterwards.
+
+Reads the graph: op nodes whose ``saved`` entries have status ``"stale"`` (saved at one version,
+now at a later one). ``entry["writes"]`` holds indexes into ``events.inplace`` of the writes that
+moved it on; the last one is the line reported. The op that saved the tensor is ``related``.
+
+:func:`from_error` explains the error when no stale entry was captured: from a backward call
+that raised "modified by an inplace operation" (a repeated graph is not traced again, so its
+stale entries are not seen) or from the script's own exception.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from graphscope.model import (
+    ERROR,
+    SAVED_STALE,
+    AutogradGraph,
+    Events,
+    Finding,
+    InplaceWrite,
+    Location,
+)
+
+KIND = "saved-tensor-modified"
+
+MARK = "modified by an inplace operation"
+_VERSIONS = re.compile(r"is at version (?P<cur>\d+); expected version (?P<exp>\d+) instead")
+HINT = (
+    "Do not change a tensor in place after using it: write `{t} = {t} + 1` (a new tensor) instead "
+    "of `{t}.add_(1)`, or make the change before the operation that uses it."
+)
+
+
+def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
+    """One finding per stale saved tensor of an op node."""
+    writes = {w.index: w for w in events.inplace}
+    gid = graph.graph.get("id")
+    for node in graph.op_nodes():
+        d = graph.nodes[node]
+        for entry in d.get("saved") or ():
+            if entry.get("status") != SAVED_STALE:
+                continue
+            culprits = [writes[i] for i in entry.get("writes") or () if i in writes]
+            yield _finding(graph, node, d, entry, culprits[-1] if culprits else None, gid)
+
+
+def from_error(events: Events) -> Iterator[Finding]:
+    """Findings for 'modified by an inplace operation' errors no stale entry explained."""
+    sources: list[tuple[str, str | None, int | None]] = [
+        (c.error, c.file, c.line) for c in events.backward if c.error and MARK in c.error
+    ]
+    if events.error is not None and MARK in events.error.message:
+        sources.append((events.error.message, events.error.file, events.error.line))
+    seen: set[tuple[Any, ...]] = set()
+    for text, file, line in sources:
+        f = _from_text(text, file, line, events.inplace)
+        if f.key() not in seen:
+            seen.add(f.key())
+            yield f
+
+
+def _finding(
+    graph: AutogradGraph,
+    node: str,
+    d: dict[str, Any],
+    entry: dict[str, Any],
+    write: InplaceWrite | None,
+    gid: str | None,
+) -> Finding:
+    tensor = entry.get("tensor_name") or (write.name if write is not None else None)
+    if not tensor and entry.get("tensor") in graph:
+        tensor = graph.nodes[entry["tensor"]].get("name")
+    who = _op_text(d)
+    saved, now = entry.get("version_saved"), entry.get("version_now")
+    versions = f" (saved at version {saved}, now {now})" if saved is not None and now is not None else ""
+    what = tensor or f"the input `{entry.get('name')}`"
+    if write is not None:
+        where = f" at line {write.line}" if write.line is not None else ""
+        message = (
+            f"{what} was modified in place by {write.api}(){where} after {who} saved it for "
+            f"backward{versions}, so backward would use a value the forward pass never saw."
+        )
+        file, line = write.file, write.line
+    else:
+        message = (
+            f"{what} was modified in place after {who} saved it for backward{versions}, so backward "
+            "would use a value the forward pass never saw."
+        )
+        file, line = d.get("file"), d.get("line")
+    badge = f"saved v{saved}, now v{now}" if saved is not None and now is not None else "saved value changed"
+    if write is not None and write.line is not None:
+        badge += f" ← line {write.line}"
+    related = ()
+    if d.get("line") is not None:
+        related = (Location(d.get("file"), d.get("line"), f"saved by {d.get('label') or d.get('name')}"),)
+    return Finding(
+        kind=KIND,
+        severity=ERROR,
+        message=message,
+        hint=HINT.format(t=tensor or "x"),
+        file=file,
+        line=line,
+        node=node,
+        graph=gid,
+        related=related,
+        badge=badge,
+    )
+
+
+def _op_text(d: dict[str, Any]) -> str:
+    """``torch.mul at line 22`` / ``MulBackward0``: how to name the op that saved the tensor."""
+    at = f" at line {d['line']}" if d.get("line") is not None else ""
+    if d.get("op"):
+        return f"{d['op']}{at}"
+    return f"{d.get('label') or d.get('name') or 'an operation'}{at}"
+
+
+def _from_text(text: str, file: str | None, line: int | None, inplace: list[InplaceWrite]) -> Finding:
+    m = _VERSIONS.search(text)
+    versions = ""
+    write = None
+    related: tuple[Location, ...] = ()
+    if m:
+        cur, exp = int(m["cur"]), int(m["exp"])
+        versions = f" (saved at version {exp}, now {cur})"
+        # the write is known only when exactly one recorded write fits the versions
+        fits = [w for w in inplace if w.version_before == cur - 1 and w.version_after == cur and cur > exp]
+        if len(fits) == 1:
+            write = fits[0]
+    if write is not None:
+        name = write.name or "a tensor"
+        message = (
+            f"{name} was modified in place by {write.api}() after an operation saved it for "
+            f"backward{versions}, so backward cannot compute the gradient."
+        )
+        related = (Location(file, line, "backward raised here"),)
+        file, line = write.file, write.line
+        hint = HINT.format(t=write.name or "x")
+    else:
+        message = (
+            f"A tensor needed by backward was modified in place after it was saved{versions}, so "
+            "backward cannot compute the gradient."
+        )
+        hint = HINT.format(t="x")
+    return Finding(kind=KIND, severity=ERROR, message=message, hint=hint, file=file, line=line, related=related)
