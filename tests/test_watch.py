@@ -1,0 +1,156 @@
+"""watch: captures at every backward call, accumulation history, cleanup, no effect on results."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import torch
+import torch.optim.optimizer as optim_module
+import torch.autograd.graph as autograd_graph
+from torch.nn.modules import module as nn_module
+
+import graphscope
+from graphscope.watch import watch
+
+
+def _installed() -> tuple[object, ...]:
+    return (
+        autograd_graph._engine_run_backward,
+        torch.autograd._engine_run_backward,
+        torch.autograd.backward,
+        torch.autograd.grad,
+        torch._C._len_torch_function_stack(),
+        len(nn_module._global_forward_hooks),
+        len(nn_module._global_forward_pre_hooks),
+        len(optim_module._global_optimizer_post_hooks),
+    )
+
+
+def _train(model: torch.nn.Module, steps: int = 3) -> list[torch.Tensor]:
+    torch.manual_seed(1)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    data = torch.randn(16, 6)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = model(data).pow(2).mean()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.data.mul_(0.999)
+    return [p.detach().clone() for p in model.parameters()] + [p.grad.clone() for p in model.parameters()]
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+
+
+def test_gradients_and_parameters_are_bit_identical_under_watch() -> None:
+    plain = _train(_model())
+    with watch() as scope:
+        watched = _train(_model())
+    assert all(torch.equal(a, b) for a, b in zip(plain, watched, strict=True))
+    assert len(scope.events.backward) == 3 and len(scope.captures) == 1
+
+
+def test_everything_installed_is_removed_even_on_error() -> None:
+    before = _installed()
+    try:
+        with watch():
+            assert _installed() != before
+            w = torch.ones(1, requires_grad=True)
+            (w * 2).sum().backward()
+            raise KeyError("user error")
+    except KeyError:
+        pass
+    assert _installed() == before
+
+
+def test_no_tensor_created_inside_is_kept_alive() -> None:
+    with watch() as scope:
+        w = torch.tensor([1.0, 2.0], requires_grad=True)
+        h = torch.tanh(w) * 2
+        loss = h.sum()
+        loss.backward()
+        refs = [weakref.ref(t) for t in (h, loss)]
+    del h, loss
+    gc.collect()
+    assert all(r() is None for r in refs)
+    assert scope.captures and scope.captures[0].by_name("h") is not None
+
+
+def test_seed_row8_accumulation_history_5_10_15_20() -> None:
+    w = torch.tensor([1.0], requires_grad=True)
+    x = torch.tensor([2.0], requires_grad=True)
+    with watch() as scope:
+        for _ in range(4):
+            a = torch.add(w, x)
+            b = torch.add(w, 1)
+            y = torch.mul(a, b)
+            y.backward()
+    g = scope.captures[0]
+    assert g.graph["calls"] == [1, 2, 3, 4]
+    hist = g.nodes[g.by_name("w")]["grad_history"]
+    assert [h["first"] for h in hist] == [[5.0], [10.0], [15.0], [20.0]]
+    ups = [(u.call, u.before) for u in scope.events.grads if u.name == "w"]
+    assert ups == [(1, "none"), (2, "kept"), (3, "kept"), (4, "kept")]
+
+
+def test_zeroed_gradients_do_not_accumulate() -> None:
+    w = torch.tensor([1.0], requires_grad=True)
+    with watch() as scope:
+        for _ in range(3):
+            y = (w + 2) * (w + 1)
+            y.backward()
+            w.grad.zero_()
+    assert [u.before for u in scope.events.grads] == ["none", "zero", "zero"]
+    assert [u.grad["first"] for u in scope.events.grads] == [[5.0]] * 3
+
+
+def test_backward_calls_record_arguments_and_errors() -> None:
+    w = torch.tensor([1.0], requires_grad=True)
+    with watch() as scope:
+        y = (w + 1) * (w + 2)
+        y.backward(retain_graph=True)
+        y.backward()
+        try:
+            y.backward()
+        except RuntimeError:
+            pass
+        v = torch.cat([y, y])
+        try:
+            v.backward()
+        except RuntimeError:
+            pass
+        v.backward(gradient=torch.ones(2))
+        torch.autograd.grad((w * 3).sum(), w)
+    calls = scope.events.backward
+    assert [c.retain_graph for c in calls[:2]] == [True, False]
+    assert calls[2].error_type == "RuntimeError" and "second time" in (calls[2].error or "")
+    assert "implicitly created only for scalar outputs" in (calls[3].error or "")
+    assert calls[3].root_shapes == ((2,),) and calls[3].gradient_given is False
+    assert calls[4].gradient_given is True and calls[4].error is None
+    assert calls[5].api == "grad"
+    assert [c.index for c in calls] == [1, 2, 3, 4, 5, 6]
+
+
+def test_source_lines_and_modules_on_op_nodes() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh())
+    with watch() as scope:
+        out = model(torch.ones(4, 2))
+        loss = out.sum()  # this line's number is read below
+        loss.backward()
+    g = scope.captures[0]
+    ops = {d["name"]: d for _, d in g.nodes(data=True) if d["kind"] == "op"}
+    assert ops["AddmmBackward0"]["module"] == "0" and ops["TanhBackward0"]["module"] == "1"
+    import inspect
+
+    src, start = inspect.getsourcelines(test_source_lines_and_modules_on_op_nodes)
+    line = start + next(i for i, s in enumerate(src) if "loss = out.sum()" in s)
+    assert ops["SumBackward0"]["line"] == line and ops["SumBackward0"]["file"] == __file__
+
+
+def test_public_api_exposes_watch() -> None:
+    assert graphscope.watch is watch
