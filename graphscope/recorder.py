@@ -93,7 +93,7 @@ Where = tuple[str | None, str | None, int | None, str | None]
 
 _get_seq = torch._C._autograd._get_sequence_nr
 _get_ident = threading.get_ident
-_is_compiling = torch.compiler.is_compiling
+_compiler = torch.compiler
 _Tensor = torch.Tensor
 
 _LEAF_INPLACE = "leaf Variable that requires grad is being used in an in-place operation"
@@ -159,27 +159,26 @@ class _Mode(TorchFunctionMode):
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
-        if kwargs is None:
-            kwargs = {}
         rec = self.rec
-        if _get_ident() != rec._thread or _is_compiling():
+        kind = rec._kinds.get(func)
+        if kind is None:
+            kind = rec._classify(func)
+        if kwargs:
+            if kwargs.get("out") is not None or kwargs.get("inplace") is True:
+                kind = _WRITER
+        else:
+            kwargs = {}
+        if _get_ident() != rec._thread or _compiler._is_compiling_flag:
             return func(*args, **kwargs)
-        info = rec._kinds.get(func)
-        if info is None:
-            info = rec._kinds[func] = _classify(func)
-        kind = info[0]
-        if kwargs and (kwargs.get("out") is not None or kwargs.get("inplace") is True):
-            kind = _WRITER
-        if kind == _PLAIN or not rec._inplace:
+        if kind == _PLAIN:
             lo = _get_seq()
             out = func(*args, **kwargs)
-            hi = _get_seq()
-            if hi != lo:
-                rec._op(info[1], lo, hi)
+            if _get_seq() != lo:
+                rec._op(func, lo, _get_seq())
             return out
         if kind == _GRAD:
             return rec._grad_get(func, args, kwargs)
-        return rec._write_call(func, info[1], args, kwargs)
+        return rec._write_call(func, args, kwargs)
 
 
 class Recorder:
@@ -204,22 +203,20 @@ class Recorder:
         self._thread = -1
         self._mode: _Mode | None = None
         self._handles: list[Any] = []
-        self._kinds: dict[Any, tuple[int, str]] = {}
-        self._internal: dict[CodeType, bool] = {}
-        # ops, for provenance: parallel lists sorted by seq_lo (one thread, monotone counter)
+        self._kinds: dict[Any, int] = {}  # torch callable -> _PLAIN / _WRITER / _GRAD
+        self._apis: dict[Any, str] = {}  # torch callable -> api name
+        self._internal: dict[CodeType, bool] = {}  # code object -> is_internal(file)
+        # recorded ops, sorted by seq_lo (one thread: the counter only grows)
         self._op_lo: list[int] = []
-        self._op_hi: list[int] = []
-        self._op_what: list[tuple[str, str | None, int | None]] = []
-        # module spans in pre-order: lo, hi (None while open), path, parent span index
-        self._span_lo: list[int] = []
-        self._span_hi: list[int | None] = []
-        self._span_path: list[str] = []
-        self._span_parent: list[int] = []
-        self._stack: list[tuple[int, int]] = []  # (span index, id(module)) of running modules
+        self._ops: list[OpCall] = []
+        # module spans in pre-order: [lo, hi (None while open), path, parent span index]
+        self._spans: list[list[Any]] = []
+        self._stack: list[int] = []  # span indexes of the running modules, outermost first
+        self._stack_ids: list[int] = []  # id() of those modules
+        self._paths: dict[int, tuple[str, torch.nn.Module]] = {}  # under the running root
+        self._paths_root = -1  # id() of the root _paths was built for
         self._ran: dict[int, tuple[str, torch.nn.Module]] = {}
         self._roots: dict[int, torch.nn.Module] = {}
-        self._root_paths: dict[int, dict[int, tuple[str, torch.nn.Module]]] = {}
-        self._root_paths_fresh: set[int] = set()
         # inside optimizer.step(): ids of its params, and names already asked for
         self._step_params: set[int] | None = None
         self._step_names: dict[int, str | None] = {}
@@ -255,30 +252,30 @@ class Recorder:
                 self._handles.pop().remove()
             seq = _get_seq()
             while self._stack:  # modules still running (an error escaped them): close spans
-                idx, _ = self._stack.pop()
-                self._span_hi[idx] = seq
+                self._spans[self._stack.pop()][1] = seq
+            self._stack_ids.clear()
             self._ran.clear()
             self._roots.clear()
-            self._root_paths.clear()
-            self._root_paths_fresh.clear()
+            self._paths = {}
+            self._paths_root = -1
             self._internal.clear()
             self._kinds.clear()
+            self._apis.clear()
             self._step_params = None
-            self._step_names.clear()
+            self._step_names = {}
 
     # queries --------------------------------------------------------------------------------
 
     def provenance(self, seq: int) -> Where | None:
         """``(api, file, line, module)`` of the call that created the node numbered ``seq``."""
-        api = file = module = None
-        line = None
-        i = bisect_right(self._op_lo, seq) - 1
-        if i >= 0 and seq < self._op_hi[i]:
-            api, file, line = self._op_what[i]
         module = self._module_of(seq)
-        if api is None and module is None:
+        i = bisect_right(self._op_lo, seq) - 1
+        if i >= 0 and seq < self._ops[i].seq_hi:
+            op = self._ops[i]
+            return op.api, op.file, op.line, module
+        if module is None:
             return None
-        return api, file, line, module
+        return None, None, None, module
 
     def modules_ran(self) -> list[tuple[str, torch.nn.Module]]:
         """``(path, module)`` of each module whose forward ran while installed, first path."""
@@ -296,6 +293,12 @@ class Recorder:
 
     # the recording --------------------------------------------------------------------------
 
+    def _classify(self, func: Any) -> int:
+        kind, api = _classify(func)
+        self._kinds[func] = kind if self._inplace or kind == _PLAIN else _PLAIN
+        self._apis[func] = api
+        return self._kinds[func]
+
     def _where(self) -> tuple[str | None, int | None]:
         """File and line of the innermost frame outside torch and graphscope."""
         if not self._source:
@@ -312,21 +315,19 @@ class Recorder:
             f = f.f_back
         return None, None
 
-    def _current_module(self) -> str | None:
-        return self._span_path[self._stack[-1][0]] if self._stack else None
-
-    def _op(self, api: str, lo: int, hi: int) -> None:
+    def _op(self, func: Any, lo: int, hi: int) -> None:
         file, line = self._where()
-        self.events.ops.append(OpCall(api, file, line, self._current_module(), lo, hi))
-        if self._op_lo and lo < self._op_lo[-1]:  # the counter went back: keep lookups sorted
-            i = bisect_right(self._op_lo, lo)
-            self._op_lo.insert(i, lo)
-            self._op_hi.insert(i, hi)
-            self._op_what.insert(i, (api, file, line))
+        stack = self._stack
+        op = OpCall(self._apis[func], file, line, self._spans[stack[-1]][2] if stack else None, lo, hi)
+        self.events.ops.append(op)
+        los = self._op_lo
+        if los and lo < los[-1]:  # never in one thread; keep the lookup sorted anyway
+            i = bisect_right(los, lo)
+            los.insert(i, lo)
+            self._ops.insert(i, op)
             return
-        self._op_lo.append(lo)
-        self._op_hi.append(hi)
-        self._op_what.append((api, file, line))
+        los.append(lo)
+        self._ops.append(op)
 
     def _name(self, t: torch.Tensor) -> str | None:
         if self._step_params is None or torch.is_grad_enabled():
@@ -336,13 +337,14 @@ class Recorder:
             self._step_names[key] = self.name_of(t)
         return self._step_names[key]
 
-    def _write_call(self, func: Any, api: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _write_call(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         tensors = _tensor_args(args, kwargs)
         grad_enabled = torch.is_grad_enabled()
         if self._step_params is not None and not grad_enabled:  # inside optimizer.step()
             keep = self._step_params
             tensors = [t for t in tensors if id(t) in keep]
         before = [(_version(t), t.is_leaf, t.requires_grad) for t in tensors]
+        api = self._apis[func]
         lo = _get_seq()
         try:
             out = func(*args, **kwargs)
@@ -357,7 +359,7 @@ class Recorder:
             raise
         hi = _get_seq()
         if hi != lo:
-            self._op(api, lo, hi)
+            self._op(func, lo, hi)
         for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
             if v0 is None:
                 continue
@@ -435,63 +437,71 @@ class Recorder:
             return
         key = id(module)
         stack = self._stack
-        if not stack:
+        if stack:
+            parent = stack[-1]
+            hit = self._paths.get(key)
+            if hit is not None and hit[1] is module:
+                path = hit[0]
+            else:
+                path = self._path_slow(module, parent)
+        else:
+            parent = -1
             path = type(module).__name__
             if key not in self._roots:
                 self._roots[key] = module
-            parent = -1
-        else:
-            parent = stack[-1][0]
-            path = self._path_in_root(module, parent)
+            if self._paths_root != key:
+                self._paths = {}
+                self._paths_root = key
         if key not in self._ran:
             self._ran[key] = (path, module)
-        idx = len(self._span_lo)
-        self._span_lo.append(_get_seq())
-        self._span_hi.append(None)
-        self._span_path.append(path)
-        self._span_parent.append(parent)
-        stack.append((idx, key))
+        stack.append(len(self._spans))
+        self._stack_ids.append(key)
+        self._spans.append([_get_seq(), None, path, parent])
 
     def _post(self, module: torch.nn.Module, inputs: Any, output: Any) -> None:
-        if _get_ident() != self._thread or not self._stack:
+        if _get_ident() != self._thread:
             return
+        ids = self._stack_ids
         key = id(module)
-        if not any(k == key for _, k in self._stack):
-            return
-        seq = _get_seq()
-        while self._stack:
-            idx, k = self._stack.pop()
-            self._span_hi[idx] = seq
-            if k == key:
-                break
-        if seq == self._span_lo[idx]:
-            # an empty span (no_grad, eval): it and everything opened inside it hold no node
-            del self._span_lo[idx:], self._span_hi[idx:], self._span_path[idx:]
-            del self._span_parent[idx:]
+        if not ids or ids[-1] != key:
+            if key not in ids:
+                return
+            while ids[-1] != key:  # modules whose post hook never ran (an error)
+                self._close(ids)
+        self._close(ids)
 
-    def _path_in_root(self, module: torch.nn.Module, parent: int) -> str:
-        root_idx = self._stack[0][1]
-        paths = self._root_paths.get(root_idx)
-        hit = paths.get(id(module)) if paths is not None else None
-        if (hit is None or hit[1] is not module) and root_idx not in self._root_paths_fresh:
-            root = self._roots.get(root_idx) or self._ran[root_idx][1]
-            paths = {}
+    def _close(self, ids: list[int]) -> None:
+        ids.pop()
+        idx = self._stack.pop()
+        span = self._spans[idx]
+        span[1] = seq = _get_seq()
+        if seq == span[0]:
+            # an empty span (no_grad, eval): it and everything opened inside it hold no node
+            del self._spans[idx:]
+
+    def _path_slow(self, module: torch.nn.Module, parent: int) -> str:
+        """Path of ``module`` under the running root; rebuilds the root's table on a miss."""
+        root = self._roots.get(self._stack_ids[0])
+        if root is not None:
+            paths: dict[int, tuple[str, torch.nn.Module]] = {}
             for name, m in root.named_modules():
                 paths.setdefault(id(m), (name, m))
-            self._root_paths[root_idx] = paths
-            self._root_paths_fresh.add(root_idx)
+            self._paths = paths
             hit = paths.get(id(module))
-        if hit is not None and hit[1] is module and hit[0]:
-            return hit[0]
-        return f"{self._span_path[parent]}.{type(module).__name__}"
+            if hit is not None and hit[1] is module and hit[0]:
+                return hit[0]
+        path = f"{self._spans[parent][2]}.{type(module).__name__}"
+        self._paths[id(module)] = (path, module)
+        return path
 
     def _module_of(self, seq: int) -> str | None:
-        i = bisect_right(self._span_lo, seq) - 1
+        spans = self._spans
+        i = bisect_right(spans, seq, key=_span_lo) - 1
         while i >= 0:
-            hi = self._span_hi[i]
+            lo, hi, path, parent = spans[i]
             if hi is None or seq < hi:
-                return self._span_path[i]
-            i = self._span_parent[i]
+                return str(path)
+            i = parent
         return None
 
     # optimizer hooks --------------------------------------------------------------------------
@@ -527,6 +537,10 @@ class Recorder:
         finally:
             self._step_params = None
             self._step_names = {}
+
+
+def _span_lo(span: list[Any]) -> int:
+    return int(span[0])
 
 
 def _remove_mode(mode: TorchFunctionMode) -> None:
