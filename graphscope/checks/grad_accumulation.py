@@ -21,8 +21,6 @@ import re
 from collections.abc import Iterator, Sequence
 
 from graphscope.model import (
-    INFO,
-    WARNING,
     AutogradGraph,
     Events,
     Finding,
@@ -109,7 +107,7 @@ def _finding(
     node = _node(graph, name, run[-1].call)
     return Finding(
         kind=KIND,
-        severity=WARNING if inside else INFO,
+        severity="warning" if inside else "info",
         message=message,
         hint=hint,
         file=first_kept.file,

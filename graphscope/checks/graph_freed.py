@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphscope.model import ERROR, AutogradGraph, BackwardCall, Events, Finding, Location
+from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, Location
 
 KIND = "graph-freed"
 
@@ -40,7 +40,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
         )
         f = Finding(
             kind=KIND,
-            severity=ERROR,
+            severity="error",
             message=message,
             hint=HINT,
             file=c.file,
@@ -62,7 +62,7 @@ def from_error(events: Events) -> Iterator[Finding]:
         return
     yield Finding(
         kind=KIND,
-        severity=ERROR,
+        severity="error",
         message=(
             "This line went through an autograd graph (or read its saved values) after an earlier "
             "backward call without retain_graph=True had already freed them."

@@ -1,9 +1,12 @@
 """leaf-inplace: an in-place operation on a leaf tensor that requires grad.
 
-Reads ``events.inplace``: a write on a leaf that requires grad while gradients were being
-recorded (torch raises "a leaf Variable that requires grad is being used in an in-place
-operation."), or any write torch refused with that message (``w.view(1).add_(1)``: a view of
-such a leaf). Writes under ``torch.no_grad()`` (the usual ``w -= lr * w.grad``) are fine.
+Reads ``events.inplace``: a write torch refused with "a leaf Variable that requires grad is
+being used in an in-place operation." (``raised``; also "a view of a leaf Variable ..." for
+``w.view(1).add_(1)``), or a write on a leaf that requires grad, with gradients enabled, that did
+not go through (its version did not move: refused, message not kept). A write that did bump the
+version was allowed by torch: it ran under ``torch.no_grad()`` (the usual ``w -= lr * w.grad``,
+or ``nn.init`` inside a module's constructor, which the recorder sees from outside) or on
+``.data``, and is fine.
 
 :func:`from_error` explains the script's own exception when no write was recorded.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphscope.model import ERROR, AutogradGraph, Events, Finding, InplaceWrite
+from graphscope.model import AutogradGraph, Events, Finding, InplaceWrite
 
 KIND = "leaf-inplace"
 
@@ -32,7 +35,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
         node = graph.by_name(w.name) if w.name else None
         f = Finding(
             kind=KIND,
-            severity=ERROR,
+            severity="error",
             message=_message(w),
             hint=HINT,
             file=w.file,
@@ -54,7 +57,7 @@ def from_error(events: Events) -> Iterator[Finding]:
     view = "a view of " if "a view of a leaf" in err.message else ""
     yield Finding(
         kind=KIND,
-        severity=ERROR,
+        severity="error",
         message=(
             f"This line writes in place into {view}a leaf tensor that requires grad, which autograd "
             "forbids because backward needs its original value."
@@ -66,22 +69,18 @@ def from_error(events: Events) -> Iterator[Finding]:
 
 
 def _offends(w: InplaceWrite) -> bool:
-    if w.raised is not None and MARK in w.raised:
-        return True
-    return w.is_leaf and w.requires_grad and w.grad_enabled
+    if w.raised is not None:
+        return MARK in w.raised
+    refused = w.version_after <= w.version_before
+    return w.is_leaf and w.requires_grad and w.grad_enabled and refused
 
 
 def _message(w: InplaceWrite) -> str:
-    what = w.name or "a tensor"
-    op = _op(w.api)
-    if not w.is_leaf:
-        return (
-            f"{op} writes in place into a view of {what}, a leaf tensor that requires grad, which "
-            "autograd forbids because backward needs its original value."
-        )
+    leaf = f"{w.name}, a leaf tensor that requires grad" if w.name else "a leaf tensor that requires grad"
+    view = "" if w.is_leaf else "a view of "
     return (
-        f"{op} writes in place into {what}, a leaf tensor that requires grad, which autograd "
-        "forbids because backward needs its original value."
+        f"{_op(w.api)} writes in place into {view}{leaf}, which autograd forbids because backward "
+        "needs its original value."
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from graphscope.model import ERROR, AutogradGraph, BackwardCall, Events, Finding
+from graphscope.model import AutogradGraph, BackwardCall, Events, Finding
 
 KIND = "no-grad-fn"
 
@@ -42,7 +42,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             node = graph.by_name(name)
         f = Finding(
             kind=KIND,
-            severity=ERROR,
+            severity="error",
             message=message,
             hint=HINT,
             file=c.file,
@@ -63,7 +63,7 @@ def from_error(events: Events) -> Iterator[Finding]:
         return
     yield Finding(
         kind=KIND,
-        severity=ERROR,
+        severity="error",
         message=(
             "backward was called on a tensor that does not require grad and has no grad_fn: autograd "
             "recorded no graph for it, so there is nothing to differentiate."

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphscope.model import ROLE_PARAM, TENSOR, WARNING, AutogradGraph, Events, Finding
+from graphscope.model import ROLE_PARAM, TENSOR, AutogradGraph, Events, Finding
 
 KIND = "no-grad-param"
 
@@ -34,7 +34,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
         where = f" at line {call[1]}" if call is not None and call[1] is not None else ""
         yield Finding(
             kind=KIND,
-            severity=WARNING,
+            severity="warning",
             message=(
                 f"{kind.capitalize()} {name} requires grad, but the backward call{where} never "
                 f"reached it, so it gets no gradient (is it unused, detached, or used under "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphscope.model import ERROR, AutogradGraph, Events, Finding
+from graphscope.model import AutogradGraph, Events, Finding
 
 KIND = "nonfinite-grad"
 
@@ -37,7 +37,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
         )
         f = Finding(
             kind=KIND,
-            severity=ERROR,
+            severity="error",
             message=message,
             hint=(
                 "Keep this operation's input where its derivative is finite (e.g. torch.sqrt(x + "

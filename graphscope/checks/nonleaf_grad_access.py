@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphscope.model import WARNING, AutogradGraph, Events, Finding
+from graphscope.model import AutogradGraph, Events, Finding
 
 KIND = "nonleaf-grad-access"
 
@@ -30,7 +30,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
         )
         f = Finding(
             kind=KIND,
-            severity=WARNING,
+            severity="warning",
             message=message,
             hint=(
                 f"Call {name or 'the tensor'}.retain_grad() before backward to keep its gradient, "

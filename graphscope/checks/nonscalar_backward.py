@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from graphscope.model import ERROR, AutogradGraph, BackwardCall, Events, Finding
+from graphscope.model import AutogradGraph, BackwardCall, Events, Finding
 
 KIND = "nonscalar-backward"
 
@@ -47,7 +47,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             node = graph.by_name(name)
         f = Finding(
             kind=KIND,
-            severity=ERROR,
+            severity="error",
             message=message,
             hint=_hint(name or "y"),
             file=c.file,
@@ -68,7 +68,7 @@ def from_error(events: Events) -> Iterator[Finding]:
         return
     yield Finding(
         kind=KIND,
-        severity=ERROR,
+        severity="error",
         message=(
             "backward was called on an output with more than one element without gradient=: "
             "backward can only start from a single number (a scalar)."

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphscope.model import (
-    ERROR,
     SAVED_STALE,
     AutogradGraph,
     Events,
@@ -94,12 +93,12 @@ def _finding(
     badge = f"saved v{saved}, now v{now}" if saved is not None and now is not None else "saved value changed"
     if write is not None and write.line is not None:
         badge += f" ← line {write.line}"
-    related = ()
+    related: tuple[Location, ...] = ()
     if d.get("line") is not None:
         related = (Location(d.get("file"), d.get("line"), f"saved by {d.get('label') or d.get('name')}"),)
     return Finding(
         kind=KIND,
-        severity=ERROR,
+        severity="error",
         message=message,
         hint=HINT.format(t=tensor or "x"),
         file=file,
@@ -146,4 +145,4 @@ def _from_text(text: str, file: str | None, line: int | None, inplace: list[Inpl
             "backward cannot compute the gradient."
         )
         hint = HINT.format(t="x")
-    return Finding(kind=KIND, severity=ERROR, message=message, hint=hint, file=file, line=line, related=related)
+    return Finding(kind=KIND, severity="error", message=message, hint=hint, file=file, line=line, related=related)
