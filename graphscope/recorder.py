@@ -159,17 +159,16 @@ class _Mode(TorchFunctionMode):
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
+        if kwargs is None:
+            kwargs = {}
         rec = self.rec
+        if _compiler._is_compiling_flag or _get_ident() != rec._thread:
+            return func(*args, **kwargs)
         kind = rec._kinds.get(func)
         if kind is None:
             kind = rec._classify(func)
-        if kwargs:
-            if kwargs.get("out") is not None or kwargs.get("inplace") is True:
-                kind = _WRITER
-        else:
-            kwargs = {}
-        if _get_ident() != rec._thread or _compiler._is_compiling_flag:
-            return func(*args, **kwargs)
+        if kwargs and (kwargs.get("out") is not None or kwargs.get("inplace") is True):
+            kind = _WRITER
         if kind == _PLAIN:
             lo = _get_seq()
             out = func(*args, **kwargs)
