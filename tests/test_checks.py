@@ -177,7 +177,8 @@ def test_large_gradients_show_norms():
     big = {"numel": 100, "first": [1.0, 2.0], "norm": 3.5, "min": 0.0, "max": 2.0}
     bigger = dict(big, norm=7.0)
     ev = Events(grads=[GradUpdate(1, "w", "none", big, F, 9), GradUpdate(2, "w", "kept", bigger, F, 9)])
-    assert only(grad_accumulation.check(seed_graph(), ev)).badge == "grad norm 3.5 → norm 7"
+    f = only(grad_accumulation.check(seed_graph(), ev))
+    assert f.message.endswith("norm 3.5 → norm 7") and f.badge == "grad norm 3.5 → 7"
 
 
 def test_unnamed_leaf_is_described_not_named_by_node_id():
@@ -542,3 +543,12 @@ def test_checks_import_only_model_and_stdlib():
                     or (top in sys.stdlib_module_names and top != "graphscope")
                 )
                 assert ok, f"{path.name} imports {name}"
+
+
+def test_badge_uses_norms_for_multi_element_gradients():
+    g1 = {"numel": 3, "first": [1.0, 2.0, 2.0], "norm": 3.0, "min": 1.0, "max": 2.0}
+    g2 = {"numel": 3, "first": [2.0, 4.0, 4.0], "norm": 6.0, "min": 2.0, "max": 4.0}
+    ev = Events(grads=[GradUpdate(1, "w", "none", g1, F, 9), GradUpdate(2, "w", "kept", g2, F, 9)])
+    f = only(grad_accumulation.check(seed_graph(), ev))
+    assert f.message.endswith("[1, 2, 2] → [2, 4, 4]")
+    assert f.badge == "grad norm 3 → 6"

@@ -115,26 +115,29 @@ def _finding(
         node=node,
         graph=graph.graph.get("id") if node is not None else None,
         related=tuple(related),
-        badge=f"grad {values}",
+        badge=f"grad {_history(run, short=True)}",
     )
 
 
-def _history(run: Sequence[GradUpdate]) -> str:
-    values = [_value(u.grad) for u in run]
+def _history(run: Sequence[GradUpdate], short: bool = False) -> str:
+    """``5 → 10 → 15``; ``short`` (for the picture) gives norms for multi-element gradients."""
+    values = [_value(u.grad, short) for u in run]
+    if short and values and all(v.startswith("norm ") for v in values):
+        values = ["norm " + values[0][5:], *(v[5:] for v in values[1:])]
     if len(values) > _SHOWN:
         values = values[: _SHOWN - 2] + ["…", values[-1]]
     return " → ".join(values)
 
 
-def _value(summary: dict | None) -> str:  # type: ignore[type-arg]
-    """``5`` for a one-element gradient, ``[1, 2]`` for a few, ``norm 3.2`` for more."""
+def _value(summary: dict | None, short: bool = False) -> str:  # type: ignore[type-arg]
+    """``5`` for a one-element gradient, ``[1, 2]`` for a few (not ``short``), else ``norm 3.2``."""
     if not summary:
         return "?"
     first = summary.get("first") or []
     numel = summary.get("numel", len(first))
     if numel == 1 and first:
         return format_number(first[0])
-    if numel <= 4 and len(first) == numel:
+    if not short and numel <= 4 and len(first) == numel:
         return summary_text(summary)
     if "norm" in summary:
         return f"norm {format_number(summary['norm'])}"
