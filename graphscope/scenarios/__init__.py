@@ -8,7 +8,8 @@ holds its metadata::
     name: computational-graph
     row: 1
     seeds: 003
-    kinds: nonleaf-grad-access@20
+    kinds: nonleaf-grad-access@21
+    nodes: w, x, a, b, y, MulBackward0
     explanation: One paragraph: what the learner should notice in the picture,
     which may continue over several lines (up to the end of the docstring).
     \"\"\"
@@ -37,6 +38,11 @@ holds its metadata::
   no-grad-fn            the backward call
   ===================== ===================================================================
 
+- ``nodes``: the node labels the explanation talks about, separated by commas; the picture of
+  the scenario's first graph must hold each of them (a label is a node's first line: the
+  tensor's name or the op's name);
+- ``draw`` (optional): for a script that makes no backward call, the variable whose graph the
+  gallery draws instead (traced after the script ran, see :func:`trace_drawn`);
 - ``explanation``: the rest of the docstring, one paragraph for the docs gallery.
 
 The expected standard output of each scenario is in ``expected/<name>.txt`` (checked by hand
@@ -52,16 +58,17 @@ import contextlib
 import io
 import runpy
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from graphscope.errors import UsageError
-from graphscope.model import FINDING_KINDS
+from graphscope.model import FINDING_KINDS, AutogradGraph
 
 HERE = Path(__file__).resolve().parent
 EXPECTED_DIR = HERE / "expected"
-_KEYS = ("name", "row", "seeds", "kinds", "explanation")
+_KEYS = ("name", "row", "seeds", "kinds", "nodes", "draw", "explanation")
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,8 @@ class Scenario:
     output: str | None  # expected stdout (expected/<name>.txt), None when not written yet
     seeds: tuple[str, ...] = ()  # seed documents the code comes from ("000" .. "004")
     code_start: int = 1  # line of the file where ``code`` begins (kinds' lines are file lines)
+    nodes: tuple[str, ...] = ()  # node labels the explanation talks about (in the first graph)
+    draw: str | None = None  # variable drawn when the script makes no backward call
 
     @property
     def expected_path(self) -> Path:
@@ -155,6 +164,8 @@ def load(path: str | Path) -> Scenario:
         output=expected.read_text(encoding="utf-8") if expected.exists() else None,
         seeds=tuple(fields.get("seeds", "").split()),
         code_start=end + skip + 1,
+        nodes=tuple(n.strip() for n in fields.get("nodes", "").split(",") if n.strip()),
+        draw=fields.get("draw") or None,
     )
 
 
@@ -176,6 +187,49 @@ def get(name: str) -> Scenario:
     raise UsageError(
         f"no scenario named {name!r}; choose one of: {', '.join(s.name for s in scenarios)}"
     )
+
+
+def trace_drawn(scenario: Scenario) -> AutogradGraph | None:
+    """The graph of the scenario's ``draw`` variable, traced after a plain run of the script
+    (its tensors named after its global variables); None when it has no ``draw``.
+
+    For the scripts that build a graph without calling backward (``grad-fn``,
+    ``requires-grad``): ``watch`` captures graphs at backward calls, so there is none to show.
+    """
+    if scenario.draw is None:
+        return None
+    import torch
+
+    from graphscope.trace import trace
+
+    namespace, _ = run_with_globals(scenario)
+    root = namespace.get(scenario.draw)
+    if not isinstance(root, torch.Tensor):
+        raise ValueError(
+            f"{scenario.name}: draw: {scenario.draw} must name a tensor of the script "
+            f"(got {type(root).__name__})"
+        )
+    tensors = {
+        k: v for k, v in namespace.items() if isinstance(v, torch.Tensor) and not k.startswith("_")
+    }
+    graph = trace(root, names=tensors)
+    graph.graph.setdefault("id", "g1")
+    graph.graph.setdefault("calls", [])
+    return graph
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run torch on one thread inside the block (restored after): the scenarios' numbers, and
+    the time they take on a small machine, do not depend on the number of cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_plain(scenario: Scenario) -> str:
@@ -209,4 +263,6 @@ __all__ = [
     "names",
     "run_plain",
     "run_with_globals",
+    "single_threaded",
+    "trace_drawn",
 ]

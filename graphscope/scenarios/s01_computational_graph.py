@@ -2,7 +2,8 @@
 name: computational-graph
 row: 1
 seeds: 003
-kinds: nonleaf-grad-access@23
+kinds: nonleaf-grad-access@24
+nodes: w, x, a, b, y, AddBackward0, MulBackward0
 explanation: y = (w + x) * (w + 1) is built from two leaves, w and x, that the learner created
 with requires_grad=True; a, b and y are made by operations. After y.backward() only the leaves
 keep a gradient (w.grad = 5, x.grad = 2). a.grad, b.grad and y.grad read None: the gradients of

@@ -2,7 +2,8 @@
 name: retain-grad
 row: 2
 seeds: 003
-kinds: nonleaf-grad-access@21
+kinds: nonleaf-grad-access@22
+nodes: w, x, a, b, y
 explanation: Calling a.retain_grad() before backward asks autograd to keep the gradient that
 flows through a: a.grad is now 2 (dy/da = w + 1). b and y did not ask, so their .grad is still
 None; graphscope still points at that read. In the picture a is drawn as a retained tensor with

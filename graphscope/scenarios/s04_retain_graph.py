@@ -2,7 +2,8 @@
 name: retain-graph
 row: 4
 seeds: 000 003
-kinds: grad-accumulation@23 graph-freed@34
+kinds: grad-accumulation@24 graph-freed@35
+nodes: w, a, b, MulBackward0
 explanation: backward() frees the values the graph saved for it (a and b, saved by the
 multiplication) as soon as it is done. With retain_graph=True the first call keeps them, so a
 second backward works, and its gradient is added to the first: w.grad goes from 5 to 10

@@ -3,6 +3,7 @@ name: higher-order-grad
 row: 6
 seeds: 000 003 004
 kinds:
+nodes: x, y, PowBackward0
 explanation: torch.autograd.grad returns the gradients as a tuple instead of storing them in .grad.
 With create_graph=True the backward pass is itself recorded, so the first derivative of y = x**2
 at x = 3, 6, carries a grad_fn (MulBackward0) and can be differentiated again: 2, then 0. The

@@ -3,6 +3,7 @@ name: partial-derivatives
 row: 7
 seeds: 003
 kinds:
+nodes: x1, x2, y1, MulBackward0
 explanation: With x1 = 1 and x2 = 2, y1 = x1 * x2 has partial derivatives (x2, x1) = (2, 1). Passing
 both outputs [y1, y2] sums them: y1 + y2 = x1 * x2 + x1 + x2 gives (3, 2). The first call keeps the
 graph (retain_graph=True) because the second call walks through y1 again.

@@ -2,7 +2,8 @@
 name: grad-accumulation
 row: 8
 seeds: 000 003 004
-kinds: grad-accumulation@22
+kinds: grad-accumulation@23
+nodes: w, y
 explanation: Each loop builds the graph again and calls backward, but .grad is never reset, so
 every call adds its gradient to the previous ones: w.grad reads 5, 10, 15, 20. graphscope marks
 the backward line and shows the gradient history on w. The second loop zeroes the gradients at

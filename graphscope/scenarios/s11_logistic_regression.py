@@ -3,6 +3,7 @@ name: logistic-regression
 row: 11
 seeds: 000 001 003
 kinds:
+nodes: features.weight, features.bias, AddmmBackward0, SigmoidBackward0, SqueezeBackward0, BinaryCrossEntropyBackward0, loss
 explanation: The notes' five steps: data (two clouds of 100 points around 1.7 + 1 and -1.7 + 1),
 model (LR: a Linear(2, 1) followed by a Sigmoid), loss (BCELoss), optimizer (SGD, lr 0.01,
 momentum 0.9) and the training loop (forward, loss, backward, step, zero_grad). Every 20 iterations

@@ -3,6 +3,7 @@ name: sequential
 row: 12
 seeds: 003
 kinds:
+nodes: 0.weight, 0.bias, AddmmBackward0, SigmoidBackward0, BinaryCrossEntropyBackward0, loss
 explanation: The same logistic regression built with nn.Sequential instead of a class. The graph
 is the same one as in logistic-regression, op for op; only the names change, because Sequential
 names its children by position: the parameters are 0.weight and 0.bias instead of features.weight

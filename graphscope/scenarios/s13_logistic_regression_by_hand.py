@@ -3,6 +3,7 @@ name: logistic-regression-by-hand
 row: 13
 seeds: 002
 kinds:
+nodes: w, b, AddmmBackward0, SigmoidBackward0, BinaryCrossEntropyBackward0, loss
 explanation: No nn.Module and no optimizer: w and b are plain leaves, the forward pass is
 F.linear + torch.sigmoid, the loss F.binary_cross_entropy, and the update is written out under
 torch.no_grad(), where w -= lr * w.grad is an in-place write on a leaf that autograd allows

@@ -3,6 +3,7 @@ name: logistic-regression-numpy
 row: 14
 seeds: 002
 kinds:
+nodes: theta_t, bias_t, MmBackward0, SigmoidBackward0, LogBackward0, MeanBackward0, loss_t
 explanation: The notes' numpy version writes every step by hand: the forward pass (a dot product
 and a sigmoid), the loss (binary cross entropy with a small epsilon inside the log), and the
 gradient from the formula dJ/dtheta = mean((y_hat - y) * x). Computing the same loss with torch

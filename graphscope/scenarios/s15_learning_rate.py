@@ -3,6 +3,7 @@ name: learning-rate
 row: 15
 seeds: 002
 kinds:
+nodes:
 explanation: Plain Python, no autograd: the derivative 2 * (theta - 2.5) is written by hand, and
 theta moves against it by eta times the slope until the loss changes by less than 1e-8. From
 theta = 0, eta = 0.1 needs 46 entries in theta_history (45 steps), eta = 0.01 needs 424 and

@@ -2,7 +2,8 @@
 name: saved-tensor-modified
 row:
 seeds: 003
-kinds: saved-tensor-modified@23
+kinds: saved-tensor-modified@24
+nodes: w, x, b, y, MulBackward0
 explanation: torch.mul(a, b) saves a and b, because the gradient of a product needs the other
 factor: dy/dw = b + a. a.add_(1) then writes into a (its version goes from 0 to 1) after it was
 saved, so backward would use a value the forward pass never saw; autograd notices the version

@@ -2,12 +2,13 @@
 name: unused-parameter
 row:
 seeds:
-kinds: no-grad-param@31
+kinds: no-grad-param@32
+nodes: aux_head.weight, aux_head.bias, head.weight, backbone.weight, loss
 explanation: Net defines aux_head but forward never calls it, so the loss does not depend on its
 parameters: after backward, aux_head.weight and aux_head.bias still have no gradient, and an
 optimizer would silently leave them as they are. graphscope lists the parameters that require grad
-but were not reached by the backward call (line: that backward call); in the picture they are
-missing from the graph, and the report names them.
+but were not reached by the backward call (line: that backward call); in the picture they stand
+apart from the graph, greyed, with no arrow to the loss and no gradient.
 """
 
 import torch

@@ -2,13 +2,15 @@
 name: detached-backbone
 row:
 seeds:
-kinds: no-grad-param@32
+kinds: no-grad-param@34
+nodes: backbone.weight, backbone.bias, head.weight, head.bias, AddmmBackward0, loss
 explanation: features.detach() returns a tensor that shares the values but has no history, so
 the graph of the loss stops there: the head is trained, the backbone is not. backbone.weight and
 backbone.bias get no gradient from the backward call, which graphscope reports (line: that
-backward call); the picture shows the head's graph starting at the detached tensor as if it were a
-leaf. Detaching on purpose (a frozen feature extractor) is fine; doing it by accident to, say,
-log a value, silently freezes everything before it.
+backward call); the picture shows the head's graph ending at head's AddmmBackward0 (the detached
+features enter it as a constant, like data) and backbone.weight and backbone.bias greyed, apart.
+Detaching on purpose (a frozen feature extractor) is fine; doing it by accident to, say, log a
+value, silently freezes everything before it.
 """
 
 import torch

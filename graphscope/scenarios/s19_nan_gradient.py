@@ -2,7 +2,8 @@
 name: nan-gradient
 row:
 seeds:
-kinds: nonfinite-grad@18
+kinds: nonfinite-grad@19
+nodes: x, y, SqrtBackward0, loss
 explanation: The forward pass is fine: sqrt(0) = 0, the mask drops that entry, and the loss is
 finite. But the derivative of sqrt(x) is 1 / (2 * sqrt(x)), which is inf at x = 0, and backward
 multiplies it by the gradient that comes down through the mask, 0: 0 * inf is NaN, so x.grad holds

@@ -2,7 +2,8 @@
 name: nonscalar-backward
 row:
 seeds: 003 004
-kinds: nonscalar-backward@17
+kinds: nonscalar-backward@18
+nodes: x, y, MulBackward0, SumBackward0
 explanation: y has three elements, so there is no single number to differentiate: y.backward()
 raises "grad can be implicitly created only for scalar outputs". Either reduce to a scalar first
 (y.sum(), y.mean(): what a loss does) or say how to weigh each element with gradient= (see

@@ -2,7 +2,8 @@
 name: no-grad-fn
 row:
 seeds:
-kinds: no-grad-fn@20
+kinds: no-grad-fn@21
+nodes: w, MulBackward0, SumBackward0, loss
 explanation: Neither w nor x was created with requires_grad=True, so autograd recorded nothing:
 loss has no grad_fn and backward() raises "element 0 of tensors does not require grad and does not
 have a grad_fn". The same happens when the forward pass runs under torch.no_grad() or after

@@ -1,0 +1,492 @@
+"""The documentation gallery: every bundled scenario run under ``watch``, drawn and explained.
+
+``graphscope docs build -o docs/`` calls :func:`build`, which writes::
+
+    docs/index.md                 the gallery: one table row per scenario, with a thumbnail
+    docs/scenarios/<name>.md      title, explanation, code, printed output, graphs, findings, plots
+    docs/img/<name>.<gid>.svg     each distinct graph of the scenario (``g1``, ``g2``, ...)
+    docs/img/<name>.<plot>.svg    training-dynamics pictures (logistic-regression, learning-rate)
+    docs/cli.md                   the ``--help`` text of every command
+    docs/api.md                   the docstrings of the public API
+
+The gallery is reproducible byte for byte: graphs are laid out by the embedded engine (the same
+bytes on every machine), torch runs on one thread, and nothing written holds an absolute path,
+a timestamp or a temporary directory (findings name their file by its basename). Files of ours
+that a build no longer writes (a renamed scenario's page and pictures) are removed from
+``scenarios/`` and ``img/``; nothing else in the output directory is touched.
+
+The scenarios' own stdout is captured (it goes on their pages), so a build prints nothing of
+theirs. This module imports no torch itself: :mod:`graphscope.script` runs the scenarios.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import json
+import os
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from graphscope.errors import GraphscopeError
+from graphscope.model import AutogradGraph, Finding, Options, sorted_findings
+from graphscope.scenarios import Scenario, all_scenarios, single_threaded, trace_drawn
+from graphscope.watch import Scope
+
+__all__ = ["build", "render_scenario", "run_scenario", "scenario_graphs"]
+
+GALLERY_OPTIONS = Options(format="svg", engine="embedded")
+IMG = "img"
+PAGES = "scenarios"
+HELP_WIDTH = 100  # columns of the --help text on cli.md (fixed: the terminal's would vary)
+
+
+# -- running and drawing one scenario -------------------------------------------------------------
+
+
+def run_scenario(s: Scenario) -> tuple[Scope, str]:
+    """Run scenario ``s`` under ``watch`` as ``python FILE`` would; ``(scope, its stdout)``.
+
+    The scenario's stdout is captured and returned; its stderr (warnings torch prints) is
+    dropped. The script's own exception, if it raised one, is in ``scope.events.error``.
+    """
+    from graphscope.script import run_script
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        run = run_script(s.path)
+    return run.scope, out.getvalue()
+
+
+def scenario_graphs(s: Scenario, scope: Scope) -> list[AutogradGraph]:
+    """What the gallery draws for ``s``: the graphs ``watch`` captured (findings attached) or,
+    for a script that makes no backward call, the graph of its ``draw`` variable."""
+    graphs = scope.graphs()
+    if not graphs and s.draw is not None:
+        drawn = trace_drawn(s)
+        graphs = [drawn] if drawn is not None else []
+    return graphs
+
+
+def _graph_files(
+    s: Scenario, graphs: Sequence[AutogradGraph], out_dir: Path, options: Options
+) -> list[tuple[AutogradGraph, list[Path]]]:
+    """Draw each distinct graph into ``out_dir / f"{s.name}.{gid}.{ext}"`` (+ drill-downs)."""
+    from graphscope.render import find_engine, render_graph
+
+    ext = "gv" if options.format == "dot" else options.format
+    engine = (
+        find_engine(options.engine) if graphs and options.format not in ("dot", "json") else None
+    )
+    drawn = []
+    for g in graphs:
+        gid = str(g.graph.get("id"))
+        res = render_graph(g, out_dir / f"{s.name}.{gid}.{ext}", options, engine=engine)
+        drawn.append((g, [res.path, *res.extra]))
+    return drawn
+
+
+def _plots(s: Scenario, out_dir: Path) -> list[Path]:
+    from graphscope.scenarios.plots import figures
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        return figures(s.name, out_dir)
+
+
+def render_scenario(s: Scenario, out_dir: Path, options: Options) -> list[Path]:
+    """Run ``s`` and draw each of its distinct graphs into ``out_dir`` in ``options.format``
+    (``<name>.<gid>.<ext>``), plus its training-dynamics pictures when the format is svg.
+    Returns the paths written."""
+    scope, _ = run_scenario(s)
+    drawn = _graph_files(s, scenario_graphs(s, scope), Path(out_dir), options)
+    paths = [p for _, files in drawn for p in files]
+    if options.format == "svg":
+        paths += _plots(s, Path(out_dir))
+    return paths
+
+
+# -- the gallery ------------------------------------------------------------------------------------
+
+
+def build(out_dir: Path) -> list[Path]:
+    """Regenerate the gallery in ``out_dir`` (see the module docstring); the files written."""
+    out_dir = Path(out_dir)
+    img, pages = out_dir / IMG, out_dir / PAGES
+    written: list[Path] = []
+    rows: list[_Row] = []
+    with single_threaded():
+        for s in all_scenarios():
+            scope, stdout = run_scenario(s)
+            if scope.events.error is not None:
+                e = scope.events.error
+                raise GraphscopeError(
+                    f"scenario {s.name} raised {e.type}: {e.message} (at "
+                    f"{os.path.basename(e.file or '?')}:{e.line}) when run under watch; "
+                    "the gallery would show a broken run. Run `graphscope check "
+                    f"{os.path.relpath(s.path)}` to see it"
+                )
+            drawn = _graph_files(s, scenario_graphs(s, scope), img, GALLERY_OPTIONS)
+            plots = _plots(s, img)
+            page = pages / f"{s.name}.md"
+            _write(page, _page(s, stdout, scope, drawn, plots))
+            written += [p for _, files in drawn for p in files] + plots + [page]
+            rows.append(_Row(s, scope.findings, [files[0] for _, files in drawn] + plots))
+    _write(out_dir / "index.md", _index(rows))
+    _write(out_dir / "cli.md", _cli_page())
+    _write(out_dir / "api.md", _api_page())
+    written += [out_dir / "index.md", out_dir / "cli.md", out_dir / "api.md"]
+    _remove_stale(out_dir, written, [r.scenario.name for r in rows])
+    return written
+
+
+class _Row:
+    def __init__(
+        self, scenario: Scenario, findings: Sequence[Finding], pictures: list[Path]
+    ) -> None:
+        self.scenario = scenario
+        self.findings = findings
+        self.pictures = pictures
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+    except OSError as err:
+        raise GraphscopeError(f"cannot write {path}: {err.strerror or err}") from err
+
+
+def _remove_stale(out_dir: Path, written: Iterable[Path], names: Sequence[str]) -> None:
+    """Delete files in ``scenarios/`` and ``img/`` named after a scenario that this build did
+    not write (a scenario that lost a graph, a renamed scenario's files). Nothing else."""
+    keep = {p.resolve() for p in written}
+    prefixes = tuple(f"{n}." for n in names)
+    for sub in (PAGES, IMG):
+        folder = out_dir / sub
+        if not folder.is_dir():
+            continue
+        for p in sorted(folder.iterdir()):
+            if not p.is_file() or p.resolve() in keep:
+                continue
+            if p.name.startswith(prefixes) or p.suffix in (".md", ".svg"):
+                p.unlink()
+
+
+def _seed_line(s: Scenario) -> str:
+    seeds = ", ".join(s.seeds)
+    if s.row is not None:
+        where = f"row {s.row} of the seed notes' examples"
+        return (
+            f"{where} (seed {'documents' if len(s.seeds) > 1 else 'document'} {seeds})"
+            if seeds
+            else where
+        )
+    return "a pitfall graphscope detects" + (f" (from seed {seeds})" if seeds else "")
+
+
+def _kinds(findings: Sequence[Finding]) -> str:
+    kinds = sorted({f.kind for f in findings})
+    return ", ".join(f"`{k}`" for k in kinds) or "none"
+
+
+def _index(rows: Sequence[_Row]) -> str:
+    lines = [
+        "# graphscope gallery",
+        "",
+        "<!-- generated by `graphscope docs build -o docs/`; do not edit by hand -->",
+        "",
+        "Every bundled scenario: the seed notes' autograd examples, and one program for each",
+        "pitfall graphscope detects. Each page shows the code, what it prints, the autograd graph",
+        "graphscope captured at each backward call, and the findings. Run one yourself with",
+        "`graphscope scenarios show NAME` or `graphscope scenarios render NAME`.",
+        "",
+        "Also: [the command line](cli.md) · [the Python API](api.md)",
+        "",
+        "| scenario | row | findings | picture |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        s = r.scenario
+        page = f"{PAGES}/{s.name}.md"
+        if r.pictures:
+            src = f"{IMG}/{r.pictures[0].name}"
+            thumb = f'<a href="{src}"><img src="{src}" width="160" alt="{s.name}"></a>'
+        else:
+            thumb = ""
+        row = str(s.row) if s.row is not None else ""
+        lines.append(
+            f"| [{_md_cell(s.title)}]({page})<br>`{s.name}` | {row} | {_kinds(r.findings)} | {thumb} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _fence(text: str, lang: str = "") -> str:
+    ticks = "```"
+    while ticks in text:
+        ticks += "`"
+    body = text if text.endswith("\n") else text + "\n"
+    return f"{ticks}{lang}\n{body}{ticks}"
+
+
+def _ranges(calls: Sequence[int]) -> str:
+    parts: list[str] = []
+    i = 0
+    while i < len(calls):
+        j = i
+        while j + 1 < len(calls) and calls[j + 1] == calls[j] + 1:
+            j += 1
+        parts.append(str(calls[i]) if i == j else f"{calls[i]}-{calls[j]}")
+        i = j + 1
+    return ", ".join(parts)
+
+
+def _graph_caption(g: AutogradGraph) -> str:
+    calls = list(g.graph.get("calls", []))
+    n = len(calls)
+    which = f"backward call {_ranges(calls)}" if n == 1 else f"backward calls {_ranges(calls)}"
+    return f"`{g.graph.get('id')}`: {len(g)} nodes, {g.number_of_edges()} edges; {which}"
+
+
+def _where(s: Scenario, f: Finding) -> str:
+    if f.line is None:
+        return "no line"
+    file = os.path.basename(f.file or "?")
+    if f.file and os.path.normcase(os.path.abspath(f.file)) == os.path.normcase(s.path):
+        return f"line {f.line - s.code_start + 1} (`{file}:{f.line}`)"
+    return f"`{file}:{f.line}`"
+
+
+def _finding_item(s: Scenario, f: Finding) -> str:
+    item = f"- **{f.severity}** `{f.kind}` at {_where(s, f)}: {f.message}"
+    if f.hint:
+        item += f"  \n  fix: {f.hint}"
+    return item
+
+
+def _page(
+    s: Scenario,
+    stdout: str,
+    scope: Scope,
+    drawn: Sequence[tuple[AutogradGraph, list[Path]]],
+    plots: Sequence[Path],
+) -> str:
+    calls = len(scope.events.backward)
+    out = [
+        f"# {s.title}",
+        "",
+        "<!-- generated by `graphscope docs build -o docs/`; do not edit by hand -->",
+        "",
+        f"`{s.name}`: {_seed_line(s)}. [Back to the gallery](../index.md)",
+        "",
+        s.explanation,
+        "",
+        "## Code",
+        "",
+        _fence(s.code, "python"),
+        "",
+        "## What it prints",
+        "",
+        _fence(stdout) if stdout else "(nothing)",
+        "",
+        "## The autograd graph",
+        "",
+    ]
+    if not drawn:
+        out.append(
+            f"No graph: {'none of its ' + str(calls) + ' backward calls' if calls else 'it makes no backward call that'}"
+            " reached the autograd engine."
+        )
+        out.append("")
+    else:
+        out.append(
+            f"{calls} backward call{'s' if calls != 1 else ''}, {len(drawn)} distinct "
+            f"graph{'s' if len(drawn) != 1 else ''}; line numbers on the ops count from the top of "
+            f"`{os.path.basename(s.path)}` (its code starts at line {s.code_start})."
+        )
+        out.append("")
+        for g, files in drawn:
+            out.append(f"![{s.name} {g.graph.get('id')}](../{IMG}/{files[0].name})")
+            out.append("")
+            out.append(_graph_caption(g))
+            for extra in files[1:]:
+                out.append(f"  \n[{extra.stem}](../{IMG}/{extra.name})")
+            out.append("")
+    out += ["## Findings", ""]
+    found = sorted_findings(scope.findings)
+    if found:
+        out.append(
+            "Each finding's line counts from the first line of the code shown above; the file's own"
+            " line, which the messages and the picture use, follows in brackets."
+        )
+        out.append("")
+        out += [_finding_item(s, f) for f in found]
+    else:
+        out.append("None.")
+    out.append("")
+    if plots:
+        out += ["## Training dynamics", ""]
+        for p in plots:
+            out += [f"![{p.stem}](../{IMG}/{p.name})", ""]
+    out.append(
+        f"Run it: `graphscope scenarios show {s.name}`, `graphscope scenarios render {s.name}`."
+    )
+    return "\n".join(out) + "\n"
+
+
+# -- CLI and API pages ----------------------------------------------------------------------------
+
+# Runs in a child interpreter: nothing in the library imports the CLI (DESIGN.md's rooms), so the
+# help texts are asked for the way a user would get them, with a fixed width.
+_HELP_SCRIPT = """
+import json, sys
+import click
+from graphscope.cli import main
+
+width = int(sys.argv[1])
+out = []
+
+def walk(cmd, ctx):
+    out.append([ctx.command_path, cmd.get_help(ctx)])
+    if isinstance(cmd, click.Group):
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            walk(sub, click.Context(sub, info_name=name, parent=ctx))
+
+walk(main, click.Context(main, info_name="graphscope", terminal_width=width, max_content_width=width))
+print(json.dumps(out))
+"""
+
+
+def cli_help(width: int = HELP_WIDTH) -> list[tuple[str, str]]:
+    """``[(command path, --help text)]`` for ``graphscope`` and every subcommand."""
+    env = dict(os.environ, COLUMNS=str(width), OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-c", _HELP_SCRIPT, str(width)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise GraphscopeError(f"could not read the CLI's help: {proc.stderr.strip()[-500:]}")
+    return [(path, text) for path, text in json.loads(proc.stdout)]
+
+
+def _cli_page() -> str:
+    out = [
+        "# The command line",
+        "",
+        "<!-- generated by `graphscope docs build -o docs/`; do not edit by hand -->",
+        "",
+        "[Back to the gallery](index.md)",
+        "",
+        "```",
+        "graphscope render SCRIPT [ARGS...] [-o OUTDIR] [--format svg|png|pdf|dot|json|html] [options]",
+        "graphscope check  SCRIPT [ARGS...] [--json]",
+        "graphscope scenarios list | show NAME | render [NAME...] [-o DIR]",
+        "graphscope docs build [-o DIR]",
+        "```",
+        "",
+        "`render` and `check` run SCRIPT as `python SCRIPT ARGS` would and capture the autograd graph",
+        "at each backward call. Exit status: 0 when there is no error or warning finding, 1 when there",
+        "is one (a script that raised counts), 2 for a usage error.",
+        "",
+    ]
+    for path, text in cli_help():
+        out += [f"## `{path}`", "", _fence(text.rstrip("\n")), ""]
+    return "\n".join(out)
+
+
+def _api_objects() -> list[tuple[str, object]]:
+    import graphscope
+    from graphscope.script import run_script
+
+    return [
+        ("graphscope", graphscope),
+        ("graphscope.trace", graphscope.trace),
+        ("graphscope.render", graphscope.render),
+        ("graphscope.watch", graphscope.watch),
+        ("graphscope.watch.Scope", Scope),
+        ("graphscope.AutogradGraph", AutogradGraph),
+        ("graphscope.Options", Options),
+        ("graphscope.Finding", Finding),
+        ("graphscope.script.run_script", run_script),
+    ]
+
+
+class _Annotation:
+    """An annotation kept as the source's text (``from __future__ import annotations``),
+    shown without the quotes ``inspect`` would put around a string."""
+
+    def __init__(self, text: object) -> None:
+        self.text = text if isinstance(text, str) else inspect.formatannotation(text)
+
+    def __repr__(self) -> str:
+        return str(self.text)
+
+
+def _signature(obj: object) -> str:
+    """``(x: int, *, y: str = 'a') -> bool``; empty for what has no signature."""
+    if inspect.ismodule(obj) or not callable(obj):
+        return ""
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return ""
+    empty = inspect.Signature.empty
+    params = [
+        p if p.annotation is empty else p.replace(annotation=_Annotation(p.annotation))
+        for p in sig.parameters.values()
+    ]
+    ret = sig.return_annotation
+    text = str(
+        sig.replace(parameters=params, return_annotation=ret if ret is empty else _Annotation(ret))
+    )
+    return text if " at 0x" not in text else ""
+
+
+def _members(cls: type) -> list[tuple[str, str]]:
+    """Public methods and properties defined on ``cls`` itself, with their docstrings."""
+    out = []
+    for name, member in sorted(vars(cls).items()):
+        if name.startswith("_") or not (inspect.isfunction(member) or isinstance(member, property)):
+            continue
+        doc = inspect.getdoc(member)
+        if doc:
+            out.append((name if isinstance(member, property) else name + _signature(member), doc))
+    return out
+
+
+def _api_page() -> str:
+    out = [
+        "# The Python API",
+        "",
+        "<!-- generated by `graphscope docs build -o docs/`; do not edit by hand -->",
+        "",
+        "[Back to the gallery](index.md) · the docstrings of the public API, as `help()` shows them.",
+        "",
+    ]
+    for name, obj in _api_objects():
+        kind = (
+            "module" if inspect.ismodule(obj) else "class" if inspect.isclass(obj) else "function"
+        )
+        out += [f"## `{name}{_signature(obj) if kind == 'function' else ''}`", "", f"*{kind}*", ""]
+        out += [_fence(inspect.getdoc(obj) or "(no docstring)"), ""]
+        if inspect.isclass(obj):
+            for member, doc in _members(obj):
+                out += [f"### `{name.rsplit('.', 1)[-1]}.{member}`", "", _fence(doc), ""]
+    return "\n".join(out)
