@@ -559,8 +559,8 @@ def _loop_name(ix: _Index, unit: list[_Item]) -> str:
         d = ix.data[it.members[0]]
         if d.get("kind") == OP:
             parts.append(_BACKWARD.sub("", str(d.get("label") or d.get("name"))) or "op")
-        else:
-            parts.append(str(d.get("label")))
+        else:  # "layers.7.bias" names one copy only: say "bias"
+            parts.append(str(d.get("label")).rpartition(".")[2])
     if len(parts) > _MAX_NAME_PARTS:
         parts = parts[: _MAX_NAME_PARTS - 1] + [f"… ({len(parts)} nodes)"]
     return "→".join(parts)
