@@ -75,6 +75,25 @@ def storage_key(t: torch.Tensor) -> int | None:
         return None
 
 
+def grad_summary_lite(t: torch.Tensor | None) -> dict[str, Any] | None:
+    """Two reads instead of six: shape, numel, first values and norm (non-finite when the norm
+    is). What ``watch`` keeps for every leaf at every backward call."""
+    if t is None:
+        return None
+    try:
+        with torch.no_grad():
+            g = t.detach()
+            if g.is_sparse or g.is_complex() or g.device.type != "cpu" or g.dtype == torch.float64:
+                return grad_summary(t)
+            n = int(g.numel())
+            norm = float(torch.linalg.vector_norm(g.reshape(-1), dtype=torch.float64)) if n else 0.0
+            first = [float(v) for v in g.reshape(-1)[:_FIRST_VALUES].tolist()]
+    except Exception:
+        return grad_summary(t)
+    return {"shape": list(shape_of(t)), "dtype": dtype_name(t.dtype), "numel": n, "first": first,
+            "norm": norm, "nonfinite": not math.isfinite(norm)}
+
+
 def grad_summary(t: torch.Tensor | None) -> dict[str, Any] | None:
     """Plain-data summary of a gradient: numel, norm, min, max, first values, non-finite flag.
 
@@ -212,8 +231,9 @@ class Names:
         short: dict[str, set[int]] = {}
         for key, (_var, pn, _p) in best.items():
             short.setdefault(pn, set()).add(key)
-        for key, (var, pn, p) in best.items():
-            full = pn if len(short[pn]) == 1 else f"{var}.{pn}"
+        for _key, (var, pn, p) in best.items():
+            # ``features.weight`` reads well; a bare ``weight`` is prefixed (``model.weight``)
+            full = pn if len(short[pn]) == 1 and "." in pn else f"{var}.{pn}"
             self.add(full, p, param=True, module=pn.rpartition(".")[0] or None)
 
     def get(self, t: torch.Tensor) -> str | None:

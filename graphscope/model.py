@@ -414,10 +414,12 @@ def summary_text(summary: Mapping[str, Any] | None) -> str:
     numel = summary.get("numel", len(first))
     if numel <= 4 and len(first) == numel:
         return "[" + ", ".join(format_number(v) for v in first) + "]"
-    return (
-        f"norm {format_number(summary['norm'])}, min {format_number(summary['min'])}, "
-        f"max {format_number(summary['max'])}"
-    )
+    if "norm" not in summary:
+        return f"shape {tuple(summary.get('shape') or ())}"
+    text = f"norm {format_number(summary['norm'])}"
+    if "min" in summary and "max" in summary:
+        text += f", min {format_number(summary['min'])}, max {format_number(summary['max'])}"
+    return text
 
 
 # -- options -----------------------------------------------------------------------------------

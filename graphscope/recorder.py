@@ -162,7 +162,7 @@ class _Mode(TorchFunctionMode):
         if kwargs is None:
             kwargs = {}
         rec = self.rec
-        if _compiler._is_compiling_flag or _get_ident() != rec._thread:
+        if _compiler._is_compiling_flag or _get_ident() != rec._thread or rec._pause_pending:
             return func(*args, **kwargs)
         kind = rec._kinds.get(func)
         if kind is None:
@@ -202,6 +202,10 @@ class Recorder:
         self._thread = -1
         self._mode: _Mode | None = None
         self._handles: list[Any] = []
+        self._module_handles: list[Any] = []
+        self._paused = False
+        self._pause_pending = False
+        self.last_write_seq = -1  # sequence counter at the last recorded write
         self._kinds: dict[Any, int] = {}  # torch callable -> _PLAIN / _WRITER / _GRAD
         self._apis: dict[Any, str] = {}  # torch callable -> api name
         self._internal: dict[CodeType, bool] = {}  # code object -> is_internal(file)
@@ -229,8 +233,8 @@ class Recorder:
         self._thread = _get_ident()
         try:
             if self._modules:
-                self._handles.append(register_module_forward_pre_hook(self._pre))
-                self._handles.append(register_module_forward_hook(self._post, always_call=True))
+                self._module_handles.append(register_module_forward_pre_hook(self._pre))
+                self._module_handles.append(register_module_forward_hook(self._post, always_call=True))
             self._handles.append(register_optimizer_step_pre_hook(self._step_pre))
             self._handles.append(register_optimizer_step_post_hook(self._step_post))
             mode = _Mode(self)
@@ -249,6 +253,10 @@ class Recorder:
         finally:
             while self._handles:
                 self._handles.pop().remove()
+            while self._module_handles:
+                self._module_handles.pop().remove()
+            self._paused = False
+            self._pause_pending = False
             seq = _get_seq()
             while self._stack:  # modules still running (an error escaped them): close spans
                 self._spans[self._stack.pop()][1] = seq
@@ -262,6 +270,47 @@ class Recorder:
             self._apis.clear()
             self._step_params = None
             self._step_names = {}
+
+    def pause(self) -> None:
+        """Stop the per-op recording (the mode and the module hooks: the costly parts); the
+        optimizer step hooks stay. Inside a torch call (``Tensor.backward`` runs with our
+        mode temporarily off the stack) the pause waits for a safe point: the next optimizer
+        step or root module call. :meth:`resume` starts recording again."""
+        if self._mode is None:
+            return
+        self._pause_pending = True
+        self._apply_pause()
+
+    def _apply_pause(self) -> None:
+        mode = self._mode
+        if not self._pause_pending or mode is None or self._stack or not _on_stack(mode):
+            return
+        self._pause_pending = False
+        self._mode = None
+        _remove_mode(mode)
+        self._paused = True
+        while self._module_handles:
+            self._module_handles.pop().remove()
+
+    def resume(self) -> None:
+        self._pause_pending = False
+        if not self._paused:
+            return
+        self._paused = False
+        if self._modules:
+            self._module_handles.append(register_module_forward_pre_hook(self._pre))
+            self._module_handles.append(register_module_forward_hook(self._post, always_call=True))
+        mode = _Mode(self)
+        mode.__enter__()
+        self._mode = mode
+
+    def forget(self) -> None:
+        """Drop the recorded ops and closed module spans (after a backward call has turned
+        them into node attributes), so a long training loop keeps O(one step) of them."""
+        self._op_lo.clear()
+        self._ops.clear()
+        if not self._stack:
+            self._spans.clear()
 
     # queries --------------------------------------------------------------------------------
 
@@ -383,6 +432,7 @@ class Recorder:
         if name is None and raised is not None and t._base is not None:
             name = self._name(t._base)  # ``w[0] = 5``: the leaf behind the view
         key = storage_key(t)
+        self.last_write_seq = _get_seq()
         self.events.inplace.append(
             InplaceWrite(
                 index=len(self.events.inplace),
@@ -434,6 +484,10 @@ class Recorder:
     def _pre(self, module: torch.nn.Module, inputs: Any) -> None:
         if _get_ident() != self._thread:
             return
+        if self._pause_pending and not self._stack:
+            self._apply_pause()
+            if self._paused:
+                return
         key = id(module)
         stack = self._stack
         if stack:
@@ -536,10 +590,18 @@ class Recorder:
         finally:
             self._step_params = None
             self._step_names = {}
+            if self._pause_pending:
+                self._apply_pause()
 
 
 def _span_lo(span: list[Any]) -> int:
     return int(span[0])
+
+
+def _on_stack(mode: TorchFunctionMode) -> bool:
+    """Is ``mode`` on this thread's torch-function mode stack right now?"""
+    n = torch._C._len_torch_function_stack()
+    return any(torch._C._get_function_stack_at(i) is mode for i in range(n))
 
 
 def _remove_mode(mode: TorchFunctionMode) -> None:

@@ -150,7 +150,7 @@ class Capture:
             if not d.get("saved"):
                 continue
             fresh, _ = _inspect_saved(fn, _type_info(fn), None, None, {})
-            for old, new in zip(d["saved"], fresh):
+            for old, new in zip(d["saved"], fresh, strict=False):
                 old["status"] = new["status"]
                 if new["status"] == SAVED_FREED:
                     old["version_now"] = None

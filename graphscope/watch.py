@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from graphscope._tensors import Names, grad_summary, shape_of, user_frame, where
+from graphscope._tensors import Names, grad_summary_lite, shape_of, user_frame, where
 from graphscope._version import __version__
 from graphscope.model import (
     OP,
@@ -56,7 +56,7 @@ from graphscope.trace import Capture, capture
 
 __all__ = ["watch", "Scope"]
 
-_ENGINE_NAMES = ("torch.autograd.graph", "torch.autograd")
+_RESETS = ("none", "zero")
 
 
 @dataclass
@@ -205,6 +205,7 @@ class _Session:
         max_graphs: int | None,
         recorder: bool,
         nonfinite: bool,
+        sample: int | None,
     ) -> None:
         self.scope = scope
         self.events = scope.events
@@ -213,12 +214,14 @@ class _Session:
         self.max_graphs = max_graphs
         self.use_recorder = recorder
         self.nonfinite = nonfinite
+        self.sample = sample
+        self.repeats: dict[str, int] = {}  # graph id -> fast-path hits in a row
         self.known: list[_Known] = []
         self.leaves: dict[int, _LeafState] = {}  # id(leaf) -> state
         self.pending = threading.local()
         self.busy = False
-        self.inplace_seen = 0  # len(events.inplace) at the last capture
         self.thread = threading.get_ident()
+        self.stale_writes: set[int] = set()  # write indexes that made a captured tensor stale
         self.recorder: Any = None
         self.restore: list[Callable[[], None]] = []
 
@@ -374,6 +377,8 @@ class _Session:
                 self._after(leaves, before, index, file, line)
             if cap is not None:
                 self._finish(cap)
+            self._prune()
+            self._schedule(index, gid, fresh=cap is not None, failed=error is not None)
 
     def _record_failed(self, pending: _Pending, args: tuple[Any, ...], kwargs: dict[str, Any], err: Exception) -> None:
         first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
@@ -406,14 +411,16 @@ class _Session:
         """(capture kept for refresh or None, graph id, [(leaf node id, leaf)])."""
         if not roots or all(r.grad_fn is None for r in roots):
             return None, None, []
-        fp, leaf_list = _fingerprint(roots)
-        written = len(self.events.inplace) != self.inplace_seen
-        self.inplace_seen = len(self.events.inplace)
-        if not written:
+        fp, leaf_list, first_seq = _fingerprint(roots)
+        # a write recorded after this graph's first node was made may have made a saved
+        # tensor stale: then trace it (the optimizer's writes come before the forward)
+        last_write = self.recorder.last_write_seq if self.recorder is not None else -1
+        if last_write <= first_seq:
             for k in self.known:
                 if k.fingerprint == fp:
                     g = self._graph(k.gid)
                     g.graph["calls"].append(index)
+                    self.repeats[k.gid] = self.repeats.get(k.gid, 0) + 1
                     return None, k.gid, list(zip(k.leaf_nodes, leaf_list, strict=False))
         if self.max_graphs is not None and len(self.scope.captures) >= self.max_graphs:
             return None, None, []
@@ -426,9 +433,11 @@ class _Session:
             if existing.structure_key() == key:  # same structure, reached by another path
                 existing.graph["calls"].append(index)
                 gid = existing.graph["id"]
+                _merge_stale(existing, g)
                 leaves = _leaf_nodes(cap)
                 cap.release()
                 return None, gid, leaves
+        self.stale_writes.update(_stale_writes(g))
         gid = f"g{len(self.scope.captures) + 1}"
         g.graph.update(id=gid, call=index, calls=[index])
         self.scope.captures.append(g)
@@ -484,7 +493,7 @@ class _Session:
             gk = (id(g), int(g._version))
             if state is not None and state.grad_key == gk and before[key] == "kept":
                 continue  # not reached by this call
-            summary = grad_summary(g)
+            summary = grad_summary_lite(g)
             name = self._leaf_name(nid, t, index)
             self.events.grads.append(GradUpdate(index, name, before[key], summary or {}, file, line))
             self.leaves[key] = _LeafState(name, gk, summary)
@@ -512,6 +521,45 @@ class _Session:
             hist.append(summary)
             d["grad_history"] = hist[-50:]
             d["grad"] = summary
+
+    # keeping a long run small -------------------------------------------------------------------
+
+    def _prune(self) -> None:
+        """After a backward call: forget what only mattered until this call."""
+        ev = self.events
+        if self.recorder is not None:
+            self.recorder.forget()
+        ev.ops.clear()
+        # writes that no check reads once their graph is captured: permitted ones
+        ev.inplace[:] = [w for w in ev.inplace if w.raised or (w.is_leaf and w.requires_grad and w.grad_enabled)
+                         or w.index in self.stale_writes]
+        # an update matters when it accumulated, or when the next one of its leaf accumulated
+        # onto it: drop the run-starts followed by another run-start (a clean loop's resets)
+        grads = ev.grads
+        if len(grads) > 4 * max(1, len(self.leaves)):
+            keep: list[GradUpdate | None] = []
+            last: dict[str, int] = {}
+            for u in grads:
+                prev = last.get(u.name)
+                if prev is not None and u.before in _RESETS:
+                    p = keep[prev]
+                    if p is not None and p.before in _RESETS:
+                        keep[prev] = None
+                last[u.name] = len(keep)
+                keep.append(u)
+            ev.grads[:] = [u for u in keep if u is not None]
+
+    def _schedule(self, index: int, gid: str | None, *, fresh: bool, failed: bool) -> None:
+        """Record the next forward in full, or only every ``sample``-th one once the graph
+        repeats (the per-op recorder is the costly part of ``watch``)."""
+        rec = self.recorder
+        if rec is None:
+            return
+        steady = gid is not None and not fresh and not failed and self.repeats.get(gid, 0) >= 2
+        if not steady or self.sample is None or index % self.sample == 0:
+            rec.resume()
+        else:
+            rec.pause()
 
     # non-finite gradients ------------------------------------------------------------------------
 
@@ -575,8 +623,9 @@ def _leaf_nodes(cap: Capture) -> list[tuple[str, torch.Tensor]]:
     return out
 
 
-def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[torch.Tensor]]:
-    """A structural key of the graph (node types and edges in walk order) and its leaves.
+def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[torch.Tensor], int]:
+    """A structural key of the graph (node types and edges in walk order), its leaves and the
+    smallest sequence number of its nodes (when its forward began).
 
     The leaves come in the same order as :func:`_leaf_nodes` lists them for a capture of an
     equal graph only when the trace discovers them in the same order, which holds because
@@ -589,6 +638,7 @@ def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[t
     for r in roots:
         if r.grad_fn is None and r.requires_grad:
             leaves.append(r)
+    first_seq = _SEQ_MAX
     while stack:
         fn = stack.pop()
         if fn in ids:
@@ -599,6 +649,12 @@ def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[t
             parts.append(("leaf", id(var)))
             leaves.append(var)
             continue
+        try:
+            seq = fn._sequence_nr()
+            if seq < first_seq:
+                first_seq = seq
+        except Exception:
+            pass
         nexts = fn.next_functions
         parts.append((type(fn), len(nexts)))
         for child, _ in reversed(nexts):
@@ -609,8 +665,22 @@ def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[t
         for fn in ids
         if getattr(fn, "variable", None) is None
     )
-    return (tuple(parts), edges), leaves
+    return (tuple(parts), edges), leaves, first_seq
 
+
+_SEQ_MAX = (1 << 64) - 1
+
+
+def _stale_writes(g: AutogradGraph) -> set[int]:
+    return {i for _, d in g.nodes(data=True) for e in d.get("saved") or () for i in e.get("writes") or ()}
+
+
+def _merge_stale(existing: AutogradGraph, new: AutogradGraph) -> None:
+    """Carry stale saved-tensor entries of a re-capture onto the graph that stands for it."""
+    for n, d in new.nodes(data=True):
+        saved = d.get("saved") or ()
+        if any(e.get("status") == "stale" for e in saved) and n in existing:
+            existing.nodes[n]["saved"] = [dict(e) for e in saved]
 
 @contextmanager
 def watch(
@@ -620,6 +690,7 @@ def watch(
     max_graphs: int | None = None,
     recorder: bool = True,
     nonfinite: bool = True,
+    sample: int | None = 10,
     script: str | None = None,
 ) -> Iterator[Scope]:
     """Record autograd activity inside the ``with`` block; yields a :class:`Scope`.
@@ -627,11 +698,13 @@ def watch(
     ``names``/``params`` name tensors as in :func:`graphscope.trace`; ``max_graphs`` caps the
     number of distinct graphs kept; ``recorder=False`` skips the forward recorder (no source
     lines, module paths or in-place culprits, lower overhead); ``nonfinite=False`` skips the
-    NaN/Inf hooks.
+    NaN/Inf hooks. Once a graph repeats (a training loop), the per-op recorder runs on every
+    ``sample``-th step only (``sample=None``: every step); backward calls, gradients and
+    optimizer steps are recorded at every step regardless.
     """
     scope = Scope(script=script)
     session = _Session(scope, names=names, params=params, max_graphs=max_graphs,
-                       recorder=recorder, nonfinite=nonfinite)
+                       recorder=recorder, nonfinite=nonfinite, sample=sample)
     session.install()
     try:
         yield scope

@@ -6,8 +6,8 @@ import gc
 import weakref
 
 import torch
-import torch.optim.optimizer as optim_module
 import torch.autograd.graph as autograd_graph
+import torch.optim.optimizer as optim_module
 from torch.nn.modules import module as nn_module
 
 import graphscope
@@ -154,3 +154,50 @@ def test_source_lines_and_modules_on_op_nodes() -> None:
 
 def test_public_api_exposes_watch() -> None:
     assert graphscope.watch is watch
+
+
+def test_a_long_loop_keeps_little_and_pauses_the_recorder_between_samples() -> None:
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = torch.ones(4, 3)
+    depth = []
+    with watch(sample=10) as scope:
+        for _ in range(25):
+            opt.zero_grad()
+            loss = model(data).pow(2).mean()
+            loss.backward()
+            opt.step()
+            depth.append(torch._C._len_torch_function_stack())
+    # recorded in full at first, then only every 10th step (the mode is off the stack between)
+    assert depth[:2] == [1, 1] and depth[2:9] == [0] * 7 and depth[9] == 1 and depth[10] == 0
+    assert torch._C._len_torch_function_stack() == 0
+    assert len(scope.events.backward) == 25 and len(scope.captures) == 1
+    assert scope.events.ops == []  # turned into node attributes, then dropped
+    assert scope.events.inplace == []  # the optimizer's permitted writes are not kept
+    assert len(scope.events.grads) <= 4  # resets that started no accumulation are dropped
+    assert [s.after_call for s in scope.events.steps] == list(range(1, 26))  # steps: every one
+    assert scope.findings == []
+
+
+def test_a_stale_tensor_in_a_repeated_graph_is_still_found() -> None:
+    w = torch.tensor([1.0], requires_grad=True)
+    x = torch.tensor([2.0], requires_grad=True)
+    with watch() as scope:
+        for i in range(3):
+            a = torch.add(w, x)
+            b = torch.add(w, 1)
+            y = torch.mul(a, b)
+            if i == 2:
+                a.add_(1)
+                try:
+                    y.backward()
+                except RuntimeError:
+                    pass
+            else:
+                y.backward()
+    kinds = {(f.kind, f.line) for f in scope.findings}
+    import inspect
+
+    src, start = inspect.getsourcelines(test_a_stale_tensor_in_a_repeated_graph_is_still_found)
+    line = start + next(i for i, s in enumerate(src) if "a.add_(1)" in s)
+    assert ("saved-tensor-modified", line) in kinds
