@@ -37,7 +37,7 @@ from graphscope.model import AutogradGraph, Finding, Options, sorted_findings
 from graphscope.scenarios import Scenario, all_scenarios, single_threaded, trace_drawn
 from graphscope.watch import Scope
 
-__all__ = ["build", "render_scenario", "run_scenario", "scenario_graphs"]
+__all__ = ["build", "render_scenario", "run_scenario", "scenario_graphs", "toolchain"]
 
 GALLERY_OPTIONS = Options(format="svg", engine="embedded")
 IMG = "img"
@@ -113,6 +113,24 @@ def render_scenario(s: Scenario, out_dir: Path, options: Options) -> list[Path]:
     if options.format == "svg":
         paths += _plots(s, Path(out_dir))
     return paths
+
+
+#: the packages whose version decides the gallery's bytes: torch (the numbers), graphviz-pure
+#: (the layout of the graphs) and matplotlib (the plots)
+TOOLCHAIN = ("torch", "graphviz-pure", "matplotlib")
+
+
+def toolchain() -> dict[str, str]:
+    """``{package: version}`` of :data:`TOOLCHAIN` here (a local suffix like ``+cpu`` dropped)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in TOOLCHAIN:
+        try:
+            out[name] = version(name).split("+", 1)[0]
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
 
 
 # -- the gallery ------------------------------------------------------------------------------------
@@ -227,6 +245,8 @@ def _index(rows: Sequence[_Row]) -> str:
         lines.append(
             f"| [{_md_cell(s.title)}]({page})<br>`{s.name}` | {row} | {_kinds(r.findings)} | {thumb} |"
         )
+    tools = ", ".join(f"{k} {v}" for k, v in toolchain().items())
+    lines += ["", f"Generated with {tools} (the embedded layout engine, torch on one thread)."]
     return "\n".join(lines) + "\n"
 
 

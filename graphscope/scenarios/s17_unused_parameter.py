@@ -3,7 +3,7 @@ name: unused-parameter
 row:
 seeds:
 kinds: no-grad-param@32
-nodes: aux_head.weight, aux_head.bias, head.weight, backbone.weight, loss
+nodes: aux_head.weight, aux_head.bias, loss
 explanation: Net defines aux_head but forward never calls it, so the loss does not depend on its
 parameters: after backward, aux_head.weight and aux_head.bias still have no gradient, and an
 optimizer would silently leave them as they are. graphscope lists the parameters that require grad
