@@ -149,6 +149,20 @@ def frame_namespaces(frame: FrameType | None) -> list[Mapping[str, Any]]:
     return [frame.f_locals, frame.f_globals]
 
 
+def frame_variable(frame: FrameType | None, t: torch.Tensor) -> str | None:
+    """The name of a variable of ``frame`` bound to ``t`` (locals first), or None."""
+    spaces = frame_namespaces(frame)
+    try:
+        for space in spaces:
+            for k, v in space.items():
+                if v is t and not k.startswith("__"):
+                    return str(k)
+        return None
+    finally:
+        if len(spaces) == 2 and isinstance(spaces[0], dict):
+            spaces[0].clear()  # see Names.add_frame
+
+
 class Names:
     """``id(tensor) -> name`` for the tensors a user can name, built once per capture.
 

@@ -34,16 +34,22 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 
-from graphscope._tensors import Names, grad_summary_lite, shape_of, user_frame, where
+from graphscope._tensors import (
+    Names,
+    frame_variable,
+    grad_summary_lite,
+    shape_of,
+    user_frame,
+    where,
+)
 from graphscope._version import __version__
 from graphscope.model import (
     OP,
-    TENSOR,
     AutogradGraph,
     BackwardCall,
     Events,
@@ -74,7 +80,10 @@ class _Pending:
 class _LeafState:
     name: str
     grad_key: tuple[int, int] | None  # (id(grad), grad._version) after the last backward
-    summary: dict[str, Any] | None
+    update: GradUpdate  # the last update recorded for this leaf
+    pending: bool  # its summary is a placeholder, filled if an accumulation follows
+    nid: str
+    gid: str | None
 
 
 @dataclass
@@ -221,7 +230,9 @@ class _Session:
         self.pending = threading.local()
         self.busy = False
         self.thread = threading.get_ident()
-        self.stale_writes: set[int] = set()  # write indexes that made a captured tensor stale
+        self.stale_writes: set[int] = set()
+        self._param_names: dict[int, str] | None = None
+        self._param_roots: tuple[int, ...] = ()  # write indexes that made a captured tensor stale
         self.recorder: Any = None
         self.restore: list[Callable[[], None]] = []
 
@@ -265,12 +276,25 @@ class _Session:
     # names ----------------------------------------------------------------------------------
 
     def _name_of(self, t: torch.Tensor) -> str | None:
-        frame = user_frame(2)
-        table = Names()
-        for n, v in self.explicit.items():
-            table.add(n, v)
-        table.add_frame(frame)
-        return table.get(t)
+        """A tensor's name for the recorder's events: parameters from a table built once per
+        set of root modules, other tensors from the calling frame's variables."""
+        roots = tuple(id(m) for m in self.recorder.root_modules()) if self.recorder is not None else ()
+        if self._param_names is None or roots != self._param_roots:
+            table = Names()
+            for n, v in self.explicit.items():
+                if isinstance(v, torch.Tensor):
+                    table.add(n, v)
+            if self.params is not None:
+                table.add_params(self.params)
+            if self.recorder is not None:
+                for m in self.recorder.root_modules():
+                    table.add_params(m)
+            self._param_names = dict(table.name)
+            self._param_roots = roots
+        hit = self._param_names.get(id(t))
+        if hit is not None:
+            return hit
+        return frame_variable(user_frame(2), t)
 
     def _names(self, frame: Any) -> tuple[Names, list[int]]:
         table = Names()
@@ -374,7 +398,7 @@ class _Session:
                 )
             )
             if accumulate:
-                self._after(leaves, before, index, file, line)
+                self._after(leaves, before, index, file, line, gid)
             if cap is not None:
                 self._finish(cap)
             self._prune()
@@ -458,6 +482,7 @@ class _Session:
     # gradients ---------------------------------------------------------------------------------
 
     def _before(self, leaves: list[tuple[str, torch.Tensor]]) -> dict[int, str]:
+        """The state of each leaf's ``.grad`` before this call: none, zero, kept, changed."""
         out: dict[int, str] = {}
         for _, t in leaves:
             g = t.grad
@@ -466,61 +491,65 @@ class _Session:
                 out[key] = "none"
                 continue
             state = self.leaves.get(key)
+            same = state is not None and state.grad_key == (id(g), int(g._version))
             try:
-                zero = not bool(g.detach().any())
+                zero = not bool(g.detach().any()) if not same or state.pending else False  # type: ignore[union-attr]
             except Exception:
                 zero = False
             if zero:
-                out[key] = "zero"
-            elif state is not None and state.grad_key == (id(g), int(g._version)):
+                out[key] = "zero"  # zero_(), or .data.zero_() which bumps no version
+            elif same:
                 out[key] = "kept"
+                if state is not None and state.pending:  # the grad still holds that value
+                    self._fill(state, g)
             else:
-                out[key] = "changed" if state is not None and state.summary is not None else "kept"
+                out[key] = "changed" if state is not None else "kept"
         return out
+
+    def _fill(self, state: _LeafState, g: torch.Tensor) -> None:
+        """Give the update that started an accumulation its real summary (computed lazily:
+        a clean loop never needs it)."""
+        summary = grad_summary_lite(g) or {}
+        grads = self.events.grads
+        for i in range(len(grads) - 1, -1, -1):
+            if grads[i] is state.update:
+                grads[i] = state.update = replace(state.update, grad=summary)
+                break
+        state.pending = False
+        graph = self._graph(state.gid) if state.gid else None
+        if graph is not None and state.nid in graph:
+            d = graph.nodes[state.nid]
+            d["grad_history"] = [summary]
+            d["grad"] = summary
 
     def _after(
         self, leaves: list[tuple[str, torch.Tensor]], before: dict[int, str], index: int,
-        file: str | None, line: int | None,
+        file: str | None, line: int | None, gid: str | None,
     ) -> None:
+        graph = self._graph(gid) if gid is not None else None
         for nid, t in leaves:
             key = id(t)
-            if key not in before:
-                continue
+            b = before.get(key)
             g = t.grad
-            if g is None:
+            if b is None or g is None:
                 continue
             state = self.leaves.get(key)
             gk = (id(g), int(g._version))
-            if state is not None and state.grad_key == gk and before[key] == "kept":
+            if state is not None and state.grad_key == gk and b == "kept":
                 continue  # not reached by this call
-            summary = grad_summary_lite(g)
-            name = self._leaf_name(nid, t, index)
-            self.events.grads.append(GradUpdate(index, name, before[key], summary or {}, file, line))
-            self.leaves[key] = _LeafState(name, gk, summary)
-            self._history(nid, summary, before[key], index)
-
-    def _leaf_name(self, nid: str, t: torch.Tensor, index: int) -> str:
-        for g in reversed(self.scope.captures):
-            if index in g.graph.get("calls", ()) and nid in g:
-                name = g.nodes[nid].get("name")
-                if name:
-                    return str(name)
-        state = self.leaves.get(id(t))
-        return state.name if state is not None else nid
-
-    def _history(self, nid: str, summary: dict[str, Any] | None, before: str, index: int) -> None:
-        for g in self.scope.captures:
-            if index not in g.graph.get("calls", ()) or nid not in g:
-                continue
-            d = g.nodes[nid]
-            if d.get("kind") != TENSOR:
-                continue
-            hist = list(d.get("grad_history") or [])
-            if before in ("none", "zero"):
-                hist = []
-            hist.append(summary)
-            d["grad_history"] = hist[-50:]
-            d["grad"] = summary
+            name = None
+            if graph is not None and nid in graph:
+                name = graph.nodes[nid].get("name")
+            name = str(name or (state.name if state is not None else nid))
+            start = b in _RESETS or state is None
+            summary = {"shape": list(shape_of(g)), "numel": int(g.numel())} if start else grad_summary_lite(g) or {}
+            update = GradUpdate(index, name, b, summary, file, line)
+            self.events.grads.append(update)
+            self.leaves[key] = _LeafState(name, gk, update, start, nid, gid)
+            if not start and graph is not None and nid in graph:
+                d = graph.nodes[nid]
+                d["grad_history"] = (list(d.get("grad_history") or []) + [summary])[-50:]
+                d["grad"] = summary
 
     # keeping a long run small -------------------------------------------------------------------
 

@@ -106,7 +106,10 @@ def test_zeroed_gradients_do_not_accumulate() -> None:
             y.backward()
             w.grad.zero_()
     assert [u.before for u in scope.events.grads] == ["none", "zero", "zero"]
-    assert [u.grad["first"] for u in scope.events.grads] == [[5.0]] * 3
+    # a reset starts no accumulation: its value is never needed, so it is not read
+    assert [u.grad for u in scope.events.grads] == [{"shape": [1], "numel": 1}] * 3
+    g = scope.captures[0]
+    assert g.nodes[g.by_name("w")]["grad"]["first"] == [5.0]  # read once, for the picture
 
 
 def test_backward_calls_record_arguments_and_errors() -> None:
