@@ -116,7 +116,8 @@ def grad_text(d: Mapping[str, Any]) -> str | None:
     grad = d.get("grad")
     if grad is None:
         return None
-    return "grad=" + summary_text(grad)
+    call = d.get("grad_call")
+    return "grad=" + summary_text(grad) + (f" (call {call})" if call and call > 1 else "")
 
 
 def _badges(findings: Sequence[Finding]) -> list[str]:

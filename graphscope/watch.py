@@ -32,9 +32,10 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -78,21 +79,26 @@ class _Pending:
 
 @dataclass
 class _LeafState:
+    """What ``watch`` knows of one leaf's ``.grad`` since the last backward call."""
+
     name: str
-    grad_key: tuple[int, int] | None  # (id(grad), grad._version) after the last backward
-    update: GradUpdate  # the last update recorded for this leaf
-    pending: bool  # its summary is a placeholder, filled if an accumulation follows
-    nid: str
-    gid: str | None
+    grad_key: tuple[int, int]  # (id(grad), grad._version) after the last backward
+    index: int  # that call
+    before: str
+    file: str | None
+    line: int | None
+    shape: tuple[int, ...]
+    numel: int
+    pending: bool  # that call reset the grad; its update is written only if one accumulates on it
 
 
 @dataclass
 class _Known:
-    """A distinct graph seen before: its fingerprint and its leaves in walk order."""
+    """A distinct graph seen before: its fingerprint and its leaves' node ids by id(tensor)."""
 
     gid: str
     fingerprint: tuple[Any, ...]
-    leaf_nodes: list[str]
+    leaf_nodes: dict[int, str]
 
 
 @dataclass
@@ -232,6 +238,9 @@ class _Session:
         self.thread = threading.get_ident()
         self.stale_writes: set[int] = set()
         self._param_names: dict[int, str] | None = None
+        self.last_leaves: dict[str, tuple[int, list[tuple[str, Any]]]] = {}
+        self.node_cache: dict[tuple[str, str], dict[str, Any]] = {}
+        self.seq_after_backward = -1  # the sequence counter when the last backward call ended
         self._param_roots: tuple[int, ...] = ()  # write indexes that made a captured tensor stale
         self.recorder: Any = None
         self.restore: list[Callable[[], None]] = []
@@ -260,6 +269,10 @@ class _Session:
 
     def uninstall(self) -> None:
         try:
+            self._final_grads()
+        except Exception:  # never let a summary break the user's exit path
+            pass
+        try:
             if self.recorder is not None:
                 self.recorder.uninstall()
         finally:
@@ -267,6 +280,31 @@ class _Session:
                 self.restore.pop()()
             self.leaves.clear()
             self.recorder = None
+
+    def _final_grads(self) -> None:
+        """Show each graph's leaves with the gradient of the last call it stood for, when
+        ``.grad`` still holds exactly that value (same object, same version)."""
+        for gid, (index, refs) in self.last_leaves.items():
+            graph = self._graph(gid)
+            for nid, ref in refs:
+                t = ref()
+                state = self.leaves.get(id(t)) if t is not None else None
+                g = t.grad if t is not None else None
+                if g is None or state is None or state.grad_key != (id(g), int(g._version)) or state.index != index:
+                    continue
+                if nid in graph and graph.nodes[nid].get("grad_call") != index:
+                    graph.nodes[nid]["grad"], graph.nodes[nid]["grad_call"] = grad_summary_lite(g), index
+        self.last_leaves.clear()
+        for state in self.leaves.values():  # the last reset of each leaf, for the record
+            if state.pending:
+                self._materialize_last(state)
+
+    def _materialize_last(self, state: _LeafState) -> None:
+        self.events.grads.append(
+            GradUpdate(state.index, state.name, state.before, {"shape": list(state.shape), "numel": state.numel},
+                       state.file, state.line)
+        )
+        state.pending = False
 
     def _patch(self, mod: Any, attr: str, new: Any) -> None:
         old = getattr(mod, attr)
@@ -278,7 +316,7 @@ class _Session:
     def _name_of(self, t: torch.Tensor) -> str | None:
         """A tensor's name for the recorder's events: parameters from a table built once per
         set of root modules, other tensors from the calling frame's variables."""
-        roots = tuple(id(m) for m in self.recorder.root_modules()) if self.recorder is not None else ()
+        roots = tuple(self.recorder._roots) if self.recorder is not None else ()  # ids, cheap
         if self._param_names is None or roots != self._param_roots:
             table = Names()
             for n, v in self.explicit.items():
@@ -367,9 +405,9 @@ class _Session:
         create = bool(args[2]) if len(args) > 2 else False
         index = len(self.events.backward) + 1
         frame = user_frame(2)
-        names, candidates = self._names(frame)
-        cap, gid, leaves = self._capture(roots, names, candidates, index)
-        before = self._before(leaves) if accumulate else {}
+        cap, gid, leaves = self._capture(roots, lambda: self._names(frame), index)
+        root_names = tuple(_root_name(cap, r, frame) for r in roots)
+        before = self._before(leaves, gid) if accumulate else {}
         hooks = self._nonfinite_hooks(cap, index, gid) if cap is not None and self.nonfinite else []
         error: BaseException | None = None
         try:
@@ -386,7 +424,7 @@ class _Session:
                     api=api,
                     file=file,
                     line=line,
-                    roots=tuple(names.get(r) or "?" for r in roots),
+                    roots=root_names,
                     root_shapes=tuple(shape_of(r) for r in roots),
                     root_requires_grad=tuple(bool(r.requires_grad) for r in roots),
                     retain_graph=retain,
@@ -402,6 +440,7 @@ class _Session:
             if cap is not None:
                 self._finish(cap)
             self._prune()
+            self.seq_after_backward = torch._C._autograd._get_sequence_nr()
             self._schedule(index, gid, fresh=cap is not None, failed=error is not None)
 
     def _record_failed(self, pending: _Pending, args: tuple[Any, ...], kwargs: dict[str, Any], err: Exception) -> None:
@@ -430,25 +469,28 @@ class _Session:
     # capture -----------------------------------------------------------------------------------
 
     def _capture(
-        self, roots: list[torch.Tensor], names: Names, candidates: list[int], index: int
+        self, roots: list[torch.Tensor], make_names: Callable[[], tuple[Names, list[int]]], index: int
     ) -> tuple[Capture | None, str | None, list[tuple[str, torch.Tensor]]]:
         """(capture kept for refresh or None, graph id, [(leaf node id, leaf)])."""
         if not roots or all(r.grad_fn is None for r in roots):
             return None, None, []
-        fp, leaf_list, first_seq = _fingerprint(roots)
-        # a write recorded after this graph's first node was made may have made a saved
-        # tensor stale: then trace it (the optimizer's writes come before the forward)
+        fp, leaf_list = _fingerprint(roots)
+        # a write recorded after nodes were made since the last backward (during or after this
+        # forward) may have made a saved tensor stale: then trace. The optimizer's writes come
+        # right after a backward, before any node of the next forward.
         last_write = self.recorder.last_write_seq if self.recorder is not None else -1
-        if last_write <= first_seq:
+        if last_write <= self.seq_after_backward:
             for k in self.known:
                 if k.fingerprint == fp:
                     g = self._graph(k.gid)
                     g.graph["calls"].append(index)
                     self.repeats[k.gid] = self.repeats.get(k.gid, 0) + 1
-                    return None, k.gid, list(zip(k.leaf_nodes, leaf_list, strict=False))
+                    ln = k.leaf_nodes
+                    return None, k.gid, [(ln[id(v)], v) for v in leaf_list if id(v) in ln]
         if self.max_graphs is not None and len(self.scope.captures) >= self.max_graphs:
             return None, None, []
         provenance = self.recorder.provenance if self.recorder is not None else None
+        names, candidates = make_names()
         cap = capture(roots, names, provenance=provenance, inplace=self.events.inplace,
                       unreached=candidates, keep=True)
         g = cap.graph
@@ -466,7 +508,7 @@ class _Session:
         g.graph.update(id=gid, call=index, calls=[index])
         self.scope.captures.append(g)
         leaves = _leaf_nodes(cap)
-        self.known.append(_Known(gid, fp, [n for n, _ in leaves]))
+        self.known.append(_Known(gid, fp, {id(t): n for n, t in leaves}))
         return cap, gid, leaves
 
     def _graph(self, gid: str) -> AutogradGraph:
@@ -481,10 +523,10 @@ class _Session:
 
     # gradients ---------------------------------------------------------------------------------
 
-    def _before(self, leaves: list[tuple[str, torch.Tensor]]) -> dict[int, str]:
+    def _before(self, leaves: list[tuple[str, torch.Tensor]], gid: str | None) -> dict[int, str]:
         """The state of each leaf's ``.grad`` before this call: none, zero, kept, changed."""
         out: dict[int, str] = {}
-        for _, t in leaves:
+        for nid, t in leaves:
             g = t.grad
             key = id(t)
             if g is None:
@@ -493,7 +535,7 @@ class _Session:
             state = self.leaves.get(key)
             same = state is not None and state.grad_key == (id(g), int(g._version))
             try:
-                zero = not bool(g.detach().any()) if not same or state.pending else False  # type: ignore[union-attr]
+                zero = not bool(g.detach().any())
             except Exception:
                 zero = False
             if zero:
@@ -501,32 +543,40 @@ class _Session:
             elif same:
                 out[key] = "kept"
                 if state is not None and state.pending:  # the grad still holds that value
-                    self._fill(state, g)
+                    self._materialize(state, grad_summary_lite(g) or {}, nid, gid)
             else:
                 out[key] = "changed" if state is not None else "kept"
         return out
 
-    def _fill(self, state: _LeafState, g: torch.Tensor) -> None:
-        """Give the update that started an accumulation its real summary (computed lazily:
-        a clean loop never needs it)."""
-        summary = grad_summary_lite(g) or {}
-        grads = self.events.grads
-        for i in range(len(grads) - 1, -1, -1):
-            if grads[i] is state.update:
-                grads[i] = state.update = replace(state.update, grad=summary)
-                break
+    def _materialize(self, state: _LeafState, summary: dict[str, Any], nid: str | None, gid: str | None) -> None:
+        """Write the update of the call that started an accumulation (kept back until now: a
+        clean loop's resets are never written)."""
+        self.events.grads.append(
+            GradUpdate(state.index, state.name, state.before, summary, state.file, state.line)
+        )
         state.pending = False
-        graph = self._graph(state.gid) if state.gid else None
-        if graph is not None and state.nid in graph:
-            d = graph.nodes[state.nid]
+        d = self._node(gid, nid)
+        if d is not None:
             d["grad_history"] = [summary]
-            d["grad"] = summary
+            d["grad"], d["grad_call"] = summary, state.index
+
+    def _node(self, gid: str | None, nid: str | None) -> dict[str, Any] | None:
+        if gid is None or nid is None:
+            return None
+        key = (gid, nid)
+        d = self.node_cache.get(key)
+        if d is None:
+            graph = self._graph(gid)
+            if nid not in graph:
+                return None
+            d = self.node_cache[key] = graph.nodes[nid]
+        return d
 
     def _after(
         self, leaves: list[tuple[str, torch.Tensor]], before: dict[int, str], index: int,
         file: str | None, line: int | None, gid: str | None,
     ) -> None:
-        graph = self._graph(gid) if gid is not None else None
+        sampled = self.sample is None or index % self.sample == 0
         for nid, t in leaves:
             key = id(t)
             b = before.get(key)
@@ -537,19 +587,31 @@ class _Session:
             gk = (id(g), int(g._version))
             if state is not None and state.grad_key == gk and b == "kept":
                 continue  # not reached by this call
-            name = None
-            if graph is not None and nid in graph:
-                name = graph.nodes[nid].get("name")
-            name = str(name or (state.name if state is not None else nid))
+            d = self._node(gid, nid)
             start = b in _RESETS or state is None
-            summary = {"shape": list(shape_of(g)), "numel": int(g.numel())} if start else grad_summary_lite(g) or {}
-            update = GradUpdate(index, name, b, summary, file, line)
-            self.events.grads.append(update)
-            self.leaves[key] = _LeafState(name, gk, update, start, nid, gid)
-            if not start and graph is not None and nid in graph:
-                d = graph.nodes[nid]
-                d["grad_history"] = (list(d.get("grad_history") or []) + [summary])[-50:]
-                d["grad"] = summary
+            if state is None:
+                name = str((d.get("name") if d is not None else None) or nid)
+                state = self.leaves[key] = _LeafState(name, gk, index, b, file, line, tuple(g.shape),
+                                                      g.numel(), True)
+            else:
+                if state.pending and not start:  # accumulating onto a value we never read
+                    self._materialize(state, {"shape": list(state.shape), "numel": state.numel}, nid, gid)
+                state.grad_key, state.index, state.before = gk, index, b
+                state.file, state.line, state.pending = file, line, start
+            if not start:
+                summary = grad_summary_lite(g) or {}
+                self.events.grads.append(GradUpdate(index, state.name, b, summary, file, line))
+                if d is not None:
+                    d["grad_history"] = (list(d.get("grad_history") or []) + [summary])[-50:]
+                    d["grad"], d["grad_call"] = summary, index
+            elif sampled and d is not None:  # the picture's value, refreshed on sampled calls
+                d["grad"], d["grad_call"] = grad_summary_lite(g), index
+        if gid is not None:
+            prev = self.last_leaves.get(gid)
+            if prev is None or len(prev[1]) != len(leaves) or any(r() is not t for (_, r), (_, t) in zip(prev[1][:1], leaves[:1], strict=False)):
+                self.last_leaves[gid] = (index, [(n, weakref.ref(t)) for n, t in leaves])
+            else:
+                self.last_leaves[gid] = (index, prev[1])
 
     # keeping a long run small -------------------------------------------------------------------
 
@@ -622,6 +684,18 @@ class _Session:
         return handles
 
 
+def _root_name(cap: Capture | None, root: torch.Tensor, frame: Any) -> str:
+    """The user's name of a backward root: from the capture when there is one, else the
+    calling frame's variables."""
+    if cap is not None:
+        for nid, t in cap._tensors.items():
+            if t is root:
+                name = cap.graph.nodes[nid].get("name")
+                if name:
+                    return str(name)
+    return frame_variable(frame, root) or "?"
+
+
 def _all_finite(tensors: Sequence[Any]) -> bool:
     for t in tensors:
         if isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel():
@@ -652,51 +726,50 @@ def _leaf_nodes(cap: Capture) -> list[tuple[str, torch.Tensor]]:
     return out
 
 
-def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[torch.Tensor], int]:
-    """A structural key of the graph (node types and edges in walk order), its leaves and the
-    smallest sequence number of its nodes (when its forward began).
-
-    The leaves come in the same order as :func:`_leaf_nodes` lists them for a capture of an
-    equal graph only when the trace discovers them in the same order, which holds because
-    both walks are the same depth-first order over ``next_functions``.
+def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[torch.Tensor]]:
+    """A structural key of the graph and its leaves, in one pass: for each node in depth-first
+    order its type and the discovery numbers of its inputs; leaves by identity (parameters
+    persist across iterations), matched to a capture's nodes by identity.
     """
     ids: dict[Any, int] = {}
     parts: list[Any] = []
     leaves: list[torch.Tensor] = []
-    stack = [r.grad_fn for r in reversed(roots) if r.grad_fn is not None]
     for r in roots:
         if r.grad_fn is None and r.requires_grad:
             leaves.append(r)
-    first_seq = _SEQ_MAX
+    stack = []
+    for r in reversed(roots):
+        fn = r.grad_fn
+        if fn is not None and fn not in ids:
+            ids[fn] = len(ids)
+            stack.append(fn)
+    accumulate = _ACCUMULATE
     while stack:
         fn = stack.pop()
-        if fn in ids:
-            continue
-        ids[fn] = len(ids)
-        var = getattr(fn, "variable", None)
-        if var is not None:
-            parts.append(("leaf", id(var)))
+        cls = type(fn)
+        if cls is accumulate:
+            var = fn.variable
+            parts.append(id(var))
             leaves.append(var)
             continue
-        try:
-            seq = fn._sequence_nr()
-            if seq < first_seq:
-                first_seq = seq
-        except Exception:
-            pass
         nexts = fn.next_functions
-        parts.append((type(fn), len(nexts)))
-        for child, _ in reversed(nexts):
-            if child is not None and child not in ids:
-                stack.append(child)
-    edges = tuple(
-        (ids[fn], tuple(ids.get(c, -1) if c is not None else -1 for c, _ in fn.next_functions))
-        for fn in ids
-        if getattr(fn, "variable", None) is None
-    )
-    return (tuple(parts), edges), leaves, first_seq
+        kids = []
+        push = []
+        for child, _ in nexts:
+            if child is None:
+                kids.append(-1)
+                continue
+            k = ids.get(child)
+            if k is None:
+                k = ids[child] = len(ids)
+                push.append(child)
+            kids.append(k)
+        parts.append((cls, tuple(kids)))
+        stack.extend(reversed(push))
+    return tuple(parts), leaves
 
 
+_ACCUMULATE = type(torch.tensor(0.0, requires_grad=True).expand(1).grad_fn.next_functions[0][0])
 _SEQ_MAX = (1 << 64) - 1
 
 

@@ -105,9 +105,9 @@ def test_zeroed_gradients_do_not_accumulate() -> None:
             y = (w + 2) * (w + 1)
             y.backward()
             w.grad.zero_()
-    assert [u.before for u in scope.events.grads] == ["none", "zero", "zero"]
-    # a reset starts no accumulation: its value is never needed, so it is not read
-    assert [u.grad for u in scope.events.grads] == [{"shape": [1], "numel": 1}] * 3
+    # a reset that starts no accumulation is not worth keeping: only the last one is written
+    assert [(u.call, u.before, u.grad) for u in scope.events.grads] == [(3, "zero", {"shape": [1], "numel": 1})]
+    assert scope.findings == []
     g = scope.captures[0]
     assert g.nodes[g.by_name("w")]["grad"]["first"] == [5.0]  # read once, for the picture
 
@@ -204,3 +204,17 @@ def test_a_stale_tensor_in_a_repeated_graph_is_still_found() -> None:
     src, start = inspect.getsourcelines(test_a_stale_tensor_in_a_repeated_graph_is_still_found)
     line = start + next(i for i, s in enumerate(src) if "a.add_(1)" in s)
     assert ("saved-tensor-modified", line) in kinds
+
+
+def test_a_repeated_graph_shows_the_gradient_of_its_last_call() -> None:
+    w = torch.tensor([1.0], requires_grad=True)
+    with watch(sample=10) as scope:
+        for i in range(1, 6):
+            w.grad = None
+            (w * i).sum().backward()
+    g = scope.captures[0]
+    d = g.nodes[g.by_name("w")]
+    assert d["grad"]["first"] == [5.0] and d["grad_call"] == 5
+    from graphscope.style import grad_text
+
+    assert grad_text(d) == "grad=[5] (call 5)"
