@@ -94,6 +94,26 @@ def grad_summary_lite(t: torch.Tensor | None) -> dict[str, Any] | None:
             "norm": norm, "nonfinite": not math.isfinite(norm)}
 
 
+def grad_summaries(grads: list[torch.Tensor]) -> list[dict[str, Any] | None]:
+    """:func:`grad_summary_lite` of many gradients with one norm kernel (``_foreach_norm``)."""
+    try:
+        simple = all(g.device.type == "cpu" and g.dtype in (torch.float32, torch.float16, torch.bfloat16)
+                     and g.layout == torch.strided for g in grads)
+        if not simple or not grads:
+            raise TypeError
+        with torch.no_grad():
+            norms = [float(n) for n in torch.stack(torch._foreach_norm(grads)).double().tolist()]
+    except Exception:
+        return [grad_summary_lite(g) for g in grads]
+    out: list[dict[str, Any] | None] = []
+    for g, norm in zip(grads, norms, strict=True):
+        n = g.numel()
+        first = [float(v) for v in g.detach().reshape(-1)[:_FIRST_VALUES].tolist()] if n <= _FIRST_VALUES else []
+        out.append({"shape": list(g.shape), "dtype": dtype_name(g.dtype), "numel": n, "first": first,
+                    "norm": norm, "nonfinite": not math.isfinite(norm)})
+    return out
+
+
 def grad_summary(t: torch.Tensor | None) -> dict[str, Any] | None:
     """Plain-data summary of a gradient: numel, norm, min, max, first values, non-finite flag.
 

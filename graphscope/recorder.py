@@ -572,8 +572,8 @@ class Recorder:
             names = []
             for g in optimizer.param_groups:
                 for p in g["params"]:
-                    if p.grad is not None:
-                        n = self._name(p)
+                    if p.grad is not None and not (self._paused or self._pause_pending):
+                        n = self._name(p)  # names cost a lookup per parameter: sampled steps only
                         if n is not None:
                             names.append(n)
             file, line = self._where()

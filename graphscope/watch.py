@@ -43,6 +43,7 @@ import torch
 from graphscope._tensors import (
     Names,
     frame_variable,
+    grad_summaries,
     grad_summary_lite,
     shape_of,
     user_frame,
@@ -577,6 +578,7 @@ class _Session:
         file: str | None, line: int | None, gid: str | None,
     ) -> None:
         sampled = self.sample is None or index % self.sample == 0
+        refresh: list[tuple[dict[str, Any], torch.Tensor]] = []
         for nid, t in leaves:
             key = id(t)
             b = before.get(key)
@@ -605,7 +607,10 @@ class _Session:
                     d["grad_history"] = (list(d.get("grad_history") or []) + [summary])[-50:]
                     d["grad"], d["grad_call"] = summary, index
             elif sampled and d is not None:  # the picture's value, refreshed on sampled calls
-                d["grad"], d["grad_call"] = grad_summary_lite(g), index
+                refresh.append((d, g))
+        if refresh:
+            for (d, _), summary in zip(refresh, grad_summaries([g for _, g in refresh]), strict=True):
+                d["grad"], d["grad_call"] = summary, index
         if gid is not None:
             prev = self.last_leaves.get(gid)
             if prev is None or len(prev[1]) != len(leaves) or any(r() is not t for (_, r), (_, t) in zip(prev[1][:1], leaves[:1], strict=False)):
@@ -753,19 +758,20 @@ def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[t
             leaves.append(var)
             continue
         nexts = fn.next_functions
-        kids = []
+        parts.append(cls)
+        parts.append(len(nexts))
         push = []
         for child, _ in nexts:
             if child is None:
-                kids.append(-1)
+                parts.append(-1)
                 continue
             k = ids.get(child)
             if k is None:
                 k = ids[child] = len(ids)
                 push.append(child)
-            kids.append(k)
-        parts.append((cls, tuple(kids)))
-        stack.extend(reversed(push))
+            parts.append(k)
+        if push:
+            stack.extend(reversed(push))
     return tuple(parts), leaves
 
 
