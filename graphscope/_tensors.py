@@ -48,13 +48,19 @@ def where(frame: FrameType | None) -> tuple[str | None, int | None]:
     return frame.f_code.co_filename, frame.f_lineno
 
 
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+
+
 def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
+    return name
 
 
 def shape_of(t: torch.Tensor) -> tuple[int, ...]:
     try:
-        return tuple(int(s) for s in t.shape)
+        return tuple(t.shape)  # torch.Size: a tuple of ints
     except Exception:  # symbolic / nested shapes
         return ()
 

@@ -14,6 +14,7 @@ no tensor and no backward node once it returns.
 
 from __future__ import annotations
 
+import gc
 import re
 import resource
 import sys
@@ -78,6 +79,8 @@ class _TypeInfo:
 
 
 _TYPE_INFO: dict[type, _TypeInfo] = {}
+#: saved values that only describe a saved tensor's layout (sizes, strides): not worth a label
+_METADATA_SLOTS = ("_sym_sizes", "_sym_strides", "_layout", "_sizes", "_strides", "_options")
 
 
 def _type_info(fn: Any) -> _TypeInfo:
@@ -90,7 +93,7 @@ def _type_info(fn: Any) -> _TypeInfo:
             accumulate=hasattr(cls, "variable"),
             custom=isinstance(fn, torch.autograd.function.BackwardCFunction),
             tensor_slots=tuple(k for k in names if k in raws),
-            value_slots=tuple(k for k in names if k not in raws),
+            value_slots=tuple(k for k in names if k not in raws and not k.endswith(_METADATA_SLOTS)),
         )
         _TYPE_INFO[cls] = info
     return info
@@ -220,7 +223,13 @@ def capture(
 ) -> Capture:
     """Walk from ``roots``. With ``keep`` the Capture holds the torch objects for ``refresh``."""
     _raise_stack_limit()
-    return _Walker(names, provenance, inplace, keep).run(roots, unreached)
+    enabled = gc.isenabled()
+    gc.disable()  # the walk allocates many small containers: collections would cost ~40%
+    try:
+        return _Walker(names, provenance, inplace, keep).run(roots, unreached)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Walker:
@@ -434,7 +443,7 @@ def _meta(fn: Any, nr: int) -> tuple[tuple[int, ...] | None, str | None]:
             v = fn.variable
             return shape_of(v), dtype_name(v.dtype)
         m = fn._input_metadata[nr]
-        return tuple(int(s) for s in m.shape), dtype_name(m.dtype)
+        return tuple(m.shape), dtype_name(m.dtype)
     except Exception:
         return None, None
 
