@@ -128,7 +128,7 @@ def test_render_names_from_the_callers_variables_and_returns_the_path(tmp_path: 
     out = graphscope.render(loss, tmp_path / "m.svg", engine="embedded")
     assert out == tmp_path / "m.svg"
     titles = {lines[0] for lines in svg_nodes(out).values()}
-    assert {"loss", "weight", "bias", "AddmmBackward0", "SigmoidBackward0", "MeanBackward0"} <= titles
+    assert {"loss", "model.weight", "model.bias", "AddmmBackward0", "SigmoidBackward0", "MeanBackward0"} <= titles
 
 
 def test_user_text_is_escaped_everywhere(tmp_path: Path) -> None:
