@@ -131,13 +131,10 @@ def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
     for u, v, d in graph.edges(data=True):
         dot.edge(u, v, **style.edge_style(d, stale=f"{u}->{v}" in stale_tensors))
     if options.show_legend and len(graph):
-        with dot.subgraph(name="cluster_legend") as leg:
-            leg.attr(label="legend", fontname=style.FONT, fontsize=style.SMALL, color="#cccccc", style="rounded")
-            entries = style.legend_entries(style.legend_keys(d for _, d in graph.nodes(data=True)))
-            for nid, attrs in entries:
-                leg.node(nid, **attrs)
-            for (a, _), (b, _) in zip(entries, entries[1:], strict=False):  # stack the samples in one column
-                leg.edge(a, b, style="invis")
+        keys = style.legend_keys(d for _, d in graph.nodes(data=True)) | style.finding_keys(graph.findings)
+        legend = style.legend_node(keys)
+        if legend is not None:
+            dot.node("legend_table", **legend)
     return dot.source
 
 

@@ -125,7 +125,8 @@ def _badges(findings: Sequence[Finding]) -> list[str]:
     for f in findings:
         color = SEVERITY_COLOR[f.severity]
         text = f.badge or f.kind
-        out.append(_font(esc(f"⚠ {text}" if f.severity != INFO else f"ⓘ {text}"), color=color, size=SMALL))
+        mark = {ERROR: "(!)", WARNING: "(!)", INFO: "(i)"}[f.severity]  # Cousine has no ⚠
+        out.append(_font(esc(f"{mark} {text}"), color=color, size=SMALL, bold=f.severity == ERROR))
     return out
 
 
@@ -228,7 +229,7 @@ def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[
         lines.append(_font(esc(f"… {len(params) - MAX_PARAM_LINES} more parameters"), size=SMALL))
     kinds = list(d.get("finding_kinds") or [])
     for k in kinds:
-        lines.append(_font(esc(f"⚠ {k} inside"), color=SEVERITY_COLOR[WARNING], size=SMALL))
+        lines.append(_font(esc(f"(!) {k} inside"), color=SEVERITY_COLOR[WARNING], size=SMALL))
     lines.extend(_badges(findings))
     attrs = {
         "shape": "box3d" if repeat > 1 else "folder",
@@ -311,45 +312,41 @@ def default_edge_attrs() -> dict[str, str]:
     return {"fontname": FONT, "fontsize": SMALL}
 
 
-def legend_entries(present: set[str] | None = None) -> list[tuple[str, dict[str, str]]]:
-    """(node id, attributes) of the legend's sample nodes; only the ``present`` keys if given
-    (roles, ``op``, ``stale``, ``freed``, ``unreached``, ``group``)."""
-    out = []
-    for role, (fill, border, words) in ROLE_STYLE.items():
-        style = "rounded,filled,dashed" if role == ROLE_NAMED else "rounded,filled"
-        out.append(
-            (
-                f"legend_{role}",
-                {"shape": "box", "style": style, "fillcolor": fill, "color": border,
-                 "label": _label([_font(esc(words), size=SMALL)])},
-            )
+_LEGEND_ROWS: tuple[tuple[str, str, str, str, str], ...] = tuple(
+    (role, fill, border, "rounded" if role != ROLE_NAMED else "rounded,dashed", words)
+    for role, (fill, border, words) in ROLE_STYLE.items()
+) + (
+    ("op", OP_FILL, OP_BORDER, "", "backward op (grad_fn)"),
+    ("stale", OP_FILL, STALE_COLOR, "", "saved tensor changed in place"),
+    ("freed", OP_FILL, OP_BORDER, "dashed", "saved tensors freed"),
+    ("unreached", UNREACHED_FILL, UNREACHED_FONT, "rounded,dashed", "requires grad, not reached"),
+    ("group", GROUP_FILL, GROUP_BORDER, "", "collapsed module (click to open)"),
+    ("error", "#ffffff", SEVERITY_COLOR[ERROR], "", "(!) finding: error"),
+    ("warning", "#ffffff", SEVERITY_COLOR[WARNING], "", "(!) finding: warning"),
+    ("info", "#ffffff", SEVERITY_COLOR[INFO], "", "(i) finding: worth knowing"),
+)
+
+
+def legend_node(present: set[str] | None = None) -> dict[str, str] | None:
+    """One node whose label is a table of the samples the graph needs (``present`` keys:
+    roles, ``op``, ``stale``, ``freed``, ``unreached``, ``group``, severities); None if none."""
+    rows = []
+    for key, fill, border, cell_style, words in _LEGEND_ROWS:
+        if present is not None and key not in present:
+            continue
+        st = f' STYLE="{cell_style}"' if cell_style else ""
+        rows.append(
+            f'<TR><TD BGCOLOR="{fill}" COLOR="{border}" BORDER="2"{st} WIDTH="26"> </TD>'
+            f'<TD ALIGN="LEFT" BORDER="0">{_font(esc(words), size=SMALL)}</TD></TR>'
         )
-    out.append(
-        ("legend_op", {"shape": "box", "style": "filled", "fillcolor": OP_FILL, "color": OP_BORDER,
-                       "label": _label([_font("backward op (grad_fn)", size=SMALL)])})
+    if not rows:
+        return None
+    table = (
+        '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="4" CELLPADDING="3">'
+        f'<TR><TD COLSPAN="2" BORDER="0">{_font("legend", size=SMALL, bold=True)}</TD></TR>'
+        + "".join(rows) + "</TABLE>"
     )
-    out.append(
-        ("legend_stale", {"shape": "box", "style": "filled", "fillcolor": OP_FILL, "color": STALE_COLOR,
-                          "penwidth": "2",
-                          "label": _label([_font("saved tensor changed in place", color=STALE_COLOR, size=SMALL)])})
-    )
-    out.append(
-        ("legend_freed", {"shape": "box", "style": "filled,dashed", "fillcolor": OP_FILL, "color": OP_BORDER,
-                          "label": _label([_font("saved tensors freed", color=FREED_COLOR, size=SMALL)])})
-    )
-    out.append(
-        ("legend_unreached", {"shape": "box", "style": "rounded,filled,dashed", "fillcolor": UNREACHED_FILL,
-                              "fontcolor": UNREACHED_FONT,
-                              "label": _label([_font("requires grad, not reached", color=UNREACHED_FONT,
-                                                     size=SMALL)])})
-    )
-    out.append(
-        ("legend_group", {"shape": "folder", "style": "filled", "fillcolor": GROUP_FILL, "color": GROUP_BORDER,
-                          "label": _label([_font("collapsed module", size=SMALL)])})
-    )
-    if present is None:
-        return out
-    return [(nid, a) for nid, a in out if nid.removeprefix("legend_") in present]
+    return {"shape": "plain", "label": "<" + table + ">"}
 
 
 def legend_keys(nodes: Iterable[Mapping[str, Any]]) -> set[str]:
@@ -373,6 +370,10 @@ def legend_keys(nodes: Iterable[Mapping[str, Any]]) -> set[str]:
     return keys
 
 
+def finding_keys(findings: Iterable[Finding]) -> set[str]:
+    return {f.severity for f in findings}
+
+
 __all__ = [
     "FONT",
     "ROLE_STYLE",
@@ -381,7 +382,7 @@ __all__ = [
     "node_style",
     "edge_style",
     "graph_attrs",
-    "legend_entries",
+    "legend_node",
     "flags_text",
     "grad_text",
     "shape_text",

@@ -142,22 +142,13 @@ class Capture:
     _tensors: dict[str, torch.Tensor] = field(default_factory=dict)  # node id -> tensor
 
     def refresh(self) -> None:
-        """Re-read gradients and saved-tensor status (after a backward call)."""
+        """Re-read gradients and versions after a backward call. Saved tensors keep the state
+        they had when captured (what backward used), not "freed": freeing is normal."""
         g = self.graph
         for nid, t in self._tensors.items():
             d = g.nodes[nid]
             d["grad"] = grad_summary(safe_grad(t))
             d["version"] = version_of(t)
-        for nid, fn in self._fns.items():
-            d = g.nodes[nid]
-            if not d.get("saved"):
-                continue
-            fresh, _ = _inspect_saved(fn, _type_info(fn), None, None, {})
-            for old, new in zip(d["saved"], fresh, strict=False):
-                old["status"] = new["status"]
-                if new["status"] == SAVED_FREED:
-                    old["version_now"] = None
-            d["freed"] = any(s["status"] == SAVED_FREED for s in d["saved"])
 
     def release(self) -> None:
         self._fns.clear()
