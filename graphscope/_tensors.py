@@ -233,8 +233,10 @@ class Names:
                 full = f"{prefix}{n}"
                 self.add(full, p, param=True, module=full.rpartition(".")[0] or None)
 
-    def add_frame(self, frame: FrameType | None) -> None:
-        """Tensor variables and module parameters visible in ``frame``."""
+    def add_frame(self, frame: FrameType | None, *, variables: bool = True) -> None:
+        """Tensor variables (unless ``variables=False``) and module parameters visible in
+        ``frame``."""
+        variables_wanted = variables
         spaces = frame_namespaces(frame)
         modules: list[tuple[str, torch.nn.Module]] = []
         variables: list[tuple[str, torch.Tensor]] = []
@@ -252,6 +254,8 @@ class Names:
             # (fast locals are untouched: the snapshot is rebuilt on the next f_locals read)
             spaces[0].clear()
         self._add_modules(modules)
+        if not variables_wanted:
+            return
         for k, v in variables:
             self.add(k, v, param=isinstance(v, torch.nn.Parameter))
 

@@ -525,7 +525,13 @@ def _inspect_slot(
             t = _raw_tensor(raws)
             if t is not None:
                 _link_tensor(e, t, names, tensor_ids)
+                e["dtype"] = dtype_name(t.dtype)
                 e["writes"] = _writes(inplace, storage_key(t), e["version_saved"], e["version_now"])
+                if e["tensor_name"] is None and e["writes"] and inplace:
+                    # a saved output (``sigmoid``'s result) is the tensor the user wrote to
+                    by_index = {w.index: w for w in inplace}
+                    named = [by_index[i].name for i in e["writes"] if i in by_index and by_index[i].name]
+                    e["tensor_name"] = named[-1] if named else None
             return [e]
         if _FREED_MARK in msg:
             return [_entry(short, SAVED_FREED)]

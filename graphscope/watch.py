@@ -325,6 +325,7 @@ class _Session:
                     table.add(n, v)
             if self.params is not None:
                 table.add_params(self.params)
+            table.add_frame(user_frame(2), variables=False)  # modules only: names that last
             if self.recorder is not None:
                 for m in self.recorder.root_modules():
                     table.add_params(m)
@@ -336,17 +337,26 @@ class _Session:
         return frame_variable(user_frame(2), t)
 
     def _names(self, frame: Any) -> tuple[Names, list[int]]:
+        """Names for a capture (explicit, then ``params``, then the caller's variables and
+        modules, then modules that ran elsewhere) and the parameters expected to be reached:
+        those of ``params`` and of the modules whose forward ran."""
         table = Names()
         for n, v in self.explicit.items():
             if isinstance(v, torch.Tensor):
                 table.add(n, v)
         if self.params is not None:
             table.add_params(self.params)
+        table.add_frame(frame)
+        expected: set[int] = set()
         if self.recorder is not None:
             for m in self.recorder.root_modules():
                 table.add_params(m)
-        table.add_frame(frame)
-        candidates = [k for k in table.name if k in table.params]
+                expected.update(id(p) for p in m.parameters())
+        if self.params is not None:
+            probe = Names()
+            probe.add_params(self.params)
+            expected.update(probe.params)
+        candidates = [k for k in table.name if k in table.params and k in expected]
         return table, candidates
 
     # wrappers ---------------------------------------------------------------------------------
