@@ -127,15 +127,20 @@ def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
                 stale_tensors.add(f"{s['tensor']}->{n}")
     for n, d in graph.nodes(data=True):
         findings = list(iter_findings_for(graph, n))
-        dot.node(n, **style.node_style(d, options, findings))
+        dot.node(_dot_id(n), **style.node_style(d, options, findings))
     for u, v, d in graph.edges(data=True):
-        dot.edge(u, v, **style.edge_style(d, stale=f"{u}->{v}" in stale_tensors))
+        dot.edge(_dot_id(u), _dot_id(v), **style.edge_style(d, stale=f"{u}->{v}" in stale_tensors))
     if options.show_legend and len(graph):
         keys = style.legend_keys(d for _, d in graph.nodes(data=True)) | style.finding_keys(graph.findings)
         legend = style.legend_node(keys)
         if legend is not None:
             dot.node("legend_table", **legend)
     return dot.source
+
+
+def _dot_id(node: str) -> str:
+    """A node id DOT reads as one name: ``a:b`` in an edge would mean node ``a``, port ``b``."""
+    return node.replace(":", "__")
 
 
 # -- layout ---------------------------------------------------------------------------------------
