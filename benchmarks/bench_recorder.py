@@ -82,7 +82,9 @@ class _Floor:
             h.remove()
 
 
-def run(model: nn.Module, x: torch.Tensor, config: dict[str, bool] | str | None, iters: int) -> float:
+def run(
+    model: nn.Module, x: torch.Tensor, config: dict[str, bool] | str | None, iters: int
+) -> float:
     """Seconds per step, the recorder (if any) installed around the whole batch of steps."""
     rec: Any = None
     if isinstance(config, str):

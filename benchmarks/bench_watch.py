@@ -45,8 +45,9 @@ def step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor) -> None:
     opt.step()
 
 
-def run(model: nn.Module, x: torch.Tensor, config: dict[str, bool] | None, iters: int,
-        warmup: int) -> tuple[float, float]:
+def run(
+    model: nn.Module, x: torch.Tensor, config: dict[str, bool] | None, iters: int, warmup: int
+) -> tuple[float, float]:
     """(seconds of the first step, seconds per step over ``iters`` steps after ``warmup``)."""
     opt = torch.optim.SGD(model.parameters(), lr=1e-6)
     ctx = watch(**config) if config is not None else contextlib.nullcontext()  # type: ignore[arg-type]
@@ -87,10 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    print(f"watch overhead per training step (torch {torch.__version__}, 1 thread, {args.rounds} rounds; "
-          f"steady = {args.iters} steps after {args.warmup} warm-up steps in one watch)")
-    print(f"{'model':<22} {'configuration':<24} {'first step ms':>13} {'steady ms':>10} "
-          f"{'ratio med':>10} {'ratio min':>10}")
+    print(
+        f"watch overhead per training step (torch {torch.__version__}, 1 thread, {args.rounds} rounds; "
+        f"steady = {args.iters} steps after {args.warmup} warm-up steps in one watch)"
+    )
+    print(
+        f"{'model':<22} {'configuration':<24} {'first step ms':>13} {'steady ms':>10} "
+        f"{'ratio med':>10} {'ratio min':>10}"
+    )
     for label, build in (("MLP 500x(Linear+ReLU)", mlp), ("TransformerEncoder x2", transformer)):
         times = measure(build, args.rounds, args.iters, args.warmup)
         base = [t for _, t in times["plain"]]
@@ -99,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             first = statistics.median(f for f, _ in ts)
             steady = [t for _, t in ts]
             med, mn = statistics.median(steady), min(steady)
-            print(f"{label:<22} {name:<24} {first * 1e3:>13.1f} {med * 1e3:>10.2f} "
-                  f"{med / base_med:>10.2f} {mn / base_min:>10.2f}")
+            print(
+                f"{label:<22} {name:<24} {first * 1e3:>13.1f} {med * 1e3:>10.2f} "
+                f"{med / base_med:>10.2f} {mn / base_min:>10.2f}"
+            )
     return 0
 
 

@@ -18,4 +18,13 @@ from graphscope.render import render
 from graphscope.trace import trace
 from graphscope.watch import watch
 
-__all__ = ["AutogradGraph", "Finding", "GraphscopeError", "Options", "__version__", "render", "trace", "watch"]
+__all__ = [
+    "AutogradGraph",
+    "Finding",
+    "GraphscopeError",
+    "Options",
+    "__version__",
+    "render",
+    "trace",
+    "watch",
+]

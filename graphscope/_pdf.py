@@ -417,7 +417,7 @@ def _draw_text(
         w = 0.6 * size * len(raw)
     else:
         try:
-            w = float(op.get("width"))
+            w = float(op.get("width"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             w = 0.5 * size * len(raw)
     align = op.get("align", "c")
@@ -460,7 +460,8 @@ def _draw_graph(page: _Page, g: dict[str, Any]) -> None:
     objects = [o for o in g.get("objects") or () if isinstance(o, dict)]
     edges = [e for e in g.get("edges") or () if isinstance(e, dict)]
     n_sub = g.get("_subgraph_cnt", 0) if isinstance(g.get("_subgraph_cnt"), int) else 0
-    subgraphs, nodes = [], []
+    subgraphs: list[Any] = []
+    nodes: list[Any] = []
     for i, o in enumerate(objects):
         is_sub = i < n_sub or any(k in o for k in ("bb", "nodes", "edges", "subgraphs"))
         (subgraphs if is_sub else nodes).append(o)

@@ -96,15 +96,25 @@ def grad_summary_lite(t: torch.Tensor | None) -> dict[str, Any] | None:
             first = [float(v) for v in g.reshape(-1)[:_FIRST_VALUES].tolist()]
     except Exception:
         return grad_summary(t)
-    return {"shape": list(shape_of(t)), "dtype": dtype_name(t.dtype), "numel": n, "first": first,
-            "norm": norm, "nonfinite": not math.isfinite(norm)}
+    return {
+        "shape": list(shape_of(t)),
+        "dtype": dtype_name(t.dtype),
+        "numel": n,
+        "first": first,
+        "norm": norm,
+        "nonfinite": not math.isfinite(norm),
+    }
 
 
 def grad_summaries(grads: list[torch.Tensor]) -> list[dict[str, Any] | None]:
     """:func:`grad_summary_lite` of many gradients with one norm kernel (``_foreach_norm``)."""
     try:
-        simple = all(g.device.type == "cpu" and g.dtype in (torch.float32, torch.float16, torch.bfloat16)
-                     and g.layout == torch.strided for g in grads)
+        simple = all(
+            g.device.type == "cpu"
+            and g.dtype in (torch.float32, torch.float16, torch.bfloat16)
+            and g.layout == torch.strided
+            for g in grads
+        )
         if not simple or not grads:
             raise TypeError
         with torch.no_grad():
@@ -114,9 +124,21 @@ def grad_summaries(grads: list[torch.Tensor]) -> list[dict[str, Any] | None]:
     out: list[dict[str, Any] | None] = []
     for g, norm in zip(grads, norms, strict=True):
         n = g.numel()
-        first = [float(v) for v in g.detach().reshape(-1)[:_FIRST_VALUES].tolist()] if n <= _FIRST_VALUES else []
-        out.append({"shape": list(g.shape), "dtype": dtype_name(g.dtype), "numel": n, "first": first,
-                    "norm": norm, "nonfinite": not math.isfinite(norm)})
+        first = (
+            [float(v) for v in g.detach().reshape(-1)[:_FIRST_VALUES].tolist()]
+            if n <= _FIRST_VALUES
+            else []
+        )
+        out.append(
+            {
+                "shape": list(g.shape),
+                "dtype": dtype_name(g.dtype),
+                "numel": n,
+                "first": first,
+                "norm": norm,
+                "nonfinite": not math.isfinite(norm),
+            }
+        )
     return out
 
 
@@ -139,7 +161,11 @@ def grad_summary(t: torch.Tensor | None) -> dict[str, Any] | None:
             if g.device.type == "meta":
                 out["numel"] = int(g.numel())
                 return out
-            g = g.to(device="cpu", dtype=torch.float64) if g.device.type != "cpu" or g.dtype != torch.float64 else g
+            g = (
+                g.to(device="cpu", dtype=torch.float64)
+                if g.device.type != "cpu" or g.dtype != torch.float64
+                else g
+            )
             flat = g.reshape(-1)
             n = int(flat.numel())
             out["numel"] = n
@@ -206,7 +232,9 @@ class Names:
         self.param_module: dict[int, str] = {}
         self.modules: list[tuple[str, torch.nn.Module]] = []
 
-    def add(self, name: str, t: torch.Tensor, *, param: bool = False, module: str | None = None) -> None:
+    def add(
+        self, name: str, t: torch.Tensor, *, param: bool = False, module: str | None = None
+    ) -> None:
         key = id(t)
         if key in self.name:
             if name != self.name[key] and name not in self.aliases.setdefault(key, []):
@@ -236,16 +264,15 @@ class Names:
     def add_frame(self, frame: FrameType | None, *, variables: bool = True) -> None:
         """Tensor variables (unless ``variables=False``) and module parameters visible in
         ``frame``."""
-        variables_wanted = variables
         spaces = frame_namespaces(frame)
         modules: list[tuple[str, torch.nn.Module]] = []
-        variables: list[tuple[str, torch.Tensor]] = []
+        found: list[tuple[str, torch.Tensor]] = []
         for space in spaces:
             for k, v in list(space.items()):
                 if k.startswith("__"):
                     continue
                 if isinstance(v, torch.Tensor):
-                    variables.append((k, v))
+                    found.append((k, v))
                 elif isinstance(v, torch.nn.Module):
                     modules.append((k, v))
         if len(spaces) == 2 and isinstance(spaces[0], dict):
@@ -254,15 +281,15 @@ class Names:
             # (fast locals are untouched: the snapshot is rebuilt on the next f_locals read)
             spaces[0].clear()
         self._add_modules(modules)
-        if not variables_wanted:
+        if not variables:
             return
-        for k, v in variables:
+        for k, v in found:
             self.add(k, v, param=isinstance(v, torch.nn.Parameter))
 
     def _add_modules(self, modules: list[tuple[str, torch.nn.Module]]) -> None:
         # each parameter is named from the outermost module holding it; prefix the variable
         # name only when two modules would give the same short name to different tensors
-        best: dict[int, tuple[str, str, torch.Tensor]] = {}
+        best: dict[int, tuple[str, str, Any]] = {}
         for var, m in modules:
             try:
                 named = list(m.named_parameters())

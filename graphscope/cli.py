@@ -32,7 +32,7 @@ _SCRIPT_CONTEXT = {"ignore_unknown_options": True, "allow_interspersed_args": Tr
 class _Error(click.ClickException):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]
 
 
 @contextlib.contextmanager
@@ -46,20 +46,57 @@ def _clean_errors() -> Iterator[None]:
 
 def _render_options(fn: Any) -> Any:
     opts = [
-        click.option("-o", "--out", "out", default="graphscope-out", show_default=True,
-                     type=click.Path(file_okay=False), help="Directory to write the pictures and report.json into."),
-        click.option("--format", "fmt", default="svg", show_default=True, type=click.Choice(FORMATS),
-                     help="Output format of the pictures."),
-        click.option("--engine", default="auto", show_default=True, type=click.Choice(["auto", "dot", "embedded"]),
-                     help="Layout engine: system Graphviz dot, the embedded graphviz-pure, or auto (dot if on PATH)."),
-        click.option("--max-nodes", default=300, show_default=True, type=click.IntRange(min=1),
-                     help="Readable budget: bigger graphs are collapsed by module and folded."),
-        click.option("--depth", default=None, type=click.IntRange(min=0),
-                     help="Module depth shown expanded (collapses deeper modules)."),
-        click.option("--expand", multiple=True, metavar="PATH",
-                     help="Show this module expanded (repeatable), e.g. --expand encoder.layers.0"),
-        click.option("--attrs/--no-attrs", default=False, help="List saved scalars (alpha, dim, ...) on op nodes."),
-        click.option("--source/--no-source", default=True, help="Source file:line and module on op nodes."),
+        click.option(
+            "-o",
+            "--out",
+            "out",
+            default="graphscope-out",
+            show_default=True,
+            type=click.Path(file_okay=False),
+            help="Directory to write the pictures and report.json into.",
+        ),
+        click.option(
+            "--format",
+            "fmt",
+            default="svg",
+            show_default=True,
+            type=click.Choice(FORMATS),
+            help="Output format of the pictures.",
+        ),
+        click.option(
+            "--engine",
+            default="auto",
+            show_default=True,
+            type=click.Choice(["auto", "dot", "embedded"]),
+            help="Layout engine: system Graphviz dot, the embedded graphviz-pure, or auto (dot if on PATH).",
+        ),
+        click.option(
+            "--max-nodes",
+            default=300,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Readable budget: bigger graphs are collapsed by module and folded.",
+        ),
+        click.option(
+            "--depth",
+            default=None,
+            type=click.IntRange(min=0),
+            help="Module depth shown expanded (collapses deeper modules).",
+        ),
+        click.option(
+            "--expand",
+            multiple=True,
+            metavar="PATH",
+            help="Show this module expanded (repeatable), e.g. --expand encoder.layers.0",
+        ),
+        click.option(
+            "--attrs/--no-attrs",
+            default=False,
+            help="List saved scalars (alpha, dim, ...) on op nodes.",
+        ),
+        click.option(
+            "--source/--no-source", default=True, help="Source file:line and module on op nodes."
+        ),
         click.option("--legend/--no-legend", default=True, help="Draw the legend."),
     ]
     for o in reversed(opts):
@@ -100,16 +137,41 @@ def main() -> None:
 @click.argument("script")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @_render_options
-@click.option("--max-graphs", default=20, show_default=True, type=click.IntRange(min=1),
-              help="Keep at most this many distinct graphs.")
-def render(script: str, args: Sequence[str], out: str, fmt: str, engine: str, max_nodes: int, depth: int | None,
-           expand: Sequence[str], attrs: bool, source: bool, legend: bool, max_graphs: int) -> None:
+@click.option(
+    "--max-graphs",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Keep at most this many distinct graphs.",
+)
+def render(
+    script: str,
+    args: Sequence[str],
+    out: str,
+    fmt: str,
+    engine: str,
+    max_nodes: int,
+    depth: int | None,
+    expand: Sequence[str],
+    attrs: bool,
+    source: bool,
+    legend: bool,
+    max_graphs: int,
+) -> None:
     """Run SCRIPT [ARGS...] and draw the autograd graph at each backward call."""
     from graphscope.render import find_engine, render_graph
 
     with _clean_errors():
-        options = Options(format=fmt, engine=engine, max_nodes=max_nodes, depth=depth, expand=tuple(expand),
-                          show_attrs=attrs, show_source=source, show_legend=legend)
+        options = Options(
+            format=fmt,
+            engine=engine,
+            max_nodes=max_nodes,
+            depth=depth,
+            expand=tuple(expand),
+            show_attrs=attrs,
+            show_source=source,
+            show_legend=legend,
+        )
         eng = find_engine(engine) if fmt not in ("dot", "json") else None
         run = _run(script, args, max_graphs=max_graphs)
         scope = run.scope
@@ -121,7 +183,9 @@ def render(script: str, args: Sequence[str], out: str, fmt: str, engine: str, ma
             gid = str(g.graph.get("id"))
             if len(g) > 2000:
                 click.echo(f"graphscope: drawing {gid} ({len(g)} nodes)...", err=True)
-            res = render_graph(g, outdir / f"{stem}.{gid}.{fmt if fmt != 'dot' else 'gv'}", options, engine=eng)
+            res = render_graph(
+                g, outdir / f"{stem}.{gid}.{fmt if fmt != 'dot' else 'gv'}", options, engine=eng
+            )
             files[gid] = str(res.path)
             written.append(str(res.path))
             written.extend(str(p) for p in res.extra)
@@ -134,8 +198,12 @@ def render(script: str, args: Sequence[str], out: str, fmt: str, engine: str, ma
 @main.command(context_settings=_SCRIPT_CONTEXT)
 @click.argument("script")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the JSON report on stdout (the script's own output goes to stderr).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the JSON report on stdout (the script's own output goes to stderr).",
+)
 def check(script: str, args: Sequence[str], as_json: bool) -> None:
     """Run SCRIPT [ARGS...] and report autograd pitfalls (exit 1 when there is an error or warning)."""
     with _clean_errors():
@@ -189,7 +257,7 @@ def _summary(scope: Any, written: Sequence[str], report: Path, engine: str | Non
     for p in written:
         lines.append(f"  wrote {p}")
     lines.append(f"  wrote {report}")
-    body = scope.report().splitlines()[1 + len(scope.captures):]
+    body = scope.report().splitlines()[1 + len(scope.captures) :]
     lines.extend(body)
     return "\n".join(lines)
 
@@ -224,18 +292,36 @@ def scenarios_show(name: str) -> None:
         click.echo(f"{s.title}  ({s.name})\n")
         click.echo(s.explanation + "\n")
         click.echo("code:\n" + _indent(s.code))
-        click.echo("prints:\n" + _indent(s.output))
+        click.echo("prints:\n" + _indent(s.output or ""))
         kinds = ", ".join(f"{k} at line {line}" for k, line in s.kinds) or "none"
         click.echo(f"findings: {kinds}")
 
 
 @scenarios.command("render")
 @click.argument("names", nargs=-1)
-@click.option("-o", "--out", default="graphscope-scenarios", show_default=True, type=click.Path(file_okay=False),
-              help="Directory to write into.")
-@click.option("--format", "fmt", default="svg", show_default=True, type=click.Choice(FORMATS), help="Output format.")
-@click.option("--engine", default="auto", show_default=True, type=click.Choice(["auto", "dot", "embedded"]),
-              help="Layout engine.")
+@click.option(
+    "-o",
+    "--out",
+    default="graphscope-scenarios",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write into.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="svg",
+    show_default=True,
+    type=click.Choice(FORMATS),
+    help="Output format.",
+)
+@click.option(
+    "--engine",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "dot", "embedded"]),
+    help="Layout engine.",
+)
 def scenarios_render(names: Sequence[str], out: str, fmt: str, engine: str) -> None:
     """Run scenarios (all by default) and draw their graphs into OUT."""
     from graphscope import scenarios as sc
@@ -260,8 +346,14 @@ def docs() -> None:
 
 
 @docs.command("build")
-@click.option("-o", "--out", default="docs", show_default=True, type=click.Path(file_okay=False),
-              help="Directory to write the gallery into.")
+@click.option(
+    "-o",
+    "--out",
+    default="docs",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write the gallery into.",
+)
 def docs_build(out: str) -> None:
     """Regenerate the gallery: index.md, one page and one SVG per scenario, CLI and API pages."""
     from graphscope.docs import build

@@ -165,7 +165,9 @@ class Finding:
 
     def __post_init__(self) -> None:
         if self.kind not in FINDING_KINDS:
-            raise ValueError(f"unknown finding kind {self.kind!r}; expected one of {list(FINDING_KINDS)}")
+            raise ValueError(
+                f"unknown finding kind {self.kind!r}; expected one of {list(FINDING_KINDS)}"
+            )
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES} (got {self.severity!r})")
 
@@ -358,7 +360,9 @@ class AutogradGraph(nx.DiGraph):
             )
             for n, d in self.nodes(data=True)
         )
-        edges = tuple((u, v, tuple(d.get("slots") or (d.get("slot"),))) for u, v, d in self.edges(data=True))
+        edges = tuple(
+            (u, v, tuple(d.get("slots") or (d.get("slot"),))) for u, v, d in self.edges(data=True)
+        )
         return (nodes, edges)
 
     def to_data(self) -> dict[str, Any]:

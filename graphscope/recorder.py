@@ -100,8 +100,19 @@ _LEAF_INPLACE = "leaf Variable that requires grad is being used in an in-place o
 _INPLACE_DUNDERS = frozenset(
     f"__i{op}__"
     for op in (
-        "add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow",
-        "and", "or", "xor", "lshift", "rshift",
+        "add",
+        "sub",
+        "mul",
+        "matmul",
+        "truediv",
+        "floordiv",
+        "mod",
+        "pow",
+        "and",
+        "or",
+        "xor",
+        "lshift",
+        "rshift",
     )
 ) | {"__setitem__"}
 _WRITER_NAMES = frozenset({"batch_norm", "instance_norm"})
@@ -234,7 +245,9 @@ class Recorder:
         try:
             if self._modules:
                 self._module_handles.append(register_module_forward_pre_hook(self._pre))
-                self._module_handles.append(register_module_forward_hook(self._post, always_call=True))
+                self._module_handles.append(
+                    register_module_forward_hook(self._post, always_call=True)
+                )
             self._handles.append(register_optimizer_step_pre_hook(self._step_pre))
             self._handles.append(register_optimizer_step_post_hook(self._step_post))
             mode = _Mode(self)
@@ -366,7 +379,9 @@ class Recorder:
     def _op(self, func: Any, lo: int, hi: int) -> None:
         file, line = self._where()
         stack = self._stack
-        op = OpCall(self._apis[func], file, line, self._spans[stack[-1]][2] if stack else None, lo, hi)
+        op = OpCall(
+            self._apis[func], file, line, self._spans[stack[-1]][2] if stack else None, lo, hi
+        )
         self.events.ops.append(op)
         los = self._op_lo
         if los and lo < los[-1]:  # never in one thread; keep the lookup sorted anyway

@@ -68,7 +68,11 @@ def _embedded_path() -> str | None:
     if found:
         return found
     # installed into the same environment as we are, but that bin/ may not be on PATH
-    for d in (os.path.dirname(sys.executable), os.path.join(sys.prefix, "bin"), os.path.join(sys.prefix, "Scripts")):
+    for d in (
+        os.path.dirname(sys.executable),
+        os.path.join(sys.prefix, "bin"),
+        os.path.join(sys.prefix, "Scripts"),
+    ):
         for name in (_EMBEDDED, _EMBEDDED + ".exe"):
             p = os.path.join(d, name)
             if os.path.isfile(p) and os.access(p, os.X_OK):
@@ -107,7 +111,9 @@ def _prepare(graph: AutogradGraph, options: Options) -> tuple[AutogradGraph, boo
         return graph, False
     from graphscope.collapse import collapse  # only needed for big graphs
 
-    return collapse(graph, max_nodes=options.max_nodes, depth=options.depth, expand=options.expand), True
+    return collapse(
+        graph, max_nodes=options.max_nodes, depth=options.depth, expand=options.expand
+    ), True
 
 
 def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
@@ -131,7 +137,9 @@ def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
     for u, v, d in graph.edges(data=True):
         dot.edge(_dot_id(u), _dot_id(v), **style.edge_style(d, stale=f"{u}->{v}" in stale_tensors))
     if options.show_legend and len(graph):
-        keys = style.legend_keys(d for _, d in graph.nodes(data=True)) | style.finding_keys(graph.findings)
+        keys = style.legend_keys(d for _, d in graph.nodes(data=True)) | style.finding_keys(
+            graph.findings
+        )
         legend = style.legend_node(keys)
         if legend is not None:
             dot.node("legend_table", **legend)
@@ -166,9 +174,13 @@ def layout(source: str, fmt: str, engine: Engine) -> bytes:
             "or use --depth to collapse more"
         ) from err
     except OSError as err:
-        raise RenderError(f"could not run the {engine.name} layout engine ({engine.path}): {err}") from err
+        raise RenderError(
+            f"could not run the {engine.name} layout engine ({engine.path}): {err}"
+        ) from err
     if proc.returncode != 0 or not proc.stdout:
-        errors = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if not _harmless(ln)]
+        errors = [
+            ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if not _harmless(ln)
+        ]
         detail = "; ".join(errors[:3]) or f"exit status {proc.returncode}"
         raise RenderError(f"the {engine.name} layout engine failed: {detail}")
     return proc.stdout
@@ -236,7 +248,10 @@ def _drilldown(
     for gid, sub in plans.items():
         if shown.nodes[gid].get("kind") != GROUP:
             continue
-        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in str(shown.nodes[gid].get("name") or gid))
+        safe = "".join(
+            c if c.isalnum() or c in "._-" else "_"
+            for c in str(shown.nodes[gid].get("name") or gid)
+        )
         target = out.with_name(f"{out.stem}.{safe}{out.suffix}")
         shown.nodes[gid]["link"] = target.name
         written.append(render_graph(sub, target, sub_options, engine=engine).path)
@@ -284,11 +299,14 @@ def html_page(graph: AutogradGraph, svg: str, *, title: str) -> str:
 
     start = svg.find("<svg")
     svg = svg[start:] if start >= 0 else svg
-    items = "".join(
-        f'<li class="{f.severity}">{_html.escape(f.kind)} '
-        f"{_html.escape(os.path.basename(f.file or '?'))}:{f.line}: {_html.escape(f.message)}</li>"
-        for f in sorted_findings(list(graph.findings))
-    ) or "<li>none</li>"
+    items = (
+        "".join(
+            f'<li class="{f.severity}">{_html.escape(f.kind)} '
+            f"{_html.escape(os.path.basename(f.file or '?'))}:{f.line}: {_html.escape(f.message)}</li>"
+            for f in sorted_findings(list(graph.findings))
+        )
+        or "<li>none</li>"
+    )
     data = json.dumps(graph.to_data(), sort_keys=True)
     data = data.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return _HTML.format(title=_html.escape(title), svg=svg, findings=items, data=data)
@@ -349,5 +367,3 @@ def _repr_svg_(self: AutogradGraph) -> str:
 
 
 AutogradGraph._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
-
-

@@ -40,7 +40,9 @@ def check_script(path: str | os.PathLike[str]) -> Path:
     if not p.exists():
         raise UsageError(f"no such script: {path}")
     if p.is_dir():
-        raise UsageError(f"{path} is a directory; give the Python file to run (e.g. {path}/train.py)")
+        raise UsageError(
+            f"{path} is a directory; give the Python file to run (e.g. {path}/train.py)"
+        )
     try:
         with open(p, "rb"):
             pass
@@ -79,7 +81,9 @@ def run_script(
             try:
                 runpy.run_path(script, run_name="__main__")
             except SystemExit as ex:
-                exit_code = ex.code if isinstance(ex.code, (int, str)) or ex.code is None else str(ex.code)
+                exit_code = (
+                    ex.code if isinstance(ex.code, (int, str)) or ex.code is None else str(ex.code)
+                )
             except KeyboardInterrupt:
                 raise
             except BaseException as ex:  # the script's own failure: keep it as data
@@ -95,8 +99,11 @@ def run_script(
 
 
 def _ticker(
-    scope: Scope, progress: Callable[[Scope, float], None] | None, every: float,
-    stop: threading.Event, start: float,
+    scope: Scope,
+    progress: Callable[[Scope, float], None] | None,
+    every: float,
+    stop: threading.Event,
+    start: float,
 ) -> threading.Thread:
     import time
 

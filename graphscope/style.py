@@ -71,7 +71,9 @@ def esc(text: Any) -> str:
     return s.replace("\\", "\\\\")  # a lone \N, \G, \L would be Graphviz escapes
 
 
-def _font(text: str, *, color: str | None = None, size: str | None = None, bold: bool = False) -> str:
+def _font(
+    text: str, *, color: str | None = None, size: str | None = None, bold: bool = False
+) -> str:
     body = f"<B>{text}</B>" if bold else text
     attrs = ""
     if color:
@@ -142,7 +144,9 @@ def tensor_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict
     fill, border, _ = ROLE_STYLE.get(role, ROLE_STYLE[ROLE_NAMED])
     title = d.get("name") or d.get("label") or "tensor"
     lines = [_font(esc(title), bold=True)]
-    lines.append(_font(esc(f"{shape_text(d.get('shape'))} {d.get('dtype') or ''}".strip()), size=SMALL))
+    lines.append(
+        _font(esc(f"{shape_text(d.get('shape'))} {d.get('dtype') or ''}".strip()), size=SMALL)
+    )
     if d.get("device") not in (None, "cpu"):
         lines.append(_font(esc(f"device={d['device']}"), size=SMALL))
     lines.extend(_font(esc(t), size=SMALL) for t in flags_text(d))
@@ -156,7 +160,9 @@ def tensor_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict
         attrs["style"] = "rounded,filled,dashed"
     if d.get("reached") is False:
         lines.append(_font("not reached by backward", color=UNREACHED_FONT, size=SMALL))
-        attrs.update(fillcolor=UNREACHED_FILL, fontcolor=UNREACHED_FONT, style="rounded,filled,dashed")
+        attrs.update(
+            fillcolor=UNREACHED_FILL, fontcolor=UNREACHED_FONT, style="rounded,filled,dashed"
+        )
     lines.extend(_badges(findings))
     attrs["label"] = _label(lines)
     attrs["tooltip"] = esc(_tooltip(d))
@@ -184,7 +190,9 @@ def saved_line(s: Mapping[str, Any]) -> str:
     return _font(esc(f"saved {name} {shape_text(s.get('shape'))} v{version}"), size=SMALL)
 
 
-def op_style(d: Mapping[str, Any], options: Options, findings: Sequence[Finding] = ()) -> dict[str, str]:
+def op_style(
+    d: Mapping[str, Any], options: Options, findings: Sequence[Finding] = ()
+) -> dict[str, str]:
     lines = [_font(esc(d.get("label") or d.get("name") or "op"), bold=True)]
     if options.show_source:
         where = _where(d)
@@ -248,7 +256,9 @@ def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[
     return attrs
 
 
-def node_style(d: Mapping[str, Any], options: Options, findings: Sequence[Finding] = ()) -> dict[str, str]:
+def node_style(
+    d: Mapping[str, Any], options: Options, findings: Sequence[Finding] = ()
+) -> dict[str, str]:
     """graphviz attributes for one node of an :class:`~graphscope.model.AutogradGraph`."""
     kind = d.get("kind")
     if kind == TENSOR:
@@ -344,7 +354,8 @@ def legend_node(present: set[str] | None = None) -> dict[str, str] | None:
     table = (
         '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="4" CELLPADDING="3">'
         f'<TR><TD COLSPAN="2" BORDER="0">{_font("legend", size=SMALL, bold=True)}</TD></TR>'
-        + "".join(rows) + "</TABLE>"
+        + "".join(rows)
+        + "</TABLE>"
     )
     return {"shape": "plain", "label": "<" + table + ">"}
 

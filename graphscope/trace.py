@@ -93,7 +93,9 @@ def _type_info(fn: Any) -> _TypeInfo:
             accumulate=hasattr(cls, "variable"),
             custom=isinstance(fn, torch.autograd.function.BackwardCFunction),
             tensor_slots=tuple(k for k in names if k in raws),
-            value_slots=tuple(k for k in names if k not in raws and not k.endswith(_METADATA_SLOTS)),
+            value_slots=tuple(
+                k for k in names if k not in raws and not k.endswith(_METADATA_SLOTS)
+            ),
         )
         _TYPE_INFO[cls] = info
     return info
@@ -380,7 +382,9 @@ class _Walker:
             tid = self._add_tensor(t, self._role_of(t))
             self.out_node[(fn, nr)] = tid
 
-    def _add_edges(self, edges: list[tuple[Any, int, Any, int]], roots: Sequence[torch.Tensor]) -> None:
+    def _add_edges(
+        self, edges: list[tuple[Any, int, Any, int]], roots: Sequence[torch.Tensor]
+    ) -> None:
         g = self.g
         # op -> the named tensors it produced
         for (fn, nr), tid in self.out_node.items():
@@ -530,7 +534,9 @@ def _inspect_slot(
                 if e["tensor_name"] is None and e["writes"] and inplace:
                     # a saved output (``sigmoid``'s result) is the tensor the user wrote to
                     by_index = {w.index: w for w in inplace}
-                    named = [by_index[i].name for i in e["writes"] if i in by_index and by_index[i].name]
+                    named = [
+                        by_index[i].name for i in e["writes"] if i in by_index and by_index[i].name
+                    ]
                     e["tensor_name"] = named[-1] if named else None
             return [e]
         if _FREED_MARK in msg:
@@ -594,8 +600,4 @@ def _writes(
     """Indexes of the recorded in-place writes that moved this storage from ``saved`` on."""
     if not inplace or storage is None:
         return []
-    return [
-        w.index
-        for w in inplace
-        if w.storage == storage and saved < w.version_after <= now
-    ]
+    return [w.index for w in inplace if w.storage == storage and saved < w.version_after <= now]

@@ -144,12 +144,16 @@ class Scope:
         else:
             lines.append(f"findings: {len(found)}")
             for f in found:
-                lines.append(f"  {f.severity}: {f.kind} at {_short_path(f.file)}:{f.line}: {f.message}")
+                lines.append(
+                    f"  {f.severity}: {f.kind} at {_short_path(f.file)}:{f.line}: {f.message}"
+                )
                 if f.hint:
                     lines.append(f"    fix: {f.hint}")
         if self.events.error is not None:
             e = self.events.error
-            lines.append(f"the script raised {e.type}: {e.message} ({_short_path(e.file)}:{e.line})")
+            lines.append(
+                f"the script raised {e.type}: {e.message} ({_short_path(e.file)}:{e.line})"
+            )
         return "\n".join(lines)
 
     def to_dict(self, files: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -171,8 +175,9 @@ class Scope:
                     for g in self.captures
                 ],
                 "findings": [f.to_dict() for f in self.findings],
-                "error": None if err is None else {"type": err.type, "message": err.message,
-                                                   "file": err.file, "line": err.line},
+                "error": None
+                if err is None
+                else {"type": err.type, "message": err.message, "file": err.file, "line": err.line},
             }
         )
 
@@ -263,7 +268,11 @@ class _Session:
             for mod in (graph_mod, auto_mod):
                 if getattr(mod, "_engine_run_backward", None) is orig_engine:
                     self._patch(mod, "_engine_run_backward", wrapped)
-        self._patch(auto_mod, "backward", self._wrap_public(auto_mod.backward, "backward", "grad_tensors", 1))
+        self._patch(
+            auto_mod,
+            "backward",
+            self._wrap_public(auto_mod.backward, "backward", "grad_tensors", 1),
+        )
         self._patch(auto_mod, "grad", self._wrap_public(auto_mod.grad, "grad", "grad_outputs", 2))
         if self.recorder is not None:
             self.recorder.install()
@@ -291,10 +300,18 @@ class _Session:
                 t = ref()
                 state = self.leaves.get(id(t)) if t is not None else None
                 g = t.grad if t is not None else None
-                if g is None or state is None or state.grad_key != (id(g), int(g._version)) or state.index != index:
+                if (
+                    g is None
+                    or state is None
+                    or state.grad_key != (id(g), int(g._version))
+                    or state.index != index
+                ):
                     continue
                 if nid in graph and graph.nodes[nid].get("grad_call") != index:
-                    graph.nodes[nid]["grad"], graph.nodes[nid]["grad_call"] = grad_summary_lite(g), index
+                    graph.nodes[nid]["grad"], graph.nodes[nid]["grad_call"] = (
+                        grad_summary_lite(g),
+                        index,
+                    )
         self.last_leaves.clear()
         for state in self.leaves.values():  # the last reset of each leaf, for the record
             if state.pending:
@@ -302,8 +319,14 @@ class _Session:
 
     def _materialize_last(self, state: _LeafState) -> None:
         self.events.grads.append(
-            GradUpdate(state.index, state.name, state.before, {"shape": list(state.shape), "numel": state.numel},
-                       state.file, state.line)
+            GradUpdate(
+                state.index,
+                state.name,
+                state.before,
+                {"shape": list(state.shape), "numel": state.numel},
+                state.file,
+                state.line,
+            )
         )
         state.pending = False
 
@@ -361,14 +384,21 @@ class _Session:
 
     # wrappers ---------------------------------------------------------------------------------
 
-    def _wrap_public(self, orig: Callable[..., Any], api: str, grad_kw: str, grad_pos: int) -> Callable[..., Any]:
+    def _wrap_public(
+        self, orig: Callable[..., Any], api: str, grad_kw: str, grad_pos: int
+    ) -> Callable[..., Any]:
         session = self
 
         @functools.wraps(orig)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if getattr(session.pending, "call", None) is not None or threading.get_ident() != session.thread:
+            if (
+                getattr(session.pending, "call", None) is not None
+                or threading.get_ident() != session.thread
+            ):
                 return orig(*args, **kwargs)
-            given = kwargs.get(grad_kw) is not None or (len(args) > grad_pos and args[grad_pos] is not None)
+            given = kwargs.get(grad_kw) is not None or (
+                len(args) > grad_pos and args[grad_pos] is not None
+            )
             file, line = where(user_frame(2))
             pending = _Pending(api, file, line, given)
             session.pending.call = pending
@@ -404,7 +434,13 @@ class _Session:
 
     # one backward call -------------------------------------------------------------------------
 
-    def _backward(self, orig: Callable[..., Any], t_outputs: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _backward(
+        self,
+        orig: Callable[..., Any],
+        t_outputs: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         pending: _Pending | None = getattr(self.pending, "call", None)
         if pending is not None:
             pending.reached_engine = True
@@ -454,9 +490,15 @@ class _Session:
             self.seq_after_backward = torch._C._autograd._get_sequence_nr()
             self._schedule(index, gid, fresh=cap is not None, failed=error is not None)
 
-    def _record_failed(self, pending: _Pending, args: tuple[Any, ...], kwargs: dict[str, Any], err: Exception) -> None:
+    def _record_failed(
+        self, pending: _Pending, args: tuple[Any, ...], kwargs: dict[str, Any], err: Exception
+    ) -> None:
         first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
-        roots = [first] if isinstance(first, torch.Tensor) else [t for t in (first or ()) if isinstance(t, torch.Tensor)]
+        roots = (
+            [first]
+            if isinstance(first, torch.Tensor)
+            else [t for t in (first or ()) if isinstance(t, torch.Tensor)]
+        )
         frame = user_frame(3)
         names, _ = self._names(frame)
         self.events.backward.append(
@@ -480,7 +522,10 @@ class _Session:
     # capture -----------------------------------------------------------------------------------
 
     def _capture(
-        self, roots: list[torch.Tensor], make_names: Callable[[], tuple[Names, list[int]]], index: int
+        self,
+        roots: list[torch.Tensor],
+        make_names: Callable[[], tuple[Names, list[int]]],
+        index: int,
     ) -> tuple[Capture | None, str | None, list[tuple[str, torch.Tensor]]]:
         """(capture kept for refresh or None, graph id, [(leaf node id, leaf)])."""
         if not roots or all(r.grad_fn is None for r in roots):
@@ -502,8 +547,14 @@ class _Session:
             return None, None, []
         provenance = self.recorder.provenance if self.recorder is not None else None
         names, candidates = make_names()
-        cap = capture(roots, names, provenance=provenance, inplace=self.events.inplace,
-                      unreached=candidates, keep=True)
+        cap = capture(
+            roots,
+            names,
+            provenance=provenance,
+            inplace=self.events.inplace,
+            unreached=candidates,
+            keep=True,
+        )
         g = cap.graph
         key = g.structure_key()
         for existing in self.scope.captures:
@@ -559,7 +610,9 @@ class _Session:
                 out[key] = "changed" if state is not None else "kept"
         return out
 
-    def _materialize(self, state: _LeafState, summary: dict[str, Any], nid: str | None, gid: str | None) -> None:
+    def _materialize(
+        self, state: _LeafState, summary: dict[str, Any], nid: str | None, gid: str | None
+    ) -> None:
         """Write the update of the call that started an accumulation (kept back until now: a
         clean loop's resets are never written)."""
         self.events.grads.append(
@@ -584,11 +637,16 @@ class _Session:
         return d
 
     def _after(
-        self, leaves: list[tuple[str, torch.Tensor]], before: dict[int, str], index: int,
-        file: str | None, line: int | None, gid: str | None,
+        self,
+        leaves: list[tuple[str, torch.Tensor]],
+        before: dict[int, str],
+        index: int,
+        file: str | None,
+        line: int | None,
+        gid: str | None,
     ) -> None:
         sampled = self.sample is None or index % self.sample == 0
-        refresh: list[tuple[dict[str, Any], torch.Tensor]] = []
+        refresh: list[tuple[Any, torch.Tensor]] = []
         for nid, t in leaves:
             key = id(t)
             b = before.get(key)
@@ -603,11 +661,14 @@ class _Session:
             start = b in _RESETS or state is None
             if state is None:
                 name = str((d.get("name") if d is not None else None) or nid)
-                state = self.leaves[key] = _LeafState(name, gk, index, b, file, line, tuple(g.shape),
-                                                      g.numel(), True)
+                state = self.leaves[key] = _LeafState(
+                    name, gk, index, b, file, line, tuple(g.shape), g.numel(), True
+                )
             else:
                 if state.pending and not start:  # accumulating onto a value we never read
-                    self._materialize(state, {"shape": list(state.shape), "numel": state.numel}, nid, gid)
+                    self._materialize(
+                        state, {"shape": list(state.shape), "numel": state.numel}, nid, gid
+                    )
                 state.grad_key, state.index, state.before = gk, index, b
                 state.file, state.line, state.pending = file, line, start
             if not start:
@@ -619,11 +680,19 @@ class _Session:
             elif sampled and d is not None:  # the picture's value, refreshed on sampled calls
                 refresh.append((d, g))
         if refresh:
-            for (d, _), summary in zip(refresh, grad_summaries([g for _, g in refresh]), strict=True):
-                d["grad"], d["grad_call"] = summary, index
+            for (node, _), fresh in zip(
+                refresh, grad_summaries([g for _, g in refresh]), strict=True
+            ):
+                node["grad"], node["grad_call"] = fresh, index
         if gid is not None:
             prev = self.last_leaves.get(gid)
-            if prev is None or len(prev[1]) != len(leaves) or any(r() is not t for (_, r), (_, t) in zip(prev[1][:1], leaves[:1], strict=False)):
+            if (
+                prev is None
+                or len(prev[1]) != len(leaves)
+                or any(
+                    r() is not t for (_, r), (_, t) in zip(prev[1][:1], leaves[:1], strict=False)
+                )
+            ):
                 self.last_leaves[gid] = (index, [(n, weakref.ref(t)) for n, t in leaves])
             else:
                 self.last_leaves[gid] = (index, prev[1])
@@ -637,8 +706,13 @@ class _Session:
             self.recorder.forget()
         ev.ops.clear()
         # writes that no check reads once their graph is captured: permitted ones
-        ev.inplace[:] = [w for w in ev.inplace if w.raised or (w.is_leaf and w.requires_grad and w.grad_enabled)
-                         or w.index in self.stale_writes]
+        ev.inplace[:] = [
+            w
+            for w in ev.inplace
+            if w.raised
+            or (w.is_leaf and w.requires_grad and w.grad_enabled)
+            or w.index in self.stale_writes
+        ]
         # an update matters when it accumulated, or when the next one of its leaf accumulated
         # onto it: drop the run-starts followed by another run-start (a clean loop's resets)
         grads = ev.grads
@@ -683,8 +757,15 @@ class _Session:
                     seen[0] = True
                     d = g.nodes[nid]
                     events.nonfinite.append(
-                        NonFinite(index, gid, nid, str(d.get("name")), _nonfinite_kind(grad_inputs),
-                                  d.get("file"), d.get("line"))
+                        NonFinite(
+                            index,
+                            gid,
+                            nid,
+                            str(d.get("name")),
+                            _nonfinite_kind(grad_inputs),
+                            d.get("file"),
+                            d.get("line"),
+                        )
                     )
 
             return hook
@@ -763,7 +844,7 @@ def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[t
         fn = stack.pop()
         cls = type(fn)
         if cls is accumulate:
-            var = fn.variable
+            var = fn.variable  # type: ignore[attr-defined]
             parts.append(id(var))
             leaves.append(var)
             continue
@@ -785,12 +866,17 @@ def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[t
     return tuple(parts), leaves
 
 
-_ACCUMULATE = type(torch.tensor(0.0, requires_grad=True).expand(1).grad_fn.next_functions[0][0])
+_ACCUMULATE = type(torch.tensor(0.0, requires_grad=True).expand(1).grad_fn.next_functions[0][0])  # type: ignore[union-attr]
 _SEQ_MAX = (1 << 64) - 1
 
 
 def _stale_writes(g: AutogradGraph) -> set[int]:
-    return {i for _, d in g.nodes(data=True) for e in d.get("saved") or () for i in e.get("writes") or ()}
+    return {
+        i
+        for _, d in g.nodes(data=True)
+        for e in d.get("saved") or ()
+        for i in e.get("writes") or ()
+    }
 
 
 def _merge_stale(existing: AutogradGraph, new: AutogradGraph) -> None:
@@ -799,6 +885,7 @@ def _merge_stale(existing: AutogradGraph, new: AutogradGraph) -> None:
         saved = d.get("saved") or ()
         if any(e.get("status") == "stale" for e in saved) and n in existing:
             existing.nodes[n]["saved"] = [dict(e) for e in saved]
+
 
 @contextmanager
 def watch(
@@ -821,8 +908,15 @@ def watch(
     optimizer steps are recorded at every step regardless.
     """
     scope = Scope(script=script)
-    session = _Session(scope, names=names, params=params, max_graphs=max_graphs,
-                       recorder=recorder, nonfinite=nonfinite, sample=sample)
+    session = _Session(
+        scope,
+        names=names,
+        params=params,
+        max_graphs=max_graphs,
+        recorder=recorder,
+        nonfinite=nonfinite,
+        sample=sample,
+    )
     session.install()
     try:
         yield scope

@@ -45,46 +45,153 @@ F = "train.py"
 def seed_graph(gid: str | None = "g1", calls: tuple[int, ...] = (1,)) -> AutogradGraph:
     """y = (w + x) * (w + 1), as trace draws it: y <- Mul <- {a <- Add <- w, x ; b <- Add <- w}."""
     g = AutogradGraph()
-    g.add_node("n0", kind="tensor", label="y", name="y", role="root", shape=(1,), is_leaf=False,
-               requires_grad=True, reached=True)
-    g.add_node("n1", kind="op", label="MulBackward0", name="MulBackward0", op="mul", file=F, line=7,
-               saved=[], freed=False)
-    g.add_node("n2", kind="tensor", label="a", name="a", role="named", shape=(1,), is_leaf=False,
-               requires_grad=True, reached=True)
-    g.add_node("n3", kind="op", label="AddBackward0", name="AddBackward0", op="add", file=F, line=5,
-               saved=[], freed=False)
-    g.add_node("n4", kind="tensor", label="w", name="w", role="leaf", shape=(1,), is_leaf=True,
-               requires_grad=True, reached=True)
-    g.add_node("n5", kind="tensor", label="x", name="x", role="leaf", shape=(1,), is_leaf=True,
-               requires_grad=True, reached=True)
+    g.add_node(
+        "n0",
+        kind="tensor",
+        label="y",
+        name="y",
+        role="root",
+        shape=(1,),
+        is_leaf=False,
+        requires_grad=True,
+        reached=True,
+    )
+    g.add_node(
+        "n1",
+        kind="op",
+        label="MulBackward0",
+        name="MulBackward0",
+        op="mul",
+        file=F,
+        line=7,
+        saved=[],
+        freed=False,
+    )
+    g.add_node(
+        "n2",
+        kind="tensor",
+        label="a",
+        name="a",
+        role="named",
+        shape=(1,),
+        is_leaf=False,
+        requires_grad=True,
+        reached=True,
+    )
+    g.add_node(
+        "n3",
+        kind="op",
+        label="AddBackward0",
+        name="AddBackward0",
+        op="add",
+        file=F,
+        line=5,
+        saved=[],
+        freed=False,
+    )
+    g.add_node(
+        "n4",
+        kind="tensor",
+        label="w",
+        name="w",
+        role="leaf",
+        shape=(1,),
+        is_leaf=True,
+        requires_grad=True,
+        reached=True,
+    )
+    g.add_node(
+        "n5",
+        kind="tensor",
+        label="x",
+        name="x",
+        role="leaf",
+        shape=(1,),
+        is_leaf=True,
+        requires_grad=True,
+        reached=True,
+    )
     for u, v in [("n1", "n0"), ("n2", "n1"), ("n3", "n2"), ("n4", "n3"), ("n5", "n3")]:
         g.add_edge(u, v)
     g.graph.update(id=gid, roots=["n0"], call=calls[0] if calls else None, calls=list(calls))
     return g
 
 
-def call(index: int, line: int, *, roots=("y",), shapes=((),), rg=(True,), retain=False,
-         given=False, graph="g1", error=None, api="backward") -> BackwardCall:
-    return BackwardCall(index=index, api=api, file=F, line=line, roots=tuple(roots),
-                        root_shapes=tuple(shapes), root_requires_grad=tuple(rg), retain_graph=retain,
-                        create_graph=False, gradient_given=given, graph=graph, error=error,
-                        error_type="RuntimeError" if error else None)
+def call(
+    index: int,
+    line: int,
+    *,
+    roots=("y",),
+    shapes=((),),
+    rg=(True,),
+    retain=False,
+    given=False,
+    graph="g1",
+    error=None,
+    api="backward",
+) -> BackwardCall:
+    return BackwardCall(
+        index=index,
+        api=api,
+        file=F,
+        line=line,
+        roots=tuple(roots),
+        root_shapes=tuple(shapes),
+        root_requires_grad=tuple(rg),
+        retain_graph=retain,
+        create_graph=False,
+        gradient_given=given,
+        graph=graph,
+        error=error,
+        error_type="RuntimeError" if error else None,
+    )
 
 
 def grad(v: float) -> dict:
-    return {"shape": [1], "dtype": "float32", "numel": 1, "first": [v], "norm": abs(v), "min": v,
-            "max": v, "sum": v, "nonfinite": False}
+    return {
+        "shape": [1],
+        "dtype": "float32",
+        "numel": 1,
+        "first": [v],
+        "norm": abs(v),
+        "min": v,
+        "max": v,
+        "sum": v,
+        "nonfinite": False,
+    }
 
 
 def update(c: int, before: str, v: float, name: str = "w", line: int = 9) -> GradUpdate:
     return GradUpdate(call=c, name=name, before=before, grad=grad(v), file=F, line=line)
 
 
-def write(index: int, line: int, *, name="w", api="add_", leaf=True, rg=True, enabled=True,
-          v0=0, v1=1, raised=None) -> InplaceWrite:
-    return InplaceWrite(index=index, api=api, file=F, line=line, storage=1, version_before=v0,
-                        version_after=v1, name=name, is_leaf=leaf, requires_grad=rg,
-                        grad_enabled=enabled, raised=raised)
+def write(
+    index: int,
+    line: int,
+    *,
+    name="w",
+    api="add_",
+    leaf=True,
+    rg=True,
+    enabled=True,
+    v0=0,
+    v1=1,
+    raised=None,
+) -> InplaceWrite:
+    return InplaceWrite(
+        index=index,
+        api=api,
+        file=F,
+        line=line,
+        storage=1,
+        version_before=v0,
+        version_after=v1,
+        name=name,
+        is_leaf=leaf,
+        requires_grad=rg,
+        grad_enabled=enabled,
+        raised=raised,
+    )
 
 
 def only(findings) -> Finding:
@@ -94,11 +201,15 @@ def only(findings) -> Finding:
 
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
-FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors "
-             "after they have already been freed). Saved intermediate values of the graph are freed")
-STALE_MSG = ("one of the variables needed for gradient computation has been modified by an inplace "
-             "operation: [torch.FloatTensor [1]], which is output 0 of Add, is at version 1; expected "
-             "version 0 instead. Hint: enable anomaly detection")
+FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed"
+)
+STALE_MSG = (
+    "one of the variables needed for gradient computation has been modified by an inplace "
+    "operation: [torch.FloatTensor [1]], which is output 0 of Add, is at version 1; expected "
+    "version 0 instead. Hint: enable anomaly detection"
+)
 SCALAR_MSG = "grad can be implicitly created only for scalar outputs"
 NOGRADFN_MSG = "element 0 of tensors does not require grad and does not have a grad_fn"
 
@@ -107,11 +218,26 @@ NOGRADFN_MSG = "element 0 of tensors does not require grad and does not have a g
 
 
 def test_accumulation_over_four_calls_is_info_with_history():
-    ev = Events(grads=[update(1, "none", 5), update(2, "kept", 10), update(3, "kept", 15),
-                       update(4, "kept", 20)])
+    ev = Events(
+        grads=[
+            update(1, "none", 5),
+            update(2, "kept", 10),
+            update(3, "kept", 15),
+            update(4, "kept", 20),
+        ]
+    )
     f = only(grad_accumulation.check(seed_graph(calls=(1, 2, 3, 4)), ev))
-    assert (f.kind, f.severity, f.line, f.node, f.graph) == ("grad-accumulation", "info", 9, "n4", "g1")
-    assert f.message == "w.grad accumulated over 4 backward calls without being zeroed: 5 → 10 → 15 → 20"
+    assert (f.kind, f.severity, f.line, f.node, f.graph) == (
+        "grad-accumulation",
+        "info",
+        9,
+        "n4",
+        "g1",
+    )
+    assert (
+        f.message
+        == "w.grad accumulated over 4 backward calls without being zeroed: 5 → 10 → 15 → 20"
+    )
     assert f.badge == "grad 5 → 10 → 15 → 20"
     assert "zero_grad" in f.hint
 
@@ -125,9 +251,11 @@ def test_accumulation_line_is_first_kept_update():
 
 
 def test_clean_loop_gives_nothing():
-    ev = Events(grads=[update(i, "none", 5) for i in range(1, 5)]
-                + [update(i, "zero", 5, name="x") for i in range(1, 5)],
-                steps=[OptimizerStep(i, "SGD", i, ("w",), F, 11) for i in range(1, 5)])
+    ev = Events(
+        grads=[update(i, "none", 5) for i in range(1, 5)]
+        + [update(i, "zero", 5, name="x") for i in range(1, 5)],
+        steps=[OptimizerStep(i, "SGD", i, ("w",), F, 11) for i in range(1, 5)],
+    )
     assert list(grad_accumulation.check(seed_graph(), ev)) == []
 
 
@@ -137,8 +265,10 @@ def test_single_backward_on_manual_grad_is_not_accumulation():
 
 def test_step_inside_the_run_is_warning():
     # forgot zero_grad: backward, step, backward (kept), step, ...
-    ev = Events(grads=[update(1, "none", 5), update(2, "kept", 10), update(3, "kept", 15)],
-                steps=[OptimizerStep(i, "SGD", i, ("w",), F, 11) for i in (1, 2, 3)])
+    ev = Events(
+        grads=[update(1, "none", 5), update(2, "kept", 10), update(3, "kept", 15)],
+        steps=[OptimizerStep(i, "SGD", i, ("w",), F, 11) for i in (1, 2, 3)],
+    )
     f = only(grad_accumulation.check(seed_graph(), ev))
     assert f.severity == "warning"
     assert "w.grad kept accumulating across 2 optimizer steps" in f.message
@@ -158,15 +288,23 @@ def test_micro_batches_then_step_then_reset_is_info_once():
 
 
 def test_changed_grad_continues_the_run_and_zero_resets_it():
-    ev = Events(grads=[update(1, "none", 5), update(2, "changed", 55), update(3, "zero", 5),
-                       update(4, "none", 5)])
+    ev = Events(
+        grads=[
+            update(1, "none", 5),
+            update(2, "changed", 55),
+            update(3, "zero", 5),
+            update(4, "none", 5),
+        ]
+    )
     f = only(grad_accumulation.check(seed_graph(), ev))
     assert "2 backward calls" in f.message and "5 → 55" in f.message
 
 
 def test_long_history_is_elided_and_unknown_leaf_has_no_node():
-    ev = Events(grads=[update(1, "none", 1, name="head.bias")]
-                + [update(i, "kept", i, name="head.bias") for i in range(2, 11)])
+    ev = Events(
+        grads=[update(1, "none", 1, name="head.bias")]
+        + [update(i, "kept", i, name="head.bias") for i in range(2, 11)]
+    )
     f = only(grad_accumulation.check(seed_graph(), ev))
     assert f.badge == "grad 1 → 2 → 3 → 4 → … → 10"
     assert (f.node, f.graph) == (None, None)
@@ -176,15 +314,25 @@ def test_long_history_is_elided_and_unknown_leaf_has_no_node():
 def test_large_gradients_show_norms():
     big = {"numel": 100, "first": [1.0, 2.0], "norm": 3.5, "min": 0.0, "max": 2.0}
     bigger = dict(big, norm=7.0)
-    ev = Events(grads=[GradUpdate(1, "w", "none", big, F, 9), GradUpdate(2, "w", "kept", bigger, F, 9)])
+    ev = Events(
+        grads=[GradUpdate(1, "w", "none", big, F, 9), GradUpdate(2, "w", "kept", bigger, F, 9)]
+    )
     f = only(grad_accumulation.check(seed_graph(), ev))
     assert f.message.endswith("norm 3.5 → norm 7") and f.badge == "grad norm 3.5 → 7"
 
 
 def test_unnamed_leaf_is_described_not_named_by_node_id():
     g = seed_graph(calls=(1, 2))
-    g.add_node("n9", kind="tensor", label="tensor(3)", name=None, role="leaf", is_leaf=True,
-               requires_grad=True, reached=True)
+    g.add_node(
+        "n9",
+        kind="tensor",
+        label="tensor(3)",
+        name=None,
+        role="leaf",
+        is_leaf=True,
+        requires_grad=True,
+        reached=True,
+    )
     ev = Events(grads=[update(1, "none", 1, name="n9"), update(2, "kept", 2, name="n9")])
     f = only(grad_accumulation.check(g, ev))
     assert "n9" not in f.message and "unnamed leaf tensor(3)" in f.message
@@ -197,21 +345,39 @@ def test_unnamed_leaf_is_described_not_named_by_node_id():
 def test_refused_leaf_inplace_is_error_at_the_write():
     ev = Events(inplace=[write(0, 31, v0=0, v1=0, raised=LEAF_MSG)])
     f = only(leaf_inplace.check(seed_graph(), ev))
-    assert (f.kind, f.severity, f.line, f.node, f.graph) == ("leaf-inplace", "error", 31, "n4", "g1")
+    assert (f.kind, f.severity, f.line, f.node, f.graph) == (
+        "leaf-inplace",
+        "error",
+        31,
+        "n4",
+        "g1",
+    )
     assert f.message.startswith("add_() writes in place into w, a leaf tensor that requires grad")
     assert f.badge == "in-place add_ ← line 31"
     assert "torch.no_grad()" in f.hint
 
 
 def test_leaf_write_with_grad_enabled_that_did_not_happen_counts_without_message():
-    f = only(leaf_inplace.check(seed_graph(), Events(inplace=[write(0, 8, api="__iadd__", v0=0, v1=0)])))
+    f = only(
+        leaf_inplace.check(seed_graph(), Events(inplace=[write(0, 8, api="__iadd__", v0=0, v1=0)]))
+    )
     assert f.message.startswith("`+=` writes in place into w")
 
 
 def test_view_of_leaf_is_reported():
-    ev = Events(inplace=[write(0, 12, name=None, leaf=False, v1=0,
-                               raised="a view of a leaf Variable that requires grad is being used in "
-                                      "an in-place operation.")])
+    ev = Events(
+        inplace=[
+            write(
+                0,
+                12,
+                name=None,
+                leaf=False,
+                v1=0,
+                raised="a view of a leaf Variable that requires grad is being used in "
+                "an in-place operation.",
+            )
+        ]
+    )
     f = only(leaf_inplace.check(seed_graph(), ev))
     assert "a view of a leaf tensor that requires grad" in f.message and f.node is None
 
@@ -220,7 +386,9 @@ def test_view_of_leaf_is_reported():
     "w",
     [
         write(0, 20, enabled=False),  # with torch.no_grad(): w -= lr * w.grad
-        write(0, 20, api="kaiming_uniform_", name=None),  # nn.init in a constructor: allowed, bumped
+        write(
+            0, 20, api="kaiming_uniform_", name=None
+        ),  # nn.init in a constructor: allowed, bumped
         write(0, 20, leaf=False),  # a non-leaf: the saved-tensor check's business
         write(0, 20, rg=False, v1=0),  # a leaf without requires_grad
         write(0, 20, raised="some other error"),
@@ -241,10 +409,28 @@ def test_leaf_inplace_in_a_loop_is_reported_once():
 def stale_graph(writes=(0,), tensor_name="a") -> AutogradGraph:
     g = seed_graph()
     g.nodes["n1"]["saved"] = [
-        {"name": "self", "status": "stale", "shape": (1,), "dtype": None, "version_saved": 0,
-         "version_now": len(writes) or 1, "tensor": "n2", "tensor_name": tensor_name, "writes": list(writes)},
-        {"name": "other", "status": "ok", "shape": (1,), "dtype": "float32", "version_saved": None,
-         "version_now": 0, "tensor": None, "tensor_name": "b", "writes": []},
+        {
+            "name": "self",
+            "status": "stale",
+            "shape": (1,),
+            "dtype": None,
+            "version_saved": 0,
+            "version_now": len(writes) or 1,
+            "tensor": "n2",
+            "tensor_name": tensor_name,
+            "writes": list(writes),
+        },
+        {
+            "name": "other",
+            "status": "ok",
+            "shape": (1,),
+            "dtype": "float32",
+            "version_saved": None,
+            "version_now": 0,
+            "tensor": None,
+            "tensor_name": "b",
+            "writes": [],
+        },
     ]
     return g
 
@@ -252,16 +438,28 @@ def stale_graph(writes=(0,), tensor_name="a") -> AutogradGraph:
 def test_stale_saved_tensor_points_at_the_write_and_the_saver():
     ev = Events(inplace=[write(0, 8, name="a", leaf=False)])
     f = only(saved_tensor_modified.check(stale_graph(), ev))
-    assert (f.kind, f.severity, f.line, f.node, f.graph) == ("saved-tensor-modified", "error", 8, "n1", "g1")
+    assert (f.kind, f.severity, f.line, f.node, f.graph) == (
+        "saved-tensor-modified",
+        "error",
+        8,
+        "n1",
+        "g1",
+    )
     assert f.related == (Location(F, 7, "saved by MulBackward0"),)
     assert f.badge == "saved v0, now v1 ← line 8"
-    assert f.message.startswith("a was modified in place by add_() at line 8 after mul at line 7 saved it")
+    assert f.message.startswith(
+        "a was modified in place by add_() at line 8 after mul at line 7 saved it"
+    )
     assert "a = a + 1" in f.hint
 
 
 def test_last_of_several_writes_is_reported():
-    ev = Events(inplace=[write(0, 8, name="a", leaf=False),
-                         write(1, 9, name="a", leaf=False, api="mul_", v0=1, v1=2)])
+    ev = Events(
+        inplace=[
+            write(0, 8, name="a", leaf=False),
+            write(1, 9, name="a", leaf=False, api="mul_", v0=1, v1=2),
+        ]
+    )
     f = only(saved_tensor_modified.check(stale_graph(writes=(0, 1)), ev))
     assert (f.line, f.badge) == (9, "saved v0, now v2 ← line 9")
     assert "mul_()" in f.message
@@ -281,10 +479,15 @@ def test_ok_saved_tensors_give_nothing():
 
 
 def test_saved_tensor_from_engine_error_when_no_stale_entry():
-    ev = Events(backward=[call(1, 25, error=STALE_MSG)], inplace=[write(0, 23, name="a", leaf=False)])
+    ev = Events(
+        backward=[call(1, 25, error=STALE_MSG)], inplace=[write(0, 23, name="a", leaf=False)]
+    )
     f = only(saved_tensor_modified.from_error(ev))
     assert (f.line, f.related) == (23, (Location(F, 25, "backward raised here"),))
-    assert "(saved at version 0, now 1)" in f.message and "a was modified in place by add_()" in f.message
+    assert (
+        "(saved at version 0, now 1)" in f.message
+        and "a was modified in place by add_()" in f.message
+    )
     # ambiguous writes: stay at the backward line
     ev.inplace.append(write(1, 30, name="c", leaf=False))
     assert only(saved_tensor_modified.from_error(ev)).line == 25
@@ -317,16 +520,22 @@ def test_retained_first_call_is_not_the_freer_and_successful_calls_give_nothing(
 
 
 def test_nonleaf_grad_read():
-    ev = Events(grad_reads=[GradRead("a", F, 12, "AddBackward0"), GradRead("a", F, 12, "AddBackward0")])
+    ev = Events(
+        grad_reads=[GradRead("a", F, 12, "AddBackward0"), GradRead("a", F, 12, "AddBackward0")]
+    )
     f = only(nonleaf_grad_access.check(seed_graph(), ev))
     assert (f.kind, f.severity, f.line, f.node) == ("nonleaf-grad-access", "warning", 12, "n2")
-    assert f.message.startswith("a.grad is None: a is not a leaf") and "only leaf tensors" in f.message
+    assert (
+        f.message.startswith("a.grad is None: a is not a leaf") and "only leaf tensors" in f.message
+    )
     assert "a.retain_grad()" in f.hint
     assert list(nonleaf_grad_access.check(seed_graph(), Events())) == []
 
 
 def test_unnamed_nonleaf_grad_read():
-    f = only(nonleaf_grad_access.check(seed_graph(), Events(grad_reads=[GradRead(None, F, 3, None)])))
+    f = only(
+        nonleaf_grad_access.check(seed_graph(), Events(grad_reads=[GradRead(None, F, 3, None)]))
+    )
     assert f.message.startswith("This .grad is None") and f.node is None
 
 
@@ -337,20 +546,27 @@ def test_nonscalar_backward_error():
     ev = Events(backward=[call(1, 17, shapes=((3,),), error=SCALAR_MSG, graph=None)])
     f = only(nonscalar_backward.check(seed_graph(), ev))
     assert (f.kind, f.severity, f.line, f.node) == ("nonscalar-backward", "error", 17, "n0")
-    assert f.message.startswith("y.backward() was called on y, which has shape (3,), without gradient=")
+    assert f.message.startswith(
+        "y.backward() was called on y, which has shape (3,), without gradient="
+    )
     assert "y.sum().backward()" in f.hint and "torch.ones_like(y)" in f.hint
     assert f.badge == "backward on shape (3,)"
 
 
 @pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
 def test_scalar_like_roots_give_nothing(shape):
-    assert list(nonscalar_backward.check(seed_graph(), Events(backward=[call(1, 9, shapes=(shape,))]))) == []
+    assert (
+        list(nonscalar_backward.check(seed_graph(), Events(backward=[call(1, 9, shapes=(shape,))])))
+        == []
+    )
 
 
 def test_nonscalar_root_with_gradient_given_is_fine_and_without_is_reported():
     given = call(1, 9, shapes=((2,),), given=True)
     assert list(nonscalar_backward.check(seed_graph(), Events(backward=[given]))) == []
-    f = only(nonscalar_backward.check(seed_graph(), Events(backward=[call(1, 9, shapes=((2, 3),))])))
+    f = only(
+        nonscalar_backward.check(seed_graph(), Events(backward=[call(1, 9, shapes=((2, 3),))]))
+    )
     assert "shape (2, 3)" in f.message
 
 
@@ -359,17 +575,42 @@ def test_nonscalar_root_with_gradient_given_is_fine_and_without_is_reported():
 
 def unreached_graph(gid="g1") -> AutogradGraph:
     g = seed_graph(gid=gid)
-    g.add_node("n6", kind="tensor", label="aux_head.weight", name="aux_head.weight", role="param",
-               is_leaf=True, requires_grad=True, reached=False, module="aux_head")
-    g.add_node("n7", kind="tensor", label="z", name="z", role="leaf", is_leaf=True,
-               requires_grad=False, reached=False)
+    g.add_node(
+        "n6",
+        kind="tensor",
+        label="aux_head.weight",
+        name="aux_head.weight",
+        role="param",
+        is_leaf=True,
+        requires_grad=True,
+        reached=False,
+        module="aux_head",
+    )
+    g.add_node(
+        "n7",
+        kind="tensor",
+        label="z",
+        name="z",
+        role="leaf",
+        is_leaf=True,
+        requires_grad=False,
+        reached=False,
+    )
     return g
 
 
 def test_unreached_parameter():
     f = only(no_grad_param.check(unreached_graph(), Events(backward=[call(1, 31)])))
-    assert (f.kind, f.severity, f.line, f.node, f.graph) == ("no-grad-param", "warning", 31, "n6", "g1")
-    assert f.message.startswith("Parameter aux_head.weight requires grad, but the backward call at line 31")
+    assert (f.kind, f.severity, f.line, f.node, f.graph) == (
+        "no-grad-param",
+        "warning",
+        31,
+        "n6",
+        "g1",
+    )
+    assert f.message.startswith(
+        "Parameter aux_head.weight requires grad, but the backward call at line 31"
+    )
     assert "n6" not in f.message and f.badge == "no gradient"
 
 
@@ -386,7 +627,13 @@ def test_nonfinite_gradient():
     g = seed_graph()
     ev = Events(nonfinite=[NonFinite(1, "g1", "n3", "AddBackward0", "nan", F, 5)])
     f = only(nonfinite_grad.check(g, ev))
-    assert (f.kind, f.severity, f.line, f.node, f.graph) == ("nonfinite-grad", "error", 5, "n3", "g1")
+    assert (f.kind, f.severity, f.line, f.node, f.graph) == (
+        "nonfinite-grad",
+        "error",
+        5,
+        "n3",
+        "g1",
+    )
     assert "first becomes NaN in the backward of add (AddBackward0)" in f.message
     assert f.badge == "NaN first here"
     other = only(nonfinite_grad.check(seed_graph(gid="g2"), ev))  # not this graph: no node
@@ -395,7 +642,9 @@ def test_nonfinite_gradient():
 
 
 def test_nonfinite_at_a_leaf_does_not_say_accumulategrad():
-    ev = Events(nonfinite=[NonFinite(1, None, None, "torch::autograd::AccumulateGrad", "nan+inf", F, 4)])
+    ev = Events(
+        nonfinite=[NonFinite(1, None, None, "torch::autograd::AccumulateGrad", "nan+inf", F, 4)]
+    )
     f = only(nonfinite_grad.check(seed_graph(), ev))
     assert "AccumulateGrad" not in f.message and "NaN and Inf" in f.message
 
@@ -404,7 +653,9 @@ def test_nonfinite_at_a_leaf_does_not_say_accumulategrad():
 
 
 def test_backward_without_grad_fn():
-    ev = Events(backward=[call(1, 20, roots=("loss",), rg=(False,), error=NOGRADFN_MSG, graph=None)])
+    ev = Events(
+        backward=[call(1, 20, roots=("loss",), rg=(False,), error=NOGRADFN_MSG, graph=None)]
+    )
     f = only(no_grad_fn.check(seed_graph(), ev))
     assert (f.kind, f.severity, f.line) == ("no-grad-fn", "error", 20)
     assert f.message.startswith("loss.backward() was called on loss, which does not require grad")
@@ -412,10 +663,16 @@ def test_backward_without_grad_fn():
 
 
 def test_root_not_requiring_grad_and_second_element():
-    f = only(no_grad_fn.check(seed_graph(), Events(backward=[call(1, 4, roots=("y", "c"), rg=(True, False))])))
+    f = only(
+        no_grad_fn.check(
+            seed_graph(), Events(backward=[call(1, 4, roots=("y", "c"), rg=(True, False))])
+        )
+    )
     assert "called on c," in f.message
     msg = "element 1 of tensors does not require grad and does not have a grad_fn"
-    f = only(no_grad_fn.check(seed_graph(), Events(backward=[call(1, 4, roots=("y", "c"), error=msg)])))
+    f = only(
+        no_grad_fn.check(seed_graph(), Events(backward=[call(1, 4, roots=("y", "c"), error=msg)]))
+    )
     assert "called on c," in f.message
     assert list(no_grad_fn.check(seed_graph(), Events(backward=[call(1, 4)]))) == []
 
@@ -440,12 +697,17 @@ def test_script_error_alone_gives_its_finding(message, kind):
 
 
 def test_script_error_not_doubled_when_event_explains_it():
-    ev = Events(backward=[call(1, 17, shapes=((3,),), error=SCALAR_MSG, graph=None)],
-                error=ScriptError("RuntimeError", SCALAR_MSG, F, 17))
+    ev = Events(
+        backward=[call(1, 17, shapes=((3,),), error=SCALAR_MSG, graph=None)],
+        error=ScriptError("RuntimeError", SCALAR_MSG, F, 17),
+    )
     f = only(run_checks([seed_graph()], ev))
     assert f.node == "n0" and f.message.startswith("y.backward()")
-    ev = Events(inplace=[write(0, 23, name="a", leaf=False)], backward=[call(1, 25, error=STALE_MSG)],
-                error=ScriptError("RuntimeError", STALE_MSG, F, 25))
+    ev = Events(
+        inplace=[write(0, 23, name="a", leaf=False)],
+        backward=[call(1, 25, error=STALE_MSG)],
+        error=ScriptError("RuntimeError", STALE_MSG, F, 25),
+    )
     f = only(run_checks([stale_graph()], ev))
     assert (f.line, f.node) == (23, "n1")
 
@@ -464,7 +726,9 @@ def test_checks_cover_every_kind_in_design_order():
 
 
 def test_no_graph_runs_on_an_empty_graph():
-    ev = Events(grad_reads=[GradRead("h", F, 12, "MulBackward0")], backward=[call(1, 9, graph=None)])
+    ev = Events(
+        grad_reads=[GradRead("h", F, 12, "MulBackward0")], backward=[call(1, 9, graph=None)]
+    )
     f = only(run_checks([], ev))
     assert (f.kind, f.graph, f.node) == ("nonleaf-grad-access", None, None)
     assert run_checks([], Events()) == []
@@ -483,8 +747,16 @@ def test_findings_seen_in_two_graphs_are_kept_once_preferring_a_node():
 def test_param_reached_in_another_graph_is_not_reported():
     g1 = unreached_graph("g1")
     g2 = seed_graph("g2", calls=(2,))
-    g2.add_node("n6", kind="tensor", label="aux_head.weight", name="aux_head.weight", role="param",
-                is_leaf=True, requires_grad=True, reached=True)
+    g2.add_node(
+        "n6",
+        kind="tensor",
+        label="aux_head.weight",
+        name="aux_head.weight",
+        role="param",
+        is_leaf=True,
+        requires_grad=True,
+        reached=True,
+    )
     ev = Events(backward=[call(1, 31), call(2, 40, graph="g2")])
     assert run_checks([g1, g2], ev) == []
     found = run_checks([g1], ev)
@@ -494,11 +766,18 @@ def test_param_reached_in_another_graph_is_not_reported():
 def test_run_checks_sorts_errors_first_and_attach_keeps_a_graphs_own():
     g1 = stale_graph()
     g2 = unreached_graph("g2")
-    ev = Events(inplace=[write(0, 8, name="a", leaf=False)], grad_reads=[GradRead("h", F, 2, None)],
-                backward=[call(1, 9), call(2, 31, graph="g2")])
+    ev = Events(
+        inplace=[write(0, 8, name="a", leaf=False)],
+        grad_reads=[GradRead("h", F, 2, None)],
+        backward=[call(1, 9), call(2, 31, graph="g2")],
+    )
     g2.graph["calls"] = [2]
     found = run_checks([g1, g2], ev)
-    assert [f.kind for f in found] == ["saved-tensor-modified", "nonleaf-grad-access", "no-grad-param"]
+    assert [f.kind for f in found] == [
+        "saved-tensor-modified",
+        "nonleaf-grad-access",
+        "no-grad-param",
+    ]
     a1, a2 = attach(g1, found), attach(g2, found)
     assert [f.kind for f in a1.findings] == ["saved-tensor-modified"]
     assert [f.kind for f in a2.findings] == ["no-grad-param"]
@@ -507,7 +786,10 @@ def test_run_checks_sorts_errors_first_and_attach_keeps_a_graphs_own():
 
 def test_checks_do_not_change_their_inputs():
     g = stale_graph()
-    ev = Events(inplace=[write(0, 8, name="a", leaf=False)], grads=[update(1, "none", 1), update(2, "kept", 2)])
+    ev = Events(
+        inplace=[write(0, 8, name="a", leaf=False)],
+        grads=[update(1, "none", 1), update(2, "kept", 2)],
+    )
     before_nodes, before_ev = dict(g.nodes(data=True)), repr(ev)
     run_checks([g], ev)
     assert dict(g.nodes(data=True)) == before_nodes and repr(ev) == before_ev

@@ -25,7 +25,9 @@ def _titles(svg: str | Path) -> dict[str, list[str]]:
 
 
 def test_render_writes_the_graph_and_the_report(tmp_path: Path) -> None:
-    code, out, _ = _run("render", str(SCRIPTS / "seed_graph.py"), "-o", str(tmp_path), "--engine", "embedded")
+    code, out, _ = _run(
+        "render", str(SCRIPTS / "seed_graph.py"), "-o", str(tmp_path), "--engine", "embedded"
+    )
     assert code == 0, out
     assert "w.grad: tensor([5.]) x.grad: tensor([2.])" in out  # the script ran as itself
     assert "1 backward call, 1 distinct graph, layout by embedded" in out
@@ -36,13 +38,17 @@ def test_render_writes_the_graph_and_the_report(tmp_path: Path) -> None:
     assert any("seed_graph.py:7" in t for t in titles["MulBackward0"])  # source line of torch.mul
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["backward_calls"] == 1 and report["error"] is None
-    assert report["graphs"] == [{"id": "g1", "calls": [1], "nodes": 8, "edges": 8, "file": str(svg)}]
+    assert report["graphs"] == [
+        {"id": "g1", "calls": [1], "nodes": 8, "edges": 8, "file": str(svg)}
+    ]
     assert report["findings"] == []
     assert report["script"].endswith("seed_graph.py")
 
 
 def test_a_loop_repeating_one_graph_is_drawn_once(tmp_path: Path) -> None:
-    code, out, _ = _run("render", str(SCRIPTS / "loop_zero_grad.py"), "-o", str(tmp_path), "--format", "dot")
+    code, out, _ = _run(
+        "render", str(SCRIPTS / "loop_zero_grad.py"), "-o", str(tmp_path), "--format", "dot"
+    )
     assert code == 0, out
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["backward_calls"] == 4
@@ -53,7 +59,9 @@ def test_a_loop_repeating_one_graph_is_drawn_once(tmp_path: Path) -> None:
 
 
 def test_a_script_that_raises_still_gets_its_graph_and_exit_1(tmp_path: Path) -> None:
-    code, out, _ = _run("render", str(SCRIPTS / "raises.py"), "-o", str(tmp_path), "--engine", "embedded")
+    code, out, _ = _run(
+        "render", str(SCRIPTS / "raises.py"), "-o", str(tmp_path), "--engine", "embedded"
+    )
     assert code == 1
     assert (tmp_path / "raises.g1.svg").exists()
     report = json.loads((tmp_path / "report.json").read_text())
@@ -64,8 +72,19 @@ def test_a_script_that_raises_still_gets_its_graph_and_exit_1(tmp_path: Path) ->
 
 
 def test_script_arguments_and_sys_exit(tmp_path: Path) -> None:
-    code, out, _ = _run("render", str(SCRIPTS / "exits.py"), "--epochs", "3", "-o", str(tmp_path),
-                        "--format", "json", "--", "-o", "x")
+    code, out, _ = _run(
+        "render",
+        str(SCRIPTS / "exits.py"),
+        "--epochs",
+        "3",
+        "-o",
+        str(tmp_path),
+        "--format",
+        "json",
+        "--",
+        "-o",
+        "x",
+    )
     assert "argv: ['--epochs', '3', '-o', 'x']" in out
     assert code == 0
     data = json.loads((tmp_path / "exits.g1.json").read_text())
@@ -91,19 +110,33 @@ def test_check_json_prints_only_the_report_on_stdout(tmp_path: Path) -> None:
 
 
 def test_make_demo_renders_the_logistic_regression_model(tmp_path: Path) -> None:
-    code, out, _ = _run("render", str(ROOT / "examples" / "logistic_regression.py"), "-o", str(tmp_path),
-                        "--engine", "embedded")
+    code, out, _ = _run(
+        "render",
+        str(ROOT / "examples" / "logistic_regression.py"),
+        "-o",
+        str(tmp_path),
+        "--engine",
+        "embedded",
+    )
     assert code == 0, out
     assert "stopped at iteration 380: accuracy 99.50%" in out
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["backward_calls"] == 381 and len(report["graphs"]) == 1
     titles = _titles(tmp_path / "logistic_regression.g1.svg")
-    assert {"features.weight", "features.bias", "AddmmBackward0", "SigmoidBackward0",
-            "BinaryCrossEntropyBackward0", "loss"} <= set(titles)
+    assert {
+        "features.weight",
+        "features.bias",
+        "AddmmBackward0",
+        "SigmoidBackward0",
+        "BinaryCrossEntropyBackward0",
+        "loss",
+    } <= set(titles)
     assert any("features" in t for t in titles["AddmmBackward0"])  # module path on the op
 
 
-@pytest.mark.parametrize("args", [["--version"], ["--help"], ["render", "--help"], ["scenarios", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--version"], ["--help"], ["render", "--help"], ["scenarios", "--help"]]
+)
 def test_help_and_version(args: list[str]) -> None:
     code, out, _ = _run(*args)
     assert code == 0 and out

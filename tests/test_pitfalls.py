@@ -19,7 +19,9 @@ from graphscope.model import FINDING_KINDS
 
 SCRIPTS = Path(__file__).parent / "scripts"
 PITFALLS = sorted(SCRIPTS.glob("pitfall_*.py"))
-EXPECT = re.compile(r"# expect: (?P<kind>[a-z-]+)@(?P<line>\d+) (?P<severity>\w+) name=(?P<name>\S+)")
+EXPECT = re.compile(
+    r"# expect: (?P<kind>[a-z-]+)@(?P<line>\d+) (?P<severity>\w+) name=(?P<name>\S+)"
+)
 
 
 def _check(script: Path) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -44,29 +46,52 @@ def test_check_json_reports_the_pitfall_at_the_users_line(script: Path) -> None:
     assert hit, [f["message"] for f in ours]
     f = hit[0]
     assert (f["line"], f["severity"]) == (int(m["line"]), m["severity"])
-    assert f["hint"] and "AccumulateGrad" not in f["message"] and not re.search(r"\bn\d+\b", f["message"])
+    assert (
+        f["hint"]
+        and "AccumulateGrad" not in f["message"]
+        and not re.search(r"\bn\d+\b", f["message"])
+    )
 
 
 def test_the_original_error_is_kept_in_the_report() -> None:
     _, report = _check(SCRIPTS / "pitfall_graph_freed.py")
     assert report["error"]["type"] == "RuntimeError"
-    assert report["error"]["message"].startswith("Trying to backward through the graph a second time")
+    assert report["error"]["message"].startswith(
+        "Trying to backward through the graph a second time"
+    )
     assert report["error"]["line"] == 8
 
 
 def test_a_clean_training_loop_reports_no_error_or_warning() -> None:
     code, report = _check(SCRIPTS / "clean_training_loop.py")
     assert code == 0
-    assert [f["severity"] for f in report["findings"]] in ([], ["info"])  # retain_graph's 5 -> 10 is info
+    assert [f["severity"] for f in report["findings"]] in (
+        [],
+        ["info"],
+    )  # retain_graph's 5 -> 10 is info
     assert report["error"] is None and report["backward_calls"] == 7
 
 
 def test_render_overlays_the_finding_on_the_graph(tmp_path: Path) -> None:
     from tests.graphs import svg_nodes
 
-    result = CliRunner().invoke(main, ["render", str(SCRIPTS / "pitfall_saved_tensor_modified.py"), "-o",
-                                       str(tmp_path), "--engine", "embedded"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            str(SCRIPTS / "pitfall_saved_tensor_modified.py"),
+            "-o",
+            str(tmp_path),
+            "--engine",
+            "embedded",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 1
-    lines = {t for texts in svg_nodes(tmp_path / "pitfall_saved_tensor_modified.g1.svg").values() for t in texts}
+    lines = {
+        t
+        for texts in svg_nodes(tmp_path / "pitfall_saved_tensor_modified.g1.svg").values()
+        for t in texts
+    }
     assert "saved h: v0, now v1 (stale)" in lines
     assert "(!) saved v0, now v1 ← line 8" in lines

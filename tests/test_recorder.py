@@ -32,7 +32,9 @@ def line_of(marker: str) -> int:
 class LR(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.features = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Sequential(nn.Linear(4, 4), nn.Tanh()))
+        self.features = nn.Sequential(
+            nn.Linear(3, 4), nn.ReLU(), nn.Sequential(nn.Linear(4, 4), nn.Tanh())
+        )
         self.classifier = nn.Linear(4, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,7 +71,9 @@ def test_seq_links_nodes_to_calls(rec: Recorder) -> None:
     b = w.mul(3)  # mul-b
     y = a * b  # mul-y
     rec.uninstall()
-    got = sorted((fn._sequence_nr(), fn.name(), rec.provenance(fn._sequence_nr())) for fn in nodes(y))
+    got = sorted(
+        (fn._sequence_nr(), fn.name(), rec.provenance(fn._sequence_nr())) for fn in nodes(y)
+    )
     assert [(name, hit) for _, name, hit in got] == [
         ("AddBackward0", ("add", HERE, line_of("add-a"), None)),
         ("MulBackward0", ("mul", HERE, line_of("mul-b"), None)),
@@ -78,7 +82,11 @@ def test_seq_links_nodes_to_calls(rec: Recorder) -> None:
         ("torch::autograd::AccumulateGrad", None),
     ]
     apis = [(op.api, op.line, op.seq_hi - op.seq_lo) for op in rec.events.ops]
-    assert apis == [("add", line_of("add-a"), 1), ("mul", line_of("mul-b"), 1), ("mul", line_of("mul-y"), 1)]
+    assert apis == [
+        ("add", line_of("add-a"), 1),
+        ("mul", line_of("mul-b"), 1),
+        ("mul", line_of("mul-y"), 1),
+    ]
 
 
 def test_module_paths(rec: Recorder) -> None:
@@ -134,7 +142,12 @@ def test_inplace_writes(rec: Recorder) -> None:
     from graphscope._tensors import storage_key
 
     assert first.storage == storage_key(a)
-    assert (first.is_leaf, first.requires_grad, first.grad_enabled, first.raised) == (False, True, True, None)
+    assert (first.is_leaf, first.requires_grad, first.grad_enabled, first.raised) == (
+        False,
+        True,
+        True,
+        None,
+    )
     assert [e.index for e in rec.events.inplace] == [0, 1, 2, 3]
 
 
@@ -145,7 +158,13 @@ def test_leaf_inplace_raises_and_is_recorded(rec: Recorder) -> None:
         w.add_(1)  # leaf-add
     assert type(info.value) is RuntimeError
     (e,) = rec.events.inplace
-    assert (e.api, e.line, e.name, e.is_leaf, e.requires_grad) == ("add_", line_of("leaf-add"), "w", True, True)
+    assert (e.api, e.line, e.name, e.is_leaf, e.requires_grad) == (
+        "add_",
+        line_of("leaf-add"),
+        "w",
+        True,
+        True,
+    )
     assert e.version_before == e.version_after == 0
     assert e.raised == "a leaf Variable that requires grad is being used in an in-place operation."
     assert w._version == 0 and torch.equal(w, torch.tensor([1.0]))
@@ -175,7 +194,12 @@ def test_optimizer_step(rec: Recorder) -> None:
     model(torch.ones(1, 2)).sum().backward()
     opt.step()  # step
     (s,) = rec.events.steps
-    assert (s.optimizer, s.after_call, s.params, s.line) == ("SGD", 7, ("weight", "bias"), line_of("step"))
+    assert (s.optimizer, s.after_call, s.params, s.line) == (
+        "SGD",
+        7,
+        ("weight", "bias"),
+        line_of("step"),
+    )
     param_writes = [e for e in rec.events.inplace if e.line == line_of("step")]
     assert sorted(e.name for e in param_writes) == ["bias", "weight"]
     assert all(not e.grad_enabled for e in param_writes)
@@ -221,7 +245,9 @@ def train_grads(recorder: bool) -> list[torch.Tensor]:
     finally:
         if rec is not None:
             rec.uninstall()
-    return [p.grad.clone() for p in model.parameters()] + [p.detach().clone() for p in model.parameters()]
+    return [p.grad.clone() for p in model.parameters()] + [
+        p.detach().clone() for p in model.parameters()
+    ]
 
 
 def test_gradients_bit_identical() -> None:
@@ -354,7 +380,9 @@ def test_options_off() -> None:
         a = torch.ones(2)
         a.add_(1)
         assert not module_mod._global_forward_hooks_always_called or all(
-            h.__self__ is not rec for h in module_mod._global_forward_hooks.values() if hasattr(h, "__self__")
+            h.__self__ is not rec
+            for h in module_mod._global_forward_hooks.values()
+            if hasattr(h, "__self__")
         )
     finally:
         rec.uninstall()

@@ -22,7 +22,15 @@ from graphscope.trace import trace
 from tests.graphs import seed_tensors, svg_edges, svg_nodes
 
 HAVE_DOT = shutil.which("dot") is not None
-ENGINES = ["embedded", pytest.param("dot", marks=pytest.mark.skipif(not HAVE_DOT, reason="system Graphviz dot not installed (CI installs it)"))]
+ENGINES = [
+    "embedded",
+    pytest.param(
+        "dot",
+        marks=pytest.mark.skipif(
+            not HAVE_DOT, reason="system Graphviz dot not installed (CI installs it)"
+        ),
+    ),
+]
 
 
 def _seed_after_backward():  # type: ignore[no-untyped-def]
@@ -33,7 +41,9 @@ def _seed_after_backward():  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_svg_of_the_seed_graph_holds_nodes_edges_flags_and_grads(tmp_path: Path, engine: str) -> None:
+def test_svg_of_the_seed_graph_holds_nodes_edges_flags_and_grads(
+    tmp_path: Path, engine: str
+) -> None:
     _, g = _seed_after_backward()
     out = render_graph(g, tmp_path / "seed.svg", Options(engine=engine))
     assert out.engine == engine
@@ -45,11 +55,17 @@ def test_svg_of_the_seed_graph_holds_nodes_edges_flags_and_grads(tmp_path: Path,
     assert "is_leaf=True requires_grad=True" in by_title["w"]
     assert "is_leaf=False requires_grad=True" in by_title["a"]
     assert "retains_grad=True" in by_title["a"] and "retains_grad=False" in by_title["b"]
-    assert "grad=[5]" in by_title["w"] and "grad=[2]" in by_title["x"] and "grad=[2]" in by_title["a"]
+    assert (
+        "grad=[5]" in by_title["w"] and "grad=[2]" in by_title["x"] and "grad=[2]" in by_title["a"]
+    )
     assert not any(t.startswith("grad=") for t in by_title["b"])
     # the legend explains the colours used
     root = ET.parse(out.path).getroot()
-    legend = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.text and "retain_grad()" in t.text]
+    legend = [
+        t.text
+        for t in root.iter("{http://www.w3.org/2000/svg}text")
+        if t.text and "retain_grad()" in t.text
+    ]
     assert legend == ["non-leaf with retain_grad()"]
 
 
@@ -78,8 +94,12 @@ def test_dot_is_byte_identical_across_runs_and_processes(tmp_path: Path) -> None
         sys.stdout.write(to_dot(trace(s["y"], names=s)))
         """
     ) % str(Path(__file__).parent.parent)
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-            for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1] == to_dot(g1)
 
 
@@ -99,7 +119,15 @@ def test_every_format_with_the_embedded_engine(tmp_path: Path, fmt: str) -> None
         assert data.decode().startswith("digraph autograd {")
     elif fmt == "json":
         loaded = json.loads(data)
-        assert {n["label"] for n in loaded["nodes"]} == {"y", "MulBackward0", "AddBackward0", "a", "b", "w", "x"}
+        assert {n["label"] for n in loaded["nodes"]} == {
+            "y",
+            "MulBackward0",
+            "AddBackward0",
+            "a",
+            "b",
+            "w",
+            "x",
+        }
         assert len(loaded["edges"]) == g.number_of_edges()
     elif fmt == "html":
         text = data.decode()
@@ -128,7 +156,14 @@ def test_render_names_from_the_callers_variables_and_returns_the_path(tmp_path: 
     out = graphscope.render(loss, tmp_path / "m.svg", engine="embedded")
     assert out == tmp_path / "m.svg"
     titles = {lines[0] for lines in svg_nodes(out).values()}
-    assert {"loss", "model.weight", "model.bias", "AddmmBackward0", "SigmoidBackward0", "MeanBackward0"} <= titles
+    assert {
+        "loss",
+        "model.weight",
+        "model.bias",
+        "AddmmBackward0",
+        "SigmoidBackward0",
+        "MeanBackward0",
+    } <= titles
 
 
 def test_user_text_is_escaped_everywhere(tmp_path: Path) -> None:
@@ -136,12 +171,16 @@ def test_user_text_is_escaped_everywhere(tmp_path: Path) -> None:
     evil = (w * 2).sum()
     name = '<b>&"x\\N</svg>'
     g = trace(evil, names={name: evil})
-    f = Finding("no-grad-fn", "error", "m", "h", node=g.roots()[0], badge="<script>alert(1)</script>")
+    f = Finding(
+        "no-grad-fn", "error", "m", "h", node=g.roots()[0], badge="<script>alert(1)</script>"
+    )
     g = g.with_findings([f])
     for fmt in ("svg", "html"):
         out = render_graph(g, tmp_path / f"evil.{fmt}", Options(format=fmt, engine="embedded")).path
         text = out.read_text()
-        assert "alert(1)</script>" not in text and text.count("</svg>") == 1  # never closes our tags
+        assert (
+            "alert(1)</script>" not in text and text.count("</svg>") == 1
+        )  # never closes our tags
         if fmt == "svg":
             assert "<b>" not in text and "<script" not in text
         if fmt == "svg":
@@ -152,7 +191,9 @@ def test_user_text_is_escaped_everywhere(tmp_path: Path) -> None:
 
 def test_findings_are_highlighted_with_their_badge() -> None:
     d = {"kind": "op", "label": "MulBackward0", "saved": []}
-    f = Finding("saved-tensor-modified", "error", "m", "h", node="n1", badge="saved v0, now v1 <- line 9")
+    f = Finding(
+        "saved-tensor-modified", "error", "m", "h", node="n1", badge="saved v0, now v1 <- line 9"
+    )
     attrs = node_style(d, Options(), [f])
     assert attrs["color"] == "#d32f2f" and attrs["penwidth"] == "3"
     assert "saved v0, now v1 &lt;- line 9" in attrs["label"]

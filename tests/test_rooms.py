@@ -39,8 +39,16 @@ def _uses(imports: set[str], lib: str) -> bool:
 
 
 def test_the_rooms_exist() -> None:
-    for name in ("graphscope.model", "graphscope.errors", "graphscope.trace", "graphscope.watch",
-                 "graphscope.script", "graphscope.style", "graphscope.render", "graphscope.cli"):
+    for name in (
+        "graphscope.model",
+        "graphscope.errors",
+        "graphscope.trace",
+        "graphscope.watch",
+        "graphscope.script",
+        "graphscope.style",
+        "graphscope.render",
+        "graphscope.cli",
+    ):
         assert name in MODULES
 
 

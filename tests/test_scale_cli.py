@@ -15,8 +15,11 @@ SCRIPT = Path(__file__).parent / "scripts" / "transformer6.py"
 
 
 def _render(tmp_path: Path, *extra: str) -> Path:
-    result = CliRunner().invoke(main, ["render", str(SCRIPT), "-o", str(tmp_path), "--engine", "embedded", *extra],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        ["render", str(SCRIPT), "-o", str(tmp_path), "--engine", "embedded", *extra],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     return tmp_path / "transformer6.g1.svg"
 
@@ -26,7 +29,10 @@ def test_six_identical_layers_fold_into_one_linked_block(tmp_path: Path) -> None
     titles = [lines[0] for lines in svg_nodes(svg).values()]
     assert "layers.0–5 ×6" in titles
     assert len(titles) <= 300 and len(titles) < 20  # the overview fits the budget easily
-    links = [a.get("{http://www.w3.org/1999/xlink}href") for a in ET.parse(svg).getroot().iter(f"{SVG_NS}a")]
+    links = [
+        a.get("{http://www.w3.org/1999/xlink}href")
+        for a in ET.parse(svg).getroot().iter(f"{SVG_NS}a")
+    ]
     assert "transformer6.g1.layers.0_5.svg" in links
     drill = tmp_path / "transformer6.g1.layers.0_5.svg"
     inner = [lines[0] for lines in svg_nodes(drill).values()]
@@ -41,7 +47,9 @@ def test_expand_reveals_exactly_the_requested_layer(tmp_path: Path) -> None:
     assert params and all(t.startswith("layers.2.") for t in params)
     assert {"layers.0–1 ×2", "layers.3–5 ×3"} <= set(titles)
     assert sorted(p.name for p in tmp_path.glob("*.svg")) == [
-        "transformer6.g1.layers.0_1.svg", "transformer6.g1.layers.3_5.svg", "transformer6.g1.svg",
+        "transformer6.g1.layers.0_1.svg",
+        "transformer6.g1.layers.3_5.svg",
+        "transformer6.g1.svg",
     ]
 
 

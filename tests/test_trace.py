@@ -39,7 +39,16 @@ def test_row1_nodes_edges_and_flags() -> None:
     b = torch.add(w, 1)
     y = torch.mul(a, b)
     g = trace(y)
-    assert list(labels(g).values()) == ["y", "MulBackward0", "AddBackward0", "a", "w", "x", "AddBackward0", "b"]
+    assert list(labels(g).values()) == [
+        "y",
+        "MulBackward0",
+        "AddBackward0",
+        "a",
+        "w",
+        "x",
+        "AddBackward0",
+        "b",
+    ]
     assert list(g.nodes) == [f"n{i}" for i in range(8)]  # deterministic ids, discovery order
     assert edge_labels(g) == SEED_EDGES
     assert g.number_of_edges() == 8  # w feeds both AddBackward0 nodes
@@ -50,7 +59,10 @@ def test_row1_nodes_edges_and_flags() -> None:
     assert all(t[n]["grad"] is None for n in "wxaby")
     # slots: a is input 0 and b input 1 of MulBackward0
     mul = next(n for n, d in g.nodes(data=True) if d["label"] == "MulBackward0")
-    assert {g.nodes[u]["name"]: d["slot"] for u, _, d in g.in_edges(mul, data=True)} == {"a": 0, "b": 1}
+    assert {g.nodes[u]["name"]: d["slot"] for u, _, d in g.in_edges(mul, data=True)} == {
+        "a": 0,
+        "b": 1,
+    }
 
     y.backward()
     g = trace(y)
@@ -78,7 +90,11 @@ def test_row3_grad_fn() -> None:
     s = seed_tensors()
     t = _by_name(trace(s["y"], names=s))
     assert {n: t[n]["grad_fn"] for n in "wxaby"} == {
-        "w": None, "x": None, "a": "AddBackward0", "b": "AddBackward0", "y": "MulBackward0",
+        "w": None,
+        "x": None,
+        "a": "AddBackward0",
+        "b": "AddBackward0",
+        "y": "MulBackward0",
     }
 
 
@@ -92,7 +108,9 @@ def test_row5_gradient_weights() -> None:
     loss = torch.cat([y0, y1], dim=0)
     assert loss.tolist() == [6.0, 5.0]
     g = trace(loss)
-    assert {"loss", "CatBackward0", "MulBackward0", "y0", "y1", "a", "b", "w", "x"} <= set(labels(g).values())
+    assert {"loss", "CatBackward0", "MulBackward0", "y0", "y1", "a", "b", "w", "x"} <= set(
+        labels(g).values()
+    )
     assert ("y0", "CatBackward0") in edge_labels(g) and ("y1", "CatBackward0") in edge_labels(g)
     assert _by_name(g)["loss"]["shape"] == (2,)
     loss.backward(gradient=torch.tensor([1.0, 2.0]))
@@ -123,8 +141,12 @@ def test_row7_several_roots() -> None:
     g = trace(y1, y2)
     assert [g.nodes[r]["name"] for r in g.roots()] == ["y1", "y2"]
     assert edge_labels(g) == {
-        ("x1", "MulBackward0"), ("x2", "MulBackward0"), ("MulBackward0", "y1"),
-        ("x1", "AddBackward0"), ("x2", "AddBackward0"), ("AddBackward0", "y2"),
+        ("x1", "MulBackward0"),
+        ("x2", "MulBackward0"),
+        ("MulBackward0", "y1"),
+        ("x1", "AddBackward0"),
+        ("x2", "AddBackward0"),
+        ("AddBackward0", "y2"),
     }
     assert [v.item() for v in torch.autograd.grad(y1, [x1, x2], retain_graph=True)] == [2.0, 1.0]
     assert [v.item() for v in torch.autograd.grad(y1 + y2, [x1, x2])] == [3.0, 2.0]
@@ -217,8 +239,13 @@ def test_100k_deep_chain_traced_then_freed_does_not_crash(backward: bool) -> Non
         print("freed")
         """
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                          env={"OMP_NUM_THREADS": "1", "PATH": ""})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"OMP_NUM_THREADS": "1", "PATH": ""},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.split()
     assert lines[0] == "100002" and lines[-1] == "freed"
@@ -274,7 +301,10 @@ def test_parameters_named_by_named_parameters_and_unreached_marked() -> None:
     assert t["features.weight"]["role"] == "param" and t["features.weight"]["reached"] is True
     assert t["features.weight"]["module"] == "features"
     assert t["aux_head.weight"]["reached"] is False and t["aux_head.bias"]["reached"] is False
-    assert g.in_degree(g.by_name("aux_head.weight")) == 0 and g.out_degree(g.by_name("aux_head.weight")) == 0
+    assert (
+        g.in_degree(g.by_name("aux_head.weight")) == 0
+        and g.out_degree(g.by_name("aux_head.weight")) == 0
+    )
 
 
 def test_trace_rejects_bad_roots_with_a_clear_message() -> None:

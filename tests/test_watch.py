@@ -39,7 +39,9 @@ def _train(model: torch.nn.Module, steps: int = 3) -> list[torch.Tensor]:
         with torch.no_grad():
             for p in model.parameters():
                 p.data.mul_(0.999)
-    return [p.detach().clone() for p in model.parameters()] + [p.grad.clone() for p in model.parameters()]
+    return [p.detach().clone() for p in model.parameters()] + [
+        p.grad.clone() for p in model.parameters()
+    ]
 
 
 def _model() -> torch.nn.Module:
@@ -106,7 +108,9 @@ def test_zeroed_gradients_do_not_accumulate() -> None:
             y.backward()
             w.grad.zero_()
     # a reset that starts no accumulation is not worth keeping: only the last one is written
-    assert [(u.call, u.before, u.grad) for u in scope.events.grads] == [(3, "zero", {"shape": [1], "numel": 1})]
+    assert [(u.call, u.before, u.grad) for u in scope.events.grads] == [
+        (3, "zero", {"shape": [1], "numel": 1})
+    ]
     assert scope.findings == []
     g = scope.captures[0]
     assert g.nodes[g.by_name("w")]["grad"]["first"] == [5.0]  # read once, for the picture

@@ -103,7 +103,9 @@ def _finding(
     related = []
     if run[0].line is not None and (run[0].file, run[0].line) != (first_kept.file, first_kept.line):
         related.append(Location(run[0].file, run[0].line, "first backward of the sum"))
-    related.extend(Location(s.file, s.line, f"{s.optimizer}.step() used the summed gradient") for s in inside)
+    related.extend(
+        Location(s.file, s.line, f"{s.optimizer}.step() used the summed gradient") for s in inside
+    )
     node = _node(graph, name, run[-1].call)
     return Finding(
         kind=KIND,

@@ -47,8 +47,12 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             line=c.line,
             node=node,
             graph=gid if node is not None else None,
-            related=(Location(freer.file, freer.line, "freed the graph"),) if freer is not None else (),
-            badge=f"freed by line {freer.line}" if freer is not None and freer.line is not None else "freed",
+            related=(Location(freer.file, freer.line, "freed the graph"),)
+            if freer is not None
+            else (),
+            badge=f"freed by line {freer.line}"
+            if freer is not None and freer.line is not None
+            else "freed",
         )
         if f.key() not in seen:
             seen.add(f.key())
@@ -78,7 +82,8 @@ def _freer(c: BackwardCall, calls: list[BackwardCall]) -> BackwardCall | None:
     if c.graph is None:
         return None
     earlier = [
-        b for b in calls
+        b
+        for b in calls
         if b.index < c.index and b.graph == c.graph and not b.retain_graph and b.error is None
     ]
     return earlier[-1] if earlier else None

@@ -42,7 +42,9 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             line=w.line,
             node=node,
             graph=graph.graph.get("id") if node is not None else None,
-            badge=f"in-place {w.api} ← line {w.line}" if w.line is not None else f"in-place {w.api}",
+            badge=f"in-place {w.api} ← line {w.line}"
+            if w.line is not None
+            else f"in-place {w.api}",
         )
         if f.key() not in seen:
             seen.add(f.key())
@@ -76,7 +78,11 @@ def _offends(w: InplaceWrite) -> bool:
 
 
 def _message(w: InplaceWrite) -> str:
-    leaf = f"{w.name}, a leaf tensor that requires grad" if w.name else "a leaf tensor that requires grad"
+    leaf = (
+        f"{w.name}, a leaf tensor that requires grad"
+        if w.name
+        else "a leaf tensor that requires grad"
+    )
     view = "" if w.is_leaf else "a view of "
     return (
         f"{_op(w.api)} writes in place into {view}{leaf}, which autograd forbids because backward "

@@ -31,7 +31,13 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
         if i is None:
             continue
         name = c.roots[i] if i < len(c.roots) and c.roots[i] != "?" else None
-        call = "torch.autograd.grad()" if c.api == "grad" else f"{name}.backward()" if name else "backward()"
+        call = (
+            "torch.autograd.grad()"
+            if c.api == "grad"
+            else f"{name}.backward()"
+            if name
+            else "backward()"
+        )
         what = name or "a tensor"
         message = (
             f"{call} was called on {what}, which does not require grad and has no grad_fn: autograd "

@@ -33,9 +33,21 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             continue
         name = c.roots[i] if i < len(c.roots) and c.roots[i] != "?" else None
         shape = c.root_shapes[i] if i < len(c.root_shapes) else None
-        call = "torch.autograd.grad()" if c.api == "grad" else f"{name}.backward()" if name else "backward()"
-        what = f"{name}, which has shape {shape}" if name and shape is not None else (
-            f"an output of shape {shape}" if shape is not None else "an output with more than one element"
+        call = (
+            "torch.autograd.grad()"
+            if c.api == "grad"
+            else f"{name}.backward()"
+            if name
+            else "backward()"
+        )
+        what = (
+            f"{name}, which has shape {shape}"
+            if name and shape is not None
+            else (
+                f"an output of shape {shape}"
+                if shape is not None
+                else "an output with more than one element"
+            )
         )
         given = "grad_outputs=" if c.api == "grad" else "gradient="
         message = (

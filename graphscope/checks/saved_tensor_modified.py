@@ -75,7 +75,9 @@ def _finding(
         tensor = graph.nodes[entry["tensor"]].get("name")
     who = _op_text(d)
     saved, now = entry.get("version_saved"), entry.get("version_now")
-    versions = f" (saved at version {saved}, now {now})" if saved is not None and now is not None else ""
+    versions = (
+        f" (saved at version {saved}, now {now})" if saved is not None and now is not None else ""
+    )
     what = tensor or f"the input `{entry.get('name')}`"
     if write is not None:
         where = f" at line {write.line}" if write.line is not None else ""
@@ -90,12 +92,18 @@ def _finding(
             "would use a value the forward pass never saw."
         )
         file, line = d.get("file"), d.get("line")
-    badge = f"saved v{saved}, now v{now}" if saved is not None and now is not None else "saved value changed"
+    badge = (
+        f"saved v{saved}, now v{now}"
+        if saved is not None and now is not None
+        else "saved value changed"
+    )
     if write is not None and write.line is not None:
         badge += f" ← line {write.line}"
     related: tuple[Location, ...] = ()
     if d.get("line") is not None:
-        related = (Location(d.get("file"), d.get("line"), f"saved by {d.get('label') or d.get('name')}"),)
+        related = (
+            Location(d.get("file"), d.get("line"), f"saved by {d.get('label') or d.get('name')}"),
+        )
     return Finding(
         kind=KIND,
         severity="error",
@@ -118,7 +126,9 @@ def _op_text(d: dict[str, Any]) -> str:
     return f"{d.get('label') or d.get('name') or 'an operation'}{at}"
 
 
-def _from_text(text: str, file: str | None, line: int | None, inplace: list[InplaceWrite]) -> Finding:
+def _from_text(
+    text: str, file: str | None, line: int | None, inplace: list[InplaceWrite]
+) -> Finding:
     m = _VERSIONS.search(text)
     versions = ""
     write = None
@@ -127,7 +137,11 @@ def _from_text(text: str, file: str | None, line: int | None, inplace: list[Inpl
         cur, exp = int(m["cur"]), int(m["exp"])
         versions = f" (saved at version {exp}, now {cur})"
         # the write is known only when exactly one recorded write fits the versions
-        fits = [w for w in inplace if w.version_before == cur - 1 and w.version_after == cur and cur > exp]
+        fits = [
+            w
+            for w in inplace
+            if w.version_before == cur - 1 and w.version_after == cur and cur > exp
+        ]
         if len(fits) == 1:
             write = fits[0]
     if write is not None:
@@ -145,4 +159,12 @@ def _from_text(text: str, file: str | None, line: int | None, inplace: list[Inpl
             "backward cannot compute the gradient."
         )
         hint = HINT.format(t="x")
-    return Finding(kind=KIND, severity="error", message=message, hint=hint, file=file, line=line, related=related)
+    return Finding(
+        kind=KIND,
+        severity="error",
+        message=message,
+        hint=hint,
+        file=file,
+        line=line,
+        related=related,
+    )
