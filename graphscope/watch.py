@@ -486,6 +486,8 @@ class _Session:
                 self._after(leaves, before, index, file, line, gid)
             if cap is not None:
                 self._finish(cap)
+            if error is not None and gid is not None and _FREED_TEXT in str(error):
+                _mark_freed(self._graph(gid))  # what this call found: the graph already freed
             self._prune()
             self.seq_after_backward = torch._C._autograd._get_sequence_nr()
             self._schedule(index, gid, fresh=cap is not None, failed=error is not None)
@@ -868,6 +870,16 @@ def _fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[t
 
 _ACCUMULATE = type(torch.tensor(0.0, requires_grad=True).expand(1).grad_fn.next_functions[0][0])  # type: ignore[union-attr]
 _SEQ_MAX = (1 << 64) - 1
+
+
+_FREED_TEXT = "Trying to backward through the graph a second time"
+
+
+def _mark_freed(g: AutogradGraph) -> None:
+    for _, d in g.nodes(data=True):
+        if d.get("kind") == OP and d.get("saved"):
+            d["freed"] = True
+            d["saved"] = [dict(e, status="freed") for e in d["saved"]]
 
 
 def _stale_writes(g: AutogradGraph) -> set[int]:

@@ -95,3 +95,15 @@ def test_render_overlays_the_finding_on_the_graph(tmp_path: Path) -> None:
     }
     assert "saved h: v0, now v1 (stale)" in lines
     assert "(!) saved v0, now v1 ← line 8" in lines
+
+
+def test_a_freed_graph_is_drawn_freed_with_the_finding(tmp_path: Path) -> None:
+    from tests.graphs import svg_nodes
+
+    result = CliRunner().invoke(main, ["render", str(SCRIPTS / "pitfall_graph_freed.py"), "-o", str(tmp_path),
+                                       "--engine", "embedded"], catch_exceptions=False)
+    assert result.exit_code == 1
+    nodes = svg_nodes(tmp_path / "pitfall_graph_freed.g1.svg")
+    mul = next(lines for lines in nodes.values() if lines[0] == "MulBackward0")
+    assert "saved tensors freed by backward" in mul
+    assert any(t.startswith("(!) ") for lines in nodes.values() for t in lines)  # the badge
