@@ -11,6 +11,7 @@ The public API: :func:`trace` (tensors -> :class:`AutogradGraph`), :func:`render
 captures per backward call, findings).
 """
 
+import graphscope.collapse  # noqa: F401  (adds AutogradGraph.collapse)
 from graphscope._version import __version__
 from graphscope.errors import GraphscopeError
 from graphscope.model import AutogradGraph, Finding, Options

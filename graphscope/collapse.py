@@ -726,3 +726,14 @@ def _some_paths(ix: _Index) -> str:
         return "none (this graph has no module paths)"
     more = f", ... ({len(found)} in all)" if len(found) > 10 else ""
     return ", ".join(found[:10]) + more
+
+
+def _collapse_method(
+    self: AutogradGraph, *, max_nodes: int = 300, depth: int | None = None, expand: Sequence[str] = ()
+) -> AutogradGraph:
+    """``graph.collapse(max_nodes=..., depth=..., expand=[...])``: a new, collapsed graph (the
+    graph itself is not changed). See :func:`collapse`."""
+    return collapse(self, max_nodes=max_nodes, depth=depth, expand=expand)
+
+
+AutogradGraph.collapse = _collapse_method  # type: ignore[attr-defined]

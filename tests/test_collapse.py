@@ -280,3 +280,17 @@ def test_small_graph_is_copied_unchanged() -> None:
     assert shown is not g
     assert _snapshot(shown) == _snapshot(g)
     assert shown.graph == g.graph
+
+
+def test_graph_collapse_method_returns_a_new_graph() -> None:
+    import graphscope  # noqa: F401  (installs the method)
+
+    g = AutogradGraph()
+    for i in range(400):
+        g.add_node(f"n{i}", kind="op", label="TanhBackward0", name="TanhBackward0", module=None)
+        if i:
+            g.add_edge(f"n{i - 1}", f"n{i}", slot=0, slots=[0], output_nr=0, shape=None, dtype=None)
+    before = g.number_of_nodes()
+    small = g.collapse(max_nodes=50)  # type: ignore[attr-defined]
+    assert g.number_of_nodes() == before and len(small) <= 50
+    assert any(d.get("repeat", 1) > 1 for _, d in small.nodes(data=True))
