@@ -254,6 +254,11 @@ def _summary(scope: Any, written: Sequence[str], report: Path, engine: str | Non
     for g in scope.captures:
         calls_g = g.graph.get("calls", [])
         lines.append(f"  {g.graph.get('id')}: {len(g)} nodes, stands for {len(calls_g)} call(s)")
+    if calls == 0:
+        lines.append(
+            "  no backward call ran, so there is no graph to draw: graphscope captures the graph at "
+            "each backward call (or call graphscope.render(tensor, path) in the script)"
+        )
     for p in written:
         lines.append(f"  wrote {p}")
     lines.append(f"  wrote {report}")
