@@ -290,7 +290,10 @@ class Names:
         # each parameter is named from the outermost module holding it; prefix the variable
         # name only when two modules would give the same short name to different tensors
         best: dict[int, tuple[str, str, Any]] = {}
+        given = {id(mm) for _, mm in self.modules}
         for var, m in modules:
+            if id(m) in given:  # already named through params=
+                continue
             try:
                 named = list(m.named_parameters())
             except Exception:

@@ -729,7 +729,11 @@ def _some_paths(ix: _Index) -> str:
 
 
 def _collapse_method(
-    self: AutogradGraph, *, max_nodes: int = 300, depth: int | None = None, expand: Sequence[str] = ()
+    self: AutogradGraph,
+    *,
+    max_nodes: int = 300,
+    depth: int | None = None,
+    expand: Sequence[str] = (),
 ) -> AutogradGraph:
     """``graph.collapse(max_nodes=..., depth=..., expand=[...])``: a new, collapsed graph (the
     graph itself is not changed). See :func:`collapse`."""

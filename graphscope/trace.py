@@ -239,6 +239,9 @@ class _Walker:
         self.keep = keep
         self.g = AutogradGraph()
         self.cap = Capture(self.g)
+        # built as plain dicts, handed to networkx in two bulk calls at the end
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.edges: dict[tuple[str, str], dict[str, Any]] = {}
         self.ids: dict[Any, str] = {}  # backward node -> node id
         self.tensor_ids: dict[int, str] = {}  # id(tensor) -> node id
         self.outputs: dict[Any, list[tuple[int, int]]] = {}  # fn -> [(output_nr, id(tensor))]
@@ -246,7 +249,7 @@ class _Walker:
         self.root_keys: set[int] = set()
 
     def _new_id(self) -> str:
-        return f"n{len(self.g)}"
+        return f"n{len(self.nodes)}"
 
     # tensor nodes ----------------------------------------------------------------------------
 
@@ -262,8 +265,7 @@ class _Walker:
             role = ROLE_PARAM
         grad = safe_grad(t)
         fn = t.grad_fn
-        self.g.add_node(
-            nid,
+        self.nodes[nid] = dict(
             kind=TENSOR,
             label=name if name is not None else _shape_label(t),
             name=name,
@@ -328,6 +330,8 @@ class _Walker:
         self._add_edges(edges, roots)
         self._add_unreached(unreached)
         self._link_saved()
+        self.g.add_nodes_from(self.nodes.items())
+        self.g.add_edges_from((u, v, d) for (u, v), d in self.edges.items())
         self.g.graph.update(roots=root_ids, call=None, calls=[])
         if not self.keep:
             self.cap.release()
@@ -358,8 +362,7 @@ class _Walker:
         if info.custom:
             attrs.update(_ctx_attrs(fn))
             name = getattr(getattr(fn, "_forward_cls", None), "__name__", None) or name
-        self.g.add_node(
-            nid,
+        self.nodes[nid] = dict(
             kind=OP,
             label=_display_name(name),
             name=name,
@@ -385,7 +388,7 @@ class _Walker:
     def _add_edges(
         self, edges: list[tuple[Any, int, Any, int]], roots: Sequence[torch.Tensor]
     ) -> None:
-        g = self.g
+        g = self.edges
         # op -> the named tensors it produced
         for (fn, nr), tid in self.out_node.items():
             if fn in self.ids:
@@ -396,8 +399,8 @@ class _Walker:
 
     def _link_saved(self) -> None:
         """Point saved-tensor entries at the tensor nodes of the same name."""
-        by_name = {d["name"]: n for n, d in self.g.nodes(data=True) if d["kind"] == TENSOR}
-        for _, d in self.g.nodes(data=True):
+        by_name = {d["name"]: n for n, d in self.nodes.items() if d["kind"] == TENSOR}
+        for d in self.nodes.values():
             for e in d.get("saved") or ():
                 if e["tensor"] is None and e["tensor_name"] in by_name:
                     e["tensor"] = by_name[e["tensor_name"]]
@@ -410,25 +413,31 @@ class _Walker:
             if t is None or not t.requires_grad or not t.is_leaf:
                 continue
             nid = self._add_tensor(t, ROLE_LEAF)
-            self.g.nodes[nid]["reached"] = False
+            self.nodes[nid]["reached"] = False
 
 
-def _link(g: AutogradGraph, u: str, v: str, *, slot: int | None, output_nr: int, meta: Any) -> None:
-    if g.has_edge(u, v):
-        d = g.edges[u, v]
+def _link(
+    edges: dict[tuple[str, str], dict[str, Any]],
+    u: str,
+    v: str,
+    *,
+    slot: int | None,
+    output_nr: int,
+    meta: Any,
+) -> None:
+    d = edges.get((u, v))
+    if d is not None:
         if slot is not None and slot not in d["slots"]:
             d["slots"].append(slot)
         return
     shape, dtype = meta
-    g.add_edge(
-        u,
-        v,
-        slot=slot,
-        slots=[slot] if slot is not None else [],
-        output_nr=output_nr,
-        shape=shape,
-        dtype=dtype,
-    )
+    edges[(u, v)] = {
+        "slot": slot,
+        "slots": [slot] if slot is not None else [],
+        "output_nr": output_nr,
+        "shape": shape,
+        "dtype": dtype,
+    }
 
 
 def _meta(fn: Any, nr: int) -> tuple[tuple[int, ...] | None, str | None]:
