@@ -100,8 +100,18 @@ def test_render_overlays_the_finding_on_the_graph(tmp_path: Path) -> None:
 def test_a_freed_graph_is_drawn_freed_with_the_finding(tmp_path: Path) -> None:
     from tests.graphs import svg_nodes
 
-    result = CliRunner().invoke(main, ["render", str(SCRIPTS / "pitfall_graph_freed.py"), "-o", str(tmp_path),
-                                       "--engine", "embedded"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            str(SCRIPTS / "pitfall_graph_freed.py"),
+            "-o",
+            str(tmp_path),
+            "--engine",
+            "embedded",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 1
     nodes = svg_nodes(tmp_path / "pitfall_graph_freed.g1.svg")
     mul = next(lines for lines in nodes.values() if lines[0] == "MulBackward0")
