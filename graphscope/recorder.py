@@ -577,6 +577,10 @@ class Recorder:
     def _step_pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if _get_ident() != self._thread:
             return
+        if self._pause_pending:  # a safe point: the step's own ops need not go through the mode
+            self._apply_pause()
+        if self._paused:
+            return
         self._step_params = {id(p) for g in optimizer.param_groups for p in g["params"]}
         self._step_names = {}
 

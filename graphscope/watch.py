@@ -239,6 +239,9 @@ class _Session:
         self.repeats: dict[str, int] = {}  # graph id -> fast-path hits in a row
         self.known: list[_Known] = []
         self.leaves: dict[int, _LeafState] = {}  # id(leaf) -> state
+        # run starts (grad was None) recorded cheaply: id(leaf) -> grad key, and (call, file, line)
+        self.fresh: dict[int, tuple[int, int]] = {}
+        self.fresh_call: dict[int, tuple[int, str | None, int | None]] = {}
         self.pending = threading.local()
         self.busy = False
         self.thread = threading.get_ident()
@@ -289,6 +292,8 @@ class _Session:
             while self.restore:
                 self.restore.pop()()
             self.leaves.clear()
+            self.fresh.clear()
+            self.fresh_call.clear()
             self.recorder = None
 
     def _final_grads(self) -> None:
@@ -298,8 +303,13 @@ class _Session:
             graph = self._graph(gid)
             for nid, ref in refs:
                 t = ref()
-                state = self.leaves.get(id(t)) if t is not None else None
-                g = t.grad if t is not None else None
+                if t is None:
+                    continue
+                key = id(t)
+                g = t.grad
+                if key in self.fresh and g is not None:
+                    self._promote(key, nid, gid, g)
+                state = self.leaves.get(key)
                 if (
                     g is None
                     or state is None
@@ -589,14 +599,15 @@ class _Session:
 
     def _before(self, leaves: list[tuple[str, torch.Tensor]], gid: str | None) -> dict[int, str]:
         """The state of each leaf's ``.grad`` before this call: none, zero, kept, changed."""
-        out: dict[int, str] = {}
+        out: dict[int, str] = {}  # only leaves whose grad is not None ("none" otherwise)
         for nid, t in leaves:
             g = t.grad
-            key = id(t)
             if g is None:
-                out[key] = "none"
                 continue
+            key = id(t)
             state = self.leaves.get(key)
+            if state is None and key in self.fresh:
+                state = self._promote(key, nid, gid, g)
             same = state is not None and state.grad_key == (id(g), int(g._version))
             try:
                 zero = not bool(g.detach().any())
@@ -611,6 +622,18 @@ class _Session:
             else:
                 out[key] = "changed" if state is not None else "kept"
         return out
+
+    def _promote(self, key: int, nid: str, gid: str | None, g: torch.Tensor) -> _LeafState:
+        """Turn a cheap run-start record into a leaf state (when the leaf's grad is found
+        still set at the next call: accumulating, or reset by zero_())."""
+        gk = self.fresh.pop(key)
+        index, file, line = self.fresh_call.pop(key)
+        d = self._node(gid, nid)
+        name = str((d.get("name") if d is not None else None) or nid)
+        state = self.leaves[key] = _LeafState(
+            name, gk, index, "none", file, line, tuple(g.shape), g.numel(), True
+        )
+        return state
 
     def _materialize(
         self, state: _LeafState, summary: dict[str, Any], nid: str | None, gid: str | None
@@ -649,11 +672,19 @@ class _Session:
     ) -> None:
         sampled = self.sample is None or index % self.sample == 0
         refresh: list[tuple[Any, torch.Tensor]] = []
+        fresh: dict[int, tuple[int, int]] = {}
         for nid, t in leaves:
+            g = t.grad
+            if g is None:
+                continue
             key = id(t)
             b = before.get(key)
-            g = t.grad
-            if b is None or g is None:
+            if b is None:  # .grad was None: a run starts here. The common case, kept cheap
+                fresh[key] = (id(g), g._version)
+                if sampled:
+                    d = self._node(gid, nid)
+                    if d is not None:
+                        refresh.append((d, g))
                 continue
             state = self.leaves.get(key)
             gk = (id(g), int(g._version))
@@ -661,6 +692,7 @@ class _Session:
                 continue  # not reached by this call
             d = self._node(gid, nid)
             start = b in _RESETS or state is None
+            self.fresh.pop(key, None)
             if state is None:
                 name = str((d.get("name") if d is not None else None) or nid)
                 state = self.leaves[key] = _LeafState(
@@ -681,11 +713,16 @@ class _Session:
                     d["grad"], d["grad_call"] = summary, index
             elif sampled and d is not None:  # the picture's value, refreshed on sampled calls
                 refresh.append((d, g))
+        if fresh:
+            self.fresh.update(fresh)
+            self.fresh_call.update(dict.fromkeys(fresh, (index, file, line)))
+            for key in fresh.keys() & self.leaves.keys():
+                del self.leaves[key]
         if refresh:
-            for (node, _), fresh in zip(
+            for (node, _), summary in zip(
                 refresh, grad_summaries([g for _, g in refresh]), strict=True
             ):
-                node["grad"], node["grad_call"] = fresh, index
+                node["grad"], node["grad_call"] = summary, index
         if gid is not None:
             prev = self.last_leaves.get(gid)
             if (
@@ -718,7 +755,7 @@ class _Session:
         # an update matters when it accumulated, or when the next one of its leaf accumulated
         # onto it: drop the run-starts followed by another run-start (a clean loop's resets)
         grads = ev.grads
-        if len(grads) > 4 * max(1, len(self.leaves)):
+        if len(grads) > 4 * max(1, len(self.leaves) + len(self.fresh)):
             keep: list[GradUpdate | None] = []
             last: dict[str, int] = {}
             for u in grads:
