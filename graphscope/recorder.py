@@ -177,14 +177,22 @@ class _Mode(TorchFunctionMode):
             return func(*args, **kwargs)
         kind = rec._kinds.get(func)
         if kind is None:
-            kind = rec._classify(func)
+            try:
+                kind = rec._classify(func)
+            except Exception:  # never let our bookkeeping break the user's call
+                rec.internal_errors += 1
+                rec._kinds[func] = kind = _PLAIN
+                rec._apis[func] = getattr(func, "__name__", "?")
         if kwargs and (kwargs.get("out") is not None or kwargs.get("inplace") is True):
             kind = _WRITER
         if kind == _PLAIN:
             lo = _get_seq()
             out = func(*args, **kwargs)
             if _get_seq() != lo:
-                rec._op(func, lo, _get_seq())
+                try:
+                    rec._op(func, lo, _get_seq())
+                except Exception:
+                    rec.internal_errors += 1
             return out
         if kind == _GRAD:
             return rec._grad_get(func, args, kwargs)
@@ -216,6 +224,7 @@ class Recorder:
         self._module_handles: list[Any] = []
         self._paused = False
         self._pause_pending = False
+        self.internal_errors = 0  # bookkeeping failures swallowed (the user's calls ran anyway)
         self.last_write_seq = -1  # sequence counter at the last recorded write
         self._kinds: dict[Any, int] = {}  # torch callable -> _PLAIN / _WRITER / _GRAD
         self._apis: dict[Any, str] = {}  # torch callable -> api name
@@ -401,34 +410,46 @@ class Recorder:
         return self._step_names[key]
 
     def _write_call(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        tensors = _tensor_args(args, kwargs)
-        grad_enabled = torch.is_grad_enabled()
-        if self._step_params is not None and not grad_enabled:  # inside optimizer.step()
-            keep = self._step_params
-            tensors = [t for t in tensors if id(t) in keep]
-        before = [(_version(t), t.is_leaf, t.requires_grad) for t in tensors]
-        api = self._apis[func]
+        try:
+            tensors = _tensor_args(args, kwargs)
+            grad_enabled = torch.is_grad_enabled()
+            if self._step_params is not None and not grad_enabled:  # inside optimizer.step()
+                keep = self._step_params
+                tensors = [t for t in tensors if id(t) in keep]
+            before = [(_version(t), t.is_leaf, t.requires_grad) for t in tensors]
+            api = self._apis[func]
+        except Exception:  # never let our bookkeeping break the user's call
+            self.internal_errors += 1
+            return func(*args, **kwargs)
         lo = _get_seq()
         try:
             out = func(*args, **kwargs)
         except RuntimeError as err:
             msg = str(err)
             if _LEAF_INPLACE in msg and tensors:
-                target = args[0] if args and isinstance(args[0], _Tensor) else tensors[0]
-                for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
-                    if t is target:
-                        self._record_write(api, t, v0 or 0, v0 or 0, is_leaf, rg, grad_enabled, msg)
-                        break
+                try:
+                    target = args[0] if args and isinstance(args[0], _Tensor) else tensors[0]
+                    for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
+                        if t is target:
+                            self._record_write(
+                                api, t, v0 or 0, v0 or 0, is_leaf, rg, grad_enabled, msg
+                            )
+                            break
+                except Exception:  # the user's own error is what must propagate
+                    self.internal_errors += 1
             raise
-        hi = _get_seq()
-        if hi != lo:
-            self._op(func, lo, hi)
-        for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
-            if v0 is None:
-                continue
-            v1 = _version(t)
-            if v1 is not None and v1 != v0:
-                self._record_write(api, t, v0, v1, is_leaf, rg, grad_enabled, None)
+        try:
+            hi = _get_seq()
+            if hi != lo:
+                self._op(func, lo, hi)
+            for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
+                if v0 is None:
+                    continue
+                v1 = _version(t)
+                if v1 is not None and v1 != v0:
+                    self._record_write(api, t, v0, v1, is_leaf, rg, grad_enabled, None)
+        except Exception:
+            self.internal_errors += 1
         return out
 
     def _record_write(

@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -109,6 +110,7 @@ class Scope:
     captures: list[AutogradGraph] = field(default_factory=list)
     events: Events = field(default_factory=Events)
     script: str | None = None
+    notes: list[str] = field(default_factory=list)  # graphscope's own problems, if any
     _findings: list[Finding] | None = None
 
     @property
@@ -149,6 +151,8 @@ class Scope:
                 )
                 if f.hint:
                     lines.append(f"    fix: {f.hint}")
+        for note in self.notes:
+            lines.append(f"graphscope: {note} (your program was not affected)")
         if self.events.error is not None:
             e = self.events.error
             lines.append(
@@ -406,10 +410,14 @@ class _Session:
                 or threading.get_ident() != session.thread
             ):
                 return orig(*args, **kwargs)
-            given = kwargs.get(grad_kw) is not None or (
-                len(args) > grad_pos and args[grad_pos] is not None
-            )
-            file, line = where(user_frame(2))
+            try:
+                given = kwargs.get(grad_kw) is not None or (
+                    len(args) > grad_pos and args[grad_pos] is not None
+                )
+                file, line = where(user_frame(2))
+            except Exception as err:
+                session._internal("reading a backward call's arguments", err)
+                return orig(*args, **kwargs)
             pending = _Pending(api, file, line, given)
             session.pending.call = pending
             try:
@@ -451,21 +459,13 @@ class _Session:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        pending: _Pending | None = getattr(self.pending, "call", None)
-        if pending is not None:
-            pending.reached_engine = True
-        accumulate = bool(kwargs.get("accumulate_grad", True))
-        api = pending.api if pending is not None else ("backward" if accumulate else "grad")
-        file, line = (pending.file, pending.line) if pending is not None else where(user_frame(2))
-        roots = [t for t in (t_outputs or ()) if isinstance(t, torch.Tensor)]
-        retain = bool(args[1]) if len(args) > 1 and args[1] is not None else False
-        create = bool(args[2]) if len(args) > 2 else False
-        index = len(self.events.backward) + 1
-        frame = user_frame(2)
-        cap, gid, leaves = self._capture(roots, lambda: self._names(frame), index)
-        root_names = tuple(_root_name(cap, r, frame) for r in roots)
-        before = self._before(leaves, gid) if accumulate else {}
-        hooks = self._nonfinite_hooks(cap, index, gid) if cap is not None and self.nonfinite else []
+        """One top-level backward call: capture, run the engine exactly once, record. Our own
+        failures are reported as notes and never reach the user's backward."""
+        try:
+            call = self._prepare(t_outputs, args, kwargs)
+        except Exception as err:  # a bug of ours: the user's backward runs as if unwatched
+            self._internal("capturing a backward call", err)
+            call = None
         error: BaseException | None = None
         try:
             return orig(t_outputs, *args, **kwargs)
@@ -473,34 +473,85 @@ class _Session:
             error = err
             raise
         finally:
-            for h in hooks:
-                h.remove()
-            self.events.backward.append(
-                BackwardCall(
-                    index=index,
-                    api=api,
-                    file=file,
-                    line=line,
-                    roots=root_names,
-                    root_shapes=tuple(shape_of(r) for r in roots),
-                    root_requires_grad=tuple(bool(r.requires_grad) for r in roots),
-                    retain_graph=retain,
-                    create_graph=create,
-                    gradient_given=pending.gradient_given if pending is not None else False,
-                    graph=gid,
-                    error=None if error is None else str(error).splitlines()[0][:300],
-                    error_type=None if error is None else type(error).__name__,
-                )
+            if call is not None:
+                try:
+                    self._conclude(call, error)
+                except Exception as err:
+                    self._internal("recording a backward call", err)
+
+    def _internal(self, what: str, err: Exception) -> None:
+        note = f"internal error while {what}: {type(err).__name__}: {err}"
+        self.scope.notes.append(note)
+        if len(self.scope.notes) == 1:
+            warnings.warn(
+                f"graphscope: {note} (your program is not affected)", RuntimeWarning, stacklevel=2
             )
-            if accumulate:
-                self._after(leaves, before, index, file, line, gid)
-            if cap is not None:
-                self._finish(cap)
-            if error is not None and gid is not None and _FREED_TEXT in str(error):
-                _mark_freed(self._graph(gid))  # what this call found: the graph already freed
-            self._prune()
-            self.seq_after_backward = torch._C._autograd._get_sequence_nr()
-            self._schedule(index, gid, fresh=cap is not None, failed=error is not None)
+
+    def _prepare(
+        self, t_outputs: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        pending: _Pending | None = getattr(self.pending, "call", None)
+        if pending is not None:
+            pending.reached_engine = True
+        accumulate = bool(kwargs.get("accumulate_grad", True))
+        api = pending.api if pending is not None else ("backward" if accumulate else "grad")
+        file, line = (pending.file, pending.line) if pending is not None else where(user_frame(3))
+        roots = [t for t in (t_outputs or ()) if isinstance(t, torch.Tensor)]
+        index = len(self.events.backward) + 1
+        frame = user_frame(3)
+        cap, gid, leaves = self._capture(roots, lambda: self._names(frame), index)
+        call = {
+            "pending": pending,
+            "accumulate": accumulate,
+            "api": api,
+            "file": file,
+            "line": line,
+            "roots": roots,
+            "index": index,
+            "cap": cap,
+            "gid": gid,
+            "leaves": leaves,
+            "retain": bool(args[1]) if len(args) > 1 and args[1] is not None else False,
+            "create": bool(args[2]) if len(args) > 2 else False,
+            "root_names": tuple(_root_name(cap, r, frame) for r in roots),
+            "hooks": [],
+        }
+        call["before"] = self._before(leaves, gid) if accumulate else {}
+        if cap is not None and self.nonfinite:
+            call["hooks"] = self._nonfinite_hooks(cap, index, gid)
+        return call
+
+    def _conclude(self, call: dict[str, Any], error: BaseException | None) -> None:
+        for h in call["hooks"]:
+            h.remove()
+        pending, roots, gid, cap = call["pending"], call["roots"], call["gid"], call["cap"]
+        index, file, line = call["index"], call["file"], call["line"]
+        self.events.backward.append(
+            BackwardCall(
+                index=index,
+                api=call["api"],
+                file=file,
+                line=line,
+                roots=call["root_names"],
+                root_shapes=tuple(shape_of(r) for r in roots),
+                root_requires_grad=tuple(bool(r.requires_grad) for r in roots),
+                retain_graph=call["retain"],
+                create_graph=call["create"],
+                gradient_given=pending.gradient_given if pending is not None else False,
+                graph=gid,
+                error=None if error is None else str(error).splitlines()[0][:300],
+                error_type=None if error is None else type(error).__name__,
+            )
+        )
+        if call["accumulate"]:
+            self._after(call["leaves"], call["before"], index, file, line, gid)
+        if cap is not None:
+            self._finish(cap)
+        if error is not None and gid is not None and _FREED_TEXT in str(error):
+            _mark_freed(self._graph(gid))  # what this call found: the graph already freed
+        self._prune()
+        self.seq_after_backward = torch._C._autograd._get_sequence_nr()
+        self._schedule(index, gid, fresh=cap is not None, failed=error is not None)
 
     def _record_failed(
         self, pending: _Pending, args: tuple[Any, ...], kwargs: dict[str, Any], err: Exception

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
+import pytest
 import torch
 import torch.autograd.graph as autograd_graph
 import torch.optim.optimizer as optim_module
@@ -222,3 +223,37 @@ def test_a_repeated_graph_shows_the_gradient_of_its_last_call() -> None:
     from graphscope.style import grad_text
 
     assert grad_text(d) == "grad=[5] (call 5)"
+
+
+def test_a_bug_of_ours_never_reaches_the_users_backward(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    watch_module = sys.modules["graphscope.watch"]
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug in graphscope")
+
+    monkeypatch.setattr(watch_module._Session, "_capture", broken)
+    monkeypatch.setattr(watch_module._Session, "_after", broken)
+    w = torch.tensor([1.0], requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="internal error"), watch() as scope:
+        ((w + 2) * (w + 1)).sum().backward()
+    assert w.grad.tolist() == [5.0]  # the user's result, untouched
+    assert scope.notes and "ZeroDivisionError" in scope.notes[0]
+    assert "your program was not affected" in scope.report()
+
+
+def test_a_bug_in_the_recorder_never_reaches_the_users_ops(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphscope.recorder import Recorder
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug in graphscope")
+
+    monkeypatch.setattr(Recorder, "_op", broken)
+    monkeypatch.setattr(Recorder, "_record_write", broken)
+    w = torch.tensor([1.0], requires_grad=True)
+    with watch():
+        a = w * 3
+        a.add_(1)
+        a.sum().backward()
+    assert a.tolist() == [4.0] and w.grad.tolist() == [3.0]
