@@ -500,7 +500,7 @@ class _Session:
         index = len(self.events.backward) + 1
         frame = user_frame(3)
         cap, gid, leaves = self._capture(roots, lambda: self._names(frame), index)
-        call = {
+        call: dict[str, Any] = {
             "pending": pending,
             "accumulate": accumulate,
             "api": api,
@@ -770,10 +770,10 @@ class _Session:
             for key in fresh.keys() & self.leaves.keys():
                 del self.leaves[key]
         if refresh:
-            for (node, _), summary in zip(
+            for (node, _), value in zip(
                 refresh, grad_summaries([g for _, g in refresh]), strict=True
             ):
-                node["grad"], node["grad_call"] = summary, index
+                node["grad"], node["grad_call"] = value, index
         if gid is not None:
             prev = self.last_leaves.get(gid)
             if (
