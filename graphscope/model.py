@@ -446,6 +446,7 @@ class Options:
     show_source: bool = True  # file:line and module on op nodes (when known)
     show_attrs: bool = False  # saved scalars (alpha, dim, ...) on op nodes
     show_legend: bool = True
+    show_modules: bool = True  # a box around the nodes of each module (op and parameter nodes)
     rankdir: str = "BT"  # leaves at the bottom, loss on top (as the notes draw it)
     max_nodes: int = 300  # readable budget: above it, collapse/fold (see collapse.py)
     depth: int | None = None  # module depth to show expanded; None: automatic

@@ -29,7 +29,10 @@ from graphscope.errors import RenderError, UsageError
 from graphscope.model import (
     FORMATS,
     GROUP,
+    OP,
+    ROLE_PARAM,
     SAVED_STALE,
+    TENSOR,
     AutogradGraph,
     Finding,
     Options,
@@ -131,9 +134,13 @@ def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
             if s.get("status") == SAVED_STALE and s.get("tensor"):
                 stale_tensors.add(s["tensor"])
                 stale_tensors.add(f"{s['tensor']}->{n}")
+    tree = _module_tree(graph) if options.show_modules else None
+    placed: set[str] = set()
+    if tree:
+        _emit_clusters(dot, graph, options, tree, "", placed)
     for n, d in graph.nodes(data=True):
-        findings = list(iter_findings_for(graph, n))
-        dot.node(_dot_id(n), **style.node_style(d, options, findings))
+        if n not in placed:
+            dot.node(_dot_id(n), **style.node_style(d, options, list(iter_findings_for(graph, n))))
     for u, v, d in graph.edges(data=True):
         dot.edge(_dot_id(u), _dot_id(v), **style.edge_style(d, stale=f"{u}->{v}" in stale_tensors))
     if options.show_legend and len(graph):
@@ -144,6 +151,62 @@ def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
         if legend is not None:
             dot.node("legend_table", **legend)
     return dot.source
+
+
+MAX_CLUSTERS = 60  # more module boxes than this make the layout slow and the picture busy
+
+
+def _module_tree(graph: AutogradGraph) -> dict[str, list[str]] | None:
+    """``{module path: [node ids directly in it]}`` plus every ancestor path (empty lists), in
+    order of first appearance; None when there is nothing (or too much) to group."""
+    members: dict[str, list[str]] = {}
+    for n, d in graph.nodes(data=True):
+        kind = d.get("kind")
+        if kind == OP or (kind == TENSOR and d.get("role") == ROLE_PARAM):
+            mod = d.get("module")
+            if mod:
+                members.setdefault(str(mod), []).append(n)
+    if not members:
+        return None
+    tree: dict[str, list[str]] = {}
+    for path in members:
+        parts = path.split(".")
+        for i in range(1, len(parts)):
+            tree.setdefault(".".join(parts[:i]), [])
+        tree.setdefault(path, [])
+    for path, nodes in members.items():
+        tree[path].extend(nodes)
+    if len(tree) > MAX_CLUSTERS:
+        return None
+    return tree
+
+
+def _emit_clusters(
+    dot: Any,
+    graph: AutogradGraph,
+    options: Options,
+    tree: dict[str, list[str]],
+    parent: str,
+    placed: set[str],
+) -> None:
+    """Nested ``cluster_`` subgraphs for the module paths under ``parent``."""
+    depth = parent.count(".") + 1 if parent else 0
+    children = [
+        p for p in tree if (p.count(".") == depth) and (not parent or p.startswith(parent + "."))
+    ]
+    for path in children:
+        with dot.subgraph(name="cluster_" + _dot_id(path)) as sub:
+            sub.attr(
+                label=style.esc(path.rpartition(".")[2] if parent else path),
+                **style.cluster_attrs(),
+            )
+            for n in tree[path]:
+                d = graph.nodes[n]
+                sub.node(
+                    _dot_id(n), **style.node_style(d, options, list(iter_findings_for(graph, n)))
+                )
+                placed.add(n)
+            _emit_clusters(sub, graph, options, tree, path, placed)
 
 
 def _dot_id(node: str) -> str:

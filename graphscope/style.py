@@ -314,6 +314,19 @@ def graph_attrs(options: Options) -> dict[str, str]:
     }
 
 
+def cluster_attrs() -> dict[str, str]:
+    """The box drawn around one module's nodes (its label is the module's name)."""
+    return {
+        "style": "rounded,dashed",
+        "color": "#9aa5b8",
+        "fontcolor": "#4a5568",
+        "fontname": FONT,
+        "fontsize": SMALL,
+        "labeljust": "l",
+        "margin": "10",
+    }
+
+
 def default_node_attrs() -> dict[str, str]:
     return {"fontname": FONT, "fontsize": FONT_SIZE, "margin": "0.08,0.04"}
 

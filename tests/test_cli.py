@@ -132,6 +132,18 @@ def test_make_demo_renders_the_logistic_regression_model(tmp_path: Path) -> None
         "loss",
     } <= set(titles)
     assert any("features" in t for t in titles["AddmmBackward0"])  # module path on the op
+    # and the module's nodes drawn inside one box labelled with its name
+    import xml.etree.ElementTree as ET
+
+    from tests.graphs import SVG_NS
+
+    root = ET.parse(tmp_path / "logistic_regression.g1.svg").getroot()
+    boxes = {}
+    for g in root.iter(f"{SVG_NS}g"):
+        if g.get("class") == "cluster":
+            label = [t.text for t in g.iter(f"{SVG_NS}text")]
+            boxes[g.find(f"{SVG_NS}title").text] = label  # type: ignore[union-attr]
+    assert boxes["cluster_features"] == ["features"] and boxes["cluster_sigmoid"] == ["sigmoid"]
 
 
 @pytest.mark.parametrize(
