@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphscope.checks._common import error_finding
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, Location
 
 KIND = "graph-freed"
@@ -61,19 +62,15 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
 
 def from_error(events: Events) -> Iterator[Finding]:
     """The finding for the script's own exception, when it is this error."""
-    err = events.error
-    if err is None or MARK not in err.message:
-        return
-    yield Finding(
-        kind=KIND,
-        severity="error",
-        message=(
+    return error_finding(
+        events,
+        KIND,
+        MARK,
+        (
             "This line went through an autograd graph (or read its saved values) after an earlier "
             "backward call without retain_graph=True had already freed them."
         ),
-        hint=HINT,
-        file=err.file,
-        line=err.line,
+        HINT,
     )
 
 

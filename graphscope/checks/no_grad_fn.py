@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from graphscope.checks._common import error_finding
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding
 
 KIND = "no-grad-fn"
@@ -64,19 +65,15 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
 
 def from_error(events: Events) -> Iterator[Finding]:
     """The finding for the script's own exception, when it is this error."""
-    err = events.error
-    if err is None or MARK not in err.message:
-        return
-    yield Finding(
-        kind=KIND,
-        severity="error",
-        message=(
+    return error_finding(
+        events,
+        KIND,
+        MARK,
+        (
             "backward was called on a tensor that does not require grad and has no grad_fn: autograd "
             "recorded no graph for it, so there is nothing to differentiate."
         ),
-        hint=HINT,
-        file=err.file,
-        line=err.line,
+        HINT,
     )
 
 

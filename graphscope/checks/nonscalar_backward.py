@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from graphscope.checks._common import error_finding
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding
 
 KIND = "nonscalar-backward"
@@ -75,19 +76,15 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
 
 def from_error(events: Events) -> Iterator[Finding]:
     """The finding for the script's own exception, when it is this error."""
-    err = events.error
-    if err is None or MARK not in err.message:
-        return
-    yield Finding(
-        kind=KIND,
-        severity="error",
-        message=(
+    return error_finding(
+        events,
+        KIND,
+        MARK,
+        (
             "backward was called on an output with more than one element without gradient=: "
             "backward can only start from a single number (a scalar)."
         ),
-        hint=_hint("y"),
-        file=err.file,
-        line=err.line,
+        _hint("y"),
     )
 
 
