@@ -201,6 +201,15 @@ def frame_namespaces(frame: FrameType | None) -> list[Mapping[str, Any]]:
     return [frame.f_locals, frame.f_globals]
 
 
+def _drop_locals_snapshot(spaces: list[Mapping[str, Any]]) -> None:
+    """CPython <= 3.12 caches the snapshot ``frame.f_locals`` of a function's locals on the
+    frame, with strong references: drop it so that tensors the user deletes are really freed
+    (fast locals are untouched: the snapshot is rebuilt on the next f_locals read). 3.13's
+    write-through proxy is not a dict and is left alone."""
+    if len(spaces) == 2 and isinstance(spaces[0], dict):
+        spaces[0].clear()
+
+
 def frame_variable(frame: FrameType | None, t: torch.Tensor) -> str | None:
     """The name of a variable of ``frame`` bound to ``t`` (locals first), or None."""
     spaces = frame_namespaces(frame)
@@ -211,8 +220,7 @@ def frame_variable(frame: FrameType | None, t: torch.Tensor) -> str | None:
                     return str(k)
         return None
     finally:
-        if len(spaces) == 2 and isinstance(spaces[0], dict):
-            spaces[0].clear()  # see Names.add_frame
+        _drop_locals_snapshot(spaces)
 
 
 class Names:
@@ -275,11 +283,7 @@ class Names:
                     found.append((k, v))
                 elif isinstance(v, torch.nn.Module):
                     modules.append((k, v))
-        if len(spaces) == 2 and isinstance(spaces[0], dict):
-            # CPython <= 3.12 caches this snapshot of a function's locals on the frame, with
-            # strong references: drop it so that tensors the user deletes are really freed
-            # (fast locals are untouched: the snapshot is rebuilt on the next f_locals read)
-            spaces[0].clear()
+        _drop_locals_snapshot(spaces)
         self._add_modules(modules)
         if not variables:
             return

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +33,6 @@ class _Error(click.ClickException):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code  # type: ignore[misc]
-
-
-@contextlib.contextmanager
-def _clean_errors() -> Iterator[None]:
-    """GraphscopeError -> one line on stderr and its exit status; never a traceback of ours."""
-    try:
-        yield
-    except GraphscopeError as err:
-        raise _Error(str(err), err.exit_code) from None
 
 
 def _render_options(fn: Any) -> Any:
@@ -161,38 +152,37 @@ def render(
     """Run SCRIPT [ARGS...] and draw the autograd graph at each backward call."""
     from graphscope.render import find_engine, render_graph
 
-    with _clean_errors():
-        options = Options(
-            format=fmt,
-            engine=engine,
-            max_nodes=max_nodes,
-            depth=depth,
-            expand=tuple(expand),
-            show_attrs=attrs,
-            show_source=source,
-            show_legend=legend,
+    options = Options(
+        format=fmt,
+        engine=engine,
+        max_nodes=max_nodes,
+        depth=depth,
+        expand=tuple(expand),
+        show_attrs=attrs,
+        show_source=source,
+        show_legend=legend,
+    )
+    eng = find_engine(engine) if fmt not in ("dot", "json") else None
+    run = _run(script, args, max_graphs=max_graphs)
+    scope = run.scope
+    outdir = Path(out)
+    stem = Path(script).stem
+    files: dict[str, str] = {}
+    written: list[str] = []
+    for g in scope.graphs():
+        gid = str(g.graph.get("id"))
+        if len(g) > 2000:
+            click.echo(f"graphscope: drawing {gid} ({len(g)} nodes)...", err=True)
+        res = render_graph(
+            g, outdir / f"{stem}.{gid}.{fmt if fmt != 'dot' else 'gv'}", options, engine=eng
         )
-        eng = find_engine(engine) if fmt not in ("dot", "json") else None
-        run = _run(script, args, max_graphs=max_graphs)
-        scope = run.scope
-        outdir = Path(out)
-        stem = Path(script).stem
-        files: dict[str, str] = {}
-        written: list[str] = []
-        for g in scope.graphs():
-            gid = str(g.graph.get("id"))
-            if len(g) > 2000:
-                click.echo(f"graphscope: drawing {gid} ({len(g)} nodes)...", err=True)
-            res = render_graph(
-                g, outdir / f"{stem}.{gid}.{fmt if fmt != 'dot' else 'gv'}", options, engine=eng
-            )
-            files[gid] = str(res.path)
-            written.append(str(res.path))
-            written.extend(str(p) for p in res.extra)
-        report = outdir / "report.json"
-        _write_report(report, scope.to_json(files))
-        click.echo(_summary(scope, written, report, eng.name if eng else None))
-        sys.exit(_status(scope))
+        files[gid] = str(res.path)
+        written.append(str(res.path))
+        written.extend(str(p) for p in res.extra)
+    report = outdir / "report.json"
+    _write_report(report, scope.to_json(files))
+    click.echo(_summary(scope, written, report, eng.name if eng else None))
+    sys.exit(_status(scope))
 
 
 @main.command(context_settings=_SCRIPT_CONTEXT)
@@ -206,15 +196,14 @@ def render(
 )
 def check(script: str, args: Sequence[str], as_json: bool) -> None:
     """Run SCRIPT [ARGS...] and report autograd pitfalls (exit 1 when there is an error or warning)."""
-    with _clean_errors():
-        if as_json:
-            with contextlib.redirect_stdout(sys.stderr):
-                run = _run(script, args, max_graphs=20)
-            click.echo(run.scope.to_json())
-        else:
+    if as_json:
+        with contextlib.redirect_stdout(sys.stderr):
             run = _run(script, args, max_graphs=20)
-            click.echo(run.scope.report())
-        sys.exit(_status(run.scope))
+        click.echo(run.scope.to_json())
+    else:
+        run = _run(script, args, max_graphs=20)
+        click.echo(run.scope.report())
+    sys.exit(_status(run.scope))
 
 
 def _run(script: str, args: Sequence[str], **options: Any) -> Any:
@@ -262,8 +251,7 @@ def _summary(scope: Any, written: Sequence[str], report: Path, engine: str | Non
     for p in written:
         lines.append(f"  wrote {p}")
     lines.append(f"  wrote {report}")
-    body = scope.report().splitlines()[1 + len(scope.captures) :]
-    lines.extend(body)
+    lines.extend(scope.outcome_lines())
     return "\n".join(lines)
 
 
@@ -292,14 +280,13 @@ def scenarios_show(name: str) -> None:
     """Explanation, code, printed values and findings of one scenario."""
     from graphscope import scenarios as sc
 
-    with _clean_errors():
-        s = sc.get(name)
-        click.echo(f"{s.title}  ({s.name})\n")
-        click.echo(s.explanation + "\n")
-        click.echo("code:\n" + _indent(s.code))
-        click.echo("prints:\n" + _indent(s.output or ""))
-        kinds = ", ".join(f"{k} at line {line}" for k, line in s.kinds) or "none"
-        click.echo(f"findings: {kinds}")
+    s = sc.get(name)
+    click.echo(f"{s.title}  ({s.name})\n")
+    click.echo(s.explanation + "\n")
+    click.echo("code:\n" + _indent(s.code))
+    click.echo("prints:\n" + _indent(s.output or ""))
+    kinds = ", ".join(f"{k} at line {line}" for k, line in s.kinds) or "none"
+    click.echo(f"findings: {kinds}")
 
 
 @scenarios.command("render")
@@ -332,14 +319,11 @@ def scenarios_render(names: Sequence[str], out: str, fmt: str, engine: str) -> N
     from graphscope import scenarios as sc
     from graphscope.docs import render_scenario
 
-    with _clean_errors():
-        chosen = [sc.get(n) for n in names] if names else sc.all_scenarios()
-        options = Options(format=fmt, engine=engine)
-        for s in chosen:
-            with contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115
-                paths = render_scenario(s, Path(out), options)
-            for p in paths:
-                click.echo(f"wrote {p}")
+    chosen = [sc.get(n) for n in names] if names else sc.all_scenarios()
+    options = Options(format=fmt, engine=engine)
+    for s in chosen:
+        for p in render_scenario(s, Path(out), options):  # its output is captured there
+            click.echo(f"wrote {p}")
 
 
 # -- docs ---------------------------------------------------------------------------------------
@@ -363,9 +347,8 @@ def docs_build(out: str) -> None:
     """Regenerate the gallery: index.md, one page and one SVG per scenario, CLI and API pages."""
     from graphscope.docs import build
 
-    with _clean_errors():
-        written = build(Path(out))
-        click.echo(f"graphscope: wrote {len(written)} files into {out}")
+    written = build(Path(out))
+    click.echo(f"graphscope: wrote {len(written)} files into {out}")
 
 
 def _indent(text: str) -> str:

@@ -12,6 +12,7 @@ import os
 import runpy
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,8 +66,6 @@ def run_script(
     ``progress(scope, seconds)`` is called from a background thread every
     ``progress_every`` seconds while the script runs (for a long run's progress line).
     """
-    import time
-
     p = check_script(path)
     script = str(p)
     saved_argv, saved_path = sys.argv[:], sys.path[:]
@@ -105,8 +104,6 @@ def _ticker(
     stop: threading.Event,
     start: float,
 ) -> threading.Thread:
-    import time
-
     def loop() -> None:
         while not stop.wait(every):
             if progress is not None:

@@ -410,5 +410,4 @@ __all__ = [
     "flags_text",
     "grad_text",
     "shape_text",
-    "ROLE_LEAF",
 ]

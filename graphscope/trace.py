@@ -356,9 +356,7 @@ class _Walker:
             hit = self.provenance(seq) if seq != _SEQ_NONE else None
             if hit is not None:
                 api, file, line, module = hit
-        saved, attrs = _inspect_saved(
-            fn, info, self.inplace, self.names, self.tensor_ids, read_values=True
-        )
+        saved, attrs = _inspect_saved(fn, info, self.inplace, self.names, self.tensor_ids)
         if info.custom:
             attrs.update(_ctx_attrs(fn))
             name = getattr(getattr(fn, "_forward_cls", None), "__name__", None) or name
@@ -486,18 +484,15 @@ def _inspect_saved(
     inplace: Sequence[InplaceWrite] | None,
     names: Names | None,
     tensor_ids: Mapping[int, str],
-    *,
-    read_values: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Saved tensors (with status) and saved plain values of ``fn``, never raising."""
     saved: list[dict[str, Any]] = []
     attrs: dict[str, str] = {}
-    if read_values:
-        for k in info.value_slots:
-            try:
-                attrs[k[len("_saved_") :]] = _short(getattr(fn, k))
-            except Exception:
-                continue
+    for k in info.value_slots:
+        try:
+            attrs[k[len("_saved_") :]] = _short(getattr(fn, k))
+        except Exception:
+            continue
     if info.custom:
         slots: Iterable[tuple[str, Any]] = [("saved_tensors", None)]
     else:

@@ -140,17 +140,16 @@ class Scope:
                 f"  {g.graph.get('id')}: {len(g)} nodes, {g.number_of_edges()} edges, "
                 f"calls {_ranges(calls)}"
             )
+        return "\n".join(lines + self.outcome_lines())
+
+    def outcome_lines(self) -> list[str]:
+        """The findings, graphscope's own notes and the script's error, as report lines."""
         found = self.findings
-        if not found:
-            lines.append("findings: none")
-        else:
-            lines.append(f"findings: {len(found)}")
-            for f in found:
-                lines.append(
-                    f"  {f.severity}: {f.kind} at {_short_path(f.file)}:{f.line}: {f.message}"
-                )
-                if f.hint:
-                    lines.append(f"    fix: {f.hint}")
+        lines = [f"findings: {len(found)}" if found else "findings: none"]
+        for f in found:
+            lines.append(f"  {f.severity}: {f.kind} at {_short_path(f.file)}:{f.line}: {f.message}")
+            if f.hint:
+                lines.append(f"    fix: {f.hint}")
         for note in self.notes:
             lines.append(f"graphscope: {note} (your program was not affected)")
         if self.events.error is not None:
@@ -158,7 +157,7 @@ class Scope:
             lines.append(
                 f"the script raised {e.type}: {e.message} ({_short_path(e.file)}:{e.line})"
             )
-        return "\n".join(lines)
+        return lines
 
     def to_dict(self, files: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The JSON report of DESIGN.md (``files``: graph id -> file written)."""
@@ -242,6 +241,8 @@ class _Session:
         self.sample = sample
         self.repeats: dict[str, int] = {}  # graph id -> fast-path hits in a row
         self.known: list[_Known] = []
+        self.by_gid: dict[str, AutogradGraph] = {}  # the captures by id
+        self.keys: dict[str, tuple[Any, ...]] = {}  # their structure keys, computed once
         self.leaves: dict[int, _LeafState] = {}  # id(leaf) -> state
         # run starts (grad was None) recorded cheaply: id(leaf) -> grad key, and (call, file, line)
         self.fresh: dict[int, tuple[int, int]] = {}
@@ -526,22 +527,18 @@ class _Session:
             h.remove()
         pending, roots, gid, cap = call["pending"], call["roots"], call["gid"], call["cap"]
         index, file, line = call["index"], call["file"], call["line"]
-        self.events.backward.append(
-            BackwardCall(
-                index=index,
-                api=call["api"],
-                file=file,
-                line=line,
-                roots=call["root_names"],
-                root_shapes=tuple(shape_of(r) for r in roots),
-                root_requires_grad=tuple(bool(r.requires_grad) for r in roots),
-                retain_graph=call["retain"],
-                create_graph=call["create"],
-                gradient_given=pending.gradient_given if pending is not None else False,
-                graph=gid,
-                error=None if error is None else str(error).splitlines()[0][:300],
-                error_type=None if error is None else type(error).__name__,
-            )
+        self._record_call(
+            index,
+            call["api"],
+            file,
+            line,
+            roots,
+            call["root_names"],
+            call["retain"],
+            call["create"],
+            pending.gradient_given if pending is not None else False,
+            gid,
+            error,
         )
         if call["accumulate"]:
             self._after(call["leaves"], call["before"], index, file, line, gid)
@@ -562,23 +559,54 @@ class _Session:
             if isinstance(first, torch.Tensor)
             else [t for t in (first or ()) if isinstance(t, torch.Tensor)]
         )
-        frame = user_frame(3)
-        names, _ = self._names(frame)
+        names, _ = self._names(user_frame(3))
+        self._record_call(
+            len(self.events.backward) + 1,
+            pending.api,
+            pending.file,
+            pending.line,
+            roots,
+            tuple(names.get(r) or "?" for r in roots),
+            bool(kwargs.get("retain_graph") or False),
+            bool(kwargs.get("create_graph") or False),
+            pending.gradient_given,
+            None,
+            err,
+        )
+
+    def _record_call(
+        self,
+        index: int,
+        api: str,
+        file: str | None,
+        line: int | None,
+        roots: Sequence[torch.Tensor],
+        root_names: tuple[str, ...],
+        retain: bool,
+        create: bool,
+        gradient_given: bool,
+        gid: str | None,
+        error: BaseException | None,
+    ) -> None:
+        """Append the :class:`BackwardCall` of one call (``error``: what it raised, if anything)."""
+        text = None
+        if error is not None:
+            text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
         self.events.backward.append(
             BackwardCall(
-                index=len(self.events.backward) + 1,
-                api=pending.api,
-                file=pending.file,
-                line=pending.line,
-                roots=tuple(names.get(r) or "?" for r in roots),
+                index=index,
+                api=api,
+                file=file,
+                line=line,
+                roots=root_names,
                 root_shapes=tuple(shape_of(r) for r in roots),
                 root_requires_grad=tuple(bool(r.requires_grad) for r in roots),
-                retain_graph=bool(kwargs.get("retain_graph") or False),
-                create_graph=bool(kwargs.get("create_graph") or False),
-                gradient_given=pending.gradient_given,
-                graph=None,
-                error=str(err).splitlines()[0][:300] if str(err) else type(err).__name__,
-                error_type=type(err).__name__,
+                retain_graph=retain,
+                create_graph=create,
+                gradient_given=gradient_given,
+                graph=gid,
+                error=text,
+                error_type=None if error is None else type(error).__name__,
             )
         )
 
@@ -621,7 +649,7 @@ class _Session:
         g = cap.graph
         key = g.structure_key()
         for existing in self.scope.captures:
-            if existing.structure_key() == key:  # same structure, reached by another path
+            if self.keys[existing.graph["id"]] == key:  # same structure, reached another way
                 existing.graph["calls"].append(index)
                 gid = existing.graph["id"]
                 _merge_stale(existing, g)
@@ -632,15 +660,14 @@ class _Session:
         gid = f"g{len(self.scope.captures) + 1}"
         g.graph.update(id=gid, call=index, calls=[index])
         self.scope.captures.append(g)
+        self.by_gid[gid] = g
+        self.keys[gid] = key
         leaves = _leaf_nodes(cap)
         self.known.append(_Known(gid, fp, {id(t): n for n, t in leaves}))
         return cap, gid, leaves
 
     def _graph(self, gid: str) -> AutogradGraph:
-        for g in self.scope.captures:
-            if g.graph.get("id") == gid:
-                return g
-        raise KeyError(gid)
+        return self.by_gid[gid]
 
     def _finish(self, cap: Capture) -> None:
         cap.refresh()
@@ -803,21 +830,6 @@ class _Session:
             or (w.is_leaf and w.requires_grad and w.grad_enabled)
             or w.index in self.stale_writes
         ]
-        # an update matters when it accumulated, or when the next one of its leaf accumulated
-        # onto it: drop the run-starts followed by another run-start (a clean loop's resets)
-        grads = ev.grads
-        if len(grads) > 4 * max(1, len(self.leaves) + len(self.fresh)):
-            keep: list[GradUpdate | None] = []
-            last: dict[str, int] = {}
-            for u in grads:
-                prev = last.get(u.name)
-                if prev is not None and u.before in _RESETS:
-                    p = keep[prev]
-                    if p is not None and p.before in _RESETS:
-                        keep[prev] = None
-                last[u.name] = len(keep)
-                keep.append(u)
-            ev.grads[:] = [u for u in keep if u is not None]
 
     def _schedule(self, index: int, gid: str | None, *, fresh: bool, failed: bool) -> None:
         """Record the next forward in full, or only every ``sample``-th one once the graph

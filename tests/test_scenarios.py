@@ -281,24 +281,7 @@ def _same_file(a: str | None, b: str) -> bool:
     return a is not None and os.path.normcase(os.path.abspath(a)) == os.path.normcase(b)
 
 
-# Scenarios whose findings disagree with their metadata because of a bug in a check or in watch
-# (not in the metadata): marked xfail(strict=True) with the reason, so the suite stays green and
-# the bug stays visible. Empty: every scenario's findings are as expected.
-KNOWN_FINDING_BUGS: dict[str, str] = {}
-
-
-def _finding_cases() -> list[Any]:
-    return [
-        pytest.param(
-            s, id=s.name, marks=pytest.mark.xfail(reason=KNOWN_FINDING_BUGS[s.name], strict=True)
-        )
-        if s.name in KNOWN_FINDING_BUGS
-        else pytest.param(s, id=s.name)
-        for s in SCENARIOS
-    ]
-
-
-@pytest.mark.parametrize("scenario", _finding_cases())
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_findings_under_watch(scenario: Scenario, watched: dict[str, Any]) -> None:
     scope, stdout = _watched(watched, scenario)
     assert scope.events.error is None, scope.events.error
