@@ -223,6 +223,34 @@ def frame_variable(frame: FrameType | None, t: torch.Tensor) -> str | None:
         _drop_locals_snapshot(spaces)
 
 
+def named_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
+    """``list(module.named_parameters())`` (same names, order and de-duplication), walked
+    iteratively without generators: several times faster on models with thousands of
+    submodules."""
+    if type(module).named_parameters is not torch.nn.Module.named_parameters:
+        return list(module.named_parameters())  # a module that redefines it: trust it
+    out: list[tuple[str, torch.nn.Parameter]] = []
+    seen_modules: set[int] = set()
+    seen: set[int] = set()
+    stack: list[tuple[str, torch.nn.Module]] = [("", module)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        prefix, m = pop()
+        if id(m) in seen_modules:
+            continue
+        seen_modules.add(id(m))
+        for n, p in m._parameters.items():
+            if p is not None and id(p) not in seen:
+                seen.add(id(p))
+                out.append((prefix + n, p))
+        children = m._modules
+        if children:
+            for n, c in reversed(children.items()):
+                if c is not None:
+                    push((prefix + n + ".", c))
+    return out
+
+
 class Names:
     """``id(tensor) -> name`` for the tensors a user can name, built once per capture.
 
@@ -259,15 +287,26 @@ class Names:
         """Parameters from a module, a ``{name: tensor}`` mapping or ``(name, tensor)`` pairs."""
         if isinstance(params, torch.nn.Module):
             self.modules.append((prefix, params))
-            items: Iterable[tuple[str, Any]] = params.named_parameters()
+            items: Iterable[tuple[str, Any]] = named_parameters(params)
         elif isinstance(params, Mapping):
             items = params.items()
         else:
             items = params
+        name, tensors, keys, modules = self.name, self.tensors, self.params, self.param_module
         for n, p in items:
-            if isinstance(p, torch.Tensor):
-                full = f"{prefix}{n}"
-                self.add(full, p, param=True, module=full.rpartition(".")[0] or None)
+            if not isinstance(p, torch.Tensor):
+                continue
+            full = prefix + n if prefix else n
+            key = id(p)
+            if key in name:  # a second name: an alias
+                self.add(full, p, param=True)
+                continue
+            name[key] = full
+            tensors[key] = p
+            keys.add(key)
+            module = full.rpartition(".")[0]
+            if module:
+                modules[key] = module
 
     def add_frame(self, frame: FrameType | None, *, variables: bool = True) -> None:
         """Tensor variables (unless ``variables=False``) and module parameters visible in
@@ -299,7 +338,7 @@ class Names:
             if id(m) in given:  # already named through params=
                 continue
             try:
-                named = list(m.named_parameters())
+                named = named_parameters(m)
             except Exception:
                 continue
             for pn, p in named:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import subprocess
 import sys
@@ -323,3 +324,90 @@ def test_odd_devices_and_dtypes() -> None:
     z = torch.ones(2, dtype=torch.complex64, requires_grad=True)
     g = trace((z * z).abs().sum())
     assert _by_name(g)["z"]["dtype"] == "complex64"
+
+
+def _unnamed_input_graph():  # type: ignore[no-untyped-def]
+    def forward():  # type: ignore[no-untyped-def]
+        x = torch.randn(3, requires_grad=True)  # a leaf with no name outside this function
+        return (x.exp() * 2).sum()
+
+    return trace(forward())
+
+
+def test_an_unnamed_saved_tensor_is_not_linked_to_an_unnamed_leaf() -> None:
+    # exp saves its (unnamed) result; the only other unnamed tensor is the leaf x: the saved
+    # entry must not be pointed at it just because both have no name
+    g = _unnamed_input_graph()
+    exp = next(d for _, d in g.nodes(data=True) if d.get("name") == "ExpBackward0")
+    (entry,) = exp["saved"]
+    assert entry["name"] == "result" and entry["tensor_name"] is None
+    assert entry["tensor"] is None
+    leaf = next(n for n, d in g.nodes(data=True) if d.get("role") == "leaf")
+    assert g.nodes[leaf]["name"] is None
+
+
+def test_a_saved_leaf_found_later_in_the_walk_is_linked_to_its_node() -> None:
+    w = torch.randn(3, requires_grad=True)
+    loss = (w.sin() * 3).sum()  # sin saves w, whose node the walk reaches after SinBackward0
+    g = trace(loss)
+    sin = next(d for _, d in g.nodes(data=True) if d.get("name") == "SinBackward0")
+    (entry,) = sin["saved"]
+    assert entry["tensor_name"] == "w" and entry["tensor"] == g.by_name("w")
+    assert entry["status"] == "ok" and entry["shape"] == (3,) and entry["version_now"] == 0
+
+
+def test_fast_parameter_walk_matches_named_parameters() -> None:
+    from graphscope._tensors import named_parameters
+
+    shared = torch.nn.Linear(2, 2)
+    net = torch.nn.Sequential(
+        shared, torch.nn.ReLU(), torch.nn.Sequential(shared, torch.nn.Linear(2, 3))
+    )
+    net.extra = torch.nn.Parameter(torch.ones(1))
+    net.tied = net.extra
+    net.register_parameter("empty", None)
+    expected = [(n, id(p)) for n, p in net.named_parameters()]
+    assert [(n, id(p)) for n, p in named_parameters(net)] == expected
+    assert [n for n, _ in expected] == ["extra", "0.weight", "0.bias", "2.1.weight", "2.1.bias"]
+
+
+def test_saved_tensor_fast_path_agrees_with_the_general_reader() -> None:
+    trace_mod = importlib.import_module("graphscope.trace")  # the package exports trace()
+
+    conv = torch.nn.Conv2d(2, 2, 3, padding=1)
+    bn = torch.nn.BatchNorm2d(2)
+    x = torch.randn(1, 2, 4, 4, requires_grad=True)
+    y = torch.relu(bn(conv(x))).logsumexp(dim=1).mean()
+    g = trace(y, params=torch.nn.ModuleDict({"conv": conv, "bn": bn}))
+    checked = 0
+    for _, d in g.nodes(data=True):
+        if d["kind"] != "op" or not d["saved"]:
+            continue
+        assert all(e["status"] == "ok" for e in d["saved"])
+        checked += len(d["saved"])
+    assert checked >= 10  # conv 2, batch norm 6, relu 1, logsumexp 2
+    # the general reader, slot by slot, gives the same entries (tensor links aside)
+    w = trace_mod._Walker(trace_mod.Names(), None, (), False)
+    fn = y.grad_fn.next_functions[0][0]  # LogsumexpBackward0
+    info = trace_mod._type_info(fn)
+    fast = w._saved(fn, info)
+    slow = [
+        e
+        for _, _, attr in info.raw_slots
+        for e in trace_mod._inspect_slot(fn, attr, attr, (), w.names, {})
+    ]
+    assert [(e["name"], e["status"], e["shape"], e["dtype"]) for e in fast] == [
+        (e["name"], e["status"], e["shape"], e["dtype"]) for e in slow
+    ]
+
+
+def test_saved_scalar_attributes_keep_their_own_spelling() -> None:
+    # the per-value text cache must not mix 2 and 2.0, nor 0.0 and -0.0
+    x = torch.ones(2, requires_grad=True)
+    y = torch.ones(2, requires_grad=True)
+    texts = []
+    for alpha in (2, 2.0, 0.0, -0.0, 2):
+        g = trace(torch.add(x, y, alpha=alpha).sum())
+        add = next(d for _, d in g.nodes(data=True) if d.get("name") == "AddBackward0")
+        texts.append(add["attrs"]["alpha"])
+    assert texts == ["2", "2.0", "0.0", "-0.0", "2"]
