@@ -94,7 +94,16 @@ _TYPE_INFO: dict[type, _TypeInfo] = {}
 _REPRS: dict[tuple[str, type, Any], str] = {}
 _REPRS_MAX = 10_000
 #: saved values that only describe a saved tensor's layout (sizes, strides): not worth a label
-_METADATA_SLOTS = ("_sym_sizes", "_sym_strides", "_layout", "_sizes", "_strides", "_options")
+_METADATA_SLOTS = (
+    "_sym_sizes",
+    "_sym_strides",
+    "_sym_sizes_opt",
+    "_sym_numel",
+    "_layout",
+    "_sizes",
+    "_strides",
+    "_options",
+)
 
 
 def _type_info(fn: Any) -> _TypeInfo:

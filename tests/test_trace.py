@@ -411,3 +411,20 @@ def test_saved_scalar_attributes_keep_their_own_spelling() -> None:
         add = next(d for _, d in g.nodes(data=True) if d.get("name") == "AddBackward0")
         texts.append(add["attrs"]["alpha"])
     assert texts == ["2", "2.0", "0.0", "-0.0", "2"]
+
+
+def test_conv_attributes_are_its_hyperparameters_not_layout_metadata() -> None:
+    conv = torch.nn.Conv2d(2, 3, 3, stride=2, padding=1)
+    x = torch.randn(1, 2, 5, 5)
+    g = trace(conv(x).mean(), params=conv)
+    node = next(d for _, d in g.nodes(data=True) if d.get("name") == "ConvolutionBackward0")
+    assert node["attrs"] == {
+        "dilation": "(1, 1)",
+        "groups": "1",
+        "output_padding": "(0, 0)",
+        "padding": "(1, 1)",
+        "stride": "(2, 2)",
+        "transposed": "False",
+    }
+    mean = next(d for _, d in g.nodes(data=True) if d.get("name") == "MeanBackward0")
+    assert mean["attrs"] == {}
