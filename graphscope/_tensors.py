@@ -106,8 +106,12 @@ def grad_summary_lite(t: torch.Tensor | None) -> dict[str, Any] | None:
     }
 
 
-def grad_summaries(grads: list[torch.Tensor]) -> list[dict[str, Any] | None]:
-    """:func:`grad_summary_lite` of many gradients with one norm kernel (``_foreach_norm``)."""
+def grad_summaries(
+    grads: list[torch.Tensor], *, first_values: bool = False
+) -> list[dict[str, Any] | None]:
+    """:func:`grad_summary_lite` of many gradients with one norm kernel (``_foreach_norm``,
+    in the gradients' dtype). The first values are kept for gradients of at most six values,
+    or for all with ``first_values``."""
     try:
         simple = all(
             g.device.type == "cpu"
@@ -126,7 +130,7 @@ def grad_summaries(grads: list[torch.Tensor]) -> list[dict[str, Any] | None]:
         n = g.numel()
         first = (
             [float(v) for v in g.detach().reshape(-1)[:_FIRST_VALUES].tolist()]
-            if n <= _FIRST_VALUES
+            if n <= _FIRST_VALUES or first_values
             else []
         )
         out.append(
@@ -183,6 +187,77 @@ def grad_summary(t: torch.Tensor | None) -> dict[str, Any] | None:
         v = out.get(k)
         if isinstance(v, float) and not math.isfinite(v):
             out["nonfinite"] = True
+    return out
+
+
+_BATCH_MIN = 64  # below this many gradients, one grad_summary each is as fast
+_BATCH_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[dict[str, Any] | None]:
+    """``[grad_summary(g) for g in grads]`` with a few batched kernels for the many small
+    gradients of a big model (one ``cat``, then per-gradient min/max/sum by segment). The
+    values equal grad_summary's up to the rounding of the norm's last bit; gradients that are
+    unusual (not CPU float, empty, holding NaN or Inf) take grad_summary itself."""
+    out: list[dict[str, Any] | None] = [None] * len(grads)
+    batch: list[int] = []
+    tensors: list[torch.Tensor] = []
+    for i, g in enumerate(grads):
+        if g is None:
+            continue
+        try:
+            simple = (
+                g.device.type == "cpu"
+                and g.layout == torch.strided
+                and g.dtype in _BATCH_DTYPES
+                and g.numel() > 0
+            )
+        except Exception:
+            simple = False
+        if simple:
+            batch.append(i)
+            tensors.append(g)
+        else:
+            out[i] = grad_summary(g)
+    if len(batch) < _BATCH_MIN:
+        for i, t in zip(batch, tensors, strict=True):
+            out[i] = grad_summary(t)
+        return out
+    try:
+        with torch.no_grad():
+            flat = torch.cat([t.detach().reshape(-1) for t in tensors]).to(torch.float64)
+            numels = [int(t.numel()) for t in tensors]
+            lengths = torch.tensor(numels)
+            bad = torch.segment_reduce(
+                (~torch.isfinite(flat)).to(torch.float64), "max", lengths=lengths
+            )
+            lo = torch.segment_reduce(flat, "min", lengths=lengths).tolist()
+            hi = torch.segment_reduce(flat, "max", lengths=lengths).tolist()
+            total = torch.segment_reduce(flat, "sum", lengths=lengths).tolist()
+            norm = torch.segment_reduce(flat * flat, "sum", lengths=lengths).sqrt().tolist()
+            bad_list = bad.tolist()
+    except Exception:  # an older torch without segment_reduce, odd memory: one at a time
+        for i, t in zip(batch, tensors, strict=True):
+            out[i] = grad_summary(t)
+        return out
+    offset = 0
+    for j, i in enumerate(batch):
+        t, n = tensors[j], numels[j]
+        if bad_list[j] or not math.isfinite(norm[j]) or not math.isfinite(total[j]):
+            out[i] = grad_summary(t)  # NaN / Inf: the exact per-tensor rules
+        else:
+            out[i] = {
+                "shape": list(shape_of(t)),
+                "dtype": dtype_name(t.dtype),
+                "numel": n,
+                "first": flat[offset : offset + min(n, _FIRST_VALUES)].tolist(),
+                "nonfinite": False,
+                "norm": norm[j],
+                "min": lo[j],
+                "max": hi[j],
+                "sum": total[j],
+            }
+        offset += n
     return out
 
 
@@ -283,8 +358,9 @@ class Names:
             if module is not None:
                 self.param_module[key] = module
 
-    def add_params(self, params: Any, prefix: str = "") -> None:
-        """Parameters from a module, a ``{name: tensor}`` mapping or ``(name, tensor)`` pairs."""
+    def add_params(self, params: Any, prefix: str = "") -> list[int]:
+        """Parameters from a module, a ``{name: tensor}`` mapping or ``(name, tensor)`` pairs;
+        returns their keys (``id``)."""
         if isinstance(params, torch.nn.Module):
             self.modules.append((prefix, params))
             items: Iterable[tuple[str, Any]] = named_parameters(params)
@@ -293,11 +369,13 @@ class Names:
         else:
             items = params
         name, tensors, keys, modules = self.name, self.tensors, self.params, self.param_module
+        seen: list[int] = []
         for n, p in items:
             if not isinstance(p, torch.Tensor):
                 continue
             full = prefix + n if prefix else n
             key = id(p)
+            seen.append(key)
             if key in name:  # a second name: an alias
                 self.add(full, p, param=True)
                 continue
@@ -307,6 +385,7 @@ class Names:
             module = full.rpartition(".")[0]
             if module:
                 modules[key] = module
+        return seen
 
     def add_frame(self, frame: FrameType | None, *, variables: bool = True) -> None:
         """Tensor variables (unless ``variables=False``) and module parameters visible in

@@ -39,14 +39,13 @@ Findings are never hidden: a group holding a node with a finding lists the kinds
 from __future__ import annotations
 
 import copy
-import gc
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+from graphscope._gc import gc_paused
 from graphscope.errors import UsageError
 from graphscope.model import GROUP, OP, ROLE_PARAM, TENSOR, AutogradGraph
 
@@ -88,7 +87,7 @@ def collapse(
     expand = tuple(expand)
     if len(graph) <= max_nodes and depth is None and not expand:
         return _copy(graph)
-    with _no_gc():
+    with gc_paused():
         ix = _Index(graph)
         items, rep = ix.module_items(max_nodes, depth, expand)
         for _ in range(_MAX_PASSES):
@@ -694,19 +693,6 @@ def _subgraph(graph: AutogradGraph, ids: Iterable[str]) -> AutogradGraph:
 
 
 # -- small helpers --------------------------------------------------------------------------------
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic GC: it rescans the big input graph every few thousand allocations
-    (half the time of a 50k-node collapse); nothing made here forms a cycle."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _split(path: str | None) -> Path:

@@ -14,7 +14,6 @@ no tensor and no backward node once it returns.
 
 from __future__ import annotations
 
-import gc
 import re
 import resource
 import sys
@@ -24,12 +23,14 @@ from typing import Any
 
 import torch
 
+from graphscope._gc import gc_paused
 from graphscope._tensors import (
     _DTYPE_NAMES as _DTYPES,
 )
 from graphscope._tensors import (
     Names,
     dtype_name,
+    grad_summaries_full,
     grad_summary,
     safe_grad,
     shape_of,
@@ -184,10 +185,16 @@ class Capture:
     def refresh(self) -> None:
         """Re-read gradients and versions after a backward call. Saved tensors keep the state
         they had when captured (what backward used), not "freed": freeing is normal."""
+        with gc_paused():
+            self._refresh()
+
+    def _refresh(self) -> None:
         g = self.graph
-        for nid, t in self._tensors.items():
+        items = list(self._tensors.items())
+        summaries = grad_summaries_full([safe_grad(t) for _, t in items])
+        for (nid, t), summary in zip(items, summaries, strict=True):
             d = g.nodes[nid]
-            d["grad"] = grad_summary(safe_grad(t))
+            d["grad"] = summary
             d["version"] = version_of(t)
 
     def release(self) -> None:
@@ -254,13 +261,8 @@ def capture(
 ) -> Capture:
     """Walk from ``roots``. With ``keep`` the Capture holds the torch objects for ``refresh``."""
     _raise_stack_limit()
-    enabled = gc.isenabled()
-    gc.disable()  # the walk allocates many small containers: collections would cost ~40%
-    try:
+    with gc_paused():  # the walk allocates many small containers: collections would cost ~40%
         return _Walker(names, provenance, inplace, keep).run(roots, unreached)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Walker:

@@ -41,7 +41,9 @@ from typing import Any
 
 import torch
 
+from graphscope._gc import gc_paused
 from graphscope._tensors import (
+    _BATCH_MIN,
     Names,
     frame_variable,
     grad_summaries,
@@ -242,7 +244,7 @@ class _Session:
         self.repeats: dict[str, int] = {}  # graph id -> fast-path hits in a row
         self.known: list[_Known] = []
         self.by_gid: dict[str, AutogradGraph] = {}  # the captures by id
-        self.keys: dict[str, tuple[Any, ...]] = {}  # their structure keys, computed once
+        self.keys: dict[str, tuple[Any, ...]] = {}  # their structure keys, computed when needed
         self.leaves: dict[int, _LeafState] = {}  # id(leaf) -> state
         # run starts (grad was None) recorded cheaply: id(leaf) -> grad key, and (call, file, line)
         self.fresh: dict[int, tuple[int, int]] = {}
@@ -287,7 +289,8 @@ class _Session:
 
     def uninstall(self) -> None:
         try:
-            self._final_grads()
+            with gc_paused():
+                self._final_grads()
         except Exception:  # never let a summary break the user's exit path
             pass
         try:
@@ -304,6 +307,7 @@ class _Session:
     def _final_grads(self) -> None:
         """Show each graph's leaves with the gradient of the last call it stood for, when
         ``.grad`` still holds exactly that value (same object, same version)."""
+        todo: list[tuple[dict[str, Any], torch.Tensor, int]] = []
         for gid, (index, refs) in self.last_leaves.items():
             graph = self._graph(gid)
             for nid, ref in refs:
@@ -323,10 +327,16 @@ class _Session:
                 ):
                     continue
                 if nid in graph and graph.nodes[nid].get("grad_call") != index:
-                    graph.nodes[nid]["grad"], graph.nodes[nid]["grad_call"] = (
-                        grad_summary_lite(g),
-                        index,
-                    )
+                    todo.append((graph.nodes[nid], g, index))
+        # one batched summary for all of them (a big model has thousands of parameters)
+        grads = [g for _, g, _ in todo]
+        summaries = (
+            grad_summaries(grads, first_values=True)
+            if len(grads) >= _BATCH_MIN
+            else [grad_summary_lite(g) for g in grads]
+        )
+        for (node, _, index), summary in zip(todo, summaries, strict=True):
+            node["grad"], node["grad_call"] = summary, index
         self.last_leaves.clear()
         for state in self.leaves.values():  # the last reset of each leaf, for the record
             if state.pending:
@@ -357,22 +367,27 @@ class _Session:
         set of root modules, other tensors from the calling frame's variables."""
         roots = tuple(self.recorder._roots) if self.recorder is not None else ()  # ids, cheap
         if self._param_names is None or roots != self._param_roots:
-            table = Names()
-            for n, v in self.explicit.items():
-                if isinstance(v, torch.Tensor):
-                    table.add(n, v)
-            if self.params is not None:
-                table.add_params(self.params)
-            table.add_frame(user_frame(2), variables=False)  # modules only: names that last
-            if self.recorder is not None:
-                for m in self.recorder.root_modules():
-                    table.add_params(m)
-            self._param_names = dict(table.name)
-            self._param_roots = roots
+            with gc_paused():
+                self._param_names = self._param_table(roots)
         hit = self._param_names.get(id(t))
         if hit is not None:
             return hit
         return frame_variable(user_frame(2), t)
+
+    def _param_table(self, roots: tuple[int, ...]) -> dict[int, str]:
+        """``id -> name`` of the explicit names, ``params`` and the modules' parameters."""
+        table = Names()
+        for n, v in self.explicit.items():
+            if isinstance(v, torch.Tensor):
+                table.add(n, v)
+        if self.params is not None:
+            table.add_params(self.params)
+        table.add_frame(user_frame(2), variables=False)  # modules only: names that last
+        if self.recorder is not None:
+            for m in self.recorder.root_modules():
+                table.add_params(m)
+        self._param_roots = roots
+        return dict(table.name)
 
     def _names(self, frame: Any) -> tuple[Names, list[int]]:
         """Names for a capture (explicit, then ``params``, then the caller's variables and
@@ -382,18 +397,13 @@ class _Session:
         for n, v in self.explicit.items():
             if isinstance(v, torch.Tensor):
                 table.add(n, v)
-        if self.params is not None:
-            table.add_params(self.params)
-        table.add_frame(frame)
         expected: set[int] = set()
+        if self.params is not None:
+            expected.update(table.add_params(self.params))
+        table.add_frame(frame)
         if self.recorder is not None:
             for m in self.recorder.root_modules():
-                table.add_params(m)
-                expected.update(id(p) for p in m.parameters())
-        if self.params is not None:
-            probe = Names()
-            probe.add_params(self.params)
-            expected.update(probe.params)
+                expected.update(table.add_params(m))
         candidates = [k for k in table.name if k in table.params and k in expected]
         return table, candidates
 
@@ -463,7 +473,8 @@ class _Session:
         """One top-level backward call: capture, run the engine exactly once, record. Our own
         failures are reported as notes and never reach the user's backward."""
         try:
-            call = self._prepare(t_outputs, args, kwargs)
+            with gc_paused():
+                call = self._prepare(t_outputs, args, kwargs)
         except Exception as err:  # a bug of ours: the user's backward runs as if unwatched
             self._internal("capturing a backward call", err)
             call = None
@@ -476,7 +487,8 @@ class _Session:
         finally:
             if call is not None:
                 try:
-                    self._conclude(call, error)
+                    with gc_paused():
+                        self._conclude(call, error)
                 except Exception as err:
                     self._internal("recording a backward call", err)
 
@@ -647,9 +659,11 @@ class _Session:
             keep=True,
         )
         g = cap.graph
-        key = g.structure_key()
+        key = None  # computed only when there is another capture to compare with
         for existing in self.scope.captures:
-            if self.keys[existing.graph["id"]] == key:  # same structure, reached another way
+            if key is None:
+                key = g.structure_key()
+            if self._key(existing) == key:  # same structure, reached another way
                 existing.graph["calls"].append(index)
                 gid = existing.graph["id"]
                 _merge_stale(existing, g)
@@ -661,10 +675,18 @@ class _Session:
         g.graph.update(id=gid, call=index, calls=[index])
         self.scope.captures.append(g)
         self.by_gid[gid] = g
-        self.keys[gid] = key
+        if key is not None:
+            self.keys[gid] = key
         leaves = _leaf_nodes(cap)
         self.known.append(_Known(gid, fp, {id(t): n for n, t in leaves}))
         return cap, gid, leaves
+
+    def _key(self, g: AutogradGraph) -> tuple[Any, ...]:
+        gid = g.graph["id"]
+        key = self.keys.get(gid)
+        if key is None:
+            key = self.keys[gid] = g.structure_key()
+        return key
 
     def _graph(self, gid: str) -> AutogradGraph:
         return self.by_gid[gid]
