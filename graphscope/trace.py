@@ -220,12 +220,13 @@ def trace(
         if not isinstance(t, torch.Tensor):
             raise TraceError(f"names[{n!r}] must be a tensor (got {type(t).__name__})")
         table.add(n, t)
-    candidates: list[int] = []
-    if params is not None:
-        table.add_params(params)
-        candidates = [k for k in table.name if k in table.params]
-    table.add_frame(user_frame())
-    cap = capture(tensors, table, unreached=candidates)
+    with gc_paused():
+        candidates: list[int] = []
+        if params is not None:
+            table.add_params(params)
+            candidates = [k for k in table.name if k in table.params]
+        table.add_frame(user_frame())
+        cap = capture(tensors, table, unreached=candidates)
     cap.release()
     return cap.graph
 
