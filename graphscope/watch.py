@@ -555,7 +555,7 @@ class _Session:
         if call["accumulate"]:
             self._after(call["leaves"], call["before"], index, file, line, gid)
         if cap is not None:
-            self._finish(cap)
+            self._finish(cap, index if call["accumulate"] and error is None else None)
         if error is not None and gid is not None and _FREED_TEXT in str(error):
             _mark_freed(self._graph(gid))  # what this call found: the graph already freed
         self._prune()
@@ -691,8 +691,16 @@ class _Session:
     def _graph(self, gid: str) -> AutogradGraph:
         return self.by_gid[gid]
 
-    def _finish(self, cap: Capture) -> None:
+    def _finish(self, cap: Capture, index: int | None) -> None:
+        """Read the new graph's gradients once, after the call that made them (``index``:
+        marked as that call's, so that the end of the run need not read them again)."""
         cap.refresh()
+        if index is not None:
+            g = cap.graph
+            for nid in cap._tensors:
+                d = g.nodes[nid]
+                if d.get("grad") is not None and "grad_call" not in d:
+                    d["grad_call"] = index
         cap.release()
 
     # gradients ---------------------------------------------------------------------------------
