@@ -27,7 +27,7 @@ API::
     rec.modules_ran()  -> [(path, module), ...]   # modules whose forward ran (cleared by uninstall)
     rec.root_modules() -> [module, ...]           # the outermost ones among them
 
-``name_of(tensor) -> str | None`` names written tensors, optimizer params and ``.grad`` readers;
+``name_of(tensor, variables) -> str | None`` names written tensors, optimizer params and ``.grad`` readers;
 ``backward_count() -> int`` gives ``OptimizerStep.after_call``. ``source=False`` skips the frame
 walk (file and line are None), ``inplace=False`` skips the version diff and the leaf-raise
 record, ``modules=False`` installs no module hooks (module is None).
@@ -65,6 +65,7 @@ line); ``.data`` writes bump no version and are therefore invisible, as they are
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import warnings
@@ -84,7 +85,7 @@ from torch.optim.optimizer import (
 )
 from torch.overrides import TorchFunctionMode
 
-from graphscope._tensors import is_internal, storage_key
+from graphscope._tensors import _TORCH_DIR, is_internal, storage_key
 from graphscope.model import Events, GradRead, InplaceWrite, OpCall, OptimizerStep
 
 __all__ = ["Recorder"]
@@ -149,6 +150,22 @@ def _tensor_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.Te
     return out
 
 
+_USER, _DISPATCH, _LIBRARY = 0, 1, 2
+#: torch files that only route a call to its implementation (Tensor methods, F.*, overrides)
+_DISPATCH_FILES = frozenset(
+    os.path.join(_TORCH_DIR, *p.split("/"))
+    for p in ("overrides.py", "_tensor.py", "functional.py", "nn/functional.py", "_jit_internal.py")
+)
+
+
+def _frame_kind(filename: str) -> int:
+    if not is_internal(filename):
+        return _USER
+    if filename.startswith(_TORCH_DIR) and filename not in _DISPATCH_FILES:
+        return _LIBRARY
+    return _DISPATCH
+
+
 def _version(t: torch.Tensor) -> int | None:
     try:
         return int(t._version)
@@ -206,7 +223,7 @@ class Recorder:
         self,
         events: Events,
         *,
-        name_of: Callable[[torch.Tensor], str | None] = lambda t: None,
+        name_of: Callable[[torch.Tensor, bool], str | None] = lambda t, variables: None,
         backward_count: Callable[[], int] = lambda: 0,
         source: bool = True,
         inplace: bool = True,
@@ -228,7 +245,7 @@ class Recorder:
         self.last_write_seq = -1  # sequence counter at the last recorded write
         self._kinds: dict[Any, int] = {}  # torch callable -> _PLAIN / _WRITER / _GRAD
         self._apis: dict[Any, str] = {}  # torch callable -> api name
-        self._internal: dict[CodeType, bool] = {}  # code object -> is_internal(file)
+        self._internal: dict[CodeType, int] = {}  # code object -> _USER / _DISPATCH / _LIBRARY
         # recorded ops, sorted by seq_lo (one thread: the counter only grows)
         self._op_lo: list[int] = []
         self._ops: list[OpCall] = []
@@ -371,19 +388,28 @@ class Recorder:
 
     def _where(self) -> tuple[str | None, int | None]:
         """File and line of the innermost frame outside torch and graphscope."""
+        file, line, _ = self._site()
+        return file, line
+
+    def _site(self) -> tuple[str | None, int | None, bool]:
+        """:meth:`_where`, and whether torch library code (``nn.init``, a module's forward,
+        an optimizer) stands between that line and the op, beyond torch's dispatch layers."""
         if not self._source:
-            return None, None
+            return None, None, False
         cache = self._internal
-        f: Any = sys._getframe(2)
+        library = False
+        f: Any = sys._getframe(3)
         while f is not None:
             code = f.f_code
-            internal = cache.get(code)
-            if internal is None:
-                internal = cache[code] = is_internal(code.co_filename)
-            if not internal:
-                return code.co_filename, f.f_lineno
+            kind = cache.get(code)
+            if kind is None:
+                kind = cache[code] = _frame_kind(code.co_filename)
+            if kind == _USER:
+                return code.co_filename, f.f_lineno, library
+            if kind == _LIBRARY:
+                library = True
             f = f.f_back
-        return None, None
+        return None, None, library
 
     def _op(self, func: Any, lo: int, hi: int) -> None:
         file, line = self._where()
@@ -401,12 +427,12 @@ class Recorder:
         los.append(lo)
         self._ops.append(op)
 
-    def _name(self, t: torch.Tensor) -> str | None:
+    def _name(self, t: torch.Tensor, variables: bool = True) -> str | None:
         if self._step_params is None or torch.is_grad_enabled():
-            return self.name_of(t)
+            return self.name_of(t, variables)
         key = id(t)
         if key not in self._step_names:
-            self._step_names[key] = self.name_of(t)
+            self._step_names[key] = self.name_of(t, variables)
         return self._step_names[key]
 
     def _write_call(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -463,8 +489,11 @@ class Recorder:
         grad_enabled: bool,
         raised: str | None,
     ) -> None:
-        file, line = self._where()
-        name = self._name(t)
+        file, line, library = self._site()
+        # a write made inside torch's own code (weight init, a module's buffers, an optimizer)
+        # is named from the parameter table only: scanning the user's variables for a tensor
+        # that torch made internally costs a frame snapshot per write and finds nothing
+        name = self._name(t, variables=not library or raised is not None)
         if name is None and raised is not None and t._base is not None:
             name = self._name(t._base)  # ``w[0] = 5``: the leaf behind the view
         key = storage_key(t)
@@ -511,7 +540,7 @@ class Recorder:
             file, line = self._where()
             fn = t.grad_fn
             self.events.grad_reads.append(
-                GradRead(self.name_of(t), file, line, fn.name() if fn is not None else None)
+                GradRead(self.name_of(t, True), file, line, fn.name() if fn is not None else None)
             )
         return out
 

@@ -362,15 +362,16 @@ class _Session:
 
     # names ----------------------------------------------------------------------------------
 
-    def _name_of(self, t: torch.Tensor) -> str | None:
+    def _name_of(self, t: torch.Tensor, variables: bool = True) -> str | None:
         """A tensor's name for the recorder's events: parameters from a table built once per
-        set of root modules, other tensors from the calling frame's variables."""
+        set of root modules, other tensors (with ``variables``) from the calling frame's
+        variables."""
         roots = tuple(self.recorder._roots) if self.recorder is not None else ()  # ids, cheap
         if self._param_names is None or roots != self._param_roots:
             with gc_paused():
                 self._param_names = self._param_table(roots)
         hit = self._param_names.get(id(t))
-        if hit is not None:
+        if hit is not None or not variables:
             return hit
         return frame_variable(user_frame(2), t)
 

@@ -56,7 +56,9 @@ def nodes(root: torch.Tensor) -> Iterator[object]:
 
 @pytest.fixture
 def rec() -> Iterator[Recorder]:
-    r = Recorder(Events(), name_of=lambda t: "w" if getattr(t, "_gs_name", None) else None)
+    r = Recorder(
+        Events(), name_of=lambda t, variables=True: "w" if getattr(t, "_gs_name", None) else None
+    )
     r.install()
     try:
         yield r
@@ -188,7 +190,7 @@ def test_no_grad_writes_recorded(rec: Recorder) -> None:
 def test_optimizer_step(rec: Recorder) -> None:
     model = nn.Linear(2, 1)
     names = {id(model.weight): "weight", id(model.bias): "bias"}
-    rec.name_of = lambda t: names.get(id(t))
+    rec.name_of = lambda t, variables=True: names.get(id(t))
     rec.backward_count = lambda: 7
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     model(torch.ones(1, 2)).sum().backward()
