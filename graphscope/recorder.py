@@ -490,10 +490,12 @@ class Recorder:
         raised: str | None,
     ) -> None:
         file, line, library = self._site()
-        # a write made inside torch's own code (weight init, a module's buffers, an optimizer)
-        # is named from the parameter table only: scanning the user's variables for a tensor
-        # that torch made internally costs a frame snapshot per write and finds nothing
-        name = self._name(t, variables=not library or raised is not None)
+        # the first write to a tensor made inside torch's own code is weight initialization
+        # (nn.init inside a module's constructor): named from the parameter table only, as a
+        # scan of the user's variables costs a frame snapshot per write (50k writes for a big
+        # model) and finds nothing. Optimizer steps and later writes are named as usual.
+        initializing = library and v0 == 0 and raised is None and self._step_params is None
+        name = self._name(t, variables=not initializing)
         if name is None and raised is not None and t._base is not None:
             name = self._name(t._base)  # ``w[0] = 5``: the leaf behind the view
         key = storage_key(t)

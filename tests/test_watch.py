@@ -257,3 +257,21 @@ def test_a_bug_in_the_recorder_never_reaches_the_users_ops(monkeypatch: pytest.M
         a.add_(1)
         a.sum().backward()
     assert a.tolist() == [4.0] and w.grad.tolist() == [3.0]
+
+
+def test_written_tensors_are_named_except_at_weight_initialization() -> None:
+    with watch() as scope:
+        w = torch.zeros(3, requires_grad=True)
+        opt = torch.optim.SGD([w], lr=0.1)
+        (w * 2).sum().backward()
+        opt.step()  # writes w from inside torch.optim: still named after the variable
+        v = torch.empty(2)
+        torch.nn.init.uniform_(v)  # a first write from inside torch.nn.init: not looked up
+        u = torch.zeros(2)
+        u.add_(1)  # a direct write: named
+    by_name = {e.name: e for e in scope.events.inplace}
+    assert by_name["w"].version_before == 0 and not by_name["w"].grad_enabled
+    assert by_name["u"].api == "add_"
+    (init,) = [e for e in scope.events.inplace if e.api == "uniform_"]
+    assert init.name is None
+    assert set(by_name) == {"w", "u", None}
