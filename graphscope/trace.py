@@ -491,26 +491,36 @@ class _Walker:
 
     def _saved(self, fn: Any, info: _TypeInfo) -> list[dict[str, Any]]:
         """The saved tensors of a built-in node: a plain saved tensor is read directly; lists,
-        hooked, stale and freed ones go through :func:`_inspect_slot`."""
+        hooked, stale and freed ones go through :func:`_inspect_slot`.
+
+        Reading a slot saved under ``saved_tensors_hooks`` (checkpoint, offloading) would run
+        its unpack hook, so a slot is read only once its ``_raw`` twin shows no hook. A node
+        saves all its tensors at once, under the same default hooks, except wrapped Python
+        numbers (0-dim), which never get hooks: so once one slot holding a tensor of 1+ dims
+        has no hook, neither has any other slot of the node and their checks are skipped.
+        """
         out: list[dict[str, Any]] = []
         name_of = self.names.name
         tensor_ids = self.tensor_ids
         dtypes = _DTYPES
         saved_type = _SavedTensor
+        unhooked = False  # the node is known to have been saved without hooks
         for short, raw_attr, attr in info.raw_slots:
             try:
-                raw = getattr(fn, raw_attr)
-                if type(raw) is not saved_type or raw.unpack_hook is not None:
-                    raise LookupError  # a list, or hooked: the slow path says which
+                if not unhooked:
+                    raw = getattr(fn, raw_attr)
+                    if type(raw) is not saved_type or raw.unpack_hook is not None:
+                        raise LookupError  # a list, or hooked: the slow path says which
                 v = getattr(fn, attr)  # raises if stale or freed
                 key = id(v)
                 dtype = v.dtype
+                shape = tuple(v.shape)
                 tid = tensor_ids.get(key)
                 name = name_of.get(key)
                 e = {
                     "name": short,
                     "status": SAVED_OK,
-                    "shape": tuple(v.shape),
+                    "shape": shape,
                     "dtype": dtypes.get(dtype) or dtype_name(dtype),
                     "version_saved": None,
                     "version_now": v._version,
@@ -523,6 +533,8 @@ class _Walker:
                 self._note_pending(slow)
                 out.extend(slow)
                 continue
+            if shape:
+                unhooked = True
             if tid is None and name is not None:
                 self.pending.append((e, key))
             out.append(e)

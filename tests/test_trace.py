@@ -428,3 +428,32 @@ def test_conv_attributes_are_its_hyperparameters_not_layout_metadata() -> None:
     }
     mean = next(d for _, d in g.nodes(data=True) if d.get("name") == "MeanBackward0")
     assert mean["attrs"] == {}
+
+
+def test_tensors_saved_under_hooks_are_never_unpacked() -> None:
+    unpacked = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        return t
+
+    def unpack(t: torch.Tensor) -> torch.Tensor:
+        unpacked.append(t.shape)
+        return t
+
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    bn = torch.nn.BatchNorm2d(3)
+    with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+        q = torch.div(2.0, x)  # saves x (hooked) and the wrapped number 2.0 (never hooked)
+        y = (bn(x) * q).sum()  # six slots of batch norm, two of mul: all hooked
+    g = trace(y, params=bn)
+    assert unpacked == []
+    statuses = {
+        d["name"]: [(e["name"], e["status"]) for e in d["saved"]]
+        for _, d in g.nodes(data=True)
+        if d["kind"] == "op"
+    }
+    assert statuses["DivBackward0"] == [("other", "hooked"), ("self", "ok")]
+    assert statuses["MulBackward0"] == [("other", "hooked"), ("self", "hooked")]
+    assert {s for _, s in statuses["NativeBatchNormBackward0"]} == {"hooked"}
+    y.backward()  # the graph is intact: backward unpacks each once
+    assert len(unpacked) >= 9
