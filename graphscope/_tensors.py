@@ -225,9 +225,17 @@ def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[dict[str, Any]
         return out
     try:
         with torch.no_grad():
-            flat = torch.cat([t.detach().reshape(-1) for t in tensors]).to(torch.float64)
-            numels = [int(t.numel()) for t in tensors]
+            flat = torch.cat([t.reshape(-1) for t in tensors]).to(torch.float64)
+            numels = [t.numel() for t in tensors]
             lengths = torch.tensor(numels)
+            # the first values of every gradient in one gather (index clamped into its own)
+            starts = torch.cumsum(lengths, 0) - lengths
+            take = torch.minimum(lengths, torch.tensor(_FIRST_VALUES))
+            idx = starts[:, None] + torch.minimum(
+                torch.arange(_FIRST_VALUES)[None, :], (lengths - 1)[:, None]
+            )
+            firsts = flat[idx].tolist()
+            takes = take.tolist()
             bad = torch.segment_reduce(
                 (~torch.isfinite(flat)).to(torch.float64), "max", lengths=lengths
             )
@@ -240,24 +248,23 @@ def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[dict[str, Any]
         for i, t in zip(batch, tensors, strict=True):
             out[i] = grad_summary(t)
         return out
-    offset = 0
     for j, i in enumerate(batch):
-        t, n = tensors[j], numels[j]
+        t = tensors[j]
         if bad_list[j] or not math.isfinite(norm[j]) or not math.isfinite(total[j]):
             out[i] = grad_summary(t)  # NaN / Inf: the exact per-tensor rules
         else:
+            dtype = t.dtype
             out[i] = {
-                "shape": list(shape_of(t)),
-                "dtype": dtype_name(t.dtype),
-                "numel": n,
-                "first": flat[offset : offset + min(n, _FIRST_VALUES)].tolist(),
+                "shape": list(t.shape),
+                "dtype": _DTYPE_NAMES.get(dtype) or dtype_name(dtype),
+                "numel": numels[j],
+                "first": firsts[j][: takes[j]],
                 "nonfinite": False,
                 "norm": norm[j],
                 "min": lo[j],
                 "max": hi[j],
                 "sum": total[j],
             }
-        offset += n
     return out
 
 

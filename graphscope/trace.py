@@ -31,7 +31,6 @@ from graphscope._tensors import (
     Names,
     dtype_name,
     grad_summaries_full,
-    grad_summary,
     safe_grad,
     shape_of,
     storage_key,
@@ -291,7 +290,7 @@ class _Walker:
         self.outputs: dict[Any, list[tuple[int, int]]] = {}  # fn -> [(output_nr, id(tensor))]
         self.out_node: dict[tuple[Any, int], str] = {}  # (fn, output_nr) -> tensor node id
         self.root_keys: set[int] = set()
-        self.leaf_fns: set[Any] = set()  # the AccumulateGrad nodes
+        self.grads: list[tuple[str, torch.Tensor]] = []  # (node id, .grad) to summarize
         #: saved entries whose tensor may get its node later in the walk: ``(entry, id(tensor))``
         self.pending: list[tuple[dict[str, Any], int | None]] = []
 
@@ -329,11 +328,13 @@ class _Walker:
             "retains_grad": retains,
             "grad_fn": fn.name() if fn is not None else None,
             "version": version_of(t),
-            "grad": grad_summary(grad) if grad is not None else None,
+            "grad": None,  # summarized in one batch at the end of the walk
             "grad_history": [],
             "reached": True,
             "module": names.param_module.get(key),
         }
+        if grad is not None:
+            self.grads.append((nid, grad))
         if self.keep:
             self.cap._tensors[nid] = t
         return nid
@@ -409,6 +410,11 @@ class _Walker:
         self._add_edges(edges)
         self._add_unreached(unreached)
         self._link_saved()
+        if self.grads:  # thousands of parameters after a backward: a few batched kernels
+            summaries = grad_summaries_full([g for _, g in self.grads])
+            for (nid, _), summary in zip(self.grads, summaries, strict=True):
+                self.nodes[nid]["grad"] = summary
+            self.grads.clear()
         _fill_graph(self.g, self.nodes, self.edges)
         self.g.graph.update(roots=root_ids, call=None, calls=[])
         if not self.keep:
