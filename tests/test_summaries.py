@@ -97,3 +97,45 @@ def test_with_findings_copies_only_when_the_findings_change() -> None:
     h = g.with_findings([f])
     assert h is not g and h.findings == (f,) and g.findings == ()
     assert h.with_findings([f]) is h
+
+
+class _Node:
+    pass
+
+
+def test_a_big_pause_moves_its_objects_to_the_old_generation_without_losing_any() -> None:
+    import weakref
+
+    from graphscope import _gc
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        gc.collect()
+        with gc_paused():
+            kept = [{"i": [i]} for i in range(_gc.PROMOTE_AFTER + 10_000)]
+            cycle = _Node()
+            cycle.me = cycle  # type: ignore[attr-defined]
+            alive = weakref.ref(cycle)
+            del cycle
+        assert gc.get_count()[0] < 1_000  # no young collection of all that is pending
+        assert alive() is not None  # garbage in a cycle waits for a full collection
+        gc.collect()
+        assert alive() is None
+        assert len(kept) == _gc.PROMOTE_AFTER + 10_000 and kept[-1]["i"] == [len(kept) - 1]
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_program_that_froze_objects_keeps_them_frozen() -> None:
+    from graphscope import _gc
+
+    gc.collect()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused():
+            kept = [{"i": [i]} for i in range(_gc.PROMOTE_AFTER + 10_000)]
+        assert gc.get_freeze_count() == frozen and len(kept) > _gc.PROMOTE_AFTER
+    finally:
+        gc.unfreeze()
