@@ -14,7 +14,6 @@ Exit status: 0 no error or warning finding; 1 at least one (a script that raised
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from typing import Any
 
 import click
 
+from graphscope._gc import gc_paused
 from graphscope._version import __version__
 from graphscope.errors import GraphscopeError, UsageError
 from graphscope.model import ERROR, FORMATS, WARNING, Options
@@ -170,18 +170,21 @@ def render(
     stem = Path(script).stem
     files: dict[str, str] = {}
     written: list[str] = []
-    for g in scope.graphs():
-        gid = str(g.graph.get("id"))
-        if len(g) > 2000:
-            click.echo(f"graphscope: drawing {gid} ({len(g)} nodes)...", err=True)
-        res = render_graph(
-            g, outdir / f"{stem}.{gid}.{fmt if fmt != 'dot' else 'gv'}", options, engine=eng
-        )
-        files[gid] = str(res.path)
-        written.append(str(res.path))
-        written.extend(str(p) for p in res.extra)
-    report = outdir / "report.json"
-    _write_report(report, scope.to_json(files))
+    # the script is done: the drawing of a big graph should not pay for the collector
+    # rescanning the user's model and our capture again and again (seconds at 50k nodes)
+    with gc_paused():
+        for g in scope.graphs():
+            gid = str(g.graph.get("id"))
+            if len(g) > 2000:
+                click.echo(f"graphscope: drawing {gid} ({len(g)} nodes)...", err=True)
+            res = render_graph(
+                g, outdir / f"{stem}.{gid}.{fmt if fmt != 'dot' else 'gv'}", options, engine=eng
+            )
+            files[gid] = str(res.path)
+            written.append(str(res.path))
+            written.extend(str(p) for p in res.extra)
+        report = outdir / "report.json"
+        _write_report(report, scope.to_json(files))
     click.echo(_summary(scope, written, report, eng.name if eng else None))
     sys.exit(_status(scope))
 
@@ -217,12 +220,7 @@ def _run(script: str, args: Sequence[str], **options: Any) -> Any:
             err=True,
         )
 
-    run = run_script(script, list(args), progress=progress, progress_every=10.0, **options)
-    # The script has finished and this process ends after drawing: move everything alive to
-    # the collector's permanent generation, so that the drawing of a big graph does not pay
-    # for rescanning the user's model and our capture at every collection (seconds at 50k).
-    gc.freeze()
-    return run
+    return run_script(script, list(args), progress=progress, progress_every=10.0, **options)
 
 
 def _status(scope: Any) -> int:

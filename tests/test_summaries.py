@@ -112,6 +112,7 @@ def test_a_big_pause_moves_its_objects_to_the_old_generation_without_losing_any(
     gc.enable()
     try:
         gc.collect()
+        assert gc.get_freeze_count() == 0  # nothing of ours leaves objects frozen
         with gc_paused():
             kept = [{"i": [i]} for i in range(_gc.PROMOTE_AFTER + 10_000)]
             cycle = _Node()
