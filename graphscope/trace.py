@@ -14,6 +14,7 @@ no tensor and no backward node once it returns.
 
 from __future__ import annotations
 
+import itertools
 import re
 import resource
 import sys
@@ -284,7 +285,6 @@ class _Walker:
         self.g = AutogradGraph()
         self.cap = Capture(self.g)
         self.nodes: dict[str, dict[str, Any]] = {}
-        self.edges: dict[tuple[str, str], dict[str, Any]] = {}
         self.ids: dict[Any, str] = {}  # backward node -> node id
         self.tensor_ids: dict[int, str] = {}  # id(tensor) -> node id
         self.outputs: dict[Any, list[tuple[int, int]]] = {}  # fn -> [(output_nr, id(tensor))]
@@ -407,7 +407,6 @@ class _Walker:
                 else:
                     push((child, len(edges)))
                     new_edge((nid, slot, nr))
-        self._add_edges(edges)
         self._add_unreached(unreached)
         self._link_saved()
         if self.grads:  # thousands of parameters after a backward: a few batched kernels
@@ -415,7 +414,7 @@ class _Walker:
             for (nid, _), summary in zip(self.grads, summaries, strict=True):
                 self.nodes[nid]["grad"] = summary
             self.grads.clear()
-        _fill_graph(self.g, self.nodes, self.edges)
+        _fill_graph(self.g, self.nodes, itertools.chain(self._named_output_edges(), edges))
         self.g.graph.update(roots=root_ids, call=None, calls=[])
         if not self.keep:
             self.cap.release()
@@ -551,29 +550,14 @@ class _Walker:
             if e["tensor"] is None and e["tensor_name"] is not None:
                 self.pending.append((e, None))
 
-    def _add_edges(self, edges: list[tuple[str, str, int, int, Any, Any]]) -> None:
-        """The edge dict, in the order the edges were found (op -> named outputs first);
-        two edges between the same nodes (``x * x``) become one with both slots."""
-        g = self.edges
-        ids = self.ids
-        # op -> the named tensors it produced
+    def _named_output_edges(self) -> list[tuple[str, str, int | None, int, Any, Any]]:
+        """op -> the named tensors it produced (drawn before the walk's edges)."""
+        out: list[tuple[str, str, int | None, int, Any, Any]] = []
         for (fn, nr), tid in self.out_node.items():
-            if fn in ids:
-                _link(g, ids[fn], tid, slot=None, output_nr=nr, meta=_meta(fn, nr))
-        for src, dst, slot, nr, shape, dtype in edges:
-            key = (src, dst)
-            d = g.get(key)
-            if d is not None:
-                if slot not in d["slots"]:
-                    d["slots"].append(slot)
-                continue
-            g[key] = {
-                "slot": slot,
-                "slots": [slot],
-                "output_nr": nr,
-                "shape": shape,
-                "dtype": dtype,
-            }
+            nid = self.ids.get(fn)
+            if nid is not None:
+                out.append((nid, tid, None, nr, *_meta(fn, nr)))
+        return out
 
     def _link_saved(self) -> None:
         """Point saved-tensor entries whose tensor node came later in the walk at that node
@@ -602,26 +586,40 @@ class _Walker:
 
 
 def _fill_graph(
-    g: AutogradGraph, nodes: dict[str, dict[str, Any]], edges: dict[tuple[str, str], dict[str, Any]]
+    g: AutogradGraph,
+    nodes: dict[str, dict[str, Any]],
+    edges: Iterable[tuple[str, str, int | None, int, Any, Any]],
 ) -> None:
-    """``g.add_nodes_from(nodes); g.add_edges_from(edges)`` for a new, empty DiGraph, written
-    straight into its adjacency dicts (a third of the time of the public calls, which check
-    and copy every attribute dict)."""
+    """Add ``nodes`` and ``edges`` ``(src, dst, slot, output_nr, shape, dtype)`` to a new,
+    empty graph, in order; two edges between the same nodes (``x * x``) become one with both
+    slots. Written straight into networkx's adjacency dicts: a third of the time of
+    ``add_nodes_from`` / ``add_edges_from``, which check and copy every attribute dict."""
     try:
         node_map, succ_map, pred_map = g._node, g._succ, g._pred
         direct = not node_map and succ_map is g._adj
     except AttributeError:  # a networkx without these internals
         direct = False
-    if not direct:
-        g.add_nodes_from(nodes.items())
-        g.add_edges_from((u, v, d) for (u, v), d in edges.items())
-        return
-    node_map.update(nodes)
     succ: dict[str, dict[str, Any]] = {n: {} for n in nodes}
     pred: dict[str, dict[str, Any]] = {n: {} for n in nodes}
-    for (u, v), d in edges.items():
-        succ[u][v] = d
-        pred[v][u] = d
+    for src, dst, slot, nr, shape, dtype in edges:
+        row = succ[src]
+        d = row.get(dst)
+        if d is not None:
+            if slot is not None and slot not in d["slots"]:
+                d["slots"].append(slot)
+            continue
+        row[dst] = pred[dst][src] = {
+            "slot": slot,
+            "slots": [] if slot is None else [slot],
+            "output_nr": nr,
+            "shape": shape,
+            "dtype": dtype,
+        }
+    if not direct:
+        g.add_nodes_from(nodes.items())
+        g.add_edges_from((u, v, d) for u, row in succ.items() for v, d in row.items())
+        return
+    node_map.update(nodes)
     succ_map.update(succ)  # _adj is the same dict
     pred_map.update(pred)
 
@@ -649,30 +647,6 @@ def _edge(
         return src, dst, slot, nr, tuple(m.shape), _DTYPES.get(dtype) or dtype_name(dtype)
     except Exception:
         return (src, dst, slot, nr, *_meta(child, nr))
-
-
-def _link(
-    edges: dict[tuple[str, str], dict[str, Any]],
-    u: str,
-    v: str,
-    *,
-    slot: int | None,
-    output_nr: int,
-    meta: Any,
-) -> None:
-    d = edges.get((u, v))
-    if d is not None:
-        if slot is not None and slot not in d["slots"]:
-            d["slots"].append(slot)
-        return
-    shape, dtype = meta
-    edges[(u, v)] = {
-        "slot": slot,
-        "slots": [slot] if slot is not None else [],
-        "output_nr": output_nr,
-        "shape": shape,
-        "dtype": dtype,
-    }
 
 
 def _meta(fn: Any, nr: int) -> tuple[tuple[int, ...] | None, str | None]:
