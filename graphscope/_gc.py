@@ -17,8 +17,9 @@ PROMOTE_AFTER = 100_000
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector around graphscope's own bulk work (walks, summaries,
     collapsing): with a big graph alive each full collection rescans millions of objects, and
-    a 50k-node capture would trigger several (seconds). Only defers collection: nothing made
-    here forms a cycle, and the user's code never runs inside.
+    a 50k-node capture would trigger several (seconds). Only defers collection: what runs
+    inside is graphscope's bookkeeping (at most a module's own ``named_parameters``), which
+    makes no reference cycles.
 
     After a big pause, the hundreds of thousands of containers just made (the graph's
     attribute dicts, which live as long as the graph) would cost a young collection of 10-20%

@@ -19,7 +19,7 @@ import re
 import resource
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -78,16 +78,15 @@ Provenance = Callable[[int], "tuple[str | None, str | None, int | None, str | No
 
 @dataclass(frozen=True)
 class _TypeInfo:
-    accumulate: bool
-    custom: bool
-    tensor_slots: tuple[str, ...]  # "_saved_self", ... that hold tensors (have a _raw twin)
-    value_slots: tuple[str, ...]  # "_saved_alpha", ... that hold plain values
-    name: str = ""  # what the node calls itself (a custom Function: its class name); "" = ask
-    label: str = ""
-    opaque: bool = False
-    #: ``(short name, "_raw_saved_x", "_saved_x")`` of each tensor slot, for the fast path
-    raw_slots: tuple[tuple[str, str, str], ...] = ()
-    value_slots_short: tuple[tuple[str, str], ...] = ()  # ("_saved_alpha", "alpha"), ...
+    accumulate: bool  # AccumulateGrad: the node of a leaf
+    custom: bool  # the backward of a custom autograd.Function
+    name: str  # what the node calls itself (a custom Function: its class name); "" = ask it
+    label: str
+    opaque: bool
+    #: ``(short name, "_raw_saved_x", "_saved_x")`` of each slot holding tensors
+    raw_slots: tuple[tuple[str, str, str], ...]
+    #: ``("_saved_alpha", "alpha")``, ... of each slot holding a plain value
+    value_slots: tuple[tuple[str, str], ...]
 
 
 _TYPE_INFO: dict[type, _TypeInfo] = {}
@@ -115,28 +114,23 @@ def _type_info(fn: Any) -> _TypeInfo:
         raws = {k[len("_raw") :] for k in dir(cls) if k.startswith("_raw_saved_")}
         accumulate = hasattr(cls, "variable")
         custom = isinstance(fn, torch.autograd.function.BackwardCFunction)
-        tensor_slots = tuple(k for k in names if k in raws)
         name = "" if accumulate else str(fn.name())
         if custom:  # the class of a custom Function's backward node is per Function
             name = getattr(getattr(fn, "_forward_cls", None), "__name__", None) or name
         elif name.rpartition("::")[2] != cls.__name__:
             name = ""  # a class shared by several C++ node types: ask each node
-        info = _TypeInfo(
+        short = len("_saved_")
+        info = _TYPE_INFO[cls] = _TypeInfo(
             accumulate=accumulate,
             custom=custom,
-            tensor_slots=tensor_slots,
-            value_slots=tuple(
-                k for k in names if k not in raws and not k.endswith(_METADATA_SLOTS)
-            ),
             name=name,
             label=_display_name(name),
             opaque=any(m in name for m in _OPAQUE_MARKS),
-            raw_slots=tuple((k[len("_saved_") :], "_raw" + k, k) for k in tensor_slots),
+            raw_slots=tuple((k[short:], "_raw" + k, k) for k in names if k in raws),
+            value_slots=tuple(
+                (k, k[short:]) for k in names if k not in raws and not k.endswith(_METADATA_SLOTS)
+            ),
         )
-        info = replace(
-            info, value_slots_short=tuple((k, k[len("_saved_") :]) for k in info.value_slots)
-        )
-        _TYPE_INFO[cls] = info
     return info
 
 
@@ -435,7 +429,7 @@ class _Walker:
             if hit is not None:
                 api, file, line, module = hit
         attrs: dict[str, str] = {}
-        for k, short in info.value_slots_short:
+        for k, short in info.value_slots:
             try:
                 v = getattr(fn, k)
             except Exception:
