@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     print_row({c: c for c, _ in COLUMNS}, widths)
     tv_rate: dict[str, float] = {}
     for size in sizes:
-        reps = 2 if args.quick else (3 if size <= 10_000 else 2)
+        reps = 2 if args.quick else (5 if size <= 10_000 else 3)
         for name in names:
             print_row(measure(name, size, reps, tv_rate), widths)
     return 0
