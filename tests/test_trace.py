@@ -457,3 +457,26 @@ def test_tensors_saved_under_hooks_are_never_unpacked() -> None:
     assert {s for _, s in statuses["NativeBatchNormBackward0"]} == {"hooked"}
     y.backward()  # the graph is intact: backward unpacks each once
     assert len(unpacked) >= 9
+
+
+def test_graph_filling_without_networkx_internals_gives_the_same_graph() -> None:
+    trace_mod = importlib.import_module("graphscope.trace")
+    from graphscope.model import AutogradGraph
+
+    nodes = {"n0": {"kind": "op"}, "n1": {"kind": "tensor"}, "n2": {"kind": "op"}}
+    edges = [
+        ("n1", "n0", 0, 0, (2,), "float32"),
+        ("n1", "n0", 1, 0, (2,), "float32"),  # x * x: one edge, two slots
+        ("n2", "n1", None, 0, (2,), "float32"),  # op -> its named output
+    ]
+    direct = AutogradGraph()
+    trace_mod._fill_graph(direct, dict(nodes), edges)
+    public = AutogradGraph()
+    public.add_node("n0", kind="op")  # not empty: the public networkx calls are used
+    trace_mod._fill_graph(public, dict(nodes), edges)
+    for g in (direct, public):
+        assert list(g.nodes) == ["n0", "n1", "n2"]
+        assert g.edges["n1", "n0"]["slots"] == [0, 1] and g.edges["n1", "n0"]["slot"] == 0
+        assert g.edges["n2", "n1"]["slots"] == [] and g.edges["n2", "n1"]["slot"] is None
+        assert sorted(g.edges) == [("n1", "n0"), ("n2", "n1")]
+        assert list(g.predecessors("n0")) == ["n1"]
