@@ -290,7 +290,9 @@ class _Walker:
 
     # tensor nodes ----------------------------------------------------------------------------
 
-    def _add_tensor(self, t: torch.Tensor, role: str) -> str:
+    def _add_tensor(self, t: torch.Tensor, role: str, accumulated: bool = False) -> str:
+        """The node of tensor ``t`` (made once). ``accumulated``: ``t`` is an AccumulateGrad
+        node's variable, a leaf that requires grad by construction (four reads fewer)."""
         key = id(t)
         nid = self.tensor_ids.get(key)
         if nid is not None:
@@ -299,12 +301,14 @@ class _Walker:
         self.tensor_ids[key] = nid
         names = self.names
         name = names.name.get(key)
-        is_leaf = bool(t.is_leaf)
-        retains = bool(t.retains_grad)
+        if accumulated:
+            is_leaf, retains, requires_grad, fn = True, False, True, None
+        else:
+            is_leaf, retains, requires_grad = bool(t.is_leaf), bool(t.retains_grad), None
+            fn = t.grad_fn
         if role == ROLE_LEAF and (key in names.params or isinstance(t, torch.nn.Parameter)):
             role = ROLE_PARAM
         grad = t.grad if is_leaf or retains else None
-        fn = t.grad_fn
         dtype = t.dtype
         shape = shape_of(t)
         aliases = names.aliases.get(key)
@@ -317,7 +321,7 @@ class _Walker:
             "shape": shape,
             "dtype": _DTYPES.get(dtype) or dtype_name(dtype),
             "device": "cpu" if t.is_cpu else str(t.device),
-            "requires_grad": bool(t.requires_grad),
+            "requires_grad": bool(t.requires_grad) if requires_grad is None else requires_grad,
             "is_leaf": is_leaf,
             "retains_grad": retains,
             "grad_fn": fn.name() if fn is not None else None,
@@ -374,6 +378,7 @@ class _Walker:
         pop = stack.pop
         push = stack.append
         new_edge = edges.append
+        dtypes = _DTYPES
         while stack:
             fn, ei = pop()
             nid = ids.get(fn)
@@ -381,13 +386,28 @@ class _Walker:
             if nid is None:
                 info = infos.get(type(fn)) or _type_info(fn)
                 if info.accumulate:  # a leaf: no next functions
-                    nid = ids[fn] = add_tensor(fn.variable, ROLE_LEAF)
+                    nid = ids[fn] = add_tensor(fn.variable, ROLE_LEAF, True)
                 else:
                     nid = visit_op(fn, info)
                     expand = True
             if ei >= 0:  # the edge that led here: complete it now
                 dst, slot, nr = edges[ei]
-                edges[ei] = _edge(fn, nid, dst, slot, nr, nodes, out_node, producers)
+                if expand and fn not in producers:  # an op just visited: inlined _edge
+                    try:
+                        m = fn._input_metadata[nr]
+                        dtype = m.dtype
+                        edges[ei] = (
+                            nid,
+                            dst,
+                            slot,
+                            nr,
+                            tuple(m.shape),
+                            dtypes.get(dtype) or dtype_name(dtype),
+                        )
+                    except Exception:
+                        edges[ei] = (nid, dst, slot, nr, *_meta(fn, nr))
+                else:
+                    edges[ei] = _edge(fn, nid, dst, slot, nr, nodes, out_node, producers)
             if not expand:
                 continue
             nexts = fn.next_functions
