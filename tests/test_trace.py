@@ -480,3 +480,21 @@ def test_graph_filling_without_networkx_internals_gives_the_same_graph() -> None
         assert g.edges["n2", "n1"]["slots"] == [] and g.edges["n2", "n1"]["slot"] is None
         assert sorted(g.edges) == [("n1", "n0"), ("n2", "n1")]
         assert list(g.predecessors("n0")) == ["n1"]
+
+
+def test_sparse_and_nested_saved_tensors_are_read_without_error() -> None:
+    indices = torch.tensor([[0, 1], [1, 0]])
+    values = torch.tensor([3.0, 4.0], requires_grad=True)
+    sparse = torch.sparse_coo_tensor(indices, values, (2, 2))
+    dense = torch.ones(2, 2, requires_grad=True)
+    g = trace(torch.sparse.mm(sparse, dense).sum())
+    mm = next(d for _, d in g.nodes(data=True) if d.get("name") == "SparseAddmmBackward0")
+    assert [(e["name"], e["status"], e["shape"]) for e in mm["saved"]] == [
+        ("mat1", "ok", (2, 2)),
+        ("mat2", "ok", (2, 2)),
+    ]
+    nested = torch.nested.nested_tensor([torch.randn(2, 3), torch.randn(4, 3)], requires_grad=True)
+    g = trace(torch.nested.to_padded_tensor(nested.sin(), 0.0).sum())
+    sin = next(d for _, d in g.nodes(data=True) if d.get("name") == "SinBackward0")
+    ((name, status),) = [(e["name"], e["status"]) for e in sin["saved"]]
+    assert (name, status) == ("self", "ok")  # a nested tensor has no single shape
