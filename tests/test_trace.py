@@ -482,6 +482,8 @@ def test_graph_filling_without_networkx_internals_gives_the_same_graph() -> None
         assert list(g.predecessors("n0")) == ["n1"]
 
 
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning")
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors:UserWarning")
 def test_sparse_and_nested_saved_tensors_are_read_without_error() -> None:
     indices = torch.tensor([[0, 1], [1, 0]])
     values = torch.tensor([3.0, 4.0], requires_grad=True)
