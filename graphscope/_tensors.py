@@ -375,23 +375,12 @@ class Names:
             items = params.items()
         else:
             items = params
-        name, tensors, keys, modules = self.name, self.tensors, self.params, self.param_module
         seen: list[int] = []
         for n, p in items:
-            if not isinstance(p, torch.Tensor):
-                continue
-            full = prefix + n if prefix else n
-            key = id(p)
-            seen.append(key)
-            if key in name:  # a second name: an alias
-                self.add(full, p, param=True)
-                continue
-            name[key] = full
-            tensors[key] = p
-            keys.add(key)
-            module = full.rpartition(".")[0]
-            if module:
-                modules[key] = module
+            if isinstance(p, torch.Tensor):
+                full = f"{prefix}{n}"
+                self.add(full, p, param=True, module=full.rpartition(".")[0] or None)
+                seen.append(id(p))
         return seen
 
     def add_frame(self, frame: FrameType | None, *, variables: bool = True) -> None:

@@ -26,9 +26,7 @@ import torch
 
 from graphscope._gc import gc_paused
 from graphscope._tensors import (
-    _DTYPE_NAMES as _DTYPES,
-)
-from graphscope._tensors import (
+    _DTYPE_NAMES,
     Names,
     dtype_name,
     grad_summaries_full,
@@ -319,7 +317,7 @@ class _Walker:
             "aliases": list(aliases) if aliases else [],
             "role": role,
             "shape": shape,
-            "dtype": _DTYPES.get(dtype) or dtype_name(dtype),
+            "dtype": _DTYPE_NAMES.get(dtype) or dtype_name(dtype),
             "device": "cpu" if t.is_cpu else str(t.device),
             "requires_grad": bool(t.requires_grad) if requires_grad is None else requires_grad,
             "is_leaf": is_leaf,
@@ -378,7 +376,6 @@ class _Walker:
         pop = stack.pop
         push = stack.append
         new_edge = edges.append
-        dtypes = _DTYPES
         while stack:
             fn, ei = pop()
             nid = ids.get(fn)
@@ -392,22 +389,7 @@ class _Walker:
                     expand = True
             if ei >= 0:  # the edge that led here: complete it now
                 dst, slot, nr = edges[ei]
-                if expand and fn not in producers:  # an op just visited: inlined _edge
-                    try:
-                        m = fn._input_metadata[nr]
-                        dtype = m.dtype
-                        edges[ei] = (
-                            nid,
-                            dst,
-                            slot,
-                            nr,
-                            tuple(m.shape),
-                            dtypes.get(dtype) or dtype_name(dtype),
-                        )
-                    except Exception:
-                        edges[ei] = (nid, dst, slot, nr, *_meta(fn, nr))
-                else:
-                    edges[ei] = _edge(fn, nid, dst, slot, nr, nodes, out_node, producers)
+                edges[ei] = _edge(fn, nid, dst, slot, nr, nodes, out_node, producers)
             if not expand:
                 continue
             nexts = fn.next_functions
@@ -451,23 +433,9 @@ class _Walker:
         attrs: dict[str, str] = {}
         for k, short in info.value_slots:
             try:
-                v = getattr(fn, k)
+                attrs[short] = _attr_text(k, getattr(fn, k))
             except Exception:
                 continue
-            cls = v.__class__
-            if cls is int or cls is bool or cls is tuple and all(type(x) is int for x in v):
-                ck = (k, cls, v)  # ints only: 1 == 1.0 == True and 0.0 == -0.0 would mix
-                text = _REPRS.get(ck)
-                if text is None:
-                    text = _short(v)
-                    if len(_REPRS) < _REPRS_MAX:
-                        _REPRS[ck] = text
-            else:
-                try:
-                    text = _short(v)
-                except Exception:
-                    continue
-            attrs[short] = text
         if info.custom:
             saved = _inspect_slot(
                 fn, "saved_tensors", None, self.inplace, self.names, self.tensor_ids
@@ -478,10 +446,7 @@ class _Walker:
             saved = self._saved(fn, info)
         else:
             saved = []
-        freed = False
-        for s in saved:
-            if s["status"] == SAVED_FREED:
-                freed = True
+        freed = any(e["status"] == SAVED_FREED for e in saved)
         self.nodes[nid] = {
             "kind": OP,
             "label": info.label if info.name else _display_name(name),
@@ -521,7 +486,7 @@ class _Walker:
         out: list[dict[str, Any]] = []
         name_of = self.names.name
         tensor_ids = self.tensor_ids
-        dtypes = _DTYPES
+        dtypes = _DTYPE_NAMES
         saved_type = _SavedTensor
         unhooked = False  # the node is known to have been saved without hooks
         for short, raw_attr, attr in info.raw_slots:
@@ -655,12 +620,7 @@ def _edge(
     if info is not None and info.accumulate:  # a leaf: its own facts
         leaf = nodes[cid]
         return src, dst, slot, nr, leaf["shape"], leaf["dtype"]
-    try:
-        m = child._input_metadata[nr]
-        dtype = m.dtype
-        return src, dst, slot, nr, tuple(m.shape), _DTYPES.get(dtype) or dtype_name(dtype)
-    except Exception:
-        return (src, dst, slot, nr, *_meta(child, nr))
+    return (src, dst, slot, nr, *_output_meta(child, nr))
 
 
 def _meta(fn: Any, nr: int) -> tuple[tuple[int, ...] | None, str | None]:
@@ -669,8 +629,17 @@ def _meta(fn: Any, nr: int) -> tuple[tuple[int, ...] | None, str | None]:
         if _type_info(fn).accumulate:
             v = fn.variable
             return shape_of(v), dtype_name(v.dtype)
+    except Exception:
+        return None, None
+    return _output_meta(fn, nr)
+
+
+def _output_meta(fn: Any, nr: int) -> tuple[tuple[int, ...] | None, str | None]:
+    """:func:`_meta` of a node that is not a leaf's (the walk's hot path)."""
+    try:
         m = fn._input_metadata[nr]
-        return tuple(m.shape), dtype_name(m.dtype)
+        dtype = m.dtype
+        return tuple(m.shape), _DTYPE_NAMES.get(dtype) or dtype_name(dtype)
     except Exception:
         return None, None
 
@@ -681,6 +650,21 @@ def _display_name(name: str) -> str:
 
 def _shape_label(shape: tuple[int, ...]) -> str:
     return "tensor(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def _attr_text(slot: str, v: Any) -> str:
+    """``_short(v)``, cached for the integer values (strides, padding, groups) that repeat
+    across thousands of nodes. Ints only: 1 == 1.0 == True and 0.0 == -0.0 would mix."""
+    cls = v.__class__
+    if cls is int or cls is bool or cls is tuple and all(type(x) is int for x in v):
+        key = (slot, cls, v)
+        text = _REPRS.get(key)
+        if text is None:
+            text = _short(v)
+            if len(_REPRS) < _REPRS_MAX:
+                _REPRS[key] = text
+        return text
+    return _short(v)
 
 
 def _short(v: Any) -> str:
