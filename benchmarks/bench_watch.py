@@ -28,7 +28,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_recorder import mlp, transformer  # noqa: E402
 
-from graphscope.watch import watch  # noqa: E402
+from graphscope.watcher import watch  # noqa: E402
 
 CONFIGS: dict[str, dict[str, bool] | None] = {
     "plain": None,

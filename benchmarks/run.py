@@ -3,7 +3,7 @@
 For each model of ``benchmarks/models.py`` and each size, measured in the same run, on one
 thread: the bare ``next_functions`` walk, ``graphscope.trace.trace`` and torchviz ``make_dot``
 (µs per node, best of a few runs), their ratios, the visible node count after
-``graphscope.collapse.collapse`` with the default budget and how long it took, the layout time
+``graphscope.overview.collapse`` with the default budget and how long it took, the layout time
 of that collapsed graph with each engine found (system ``dot``, embedded ``graphviz-pure``), and
 the peak Python memory of one trace (tracemalloc). A benchmark, not a test: nothing is asserted.
 
@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from models import MODELS, count_nodes  # noqa: E402
 
-from graphscope.collapse import collapse  # noqa: E402
-from graphscope.model import Options  # noqa: E402
+from graphscope.options import Options  # noqa: E402
+from graphscope.overview import collapse  # noqa: E402
 
 # the module (graphscope/__init__ exports a function of the same name)
-gs_trace = importlib.import_module("graphscope.trace")
+gs_trace = importlib.import_module("graphscope.tracer")
 
 TORCHVIZ_BUDGET_S = 60.0  # skip torchviz at 50k when its projected time is above this
 LAYOUT_TIMEOUT_S = 120.0
@@ -93,7 +93,7 @@ def engines() -> list[tuple[str, str]]:
 def to_dot(graph: Any) -> str:
     """DOT for the collapsed graph: graphscope's renderer when present, else a minimal one."""
     try:
-        from graphscope.render import to_dot as render_to_dot
+        from graphscope.dot import to_dot as render_to_dot
     except ImportError:
         render_to_dot = None
     if render_to_dot is not None:

@@ -6,26 +6,63 @@
 >>> [d["label"] for _, d in graphscope.trace(y).nodes(data=True)]
 ['y', 'MulBackward0', 'AddBackward0', 'w', 'AddBackward0']
 
-The public API: :func:`trace` (tensors -> :class:`AutogradGraph`), :func:`render`
-(a graph or tensors -> a picture), :func:`watch` (record a training loop's autograd activity:
-captures per backward call, findings).
+The public API: :func:`trace` (tensors -> :class:`AutogradGraph`), :func:`render` (a graph or
+tensors -> a picture), :func:`watch` (record a training loop's autograd activity: captures per
+backward call, findings), :func:`collapse` (a big graph -> a readable overview).
+
+Importing graphscope loads nothing heavy: each name is imported on first use (torch only with
+``trace``, ``watch`` and ``render``), so ``graphscope --version`` answers at once.
 """
 
-import graphscope.collapse  # noqa: F401  (adds AutogradGraph.collapse)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from graphscope._version import __version__
 from graphscope.errors import GraphscopeError
-from graphscope.model import AutogradGraph, Finding, Options
-from graphscope.render import render
-from graphscope.trace import trace
-from graphscope.watch import watch
+from graphscope.options import Options
+
+if TYPE_CHECKING:
+    from graphscope.draw import render
+    from graphscope.model import AutogradGraph, Finding
+    from graphscope.overview import collapse
+    from graphscope.tracer import trace
+    from graphscope.watcher import Scope, watch
 
 __all__ = [
     "AutogradGraph",
     "Finding",
     "GraphscopeError",
     "Options",
+    "Scope",
     "__version__",
+    "collapse",
     "render",
     "trace",
     "watch",
 ]
+
+#: public name -> the module that defines it
+_LAZY = {
+    "AutogradGraph": "graphscope.model",
+    "Finding": "graphscope.model",
+    "Scope": "graphscope.watcher",
+    "collapse": "graphscope.overview",
+    "render": "graphscope.draw",
+    "trace": "graphscope.tracer",
+    "watch": "graphscope.watcher",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'graphscope' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

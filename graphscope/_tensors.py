@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from graphscope.model import GradSummary
+
 _TORCH_DIR = os.path.dirname(torch.__file__)
 _OUR_DIR = os.path.dirname(os.path.abspath(__file__))
 _SCENARIO_DIR = os.path.join(_OUR_DIR, "scenarios")  # user code, shipped with us
@@ -81,7 +83,7 @@ def storage_key(t: torch.Tensor) -> int | None:
         return None
 
 
-def grad_summary_lite(t: torch.Tensor | None) -> dict[str, Any] | None:
+def grad_summary_lite(t: torch.Tensor | None) -> GradSummary | None:
     """Two reads instead of six: shape, numel, first values and norm (non-finite when the norm
     is). What ``watch`` keeps for every leaf at every backward call."""
     if t is None:
@@ -108,7 +110,7 @@ def grad_summary_lite(t: torch.Tensor | None) -> dict[str, Any] | None:
 
 def grad_summaries(
     grads: list[torch.Tensor], *, first_values: bool = False
-) -> list[dict[str, Any] | None]:
+) -> list[GradSummary | None]:
     """:func:`grad_summary_lite` of many gradients with one norm kernel (``_foreach_norm``,
     in the gradients' dtype). The first values are kept for gradients of at most six values,
     or for all with ``first_values``."""
@@ -125,7 +127,7 @@ def grad_summaries(
             norms = [float(n) for n in torch.stack(torch._foreach_norm(grads)).double().tolist()]
     except Exception:
         return [grad_summary_lite(g) for g in grads]
-    out: list[dict[str, Any] | None] = []
+    out: list[GradSummary | None] = []
     for g, norm in zip(grads, norms, strict=True):
         n = g.numel()
         first = (
@@ -146,7 +148,7 @@ def grad_summaries(
     return out
 
 
-def grad_summary(t: torch.Tensor | None) -> dict[str, Any] | None:
+def grad_summary(t: torch.Tensor | None) -> GradSummary | None:
     """Plain-data summary of a gradient: numel, norm, min, max, first values, non-finite flag.
 
     >>> grad_summary(torch.tensor([5.0]))["first"]
@@ -154,7 +156,7 @@ def grad_summary(t: torch.Tensor | None) -> dict[str, Any] | None:
     """
     if t is None:
         return None
-    out: dict[str, Any] = {"shape": list(shape_of(t)), "dtype": dtype_name(t.dtype)}
+    out: GradSummary = {"shape": list(shape_of(t)), "dtype": dtype_name(t.dtype)}
     try:
         with torch.no_grad():
             g = t.detach()
@@ -194,12 +196,12 @@ _BATCH_MIN = 64  # below this many gradients, one grad_summary each is as fast
 _BATCH_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
-def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[dict[str, Any] | None]:
+def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[GradSummary | None]:
     """``[grad_summary(g) for g in grads]`` with a few batched kernels for the many small
     gradients of a big model (one ``cat``, then per-gradient min/max/sum by segment). The
     values equal grad_summary's up to the rounding of the norm's last bit; gradients that are
     unusual (not CPU float, empty, holding NaN or Inf) take grad_summary itself."""
-    out: list[dict[str, Any] | None] = [None] * len(grads)
+    out: list[GradSummary | None] = [None] * len(grads)
     batch: list[int] = []
     tensors: list[torch.Tensor] = []
     for i, g in enumerate(grads):

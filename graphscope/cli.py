@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import click
 
-from graphscope._gc import gc_paused
 from graphscope._version import __version__
-from graphscope.errors import GraphscopeError, UsageError
-from graphscope.model import ERROR, FORMATS, WARNING, Options
+from graphscope.errors import GraphscopeError
+from graphscope.options import DEFAULT_MAX_NODES, ENGINES, FORMATS, Options
 
 _SCRIPT_CONTEXT = {"ignore_unknown_options": True, "allow_interspersed_args": True}
 
@@ -59,12 +60,12 @@ def _render_options(fn: Any) -> Any:
             "--engine",
             default="auto",
             show_default=True,
-            type=click.Choice(["auto", "dot", "embedded"]),
+            type=click.Choice(ENGINES),
             help="Layout engine: system Graphviz dot, the embedded graphviz-pure, or auto (dot if on PATH).",
         ),
         click.option(
             "--max-nodes",
-            default=300,
+            default=DEFAULT_MAX_NODES,
             show_default=True,
             type=click.IntRange(min=1),
             help="Readable budget: bigger graphs are collapsed by module and folded.",
@@ -116,8 +117,36 @@ class _Main(click.Group):
             ) from None
 
 
-@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="graphscope")
+def _versions() -> str:
+    """``graphscope 0.1.0`` and the versions of what it runs with (read without importing)."""
+    parts = [f"graphscope {__version__}"]
+    for dist in ("torch", "graphviz-pure"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} not installed")
+    dot = shutil.which("dot")
+    parts.append(f"system dot at {dot}" if dot else "system dot not found")
+    return ", ".join(parts)
+
+
+def _print_version(ctx: click.Context) -> None:
+    click.echo(_versions())
+    ctx.exit()
+
+
+@click.group(
+    cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.option(
+    "-V",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _param, value: _print_version(ctx) if value else None,
+    help="Show the versions of graphscope, torch and the layout engines, and exit.",
+)
 def main() -> None:
     """Show a PyTorch program's autograd graph and explain what goes wrong in it."""
 
@@ -136,57 +165,15 @@ def main() -> None:
     type=click.IntRange(min=1),
     help="Keep at most this many distinct graphs.",
 )
-def render(
-    script: str,
-    args: Sequence[str],
-    out: str,
-    fmt: str,
-    engine: str,
-    max_nodes: int,
-    depth: int | None,
-    expand: Sequence[str],
-    attrs: bool,
-    source: bool,
-    legend: bool,
-    max_graphs: int,
-) -> None:
+def render(script: str, args: Sequence[str], out: str, max_graphs: int, **opts: Any) -> None:
     """Run SCRIPT [ARGS...] and draw the autograd graph at each backward call."""
-    from graphscope.render import find_engine, render_graph
+    from graphscope.runner import render_script
 
-    options = Options(
-        format=fmt,
-        engine=engine,
-        max_nodes=max_nodes,
-        depth=depth,
-        expand=tuple(expand),
-        show_attrs=attrs,
-        show_source=source,
-        show_legend=legend,
+    report = render_script(
+        script, args, out=out, options=_options(**opts), max_graphs=max_graphs, progress=_progress
     )
-    eng = find_engine(engine) if fmt not in ("dot", "json") else None
-    run = _run(script, args, max_graphs=max_graphs)
-    scope = run.scope
-    outdir = Path(out)
-    stem = Path(script).stem
-    files: dict[str, str] = {}
-    written: list[str] = []
-    # the script is done: the drawing of a big graph should not pay for the collector
-    # rescanning the user's model and our capture again and again (seconds at 50k nodes)
-    with gc_paused():
-        for g in scope.graphs():
-            gid = str(g.graph.get("id"))
-            if len(g) > 2000:
-                click.echo(f"graphscope: drawing {gid} ({len(g)} nodes)...", err=True)
-            res = render_graph(
-                g, outdir / f"{stem}.{gid}.{fmt if fmt != 'dot' else 'gv'}", options, engine=eng
-            )
-            files[gid] = str(res.path)
-            written.append(str(res.path))
-            written.extend(str(p) for p in res.extra)
-        report = outdir / "report.json"
-        _write_report(report, scope.to_json(files))
-    click.echo(_summary(scope, written, report, eng.name if eng else None))
-    sys.exit(_status(scope))
+    click.echo(report.summary())
+    sys.exit(report.status)
 
 
 @main.command(context_settings=_SCRIPT_CONTEXT)
@@ -200,63 +187,42 @@ def render(
 )
 def check(script: str, args: Sequence[str], as_json: bool) -> None:
     """Run SCRIPT [ARGS...] and report autograd pitfalls (exit 1 when there is an error or warning)."""
+    from graphscope.runner import check_script
+
     if as_json:
         with contextlib.redirect_stdout(sys.stderr):
-            run = _run(script, args, max_graphs=20)
-        click.echo(run.scope.to_json())
+            report = check_script(script, args, progress=_progress)
+        click.echo(report.to_json())
     else:
-        run = _run(script, args, max_graphs=20)
-        click.echo(run.scope.report())
-    sys.exit(_status(run.scope))
+        report = check_script(script, args, progress=_progress)
+        click.echo(report.text())
+    sys.exit(report.status)
 
 
-def _run(script: str, args: Sequence[str], **options: Any) -> Any:
-    from graphscope.script import run_script
-
-    def progress(scope: Any, seconds: float) -> None:
-        click.echo(
-            f"graphscope: {script} running for {seconds:.0f} s, "
-            f"{len(scope.events.backward)} backward calls so far",
-            err=True,
-        )
-
-    return run_script(script, list(args), progress=progress, progress_every=10.0, **options)
-
-
-def _status(scope: Any) -> int:
-    if scope.events.error is not None:
-        return 1
-    return 1 if any(f.severity in (ERROR, WARNING) for f in scope.findings) else 0
-
-
-def _write_report(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text + "\n", encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"cannot write {path}: {err.strerror}") from err
+def _options(
+    fmt: str,
+    engine: str,
+    max_nodes: int,
+    depth: int | None,
+    expand: Sequence[str],
+    attrs: bool,
+    source: bool,
+    legend: bool,
+) -> Options:
+    return Options(
+        format=fmt,
+        engine=engine,
+        max_nodes=max_nodes,
+        depth=depth,
+        expand=tuple(expand),
+        show_attrs=attrs,
+        show_source=source,
+        show_legend=legend,
+    )
 
 
-def _summary(scope: Any, written: Sequence[str], report: Path, engine: str | None) -> str:
-    calls = len(scope.events.backward)
-    lines = [
-        f"graphscope: {calls} backward call{'s' if calls != 1 else ''}, "
-        f"{len(scope.captures)} distinct graph{'s' if len(scope.captures) != 1 else ''}"
-        + (f", layout by {engine}" if engine else "")
-    ]
-    for g in scope.captures:
-        calls_g = g.graph.get("calls", [])
-        lines.append(f"  {g.graph.get('id')}: {len(g)} nodes, stands for {len(calls_g)} call(s)")
-    if calls == 0:
-        lines.append(
-            "  no backward call ran, so there is no graph to draw: graphscope captures the graph at "
-            "each backward call (or call graphscope.render(tensor, path) in the script)"
-        )
-    for p in written:
-        lines.append(f"  wrote {p}")
-    lines.append(f"  wrote {report}")
-    lines.extend(scope.outcome_lines())
-    return "\n".join(lines)
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
 
 
 # -- scenarios ----------------------------------------------------------------------------------
@@ -315,7 +281,7 @@ def scenarios_show(name: str) -> None:
     "--engine",
     default="auto",
     show_default=True,
-    type=click.Choice(["auto", "dot", "embedded"]),
+    type=click.Choice(ENGINES),
     help="Layout engine.",
 )
 def scenarios_render(names: Sequence[str], out: str, fmt: str, engine: str) -> None:

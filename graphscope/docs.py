@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
-import json
 import os
 import subprocess
 import sys
@@ -33,9 +32,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from graphscope.errors import GraphscopeError
-from graphscope.model import AutogradGraph, Finding, Options, sorted_findings
+from graphscope.model import AutogradGraph, Finding, short_path, sorted_findings
+from graphscope.options import Options
+from graphscope.report import graph_caption
 from graphscope.scenarios import Scenario, all_scenarios, single_threaded, trace_drawn
-from graphscope.watch import Scope
+from graphscope.watcher import Scope
 
 __all__ = ["build", "render_scenario", "run_scenario", "scenario_graphs", "toolchain"]
 
@@ -81,7 +82,8 @@ def _graph_files(
     s: Scenario, graphs: Sequence[AutogradGraph], out_dir: Path, options: Options
 ) -> list[tuple[AutogradGraph, list[Path]]]:
     """Draw each distinct graph into ``out_dir / f"{s.name}.{gid}.{ext}"`` (+ drill-downs)."""
-    from graphscope.render import find_engine, render_graph
+    from graphscope.draw import render_graph
+    from graphscope.layout import find_engine
 
     ext = "gv" if options.format == "dot" else options.format
     engine = (
@@ -149,7 +151,7 @@ def build(out_dir: Path) -> list[Path]:
                 e = scope.events.error
                 raise GraphscopeError(
                     f"scenario {s.name} raised {e.type}: {e.message} (at "
-                    f"{os.path.basename(e.file or '?')}:{e.line}) when run under watch; "
+                    f"{short_path(e.file, base_only=True)}:{e.line}) when run under watch; "
                     "the gallery would show a broken run. Run `graphscope check "
                     f"{os.path.relpath(s.path)}` to see it"
                 )
@@ -262,29 +264,10 @@ def _fence(text: str, lang: str = "") -> str:
     return f"{ticks}{lang}\n{body}{ticks}"
 
 
-def _ranges(calls: Sequence[int]) -> str:
-    parts: list[str] = []
-    i = 0
-    while i < len(calls):
-        j = i
-        while j + 1 < len(calls) and calls[j + 1] == calls[j] + 1:
-            j += 1
-        parts.append(str(calls[i]) if i == j else f"{calls[i]}-{calls[j]}")
-        i = j + 1
-    return ", ".join(parts)
-
-
-def _graph_caption(g: AutogradGraph) -> str:
-    calls = list(g.graph.get("calls", []))
-    n = len(calls)
-    which = f"backward call {_ranges(calls)}" if n == 1 else f"backward calls {_ranges(calls)}"
-    return f"`{g.graph.get('id')}`: {len(g)} nodes, {g.number_of_edges()} edges; {which}"
-
-
 def _where(s: Scenario, f: Finding) -> str:
     if f.line is None:
         return "no line"
-    file = os.path.basename(f.file or "?")
+    file = short_path(f.file, base_only=True)
     if f.file and os.path.normcase(os.path.abspath(f.file)) == os.path.normcase(s.path):
         return f"line {f.line - s.code_start + 1} (`{file}:{f.line}`)"
     return f"`{file}:{f.line}`"
@@ -341,7 +324,7 @@ def _page(
         for g, files in drawn:
             out.append(f"![{s.name} {g.graph.get('id')}](../{IMG}/{files[0].name})")
             out.append("")
-            out.append(_graph_caption(g))
+            out.append(graph_caption(g))
             for extra in files[1:]:
                 out.append(f"  \n[{extra.stem}](../{IMG}/{extra.name})")
             out.append("")
@@ -369,33 +352,25 @@ def _page(
 
 # -- CLI and API pages ----------------------------------------------------------------------------
 
-# Runs in a child interpreter: nothing in the library imports the CLI (DESIGN.md's rooms), so the
-# help texts are asked for the way a user would get them, with a fixed width.
-_HELP_SCRIPT = """
-import json, sys
-import click
-from graphscope.cli import main
-
-width = int(sys.argv[1])
-out = []
-
-def walk(cmd, ctx):
-    out.append([ctx.command_path, cmd.get_help(ctx)])
-    if isinstance(cmd, click.Group):
-        for name in cmd.list_commands(ctx):
-            sub = cmd.get_command(ctx, name)
-            walk(sub, click.Context(sub, info_name=name, parent=ctx))
-
-walk(main, click.Context(main, info_name="graphscope", terminal_width=width, max_content_width=width))
-print(json.dumps(out))
-"""
-
 
 def cli_help(width: int = HELP_WIDTH) -> list[tuple[str, str]]:
-    """``[(command path, --help text)]`` for ``graphscope`` and every subcommand."""
+    """``[(command path, --help text)]`` for ``graphscope`` and every subcommand, asked for the
+    way a user gets them (``python -m graphscope ... --help`` at a fixed width): nothing in the
+    library imports the CLI (DESIGN.md's rooms)."""
+    out: list[tuple[str, str]] = []
+    todo: list[list[str]] = [[]]
+    while todo:
+        path = todo.pop(0)
+        text = _help_of(path, width)
+        out.append((" ".join(["graphscope", *path]), text))
+        todo[:0] = [[*path, name] for name in _subcommands(text)]  # depth first, in order
+    return out
+
+
+def _help_of(path: list[str], width: int) -> str:
     env = dict(os.environ, COLUMNS=str(width), OMP_NUM_THREADS="1")
     proc = subprocess.run(
-        [sys.executable, "-c", _HELP_SCRIPT, str(width)],
+        [sys.executable, "-m", "graphscope", *path, "--help"],
         capture_output=True,
         text=True,
         env=env,
@@ -403,7 +378,21 @@ def cli_help(width: int = HELP_WIDTH) -> list[tuple[str, str]]:
     )
     if proc.returncode != 0:
         raise GraphscopeError(f"could not read the CLI's help: {proc.stderr.strip()[-500:]}")
-    return [(path, text) for path, text in json.loads(proc.stdout)]
+    return proc.stdout.replace("Usage: python -m graphscope", "Usage: graphscope")
+
+
+def _subcommands(help_text: str) -> list[str]:
+    """The names listed under ``Commands:`` in a ``--help`` text."""
+    lines = help_text.splitlines()
+    if "Commands:" not in lines:
+        return []
+    names = []
+    for line in lines[lines.index("Commands:") + 1 :]:
+        if not line.startswith("  "):
+            break
+        if not line.startswith("   "):  # a continuation line is indented further
+            names.append(line.split()[0])
+    return names
 
 
 def _cli_page() -> str:
@@ -433,18 +422,24 @@ def _cli_page() -> str:
 
 def _api_objects() -> list[tuple[str, object]]:
     import graphscope
-    from graphscope.script import run_script
+    from graphscope.model import validate
+    from graphscope.report import Report
+    from graphscope.runner import check_script, render_script
 
     return [
         ("graphscope", graphscope),
         ("graphscope.trace", graphscope.trace),
         ("graphscope.render", graphscope.render),
         ("graphscope.watch", graphscope.watch),
-        ("graphscope.watch.Scope", Scope),
+        ("graphscope.Scope", Scope),
+        ("graphscope.collapse", graphscope.collapse),
         ("graphscope.AutogradGraph", AutogradGraph),
         ("graphscope.Options", Options),
         ("graphscope.Finding", Finding),
-        ("graphscope.script.run_script", run_script),
+        ("graphscope.model.validate", validate),
+        ("graphscope.runner.check_script", check_script),
+        ("graphscope.runner.render_script", render_script),
+        ("graphscope.report.Report", Report),
     ]
 
 

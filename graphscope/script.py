@@ -22,7 +22,7 @@ from types import TracebackType
 from graphscope._tensors import is_internal
 from graphscope.errors import UsageError
 from graphscope.model import ScriptError
-from graphscope.watch import Scope, watch
+from graphscope.watcher import Scope, watch
 
 __all__ = ["run_script", "Run"]
 

@@ -13,7 +13,6 @@ the system ``dot`` and the embedded ``graphviz-pure``; ``monospace`` is not (box
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -33,11 +32,13 @@ from graphscope.model import (
     SAVED_UNKNOWN,
     TENSOR,
     WARNING,
+    AutogradGraph,
     Finding,
-    Options,
     format_number,
+    short_path,
     summary_text,
 )
+from graphscope.options import Options
 
 FONT = "Cousine"
 FONT_SIZE = "11"
@@ -96,7 +97,7 @@ def shape_text(shape: Sequence[int] | None) -> str:
 def _where(d: Mapping[str, Any]) -> str | None:
     if not d.get("file"):
         return None
-    return f"{os.path.basename(str(d['file']))}:{d.get('line')}"
+    return f"{short_path(d['file'], base_only=True)}:{d.get('line')}"
 
 
 def flags_text(d: Mapping[str, Any]) -> list[str]:
@@ -371,6 +372,47 @@ def legend_node(present: set[str] | None = None) -> dict[str, str] | None:
         + "</TABLE>"
     )
     return {"shape": "plain", "label": "<" + table + ">"}
+
+
+MAX_CLUSTERS = 60  # more module boxes than this make the layout slow and the picture busy
+
+
+def module_tree(graph: AutogradGraph) -> dict[str, list[str]] | None:
+    """Which nodes go in which module box: ``{module path: [node ids directly in it]}`` plus
+    every ancestor path (empty lists), in order of first appearance; None when there is
+    nothing (or too much) to group. Ops and parameters are boxed by their ``module``."""
+    members: dict[str, list[str]] = {}
+    for n, d in graph.nodes(data=True):
+        kind = d.get("kind")
+        if kind == OP or (kind == TENSOR and d.get("role") == ROLE_PARAM):
+            mod = d.get("module")
+            if mod:
+                members.setdefault(str(mod), []).append(n)
+    if not members:
+        return None
+    tree: dict[str, list[str]] = {}
+    for path in members:
+        parts = path.split(".")
+        for i in range(1, len(parts)):
+            tree.setdefault(".".join(parts[:i]), [])
+        tree.setdefault(path, [])
+    for path, nodes in members.items():
+        tree[path].extend(nodes)
+    if len(tree) > MAX_CLUSTERS:
+        return None
+    return tree
+
+
+def stale_edges(graph: AutogradGraph) -> set[tuple[str, str]]:
+    """Edges drawn red: from a tensor saved for backward and changed in place since, into the
+    op that saved it."""
+    out: set[tuple[str, str]] = set()
+    for n, d in graph.nodes(data=True):
+        for s in d.get("saved") or ():
+            t = s.get("tensor")
+            if s.get("status") == SAVED_STALE and t and graph.has_edge(t, n):
+                out.add((t, n))
+    return out
 
 
 def legend_keys(nodes: Iterable[Mapping[str, Any]]) -> set[str]:

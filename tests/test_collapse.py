@@ -14,10 +14,10 @@ from torch.nn.modules.module import (
 )
 
 from graphscope._tensors import Names
-from graphscope.collapse import collapse, plan_drilldown, subgraph_for
 from graphscope.errors import UsageError
 from graphscope.model import GROUP, OP, AutogradGraph, Finding
-from graphscope.trace import capture, trace
+from graphscope.overview import collapse, plan_drilldown, subgraph_for
+from graphscope.tracer import capture, trace
 
 _get_seq = torch._C._autograd._get_sequence_nr
 
@@ -282,8 +282,8 @@ def test_small_graph_is_copied_unchanged() -> None:
     assert shown.graph == g.graph
 
 
-def test_graph_collapse_method_returns_a_new_graph() -> None:
-    import graphscope  # noqa: F401  (installs the method)
+def test_the_public_collapse_returns_a_new_graph() -> None:
+    import graphscope
 
     g = AutogradGraph()
     for i in range(400):
@@ -291,6 +291,6 @@ def test_graph_collapse_method_returns_a_new_graph() -> None:
         if i:
             g.add_edge(f"n{i - 1}", f"n{i}", slot=0, slots=[0], output_nr=0, shape=None, dtype=None)
     before = g.number_of_nodes()
-    small = g.collapse(max_nodes=50)  # type: ignore[attr-defined]
+    small = graphscope.collapse(g, max_nodes=50)
     assert g.number_of_nodes() == before and len(small) <= 50
     assert any(d.get("repeat", 1) > 1 for _, d in small.nodes(data=True))

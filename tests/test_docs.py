@@ -176,7 +176,7 @@ def test_cli_and_api_pages() -> None:
         "graphscope.trace(",
         "graphscope.render(",
         "graphscope.watch(",
-        "graphscope.watch.Scope",
+        "graphscope.Scope",
         "graphscope.AutogradGraph",
         "graphscope.Options",
         "graphscope.Finding",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from graphscope.watch import watch
+from graphscope.watcher import watch
 from tests.test_watch import _installed
 
 SCRIPTS = sorted((Path(__file__).parent / "scripts").glob("*.py"))

@@ -12,9 +12,11 @@ import pytest
 import torch
 
 from graphscope._pdf import MARGIN, parse_color, pdf_text, xdot_to_pdf
-from graphscope.model import Options
-from graphscope.render import find_engine, render_graph, to_dot
-from graphscope.trace import trace
+from graphscope.dot import to_dot
+from graphscope.draw import render_graph
+from graphscope.layout import find_engine
+from graphscope.options import Options
+from graphscope.tracer import trace
 
 # -- helpers ----------------------------------------------------------------------------------------
 

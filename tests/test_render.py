@@ -14,11 +14,14 @@ import pytest
 import torch
 
 import graphscope
+from graphscope.dot import to_dot
+from graphscope.draw import render_graph
 from graphscope.errors import RenderError, UsageError
-from graphscope.model import Finding, Options
-from graphscope.render import find_engine, render_graph, to_dot
+from graphscope.layout import find_engine
+from graphscope.model import Finding
+from graphscope.options import Options
 from graphscope.style import esc, node_style
-from graphscope.trace import trace
+from graphscope.tracer import trace
 from tests.graphs import seed_tensors, svg_edges, svg_nodes
 
 HAVE_DOT = shutil.which("dot") is not None
@@ -88,8 +91,8 @@ def test_dot_is_byte_identical_across_runs_and_processes(tmp_path: Path) -> None
         import sys, torch
         sys.path.insert(0, %r)
         from tests.graphs import seed_tensors
-        from graphscope.trace import trace
-        from graphscope.render import to_dot
+        from graphscope.tracer import trace
+        from graphscope.dot import to_dot
         s = seed_tensors(); s["a"].retain_grad(); s["y"].backward(retain_graph=True)
         sys.stdout.write(to_dot(trace(s["y"], names=s)))
         """

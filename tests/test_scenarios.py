@@ -305,7 +305,7 @@ def test_picture_holds_the_nodes_the_explanation_names(
     scenario: Scenario, watched: dict[str, Any], tmp_path: Path
 ) -> None:
     from graphscope.docs import GALLERY_OPTIONS, scenario_graphs
-    from graphscope.render import render_graph
+    from graphscope.draw import render_graph
 
     from .graphs import svg_nodes
 

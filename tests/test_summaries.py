@@ -99,44 +99,15 @@ def test_with_findings_copies_only_when_the_findings_change() -> None:
     assert h.with_findings([f]) is h
 
 
-class _Node:
-    pass
-
-
-def test_a_big_pause_moves_its_objects_to_the_old_generation_without_losing_any() -> None:
-    import weakref
-
-    from graphscope import _gc
-
+def test_a_big_pause_leaves_the_collectors_generations_alone() -> None:
     was = gc.isenabled()
     gc.enable()
     try:
         gc.collect()
-        assert gc.get_freeze_count() == 0  # nothing of ours leaves objects frozen
-        with gc_paused():
-            kept = [{"i": [i]} for i in range(_gc.PROMOTE_AFTER + 10_000)]
-            cycle = _Node()
-            cycle.me = cycle  # type: ignore[attr-defined]
-            alive = weakref.ref(cycle)
-            del cycle
-        assert gc.get_count()[0] < 1_000  # no young collection of all that is pending
-        assert alive() is not None  # garbage in a cycle waits for a full collection
-        gc.collect()
-        assert alive() is None
-        assert len(kept) == _gc.PROMOTE_AFTER + 10_000 and kept[-1]["i"] == [len(kept) - 1]
-    finally:
-        (gc.enable if was else gc.disable)()
-
-
-def test_a_program_that_froze_objects_keeps_them_frozen() -> None:
-    from graphscope import _gc
-
-    gc.collect()
-    gc.freeze()
-    try:
         frozen = gc.get_freeze_count()
         with gc_paused():
-            kept = [{"i": [i]} for i in range(_gc.PROMOTE_AFTER + 10_000)]
-        assert gc.get_freeze_count() == frozen and len(kept) > _gc.PROMOTE_AFTER
+            kept = [{"i": [i]} for i in range(150_000)]
+        assert gc.get_freeze_count() == frozen  # nothing of the program's frozen or moved
+        assert len(kept) == 150_000
     finally:
-        gc.unfreeze()
+        (gc.enable if was else gc.disable)()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import json
 import subprocess
 import sys
@@ -13,9 +12,9 @@ import weakref
 import pytest
 import torch
 
+from graphscope.dot import to_dot
 from graphscope.errors import TraceError
-from graphscope.render import to_dot
-from graphscope.trace import trace
+from graphscope.tracer import trace
 from tests.graphs import edge_labels, labels, seed_tensors
 
 SEED_EDGES = {
@@ -226,7 +225,7 @@ def test_100k_deep_chain_traced_then_freed_does_not_crash(backward: bool) -> Non
     code = textwrap.dedent(
         f"""
         import torch
-        from graphscope.trace import trace
+        from graphscope.tracer import trace
         w = torch.tensor([1.0], requires_grad=True)
         h = w
         for _ in range(100_000):
@@ -372,7 +371,8 @@ def test_fast_parameter_walk_matches_named_parameters() -> None:
 
 
 def test_saved_tensor_fast_path_agrees_with_the_general_reader() -> None:
-    trace_mod = importlib.import_module("graphscope.trace")  # the package exports trace()
+    from graphscope._tensors import Names
+    from graphscope.tracer import saved, types, walk
 
     conv = torch.nn.Conv2d(2, 2, 3, padding=1)
     bn = torch.nn.BatchNorm2d(2)
@@ -387,14 +387,14 @@ def test_saved_tensor_fast_path_agrees_with_the_general_reader() -> None:
         checked += len(d["saved"])
     assert checked >= 10  # conv 2, batch norm 6, relu 1, logsumexp 2
     # the general reader, slot by slot, gives the same entries (tensor links aside)
-    w = trace_mod._Walker(trace_mod.Names(), None, (), False)
+    w = walk.Walker(Names(), None, (), False)
     fn = y.grad_fn.next_functions[0][0]  # LogsumexpBackward0
-    info = trace_mod._type_info(fn)
+    info = types.type_info(fn)
     fast = w._saved(fn, info)
     slow = [
         e
         for _, _, attr in info.raw_slots
-        for e in trace_mod._inspect_slot(fn, attr, attr, (), w.names, {})
+        for e in saved.inspect_slot(fn, attr, attr, (), w.names, {})
     ]
     assert [(e["name"], e["status"], e["shape"], e["dtype"]) for e in fast] == [
         (e["name"], e["status"], e["shape"], e["dtype"]) for e in slow
@@ -459,9 +459,9 @@ def test_tensors_saved_under_hooks_are_never_unpacked() -> None:
     assert len(unpacked) >= 9
 
 
-def test_graph_filling_without_networkx_internals_gives_the_same_graph() -> None:
-    trace_mod = importlib.import_module("graphscope.trace")
+def test_graph_filling_merges_two_edges_between_the_same_nodes() -> None:
     from graphscope.model import AutogradGraph
+    from graphscope.tracer.walk import _fill_graph
 
     nodes = {"n0": {"kind": "op"}, "n1": {"kind": "tensor"}, "n2": {"kind": "op"}}
     edges = [
@@ -469,17 +469,13 @@ def test_graph_filling_without_networkx_internals_gives_the_same_graph() -> None
         ("n1", "n0", 1, 0, (2,), "float32"),  # x * x: one edge, two slots
         ("n2", "n1", None, 0, (2,), "float32"),  # op -> its named output
     ]
-    direct = AutogradGraph()
-    trace_mod._fill_graph(direct, dict(nodes), edges)
-    public = AutogradGraph()
-    public.add_node("n0", kind="op")  # not empty: the public networkx calls are used
-    trace_mod._fill_graph(public, dict(nodes), edges)
-    for g in (direct, public):
-        assert list(g.nodes) == ["n0", "n1", "n2"]
-        assert g.edges["n1", "n0"]["slots"] == [0, 1] and g.edges["n1", "n0"]["slot"] == 0
-        assert g.edges["n2", "n1"]["slots"] == [] and g.edges["n2", "n1"]["slot"] is None
-        assert sorted(g.edges) == [("n1", "n0"), ("n2", "n1")]
-        assert list(g.predecessors("n0")) == ["n1"]
+    g = AutogradGraph()
+    _fill_graph(g, dict(nodes), edges)
+    assert list(g.nodes) == ["n0", "n1", "n2"]
+    assert g.edges["n1", "n0"]["slots"] == [0, 1] and g.edges["n1", "n0"]["slot"] == 0
+    assert g.edges["n2", "n1"]["slots"] == [] and g.edges["n2", "n1"]["slot"] is None
+    assert sorted(g.edges) == [("n1", "n0"), ("n2", "n1")]
+    assert list(g.predecessors("n0")) == ["n1"]
 
 
 @pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning")

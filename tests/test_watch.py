@@ -12,7 +12,7 @@ import torch.optim.optimizer as optim_module
 from torch.nn.modules import module as nn_module
 
 import graphscope
-from graphscope.watch import watch
+from graphscope.watcher import watch
 
 
 def _installed() -> tuple[object, ...]:
@@ -226,15 +226,14 @@ def test_a_repeated_graph_shows_the_gradient_of_its_last_call() -> None:
 
 
 def test_a_bug_of_ours_never_reaches_the_users_backward(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    watch_module = sys.modules["graphscope.watch"]
+    from graphscope.watcher.leaves import LeafTracker
+    from graphscope.watcher.session import Session
 
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug in graphscope")
 
-    monkeypatch.setattr(watch_module._Session, "_capture", broken)
-    monkeypatch.setattr(watch_module._Session, "_after", broken)
+    monkeypatch.setattr(Session, "_capture", broken)
+    monkeypatch.setattr(LeafTracker, "after", broken)
     w = torch.tensor([1.0], requires_grad=True)
     with pytest.warns(RuntimeWarning, match="internal error"), watch() as scope:
         ((w + 2) * (w + 1)).sum().backward()
@@ -244,13 +243,14 @@ def test_a_bug_of_ours_never_reaches_the_users_backward(monkeypatch: pytest.Monk
 
 
 def test_a_bug_in_the_recorder_never_reaches_the_users_ops(monkeypatch: pytest.MonkeyPatch) -> None:
-    from graphscope.recorder import Recorder
+    from graphscope.recorder.ops import OpLog
+    from graphscope.recorder.writes import Writes
 
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug in graphscope")
 
-    monkeypatch.setattr(Recorder, "_op", broken)
-    monkeypatch.setattr(Recorder, "_record_write", broken)
+    monkeypatch.setattr(OpLog, "add", broken)
+    monkeypatch.setattr(Writes, "_record", broken)
     w = torch.tensor([1.0], requires_grad=True)
     with watch():
         a = w * 3

@@ -18,7 +18,8 @@ finding that says how many times it happened.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from graphscope.model import (
     AutogradGraph,
@@ -131,7 +132,7 @@ def _history(run: Sequence[GradUpdate], short: bool = False) -> str:
     return " → ".join(values)
 
 
-def _value(summary: dict | None, short: bool = False) -> str:  # type: ignore[type-arg]
+def _value(summary: Mapping[str, Any] | None, short: bool = False) -> str:
     """``5`` for a one-element gradient, ``[1, 2]`` for a few (not ``short``), else ``norm 3.2``."""
     if not summary:
         return "?"

@@ -200,7 +200,7 @@ def trace_drawn(scenario: Scenario) -> AutogradGraph | None:
         return None
     import torch
 
-    from graphscope.trace import trace
+    from graphscope.tracer import trace
 
     namespace, _ = run_with_globals(scenario)
     root = namespace.get(scenario.draw)

@@ -49,7 +49,7 @@ from graphscope._gc import gc_paused
 from graphscope.errors import UsageError
 from graphscope.model import GROUP, OP, ROLE_PARAM, TENSOR, AutogradGraph
 
-__all__ = ["collapse", "subgraph_for", "plan_drilldown", "module_path_of"]
+__all__ = ["collapse", "subgraph_for", "plan_drilldown"]
 
 _DIGITS = re.compile(r"\d+")
 _BACKWARD = re.compile(r"Backward\d*$")
@@ -137,13 +137,6 @@ def plan_drilldown(graph: AutogradGraph, collapsed: AutogradGraph) -> dict[str, 
     return plans
 
 
-def module_path_of(graph: AutogradGraph, node: str) -> str | None:
-    """The module path a node is grouped under (``None``: drawn at the top level)."""
-    ix = _Index(graph)
-    p = ix.paths[ix.pos[node]]
-    return ".".join(p) if p else None
-
-
 # -- the index: plain lists over node positions ---------------------------------------------------
 
 
@@ -184,7 +177,7 @@ class _Index:
         self.has_modules = any(d.get("kind") == OP and d.get("module") for d in self.data)
         self.paths = self._paths()
         self.kinds: dict[int, list[str]] = {}
-        for f in getattr(graph, "findings", ()):
+        for f in graph.findings:
             if f.node in pos:
                 self.kinds.setdefault(pos[f.node], []).append(f.kind)
 
@@ -621,13 +614,14 @@ def _build(ix: _Index, items: list[_Item], rep: list[int]) -> AutogradGraph:
         else:
             g.add_edge(ids[a], ids[b], **agg[key])
     findings = []
-    for f in getattr(ix.graph, "findings", ()):
+    for f in ix.graph.findings:
         if f.node in ix.pos:
             nid = ids[rep[ix.pos[f.node]]]
             if nid != f.node:
                 f = replace(f, node=nid)
         findings.append(f)
-    g.findings = tuple(findings)
+    if findings:
+        g.graph["findings"] = tuple(findings)
     return g
 
 
@@ -670,7 +664,8 @@ def _copy(graph: AutogradGraph) -> AutogradGraph:
         g.add_node(n, **copy.deepcopy(d))
     for u, v, d in graph.edges(data=True):
         g.add_edge(u, v, **copy.deepcopy(d))
-    g.findings = tuple(getattr(graph, "findings", ()))
+    if graph.findings:
+        g.graph["findings"] = graph.findings
     return g
 
 
@@ -688,7 +683,9 @@ def _subgraph(graph: AutogradGraph, ids: Iterable[str]) -> AutogradGraph:
     for u, v, d in graph.edges(data=True):
         if (u in inside and (v in inside or v in border)) or (v in inside and u in border):
             g.add_edge(u, v, **copy.deepcopy(d))
-    g.findings = tuple(f for f in getattr(graph, "findings", ()) if f.node in g)
+    found = tuple(f for f in graph.findings if f.node in g)
+    if found or "findings" in g.graph:
+        g.graph["findings"] = found
     return g
 
 
@@ -712,18 +709,3 @@ def _some_paths(ix: _Index) -> str:
         return "none (this graph has no module paths)"
     more = f", ... ({len(found)} in all)" if len(found) > 10 else ""
     return ", ".join(found[:10]) + more
-
-
-def _collapse_method(
-    self: AutogradGraph,
-    *,
-    max_nodes: int = 300,
-    depth: int | None = None,
-    expand: Sequence[str] = (),
-) -> AutogradGraph:
-    """``graph.collapse(max_nodes=..., depth=..., expand=[...])``: a new, collapsed graph (the
-    graph itself is not changed). See :func:`collapse`."""
-    return collapse(self, max_nodes=max_nodes, depth=depth, expand=expand)
-
-
-AutogradGraph.collapse = _collapse_method  # type: ignore[attr-defined]

@@ -1,0 +1,78 @@
+"""Findings: what went (or will go) wrong, in the user's terms, and the stable kinds of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+ERROR = "error"  # fails, or is certainly wrong
+WARNING = "warning"  # very likely a bug
+INFO = "info"  # worth knowing, possibly intended
+SEVERITIES = (ERROR, WARNING, INFO)
+Severity = Literal["error", "warning", "info"]
+
+#: Stable identifiers of findings (DESIGN.md) and what each means.
+FINDING_KINDS: Mapping[str, str] = {
+    "grad-accumulation": "a leaf's .grad summed the gradients of 2+ backward calls without a reset",
+    "leaf-inplace": "an in-place operation on a leaf that requires grad",
+    "saved-tensor-modified": "a tensor saved for backward was modified in place after it was saved",
+    "graph-freed": "backward through a graph already freed by an earlier backward",
+    "nonleaf-grad-access": ".grad of a non-leaf tensor was read without retain_grad() (it is None)",
+    "nonscalar-backward": "backward() on a non-scalar output without gradient=",
+    "no-grad-param": "a tensor that requires grad (e.g. a parameter) that the backward did not reach",
+    "nonfinite-grad": "NaN or Inf first appears in a gradient at this node",
+    "no-grad-fn": "backward on a tensor that does not require grad / has no grad_fn",
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in the user's source: ``file`` as the user named it, 1-based ``line``."""
+
+    file: str | None
+    line: int | None
+    what: str | None = None  # e.g. "saved by MulBackward0 here"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.file else "?"
+        return f"{where} ({self.what})" if self.what else where
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing that went (or will go) wrong, in the user's terms."""
+
+    kind: str
+    severity: Severity
+    message: str
+    hint: str
+    file: str | None = None
+    line: int | None = None
+    node: str | None = None  # node id in ``graph``
+    graph: str | None = None  # graph id ("g1") the node belongs to
+    related: tuple[Location, ...] = ()
+    badge: str | None = None  # a short text for the picture: "saved v0, now v1 <- line 9"
+
+    def __post_init__(self) -> None:
+        if self.kind not in FINDING_KINDS:
+            raise ValueError(
+                f"unknown finding kind {self.kind!r}; expected one of {list(FINDING_KINDS)}"
+            )
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES} (got {self.severity!r})")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["related"] = [asdict(r) for r in self.related]
+        return d
+
+    def key(self) -> tuple[Any, ...]:
+        """What makes two findings the same one (used to de-duplicate across graphs)."""
+        return (self.kind, self.file, self.line, self.message)
+
+
+def sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """Errors first, then warnings, then info; in source order within each."""
+    rank = {ERROR: 0, WARNING: 1, INFO: 2}
+    return sorted(findings, key=lambda f: (rank[f.severity], f.file or "", f.line or 0, f.kind))

@@ -1,0 +1,94 @@
+"""Plain-text helpers of the vocabulary: numbers and gradient summaries as short text, JSON."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def jsonable(x: Any) -> Any:
+    """Tuples to lists and non-finite floats to strings, recursively, for JSON."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return x
+
+
+def format_number(x: float) -> str:
+    """Short, stable text for a number: ``5``, ``0.25``, ``-1.5e-07``, ``nan``.
+
+    >>> format_number(5.0), format_number(0.1 + 0.2), format_number(float("inf"))
+    ('5', '0.3', 'inf')
+    """
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:.4g}"
+
+
+def summary_text(summary: Mapping[str, Any] | None) -> str:
+    """One line for a grad summary: ``[5.]`` style for small ones, else norm and range."""
+    if not summary:
+        return "None"
+    first = summary.get("first") or []
+    numel = summary.get("numel", len(first))
+    if numel <= 4 and len(first) == numel:
+        return "[" + ", ".join(format_number(v) for v in first) + "]"
+    if "norm" not in summary:
+        return f"shape {tuple(summary.get('shape') or ())}"
+    text = f"norm {format_number(summary['norm'])}"
+    if "min" in summary and "max" in summary:
+        text += f", min {format_number(summary['min'])}, max {format_number(summary['max'])}"
+    return text
+
+
+def short_path(path: str | None, *, base_only: bool = False) -> str:
+    """How a user's file is named in reports: relative to the working directory when it is
+    inside it, else as given; ``base_only`` (pictures, the gallery) keeps the file name only.
+
+    >>> short_path("/elsewhere/train.py", base_only=True), short_path(None)
+    ('train.py', '?')
+    """
+    if not path:
+        return "?"
+    if base_only:
+        return os.path.basename(path)
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def ranges(numbers: Sequence[int]) -> str:
+    """``[1, 2, 3, 5]`` -> ``1-3, 5``.
+
+    >>> ranges([1, 2, 3, 5, 7, 8])
+    '1-3, 5, 7-8'
+    """
+    parts: list[str] = []
+    i = 0
+    while i < len(numbers):
+        j = i
+        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
+            j += 1
+        parts.append(str(numbers[i]) if i == j else f"{numbers[i]}-{numbers[j]}")
+        i = j + 1
+    return ", ".join(parts)
+
+
+def plural(n: int, word: str) -> str:
+    """``1 backward call``, ``3 backward calls``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"

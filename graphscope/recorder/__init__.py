@@ -1,0 +1,233 @@
+"""The forward-side recorder that :func:`graphscope.watch` composes.
+
+While installed, a :class:`Recorder` appends plain data to an :class:`~graphscope.model.Events`:
+
+``events.ops``
+    :class:`~graphscope.model.OpCall` for every top-level torch call that created backward nodes,
+    with the user's source line and module path (:mod:`~graphscope.recorder.ops`).
+``events.inplace``
+    :class:`~graphscope.model.InplaceWrite` for every tensor argument whose ``_version`` rose
+    during a call, and for an in-place call on a leaf that requires grad that torch refused
+    (:mod:`~graphscope.recorder.writes`).
+``events.steps``
+    :class:`~graphscope.model.OptimizerStep` after each ``optimizer.step()``
+    (:mod:`~graphscope.recorder.optim`).
+``events.grad_reads``
+    :class:`~graphscope.model.GradRead` when user code reads ``.grad`` of a non-leaf tensor that
+    does not retain its grad (torch's UserWarning still reaches the user, at the user's line).
+
+The parts: one :class:`~graphscope.recorder.mode.RecordingMode` (a TorchFunctionMode) sees every
+top-level torch call; global module hooks give each node its module
+(:mod:`~graphscope.recorder.modules`); source lines are the innermost frame outside torch and
+graphscope (:mod:`~graphscope.recorder.sites`). ``.data`` writes bump no version and are
+therefore invisible here, as they are to autograd.
+
+API::
+
+    rec = Recorder(events, name_of=..., backward_count=..., source=True, inplace=True, modules=True)
+    rec.install()      # the mode entered, global module hooks, global optimizer hooks
+    ...                # the user's code
+    rec.uninstall()    # removes everything it installed; idempotent; safe after errors
+    rec.provenance(seq) -> (api, file, line, module) | None   # a tracer.Provenance
+    rec.modules_ran()  -> [(path, module), ...]   # modules whose forward ran (cleared by uninstall)
+    rec.root_modules() -> [module, ...]           # the outermost ones among them
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from graphscope.model import Events
+from graphscope.recorder.mode import PLAIN, RecordingMode, classify, on_stack, remove_mode
+from graphscope.recorder.modules import ModuleSpans
+from graphscope.recorder.ops import OpLog
+from graphscope.recorder.optim import StepHooks
+from graphscope.recorder.sites import Sites
+from graphscope.recorder.writes import Writes
+
+__all__ = ["Recorder"]
+
+Where = tuple[str | None, str | None, int | None, str | None]
+
+
+class Recorder:
+    """Records the forward side of a program into ``events`` (see the module docstring).
+
+    ``name_of(tensor, variables) -> str | None`` names written tensors, optimizer params and
+    ``.grad`` readers; ``backward_count() -> int`` gives ``OptimizerStep.after_call``.
+    ``source=False`` skips the frame walk (file and line are None), ``inplace=False`` skips the
+    version diff and the leaf-raise record, ``modules=False`` installs no module hooks.
+    """
+
+    def __init__(
+        self,
+        events: Events,
+        *,
+        name_of: Callable[[torch.Tensor, bool], str | None] = lambda t, variables: None,
+        backward_count: Callable[[], int] = lambda: 0,
+        source: bool = True,
+        inplace: bool = True,
+        modules: bool = True,
+    ) -> None:
+        self.events = events
+        self.name_of = name_of
+        self.backward_count = backward_count
+        self._inplace = inplace
+        self._modules = modules
+        self.thread = -1
+        self.kinds: dict[Any, int] = {}  # torch callable -> PLAIN / WRITER / GRAD
+        self.apis: dict[Any, str] = {}  # torch callable -> api name
+        self.sites = Sites(source)
+        self.ops = OpLog(events, self.sites)
+        self.spans = ModuleSpans(on_root_call=self._root_call)
+        self.writes = Writes(events, self.sites, self.ops, self._name)
+        self.steps = StepHooks(
+            events,
+            self.sites,
+            self.writes,
+            name=self._name,
+            backward_count=lambda: self.backward_count(),
+            pause_point=self._pause_point,
+        )
+        self._mode: RecordingMode | None = None
+        self._paused = False
+        self.pause_pending = False
+        self._step_names: dict[int, str | None] = {}  # names asked for inside one step
+        self._step_key: set[int] | None = None  # the step they were asked in
+
+    @property
+    def last_write_seq(self) -> int:
+        """The sequence counter at the last recorded in-place write."""
+        return self.writes.last_write_seq
+
+    # install / uninstall --------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Start recording in the calling thread."""
+        if self._mode is not None:
+            return
+        self.thread = threading.get_ident()
+        try:
+            if self._modules:
+                self.spans.install()
+            self.steps.install()
+            self._enter()
+        except BaseException:
+            self.uninstall()
+            raise
+
+    def uninstall(self) -> None:
+        """Remove everything :meth:`install` added. Idempotent; safe after errors."""
+        mode, self._mode = self._mode, None
+        try:
+            if mode is not None:
+                remove_mode(mode)
+        finally:
+            self.steps.uninstall()
+            self.spans.uninstall()
+            self._paused = False
+            self.pause_pending = False
+            self.sites.clear()
+            self.kinds.clear()
+            self.apis.clear()
+            self._step_names, self._step_key = {}, None
+
+    def _enter(self) -> None:
+        mode = RecordingMode(self)
+        mode.__enter__()
+        self._mode = mode
+
+    def pause(self) -> None:
+        """Stop the per-op recording (the mode and the module hooks: the costly parts); the
+        optimizer step hooks stay. Inside a torch call (``Tensor.backward`` runs with our
+        mode temporarily off the stack) the pause waits for a safe point: the next optimizer
+        step or root module call. :meth:`resume` starts recording again."""
+        if self._mode is None:
+            return
+        self.pause_pending = True
+        self._apply_pause()
+
+    def _apply_pause(self) -> None:
+        mode = self._mode
+        if not self.pause_pending or mode is None or self.spans.running or not on_stack(mode):
+            return
+        self.pause_pending = False
+        self._mode = None
+        remove_mode(mode)
+        self._paused = True
+        self.spans.remove_hooks()
+
+    def _pause_point(self) -> bool:
+        """A safe point (an optimizer step boundary): apply a pending pause; paused now?"""
+        if self.pause_pending:
+            self._apply_pause()
+        return self._paused
+
+    def _root_call(self) -> bool:
+        """Before a root module's forward: apply a pending pause; skip recording it?"""
+        if self.pause_pending:
+            self._apply_pause()
+            return self._paused
+        return False
+
+    def resume(self) -> None:
+        self.pause_pending = False
+        if not self._paused:
+            return
+        self._paused = False
+        if self._modules:
+            self.spans.install()
+        self._enter()
+
+    def forget(self) -> None:
+        """Drop the recorded ops and closed module spans (after a backward call has turned
+        them into node attributes), so a long training loop keeps O(one step) of them."""
+        self.ops.forget()
+        self.spans.forget()
+
+    # queries --------------------------------------------------------------------------------
+
+    def provenance(self, seq: int) -> Where | None:
+        """``(api, file, line, module)`` of the call that created the node numbered ``seq``."""
+        module = self.spans.module_of(seq)
+        op = self.ops.find(seq)
+        if op is not None:
+            return op.api, op.file, op.line, module
+        if module is None:
+            return None
+        return None, None, None, module
+
+    def modules_ran(self) -> list[tuple[str, torch.nn.Module]]:
+        return self.spans.modules_ran()
+
+    def root_modules(self) -> list[torch.nn.Module]:
+        return self.spans.root_modules()
+
+    def root_ids(self) -> tuple[int, ...]:
+        return self.spans.root_ids()
+
+    # for the mode ---------------------------------------------------------------------------
+
+    def classify(self, func: Any) -> int:
+        try:
+            kind, api = classify(func)
+        except Exception:  # never let our bookkeeping break the user's call
+            kind, api = PLAIN, getattr(func, "__name__", "?")
+        self.kinds[func] = kind if self._inplace or kind == PLAIN else PLAIN
+        self.apis[func] = api
+        return self.kinds[func]
+
+    def _name(self, t: torch.Tensor, variables: bool = True) -> str | None:
+        step = self.writes.step_params
+        if step is None or torch.is_grad_enabled():
+            return self.name_of(t, variables)
+        if self._step_key is not step:  # a new optimizer step: names asked for afresh
+            self._step_key, self._step_names = step, {}
+        key = id(t)
+        if key not in self._step_names:
+            self._step_names[key] = self.name_of(t, variables)
+        return self._step_names[key]

@@ -1,0 +1,182 @@
+"""Which module ran each op: sequence-number spans from global forward pre/post hooks.
+
+A span ``[lo, hi)`` of the autograd sequence counter is opened when a module's forward starts
+and closed when it ends (``always_call=True``: also when it raises); the module of a backward
+node is the narrowest span holding its ``_sequence_nr()`` (autograd-notes §5). Paths are relative
+to the outermost module that ran (``features.0``, ``encoder.layers.0.self_attn``); ops in the
+outermost module's own ``forward`` get its class name (``LR``), so "made by the model itself"
+stays distinguishable from "made outside any module" (``None``). A module called through
+``module.forward(x)`` runs no hooks: its nodes belong to the caller. A module that is not a
+submodule of the outermost one gets ``<caller path>.<ClassName>``.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.nn.modules.module import (
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
+
+__all__ = ["ModuleSpans"]
+
+_get_seq = torch._C._autograd._get_sequence_nr
+_get_ident = threading.get_ident
+
+
+class ModuleSpans:
+    """The module hooks and the spans they record (for one thread)."""
+
+    def __init__(self, on_root_call: Callable[[], bool]) -> None:
+        #: called before a root module's forward; True means "skip recording this call"
+        #: (the recorder applied a pending pause there)
+        self.on_root_call = on_root_call
+        self.thread = -1
+        self._handles: list[Any] = []
+        # spans in pre-order: [lo, hi (None while open), path, parent span index]
+        self._spans: list[list[Any]] = []
+        self._stack: list[int] = []  # span indexes of the running modules, outermost first
+        self._stack_ids: list[int] = []  # id() of those modules
+        self._paths: dict[int, tuple[str, torch.nn.Module]] = {}  # under the running root
+        self._paths_root = -1  # id() of the root _paths was built for
+        self._ran: dict[int, tuple[str, torch.nn.Module]] = {}
+        self._roots: dict[int, torch.nn.Module] = {}
+
+    @property
+    def running(self) -> bool:
+        """Is a module's forward running now?"""
+        return bool(self._stack)
+
+    def current(self) -> str | None:
+        """The path of the innermost module running now."""
+        return str(self._spans[self._stack[-1]][2]) if self._stack else None
+
+    def install(self) -> None:
+        self.thread = _get_ident()
+        self._handles.append(register_module_forward_pre_hook(self._pre))
+        self._handles.append(register_module_forward_hook(self._post, always_call=True))
+
+    def remove_hooks(self) -> None:
+        while self._handles:
+            self._handles.pop().remove()
+
+    def uninstall(self) -> None:
+        """Remove the hooks, close the spans of modules still running (an error escaped
+        them) and forget every module."""
+        self.remove_hooks()
+        seq = _get_seq()
+        while self._stack:
+            self._spans[self._stack.pop()][1] = seq
+        self._stack_ids.clear()
+        self._ran.clear()
+        self._roots.clear()
+        self._paths = {}
+        self._paths_root = -1
+
+    def forget(self) -> None:
+        """Drop the closed spans (a long run keeps O(one step) of them)."""
+        if not self._stack:
+            self._spans.clear()
+
+    def module_of(self, seq: int) -> str | None:
+        """The path of the narrowest module span holding sequence number ``seq``."""
+        spans = self._spans
+        i = bisect_right(spans, seq, key=_span_lo) - 1
+        while i >= 0:
+            lo, hi, path, parent = spans[i]
+            if hi is None or seq < hi:
+                return str(path)
+            i = parent
+        return None
+
+    def modules_ran(self) -> list[tuple[str, torch.nn.Module]]:
+        """``(path, module)`` of each module whose forward ran while installed, first path."""
+        return list(self._ran.values())
+
+    def root_ids(self) -> tuple[int, ...]:
+        """``id()`` of the modules that ran as outermost ones (cheap: for cache keys)."""
+        return tuple(self._roots)
+
+    def root_modules(self) -> list[torch.nn.Module]:
+        """The outermost modules that ran (not a submodule of another one that ran)."""
+        roots = list(self._roots.values())
+        inner: set[int] = set()
+        for r in roots:
+            for _, m in r.named_modules():
+                if m is not r:
+                    inner.add(id(m))
+        return [r for r in roots if id(r) not in inner]
+
+    # the hooks ---------------------------------------------------------------------------------
+
+    def _pre(self, module: torch.nn.Module, inputs: Any) -> None:
+        if _get_ident() != self.thread:
+            return
+        key = id(module)
+        stack = self._stack
+        if stack:
+            parent = stack[-1]
+            hit = self._paths.get(key)
+            path = (
+                hit[0] if hit is not None and hit[1] is module else self._path_slow(module, parent)
+            )
+        else:
+            if self.on_root_call():
+                return
+            parent = -1
+            path = type(module).__name__
+            if key not in self._roots:
+                self._roots[key] = module
+            if self._paths_root != key:
+                self._paths = {}
+                self._paths_root = key
+        if key not in self._ran:
+            self._ran[key] = (path, module)
+        stack.append(len(self._spans))
+        self._stack_ids.append(key)
+        self._spans.append([_get_seq(), None, path, parent])
+
+    def _post(self, module: torch.nn.Module, inputs: Any, output: Any) -> None:
+        if _get_ident() != self.thread:
+            return
+        ids = self._stack_ids
+        key = id(module)
+        if not ids or ids[-1] != key:
+            if key not in ids:
+                return
+            while ids[-1] != key:  # modules whose post hook never ran (an error)
+                self._close(ids)
+        self._close(ids)
+
+    def _close(self, ids: list[int]) -> None:
+        ids.pop()
+        idx = self._stack.pop()
+        span = self._spans[idx]
+        span[1] = seq = _get_seq()
+        if seq == span[0]:
+            # an empty span (no_grad, eval): it and everything opened inside it hold no node
+            del self._spans[idx:]
+
+    def _path_slow(self, module: torch.nn.Module, parent: int) -> str:
+        """Path of ``module`` under the running root; rebuilds the root's table on a miss."""
+        root = self._roots.get(self._stack_ids[0])
+        if root is not None:
+            paths: dict[int, tuple[str, torch.nn.Module]] = {}
+            for name, m in root.named_modules():
+                paths.setdefault(id(m), (name, m))
+            self._paths = paths
+            hit = paths.get(id(module))
+            if hit is not None and hit[1] is module and hit[0]:
+                return hit[0]
+        path = f"{self._spans[parent][2]}.{type(module).__name__}"
+        self._paths[id(module)] = (path, module)
+        return path
+
+
+def _span_lo(span: list[Any]) -> int:
+    return int(span[0])

@@ -1,0 +1,91 @@
+"""Optimizer steps: an :class:`~graphscope.model.OptimizerStep` after each ``optimizer.step()``.
+
+Writes made inside ``optimizer.step()`` are recorded for the optimizer's parameters only (not its
+state buffers such as ``exp_avg``), with the line of the ``step()`` call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.optim.optimizer import (
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
+
+from graphscope.model import Events, OptimizerStep
+from graphscope.recorder.sites import Sites
+from graphscope.recorder.writes import Writes
+
+__all__ = ["StepHooks"]
+
+_get_ident = threading.get_ident
+
+
+class StepHooks:
+    """The global optimizer step hooks. ``pause_point()`` is called at each step boundary (a
+    safe point for a pending pause) and returns whether recording is paused."""
+
+    def __init__(
+        self,
+        events: Events,
+        sites: Sites,
+        writes: Writes,
+        *,
+        name: Callable[[torch.Tensor], str | None],
+        backward_count: Callable[[], int],
+        pause_point: Callable[[], bool],
+    ) -> None:
+        self.events = events
+        self.sites = sites
+        self.writes = writes
+        self.name = name
+        self.backward_count = backward_count
+        self.pause_point = pause_point
+        self.thread = -1
+        self._handles: list[Any] = []
+
+    def install(self) -> None:
+        self.thread = _get_ident()
+        self._handles.append(register_optimizer_step_pre_hook(self._pre))
+        self._handles.append(register_optimizer_step_post_hook(self._post))
+
+    def uninstall(self) -> None:
+        while self._handles:
+            self._handles.pop().remove()
+        self.writes.step_params = None
+
+    def _pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if _get_ident() != self.thread or self.pause_point():
+            return
+        self.writes.step_params = {id(p) for g in optimizer.param_groups for p in g["params"]}
+
+    def _post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if _get_ident() != self.thread:
+            return
+        try:
+            recording = self.writes.step_params is not None
+            names = []
+            for g in optimizer.param_groups:
+                for p in g["params"]:
+                    if recording and p.grad is not None:  # a lookup per parameter: sampled steps
+                        n = self.name(p)
+                        if n is not None:
+                            names.append(n)
+            file, line = self.sites.where()
+            self.events.steps.append(
+                OptimizerStep(
+                    index=len(self.events.steps),
+                    optimizer=type(optimizer).__name__,
+                    after_call=self.backward_count(),
+                    params=tuple(names),
+                    file=file,
+                    line=line,
+                )
+            )
+        finally:
+            self.writes.step_params = None
+            self.pause_point()

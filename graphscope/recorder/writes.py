@@ -1,0 +1,186 @@
+"""In-place writes and ``.grad`` reads: the calls of the recorder's mode that are not plain ops.
+
+A call that may write (see :func:`graphscope.recorder.mode.classify`) reads ``_version`` of its
+tensor arguments before and after; a rise is an :class:`~graphscope.model.InplaceWrite`. An
+in-place call on a leaf that requires grad, which torch refuses, is recorded with torch's message
+and re-raised unchanged. A read of ``.grad`` on a non-leaf that does not retain its gradient is a
+:class:`~graphscope.model.GradRead`.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from graphscope._tensors import storage_key
+from graphscope.model import Events, GradRead, InplaceWrite
+from graphscope.recorder.ops import OpLog
+from graphscope.recorder.sites import Sites
+
+__all__ = ["Writes"]
+
+_get_seq = torch._C._autograd._get_sequence_nr
+_Tensor = torch.Tensor
+_LEAF_INPLACE = "leaf Variable that requires grad is being used in an in-place operation"
+
+NameOf = Callable[[torch.Tensor, bool], "str | None"]
+
+
+def tensor_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.Tensor]:
+    """Tensor arguments, one level into lists and tuples (``_foreach_*``, ``out=(a, b)``)."""
+    out = []
+    for a in (*args, *kwargs.values()):
+        if isinstance(a, _Tensor):
+            out.append(a)
+        elif isinstance(a, (list, tuple)):
+            out.extend(x for x in a if isinstance(x, _Tensor))
+    return out
+
+
+def _version(t: torch.Tensor) -> int | None:
+    try:
+        return int(t._version)
+    except Exception:  # inference tensors track no version
+        return None
+
+
+class Writes:
+    """Runs one writing call or ``.grad`` read for the mode, and records what it did."""
+
+    def __init__(self, events: Events, sites: Sites, ops: OpLog, name: NameOf) -> None:
+        self.events = events
+        self.sites = sites
+        self.ops = ops
+        self.name = name
+        self.last_write_seq = -1  # sequence counter at the last recorded write
+        #: inside optimizer.step(): ids of its parameters (only their writes are recorded)
+        self.step_params: set[int] | None = None
+
+    def call(
+        self,
+        func: Any,
+        api: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        module: Callable[[], str | None],
+    ) -> Any:
+        """Run ``func(*args, **kwargs)``, recording its op and the versions it moved."""
+        try:
+            tensors = tensor_args(args, kwargs)
+            grad_enabled = torch.is_grad_enabled()
+            if self.step_params is not None and not grad_enabled:  # inside optimizer.step()
+                keep = self.step_params
+                tensors = [t for t in tensors if id(t) in keep]
+            before = [(_version(t), t.is_leaf, t.requires_grad) for t in tensors]
+        except Exception:  # never let our bookkeeping break the user's call
+            return func(*args, **kwargs)
+        lo = _get_seq()
+        try:
+            out = func(*args, **kwargs)
+        except RuntimeError as err:
+            if _LEAF_INPLACE in str(err) and tensors:
+                self._refused(api, args, tensors, before, grad_enabled, str(err))
+            raise
+        try:
+            hi = _get_seq()
+            if hi != lo:
+                self.ops.add(api, module(), lo, hi)
+            for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
+                if v0 is None:
+                    continue
+                v1 = _version(t)
+                if v1 is not None and v1 != v0:
+                    self._record(api, t, (v0, v1), (is_leaf, rg, grad_enabled), None)
+        except Exception:
+            pass
+        return out
+
+    def _refused(
+        self,
+        api: str,
+        args: tuple[Any, ...],
+        tensors: list[torch.Tensor],
+        before: list[tuple[int | None, bool, bool]],
+        grad_enabled: bool,
+        msg: str,
+    ) -> None:
+        try:
+            target = args[0] if args and isinstance(args[0], _Tensor) else tensors[0]
+            for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
+                if t is target:
+                    self._record(api, t, (v0 or 0, v0 or 0), (is_leaf, rg, grad_enabled), msg)
+                    break
+        except Exception:  # the user's own error is what must propagate
+            pass
+
+    def _record(
+        self,
+        api: str,
+        t: torch.Tensor,
+        versions: tuple[int, int],
+        flags: tuple[bool, bool, bool],
+        raised: str | None,
+    ) -> None:
+        file, line, library = self.sites.site()
+        v0, v1 = versions
+        is_leaf, requires_grad, grad_enabled = flags
+        # the first write to a tensor made inside torch's own code is weight initialization
+        # (nn.init inside a module's constructor): named from the parameter table only, as a
+        # scan of the user's variables costs a frame snapshot per write (50k writes for a big
+        # model) and finds nothing. Optimizer steps and later writes are named as usual.
+        initializing = library and v0 == 0 and raised is None and self.step_params is None
+        name = self.name(t, not initializing)
+        if name is None and raised is not None and t._base is not None:
+            name = self.name(t._base, True)  # ``w[0] = 5``: the leaf behind the view
+        key = storage_key(t)
+        self.last_write_seq = _get_seq()
+        self.events.inplace.append(
+            InplaceWrite(
+                index=len(self.events.inplace),
+                api=api,
+                file=file,
+                line=line,
+                storage=-1 if key is None else key,
+                version_before=v0,
+                version_after=v1,
+                name=name,
+                is_leaf=bool(is_leaf),
+                requires_grad=bool(requires_grad),
+                grad_enabled=grad_enabled,
+                raised=raised,
+            )
+        )
+
+    def grad_get(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``t.grad``; a read that returns None on a non-leaf is recorded."""
+        t = args[0] if args else None
+        if not isinstance(t, _Tensor) or t.is_leaf or t.retains_grad:
+            return func(*args, **kwargs)
+        # torch warns from C++ at the innermost Python frame, which is ours here: catch the
+        # warning and emit it again at the caller's frame, under the user's own filters
+        caller = sys._getframe(2)  # the frame that read .grad (the mode calls us directly)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = func(*args, **kwargs)
+        glb = caller.f_globals
+        for w in caught:
+            warnings.warn_explicit(
+                w.message,
+                w.category,
+                caller.f_code.co_filename,
+                caller.f_lineno,
+                module=glb.get("__name__", "<string>"),
+                registry=glb.setdefault("__warningregistry__", {}),
+                module_globals=glb,
+            )
+        if out is None:
+            file, line = self.sites.where()
+            fn = t.grad_fn
+            self.events.grad_reads.append(
+                GradRead(self.name(t, True), file, line, fn.name() if fn is not None else None)
+            )
+        return out

@@ -1,0 +1,144 @@
+"""Walk a tensor's ``grad_fn`` graph into an :class:`~graphscope.model.AutogradGraph` of plain values.
+
+>>> import torch, graphscope
+>>> w = torch.tensor([1.], requires_grad=True); x = torch.tensor([2.], requires_grad=True)
+>>> a = torch.add(w, x); b = torch.add(w, 1); y = torch.mul(a, b)
+>>> g = graphscope.trace(y)
+>>> [g.nodes[n]["label"] for n in g]
+['y', 'MulBackward0', 'AddBackward0', 'a', 'w', 'x', 'AddBackward0', 'b']
+
+The walk (:mod:`~graphscope.tracer.walk`) is iterative (a 100,000-deep chain is fine), reads
+saved tensors without tripping torch's errors (:mod:`~graphscope.tracer.saved`: stale ones are
+marked with both versions, freed ones marked freed), and keeps no tensor and no backward node
+once it returns.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import torch
+
+from graphscope._gc import gc_paused
+from graphscope._tensors import Names, user_frame
+from graphscope.errors import TraceError
+from graphscope.model import AutogradGraph, InplaceWrite
+from graphscope.tracer.capture import Capture, Provenance
+from graphscope.tracer.walk import Walker
+
+__all__ = ["trace", "Capture", "capture", "Provenance"]
+
+
+def trace(
+    *roots: torch.Tensor,
+    params: Any = None,
+    names: Mapping[str, torch.Tensor] | None = None,
+) -> AutogradGraph:
+    """Trace the autograd graph behind ``roots`` into plain data.
+
+    ``params``: a module, a ``{name: tensor}`` mapping or ``(name, tensor)`` pairs; their
+    names label the leaves, and those the graph does not reach are added greyed
+    (``reached=False``). ``names``: ``{"loss": loss}`` overrides every other name. Otherwise
+    tensors are named after the caller's variables.
+    """
+    tensors = _check_roots(roots)
+    table = Names()
+    if names is not None and not isinstance(names, Mapping):
+        raise TraceError(
+            f"names must be a dict such as {{'loss': loss}} (got {type(names).__name__})"
+        )
+    for n, t in (names or {}).items():
+        if not isinstance(t, torch.Tensor):
+            raise TraceError(f"names[{n!r}] must be a tensor (got {type(t).__name__})")
+        table.add(n, t)
+    with gc_paused():
+        candidates: list[int] = []
+        if params is not None:
+            table.add_params(_check_params(params))
+            candidates = [k for k in table.name if k in table.params]
+        table.add_frame(user_frame())
+        cap = capture(tensors, table, unreached=candidates)
+    cap.release()
+    return cap.graph
+
+
+def _check_params(params: Any) -> Any:
+    """``params`` as given, once it is a module, a mapping or (name, tensor) pairs."""
+    if isinstance(params, (torch.nn.Module, Mapping)):
+        return params
+    if isinstance(params, (str, bytes)) or not isinstance(params, Iterable):
+        raise TraceError(
+            "params must be a module (params=model), a {name: tensor} dict or (name, tensor) "
+            f"pairs such as model.named_parameters() (got {type(params).__name__})"
+        )
+    pairs = list(params)
+    for p in pairs:
+        if not (isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)):
+            raise TraceError(
+                "params given as a sequence must hold (name, tensor) pairs, as "
+                f"model.named_parameters() does (got an item {type(p).__name__})"
+            )
+    return pairs
+
+
+def _check_roots(roots: Sequence[Any]) -> list[torch.Tensor]:
+    if not roots:
+        raise TraceError("trace() needs at least one tensor, e.g. graphscope.trace(loss)")
+    out = []
+    for i, r in enumerate(roots):
+        if isinstance(r, (list, tuple)):
+            out.extend(_check_roots(r))
+            continue
+        if not isinstance(r, torch.Tensor):
+            raise TraceError(f"root {i} must be a torch.Tensor (got {type(r).__name__})")
+        if r.grad_fn is None and not r.requires_grad:
+            raise TraceError(
+                f"root {i} (shape {tuple(r.shape)}) does not require grad and has no grad_fn, so "
+                "it has no autograd graph; was it computed under torch.no_grad() or detached? "
+                "Set requires_grad=True on the inputs you want gradients for."
+            )
+        out.append(r)
+    return out
+
+
+def capture(
+    roots: Sequence[torch.Tensor],
+    names: Names,
+    *,
+    provenance: Provenance | None = None,
+    inplace: Sequence[InplaceWrite] = (),
+    unreached: Iterable[int] = (),
+    keep: bool = False,
+) -> Capture:
+    """Walk from ``roots``. With ``keep`` the Capture holds the torch objects for ``refresh``."""
+    _raise_stack_limit()
+    with gc_paused():  # the walk allocates many small containers: collections would cost ~40%
+        return Walker(names, provenance, inplace, keep).run(roots, unreached)
+
+
+_STACK_RAISED = False
+
+
+def _raise_stack_limit() -> None:
+    """Let torch free very deep graphs after a Python walk (autograd-notes §12).
+
+    torch 2.13 overflows the C stack when it destroys a 50,000+ deep graph whose nodes had
+    Python wrappers; raising the soft stack limit (Linux grows the main thread's stack up to it)
+    avoids the crash. Done once, only upwards, never above the hard limit.
+    """
+    global _STACK_RAISED
+    if _STACK_RAISED or not sys.platform.startswith("linux"):
+        return
+    _STACK_RAISED = True
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+        want = 1 << 30
+        if hard != resource.RLIM_INFINITY:
+            want = min(want, hard)
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(resource.RLIMIT_STACK, (want, hard))
+    except (ValueError, OSError):
+        pass

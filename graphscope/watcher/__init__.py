@@ -1,0 +1,76 @@
+"""``graphscope.watch()``: record a PyTorch program's autograd activity as plain data.
+
+>>> import torch, graphscope
+>>> w = torch.tensor([1.0], requires_grad=True)
+>>> with graphscope.watch() as scope:
+...     for _ in range(2):
+...         y = (w + 2) * (w + 1)
+...         y.backward()
+>>> len(scope.captures), [b.graph for b in scope.events.backward]
+(1, ['g1', 'g1'])
+
+While active it
+
+* wraps the autograd engine entry points (:mod:`graphscope.watcher.engine`), so every top-level
+  ``Tensor.backward``, ``autograd.backward`` and ``autograd.grad`` (and what calls them:
+  optimizer closures, checkpoint) is captured *before* backward frees the graph;
+* composes a :class:`graphscope.recorder.Recorder` for the forward side (source lines and module
+  paths of ops, in-place writes, optimizer steps, non-leaf ``.grad`` reads);
+* reads each leaf's ``.grad`` before and after every backward call (accumulation, resets:
+  :mod:`graphscope.watcher.leaves`), and, on the first capture of each distinct graph, hooks its
+  nodes to find where a NaN/Inf first appears in a gradient (:mod:`graphscope.watcher.nonfinite`).
+
+Repeated graphs (a training loop) are recognised by a cheap structural fingerprint walk and not
+traced again (:mod:`graphscope.watcher.store`). Everything installed is removed on exit, even
+when the body raised, and the scope holds no tensor afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from graphscope.watcher.scope import Scope
+from graphscope.watcher.session import Session
+
+__all__ = ["watch", "Scope"]
+
+
+@contextmanager
+def watch(
+    *,
+    names: Mapping[str, torch.Tensor] | None = None,
+    params: Any = None,
+    max_graphs: int | None = None,
+    recorder: bool = True,
+    nonfinite: bool = True,
+    sample: int | None = 10,
+    script: str | None = None,
+) -> Iterator[Scope]:
+    """Record autograd activity inside the ``with`` block; yields a :class:`Scope`.
+
+    ``names``/``params`` name tensors as in :func:`graphscope.trace`; ``max_graphs`` caps the
+    number of distinct graphs kept; ``recorder=False`` skips the forward recorder (no source
+    lines, module paths or in-place culprits, lower overhead); ``nonfinite=False`` skips the
+    NaN/Inf hooks. Once a graph repeats (a training loop), the per-op recorder runs on every
+    ``sample``-th step only (``sample=None``: every step); backward calls, gradients and
+    optimizer steps are recorded at every step regardless.
+    """
+    scope = Scope(script=script)
+    session = Session(
+        scope,
+        names=names,
+        params=params,
+        max_graphs=max_graphs,
+        recorder=recorder,
+        nonfinite=nonfinite,
+        sample=sample,
+    )
+    session.install()
+    try:
+        yield scope
+    finally:
+        session.uninstall()

@@ -1,0 +1,75 @@
+"""The names a ``watch`` session gives tensors: in its events, and in each capture."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import FrameType
+from typing import Any
+
+import torch
+
+from graphscope._gc import gc_paused
+from graphscope._tensors import Names, frame_variable, user_frame
+
+__all__ = ["SessionNames"]
+
+
+class SessionNames:
+    """Explicit ``names=``, then ``params=``, then the caller's variables and modules, then the
+    modules that ran (``root_modules()``, from the recorder)."""
+
+    def __init__(
+        self,
+        names: Mapping[str, torch.Tensor] | None,
+        params: Any,
+        root_modules: Callable[[], list[torch.nn.Module]],
+        root_ids: Callable[[], tuple[int, ...]],
+    ) -> None:
+        self.explicit = {n: v for n, v in (names or {}).items() if isinstance(v, torch.Tensor)}
+        self.params = params
+        self._root_modules = root_modules
+        self._root_ids = root_ids
+        self._table: dict[int, str] | None = None
+        self._table_roots: tuple[int, ...] = ()
+
+    def name_of(self, t: torch.Tensor, variables: bool = True) -> str | None:
+        """A tensor's name for the recorder's events: parameters from a table built once per
+        set of root modules, other tensors (with ``variables``) from the calling frame's
+        variables."""
+        roots = self._root_ids()
+        if self._table is None or roots != self._table_roots:
+            with gc_paused():
+                self._table = self._param_table(roots)
+        hit = self._table.get(id(t))
+        if hit is not None or not variables:
+            return hit
+        return frame_variable(user_frame(2), t)
+
+    def _param_table(self, roots: tuple[int, ...]) -> dict[int, str]:
+        table = self._base()
+        if self.params is not None:
+            table.add_params(self.params)
+        table.add_frame(user_frame(2), variables=False)  # modules only: names that last
+        for m in self._root_modules():
+            table.add_params(m)
+        self._table_roots = roots
+        return dict(table.name)
+
+    def for_capture(self, frame: FrameType | None) -> tuple[Names, list[int]]:
+        """Names for a capture, and the parameters expected to be reached: those of ``params``
+        and of the modules whose forward ran."""
+        table = self._base()
+        expected: set[int] = set()
+        if self.params is not None:
+            expected.update(table.add_params(self.params))
+        table.add_frame(frame)
+        for m in self._root_modules():
+            expected.update(table.add_params(m))
+        candidates = [k for k in table.name if k in table.params and k in expected]
+        return table, candidates
+
+    def _base(self) -> Names:
+        table = Names()
+        for n, v in self.explicit.items():
+            table.add(n, v)
+        return table

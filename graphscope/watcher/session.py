@@ -1,0 +1,303 @@
+"""The coordinator of one ``watch`` session: each backward call is captured, run, recorded.
+
+:class:`Session` owns no state of its own beyond the call counter: the engine hooks
+(:mod:`~graphscope.watcher.engine`), the distinct graphs (:mod:`~graphscope.watcher.store`), the
+leaves' gradients (:mod:`~graphscope.watcher.leaves`), the names (:mod:`~graphscope.watcher.naming`)
+and the forward recorder (:mod:`graphscope.recorder`) each keep theirs. A failure of ours is
+reported as a note and never reaches the user's backward or ops.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+
+from graphscope._gc import gc_paused
+from graphscope._tensors import frame_variable, user_frame, where
+from graphscope.tracer import Capture, capture
+from graphscope.watcher.calls import (
+    CallRecord,
+    PublicCall,
+    backward_call,
+    engine_args,
+    record_event,
+)
+from graphscope.watcher.engine import EngineHooks
+from graphscope.watcher.leaves import LeafTracker
+from graphscope.watcher.naming import SessionNames
+from graphscope.watcher.nonfinite import nonfinite_hooks
+from graphscope.watcher.scope import Scope
+from graphscope.watcher.store import GraphStore, fingerprint
+
+__all__ = ["Session"]
+
+_FREED_TEXT = "Trying to backward through the graph a second time"
+_get_seq = torch._C._autograd._get_sequence_nr
+
+
+class Session:
+    """Installs the hooks, and turns each top-level backward call into a capture and events."""
+
+    def __init__(
+        self,
+        scope: Scope,
+        *,
+        names: Mapping[str, torch.Tensor] | None,
+        params: Any,
+        max_graphs: int | None,
+        recorder: bool,
+        nonfinite: bool,
+        sample: int | None,
+    ) -> None:
+        self.scope = scope
+        self.events = scope.events
+        self.nonfinite = nonfinite
+        self.sample = sample
+        self.store = GraphStore(max_graphs)
+        scope.captures = self.store.captures
+        self.leaves = LeafTracker(scope.events, self.store, sample)
+        self.recorder: Any = None
+        if recorder:
+            from graphscope.recorder import Recorder
+
+            self.recorder = Recorder(
+                self.events, name_of=self._name_of, backward_count=lambda: len(self.events.backward)
+            )
+        rec = self.recorder
+        self.names = SessionNames(
+            names,
+            params,
+            root_modules=rec.root_modules if rec is not None else list,
+            root_ids=rec.root_ids if rec is not None else tuple,
+        )
+        self.hooks = EngineHooks(self)
+        self.seq_after_backward = -1  # the sequence counter when the last backward call ended
+
+    def _name_of(self, t: torch.Tensor, variables: bool = True) -> str | None:
+        return self.names.name_of(t, variables)
+
+    def install(self) -> None:
+        self.hooks.install()
+        if self.recorder is not None:
+            self.recorder.install()
+
+    def uninstall(self) -> None:
+        try:
+            with gc_paused():
+                self.leaves.final()
+        except Exception:  # never let a summary break the user's exit path
+            self.leaves.clear()
+        try:
+            if self.recorder is not None:
+                self.recorder.uninstall()
+        finally:
+            self.hooks.uninstall()
+            self.recorder = None
+
+    # the engine hooks' listener -------------------------------------------------------------
+
+    def on_engine(
+        self,
+        orig: Callable[..., Any],
+        t_outputs: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        public: PublicCall | None,
+    ) -> Any:
+        """One top-level backward call: capture, run the engine exactly once, record."""
+        try:
+            with gc_paused():
+                rec = self._prepare(t_outputs, args, kwargs, public)
+        except Exception as err:  # a bug of ours: the user's backward runs as if unwatched
+            self.on_internal("capturing a backward call", err)
+            rec = None
+        error: BaseException | None = None
+        try:
+            return orig(t_outputs, *args, **kwargs)
+        except BaseException as err:
+            error = err
+            raise
+        finally:
+            if rec is not None:
+                try:
+                    with gc_paused():
+                        self._conclude(rec, error)
+                except Exception as err:
+                    self.on_internal("recording a backward call", err)
+
+    def on_failed(
+        self, public: PublicCall, args: tuple[Any, ...], kwargs: dict[str, Any], err: Exception
+    ) -> None:
+        """A public ``backward``/``grad`` call that raised before reaching the engine."""
+        first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
+        roots = (
+            [first]
+            if isinstance(first, torch.Tensor)
+            else [t for t in (first or ()) if isinstance(t, torch.Tensor)]
+        )
+        names, _ = self.names.for_capture(user_frame(3))
+        flags = (
+            bool(kwargs.get("retain_graph") or False),
+            bool(kwargs.get("create_graph") or False),
+            public.gradient_given,
+        )
+        self.events.backward.append(
+            backward_call(
+                len(self.events.backward) + 1,
+                public.api,
+                (public.file, public.line),
+                roots,
+                tuple(names.get(r) or "?" for r in roots),
+                flags,
+                None,
+                err,
+            )
+        )
+
+    def on_internal(self, what: str, err: Exception) -> None:
+        note = f"internal error while {what}: {type(err).__name__}: {err}"
+        self.scope.notes.append(note)
+        if len(self.scope.notes) == 1:
+            warnings.warn(
+                f"graphscope: {note} (your program is not affected)", RuntimeWarning, stacklevel=2
+            )
+
+    # one call --------------------------------------------------------------------------------
+
+    def _prepare(
+        self,
+        t_outputs: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        public: PublicCall | None,
+    ) -> CallRecord:
+        accumulate, retain, create = engine_args(args, kwargs)
+        frame = user_frame(2)
+        api = public.api if public is not None else ("backward" if accumulate else "grad")
+        file, line = (public.file, public.line) if public is not None else where(frame)
+        roots = [t for t in (t_outputs or ()) if isinstance(t, torch.Tensor)]
+        index = len(self.events.backward) + 1
+        cap, gid, leaves = self._capture(roots, frame, index)
+        rec = CallRecord(
+            index=index,
+            api=api,
+            file=file,
+            line=line,
+            roots=roots,
+            root_names=tuple(_root_name(cap, r, frame) for r in roots),
+            accumulate=accumulate,
+            retain=retain,
+            create=create,
+            gradient_given=public.gradient_given if public is not None else False,
+            cap=cap,
+            gid=gid,
+            leaves=leaves,
+        )
+        if accumulate:
+            rec.before = self.leaves.before(leaves, gid)
+        if cap is not None and self.nonfinite:
+            rec.hooks = nonfinite_hooks(cap, index, gid, self.events)
+        return rec
+
+    def _capture(
+        self, roots: list[torch.Tensor], frame: Any, index: int
+    ) -> tuple[Capture | None, str | None, list[tuple[str, torch.Tensor]]]:
+        """(capture kept for refresh or None, graph id, [(leaf node id, leaf)])."""
+        if not roots or all(r.grad_fn is None for r in roots):
+            return None, None, []
+        fp, leaf_list = fingerprint(roots)
+        # a write recorded after nodes were made since the last backward (during or after this
+        # forward) may have made a saved tensor stale: then trace. The optimizer's writes come
+        # right after a backward, before any node of the next forward.
+        last_write = self.recorder.last_write_seq if self.recorder is not None else -1
+        if last_write <= self.seq_after_backward:
+            hit = self.store.repeat(fp, leaf_list, index)
+            if hit is not None:
+                return None, *hit
+        if self.store.full:
+            return None, None, []
+        names, candidates = self.names.for_capture(frame)
+        cap = capture(
+            roots,
+            names,
+            provenance=self.recorder.provenance if self.recorder is not None else None,
+            inplace=self.events.inplace,
+            unreached=candidates,
+            keep=True,
+        )
+        gid, leaves, new = self.store.add(cap, fp, index)
+        if not new:
+            cap.release()
+            return None, gid, leaves
+        return cap, gid, leaves
+
+    def _conclude(self, rec: CallRecord, error: BaseException | None) -> None:
+        for h in rec.hooks:
+            h.remove()
+        self.events.backward.append(record_event(rec, error))
+        if rec.accumulate:
+            self.leaves.after(rec.leaves, rec.before, rec.index, (rec.file, rec.line), rec.gid)
+        if rec.cap is not None:
+            self._finish(rec.cap, rec.index if rec.accumulate and error is None else None)
+        if error is not None and rec.gid is not None and _FREED_TEXT in str(error):
+            self.store.mark_freed(rec.gid)
+        self._prune()
+        self.seq_after_backward = _get_seq()
+        self._schedule(rec.index, rec.gid, fresh=rec.cap is not None, failed=error is not None)
+
+    def _finish(self, cap: Capture, index: int | None) -> None:
+        """Read the new graph's gradients once, after the call that made them (``index``:
+        marked as that call's, so that the end of the run need not read them again)."""
+        cap.refresh()
+        if index is not None:
+            g = cap.graph
+            for nid in cap.tensors:
+                d = g.nodes[nid]
+                if d.get("grad") is not None and "grad_call" not in d:
+                    d["grad_call"] = index
+        cap.release()
+
+    # keeping a long run small -----------------------------------------------------------------
+
+    def _prune(self) -> None:
+        """After a backward call: forget what only mattered until this call."""
+        ev = self.events
+        if self.recorder is not None:
+            self.recorder.forget()
+        ev.ops.clear()
+        # writes that no check reads once their graph is captured: permitted ones
+        stale = self.store.stale_writes
+        ev.inplace[:] = [
+            w
+            for w in ev.inplace
+            if w.raised or (w.is_leaf and w.requires_grad and w.grad_enabled) or w.index in stale
+        ]
+
+    def _schedule(self, index: int, gid: str | None, *, fresh: bool, failed: bool) -> None:
+        """Record the next forward in full, or only every ``sample``-th one once the graph
+        repeats (the per-op recorder is the costly part of ``watch``)."""
+        rec = self.recorder
+        if rec is None:
+            return
+        steady = (
+            gid is not None and not fresh and not failed and self.store.repeats.get(gid, 0) >= 2
+        )
+        if not steady or self.sample is None or index % self.sample == 0:
+            rec.resume()
+        else:
+            rec.pause()
+
+
+def _root_name(cap: Capture | None, root: torch.Tensor, frame: Any) -> str:
+    """The user's name of a backward root: from the capture when there is one, else the
+    calling frame's variables."""
+    if cap is not None:
+        for nid, t in cap.tensors.items():
+            if t is root:
+                name = cap.graph.nodes[nid].get("name")
+                if name:
+                    return str(name)
+    return frame_variable(frame, root) or "?"
