@@ -472,8 +472,8 @@ def test_graph_filling_merges_two_edges_between_the_same_nodes() -> None:
     g = AutogradGraph()
     _fill_graph(g, dict(nodes), edges)
     assert list(g.nodes) == ["n0", "n1", "n2"]
-    assert g.edges["n1", "n0"]["slots"] == [0, 1] and g.edges["n1", "n0"]["slot"] == 0
-    assert g.edges["n2", "n1"]["slots"] == [] and g.edges["n2", "n1"]["slot"] is None
+    assert list(g.edges["n1", "n0"]["slots"]) == [0, 1] and g.edges["n1", "n0"]["slot"] == 0
+    assert list(g.edges["n2", "n1"]["slots"]) == [] and g.edges["n2", "n1"]["slot"] is None
     assert sorted(g.edges) == [("n1", "n0"), ("n2", "n1")]
     assert list(g.predecessors("n0")) == ["n1"]
 

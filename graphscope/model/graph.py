@@ -6,6 +6,9 @@ forward pass (leaf -> op -> ... -> loss), the reverse of ``grad_fn.next_function
 ``"n0"``, ``"n1"``, ... in discovery order (roots first, then a depth-first walk of
 ``next_functions`` in order), never ``id()``: the same program gives the same ids.
 
+List-valued keys may hold a tuple (an empty one is shared by every node that has none);
+read them as sequences.
+
 Every node has ``kind`` (``"tensor"``, ``"op"`` or ``"group"``) and ``label`` (the short
 user-facing name). The keys of each kind are the fields of :class:`TensorData`, :class:`OpData`
 and :class:`GroupData` below (each documented there, once); edges carry :class:`EdgeData`,
@@ -22,7 +25,7 @@ repetition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, TypedDict
 
 import networkx as nx
@@ -84,7 +87,7 @@ class SavedEntry(TypedDict, total=False):
     version_now: int | None
     tensor: str | None  # node id of the same tensor in the graph, if drawn
     tensor_name: str | None  # the user's name of the saved tensor, when known
-    writes: list[int]  # indexes into ``events.inplace`` of the writes that made it stale
+    writes: Sequence[int]  # indexes into ``events.inplace`` of the writes that made it stale
     error: str  # for ``unknown``: torch's message
 
 
@@ -98,7 +101,7 @@ class TensorData(_NodeCommon):
     kind: NodeKind
     label: str  # the name, or ``tensor(3, 4)`` when unnamed
     name: str | None  # the user's name: ``w``, ``loss``, ``model.features.weight``
-    aliases: list[str]  # other names bound to the same tensor
+    aliases: Sequence[str]  # other names bound to the same tensor
     role: Role
     shape: tuple[int, ...]
     dtype: str  # ``"float32"``, ...
@@ -110,7 +113,7 @@ class TensorData(_NodeCommon):
     version: int | None  # the tensor's ``_version`` when traced (None: inference tensor)
     grad: GradSummary | None  # ``.grad`` when last read
     grad_call: int  # the backward call whose gradient ``grad`` shows (under ``watch``)
-    grad_history: list[GradSummary]  # one per backward call that summed into .grad (``watch``)
+    grad_history: Sequence[GradSummary]  # one per backward call that summed into .grad (``watch``)
     reached: bool  # False: requires grad, but the backward cannot reach it (drawn greyed)
     module: str | None  # for parameters: the path of the module that owns it
 
@@ -126,7 +129,7 @@ class OpData(_NodeCommon):
     file: str | None  # the user's source line that created it (under ``watch``)
     line: int | None
     attrs: dict[str, str]  # saved non-tensor values: ``{"alpha": "1", "dim": "(1,)"}``
-    saved: list[SavedEntry]
+    saved: Sequence[SavedEntry]
     freed: bool  # backward already freed this node's saved tensors
     custom: bool  # the backward of a custom ``autograd.Function`` (ctx attributes in attrs)
     opaque: bool  # its inside is hidden (compiled region, reentrant checkpoint)
@@ -152,7 +155,7 @@ class EdgeData(TypedDict, total=False):
     """An edge: the value that flows from a producer into a consumer."""
 
     slot: int | None  # the input index on the consumer (position in its next_functions)
-    slots: list[int]  # every slot, when one value feeds the same op twice (``a * a``)
+    slots: Sequence[int]  # every slot, when one value feeds the same op twice (``a * a``)
     output_nr: int | None  # the output index on the producer
     shape: tuple[int, ...] | None
     dtype: str | None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from graphscope.model.graph import (
@@ -107,7 +107,7 @@ def _matches(value: Any, hint: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if typing.is_typeddict(hint):
         return isinstance(value, dict) and not _check_dict("", value, hint, ())
-    if origin in (list, tuple):
+    if origin in (list, tuple, Sequence):
         if not isinstance(value, (list, tuple)):
             return False
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis:

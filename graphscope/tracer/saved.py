@@ -120,7 +120,7 @@ def entry(name: str, status: str, **extra: Any) -> dict[str, Any]:
         "version_now": None,
         "tensor": None,
         "tensor_name": None,
-        "writes": [],
+        "writes": (),
     }
     e.update(extra)
     return e

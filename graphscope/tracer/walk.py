@@ -49,6 +49,8 @@ from graphscope.tracer.types import (
 __all__ = ["Walker"]
 
 _SEQ_NONE = (1 << 64) - 1
+#: the empty sequence every empty list-valued key shares (no allocation, nothing for the GC)
+_NONE: tuple[Any, ...] = ()
 
 
 class Walker:
@@ -107,7 +109,7 @@ class Walker:
             "kind": TENSOR,
             "label": name if name is not None else _shape_label(shape),
             "name": name,
-            "aliases": list(aliases) if aliases else [],
+            "aliases": list(aliases) if aliases else _NONE,
             "role": role,
             "shape": shape,
             "dtype": _DTYPE_NAMES.get(dtype) or dtype_name(dtype),
@@ -118,7 +120,7 @@ class Walker:
             "grad_fn": fn.name() if fn is not None else None,
             "version": version_of(t),
             "grad": None,  # summarized in one batch at the end of the walk
-            "grad_history": [],
+            "grad_history": _NONE,
             "reached": True,
             "module": names.param_module.get(key),
         }
@@ -238,7 +240,7 @@ class Walker:
         elif info.raw_slots:
             saved = self._saved(fn, info)
         else:
-            saved = []
+            saved = _NONE
         freed = any(e["status"] == SAVED_FREED for e in saved)
         self.nodes[nid] = {
             "kind": OP,
@@ -303,7 +305,7 @@ class Walker:
                     "version_now": v._version,
                     "tensor": tid,
                     "tensor_name": name,
-                    "writes": [],
+                    "writes": _NONE,
                 }
             except Exception:  # not a plain tensor (None, list, stale, freed, odd layout, ...)
                 slow = inspect_slot(fn, attr, attr, self.inplace, self.names, tensor_ids)
@@ -370,17 +372,20 @@ def _fill_graph(
         d = found.get((src, dst))
         if d is not None:
             if slot is not None and slot not in d["slots"]:
-                d["slots"].append(slot)
+                d["slots"] = (*d["slots"], slot)
             continue
         found[(src, dst)] = {
             "slot": slot,
-            "slots": [] if slot is None else [slot],
+            "slots": _NONE if slot is None else (slot,),
             "output_nr": nr,
             "shape": shape,
             "dtype": dtype,
         }
-    g.add_nodes_from(nodes.items())
-    g.add_edges_from((u, v, d) for (u, v), d in found.items())
+    g.add_nodes_from(nodes)  # ids only: networkx's fast path
+    view = g.nodes
+    for n, d in nodes.items():
+        view[n].update(d)
+    g.add_edges_from([(u, v, d) for (u, v), d in found.items()])
 
 
 def _edge(
