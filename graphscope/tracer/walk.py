@@ -226,6 +226,7 @@ class Walker:
             if hit is not None:
                 api, file, line, module = hit
         attrs: dict[str, str] = {}
+        saved: Sequence[dict[str, Any]]
         for k, short in info.value_slots:
             try:
                 attrs[short] = attr_text(k, getattr(fn, k))
