@@ -404,14 +404,14 @@ def module_tree(graph: AutogradGraph) -> dict[str, list[str]] | None:
 
 
 def stale_edges(graph: AutogradGraph) -> set[tuple[str, str]]:
-    """Edges drawn red: from a tensor saved for backward and changed in place since, into the
+    """Edges drawn red: the ones that carried a saved tensor, changed in place since, into the
     op that saved it."""
     out: set[tuple[str, str]] = set()
     for n, d in graph.nodes(data=True):
         for s in d.get("saved") or ():
-            t = s.get("tensor")
-            if s.get("status") == SAVED_STALE and t and graph.has_edge(t, n):
-                out.add((t, n))
+            src = s.get("source") or s.get("tensor")
+            if s.get("status") == SAVED_STALE and src and graph.has_edge(src, n):
+                out.add((src, n))
     return out
 
 

@@ -294,3 +294,27 @@ def test_the_public_collapse_returns_a_new_graph() -> None:
     small = graphscope.collapse(g, max_nodes=50)
     assert g.number_of_nodes() == before and len(small) <= 50
     assert any(d.get("repeat", 1) > 1 for _, d in small.nodes(data=True))
+
+
+def test_a_finding_inside_a_collapsed_group_is_drawn_on_the_overview_file(
+    encoder_graph: AutogradGraph, tmp_path: Any
+) -> None:
+    """Architecture bug 1: the overview file lost the graph's findings when the drill-down
+    planner copied it, so only the drill-down file showed the badge."""
+    from graphscope.draw import render_graph
+    from graphscope.options import Options
+    from tests.graphs import svg_nodes
+
+    inner = next(
+        n for n, d in encoder_graph.nodes(data=True) if d.get("module") == "layers.3.linear1"
+    )
+    f = Finding("saved-tensor-modified", "error", "m", "h", node=inner, badge="saved v0, now v1")
+    out = render_graph(
+        encoder_graph.with_findings([f]),
+        tmp_path / "enc.svg",
+        Options(engine="embedded", max_nodes=50),
+    )
+    overview = svg_nodes(out.path)
+    block = overview["g__layers.0-5"]
+    assert "(!) saved v0, now v1" in block  # the badge, on the group that holds the node
+    assert "(!) saved-tensor-modified inside" in block

@@ -225,3 +225,27 @@ def test_repr_svg_for_jupyter() -> None:
     svg = trace(s["y"])._repr_svg_()
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
+
+
+def test_the_edge_that_carried_a_stale_saved_tensor_is_drawn_red(tmp_path: Path) -> None:
+    """Architecture bug 2: after ``a.add_(1)`` the saved ``a`` has no tensor node of its own in
+    the graph (its history moved to the write), and the red edge was never drawn."""
+    w = torch.tensor([1.0], requires_grad=True)
+    x = torch.tensor([2.0], requires_grad=True)
+    a = torch.add(w, x)
+    b = torch.add(w, 1)
+    y = torch.mul(a, b)
+    a.add_(1)
+    g = trace(y)
+    mul = next(n for n, d in g.nodes(data=True) if d.get("name") == "MulBackward0")
+    add = next(u for u, _ in g.in_edges(mul) if g.nodes[u].get("name") == "AddBackward0")
+    out = render_graph(g, tmp_path / "stale.svg", Options(engine="embedded"))
+    root = ET.parse(out.path).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    red = {
+        e.find(f"{ns}title").text
+        for e in root.iter(f"{ns}g")
+        if e.get("class") == "edge"
+        and any(p.get("stroke") == "#d32f2f" for p in e.iter(f"{ns}path"))
+    }
+    assert red == {f"{add}->{mul}"}

@@ -275,3 +275,16 @@ def test_written_tensors_are_named_except_at_weight_initialization() -> None:
     (init,) = [e for e in scope.events.inplace if e.api == "uniform_"]
     assert init.name is None
     assert set(by_name) == {"w", "u", None}
+
+
+def test_reading_findings_inside_watch_does_not_freeze_them() -> None:
+    """Architecture bug 3: the first read of ``scope.findings`` used to be cached, so an
+    accumulation recorded after it was never reported."""
+    w = torch.tensor([1.0], requires_grad=True)
+    with watch() as scope:
+        (w * 2).sum().backward()
+        assert scope.findings == []  # one backward call: nothing summed yet
+        (w * 2).sum().backward()  # sums into w.grad without a reset
+        inside = [f.kind for f in scope.findings]
+    assert inside == ["grad-accumulation"]
+    assert [f.kind for f in scope.findings] == ["grad-accumulation"]

@@ -87,6 +87,7 @@ class SavedEntry(TypedDict, total=False):
     version_now: int | None
     tensor: str | None  # node id of the same tensor in the graph, if drawn
     tensor_name: str | None  # the user's name of the saved tensor, when known
+    source: str | None  # node id its value flows into the op from (set for stale entries)
     writes: Sequence[int]  # indexes into ``events.inplace`` of the writes that made it stale
     error: str  # for ``unknown``: torch's message
 

@@ -57,7 +57,10 @@ def inspect_slot(
     inplace: Sequence[InplaceWrite] | None,
     names: Names | None,
     tensor_ids: Mapping[int, str],
+    histories: list[tuple[dict[str, Any], Any]] | None = None,
 ) -> list[dict[str, Any]]:
+    """The entries of one saved slot (several for a list of tensors). A stale entry's
+    tensor's current ``grad_fn`` goes into ``histories`` (to find where its value came from)."""
     short = label.removeprefix("_saved_")
     raw_name = "_raw_saved_tensors" if attr is None else "_raw" + attr
     try:
@@ -80,6 +83,8 @@ def inspect_slot(
             e["shape"] = tuple(int(s) for s in m["shape"].split(",") if s.strip())
             t = _raw_tensor(raws)
             if t is not None:
+                if histories is not None:
+                    histories.append((e, t.grad_fn))
                 _link_tensor(e, t, names, tensor_ids)
                 e["dtype"] = dtype_name(t.dtype)
                 e["writes"] = _writes(inplace, storage_key(t), e["version_saved"], e["version_now"])

@@ -51,6 +51,7 @@ __all__ = ["Walker"]
 _SEQ_NONE = (1 << 64) - 1
 #: the empty sequence every empty list-valued key shares (no allocation, nothing for the GC)
 _NONE: tuple[Any, ...] = ()
+_MAX_WRITES = 64  # in-place writes followed back from a stale tensor to its saved value
 
 
 class Walker:
@@ -78,6 +79,9 @@ class Walker:
         self.out_node: dict[tuple[Any, int], str] = {}  # (fn, output_nr) -> tensor node id
         self.root_keys: set[int] = set()
         self.grads: list[tuple[str, torch.Tensor]] = []  # (node id, .grad) to summarize
+        #: stale saved entries: (the op that saved it, entry, the tensor's grad_fn now)
+        self.stale: list[tuple[str, dict[str, Any], Any]] = []
+        self.histories: list[tuple[dict[str, Any], Any]] = []  # filled by inspect_slot
         #: saved entries whose tensor may get its node later in the walk: ``(entry, id(tensor))``
         self.pending: list[tuple[dict[str, Any], int | None]] = []
 
@@ -200,6 +204,8 @@ class Walker:
                     new_edge((nid, slot, nr))
         self._add_unreached(unreached)
         self._link_saved()
+        if self.stale:
+            _link_stale(self.stale, self.ids, self.out_node, edges)
         if self.grads:  # thousands of parameters after a backward: a few batched kernels
             summaries = grad_summaries_full([g for _, g in self.grads])
             for (nid, _), summary in zip(self.grads, summaries, strict=True):
@@ -234,7 +240,7 @@ class Walker:
                 continue
         if info.custom:
             saved = inspect_slot(
-                fn, "saved_tensors", None, self.inplace, self.names, self.tensor_ids
+                fn, "saved_tensors", None, self.inplace, self.names, self.tensor_ids, self.histories
             )
             self._note_pending(saved)
             attrs.update(ctx_attrs(fn))
@@ -243,6 +249,9 @@ class Walker:
         else:
             saved = _NONE
         freed = any(e["status"] == SAVED_FREED for e in saved)
+        if self.histories:
+            self.stale.extend((nid, e, fn) for e, fn in self.histories)
+            self.histories.clear()
         self.nodes[nid] = {
             "kind": OP,
             "label": info.label if info.name else display_name(name),
@@ -309,7 +318,9 @@ class Walker:
                     "writes": _NONE,
                 }
             except Exception:  # not a plain tensor (None, list, stale, freed, odd layout, ...)
-                slow = inspect_slot(fn, attr, attr, self.inplace, self.names, tensor_ids)
+                slow = inspect_slot(
+                    fn, attr, attr, self.inplace, self.names, tensor_ids, self.histories
+                )
                 self._note_pending(slow)
                 out.extend(slow)
                 continue
@@ -358,6 +369,35 @@ class Walker:
                 continue
             nid = self._add_tensor(t, ROLE_LEAF)
             self.nodes[nid]["reached"] = False
+
+
+def _link_stale(
+    stale: list[tuple[str, dict[str, Any], Any]],
+    ids: dict[Any, str],
+    out_node: dict[tuple[Any, int], str],
+    edges: list[tuple[str, str, int | None, int, Any, Any]],
+) -> None:
+    """Set ``source`` of each stale entry: the node whose edge into the op that saved it
+    carries the value. The in-place write gave the tensor a new history (``a.add_(1)`` after
+    ``a`` was saved: ``a.grad_fn`` is now the write's node, whose first input is what ``a`` was
+    before): follow it back to a node of this graph."""
+    into: dict[str, set[str]] = {nid: set() for nid, _, _ in stale}
+    for src, dst, *_ in edges:
+        if dst in into:
+            into[dst].add(src)
+    for nid, e, fn in stale:
+        for _ in range(_MAX_WRITES):
+            if fn is None or fn in ids:
+                break
+            nexts = fn.next_functions
+            fn = nexts[0][0] if nexts else None
+        found = None
+        if fn is not None and fn in ids:
+            for cand in (e.get("tensor"), out_node.get((fn, 0)), ids[fn]):
+                if cand is not None and cand in into[nid]:
+                    found = cand
+                    break
+        e["source"] = found
 
 
 def _fill_graph(
