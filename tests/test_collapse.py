@@ -237,6 +237,7 @@ def test_loop_of_200_steps_folds() -> None:
     assert ("b", "loop0") in {(shown.nodes[u]["label"], v) for u, v in shown.edges}
 
 
+@pytest.mark.slow
 def test_hundred_thousand_node_chain_folds_without_recursion() -> None:
     g = AutogradGraph()
     names = ("MulBackward0", "AddBackward0", "TanhBackward0")

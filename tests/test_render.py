@@ -82,6 +82,7 @@ def test_both_engines_draw_the_same_graph(tmp_path: Path) -> None:
     assert svg_edges(a.path) == svg_edges(b.path)
 
 
+@pytest.mark.slow
 def test_dot_is_byte_identical_across_runs_and_processes(tmp_path: Path) -> None:
     _, g1 = _seed_after_backward()
     _, g2 = _seed_after_backward()

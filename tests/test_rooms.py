@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PKG = Path(__file__).resolve().parent.parent / "graphscope"
 
 #: room -> the rooms of ours it may import (a room is a top-level module or package of graphscope)
@@ -192,6 +194,7 @@ def test_a_hidden_import_in_child_code_counts() -> None:
     assert "graphscope.cli" in _imports_in(ast.parse(code), "graphscope.docs")
 
 
+@pytest.mark.slow
 def test_importing_graphscope_and_asking_its_version_load_no_torch() -> None:
     probe = (
         "import sys, graphscope\n"

@@ -220,6 +220,7 @@ def test_5000_deep_chain_no_recursion_error() -> None:
     assert g.number_of_edges() == 5001
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backward", [False, True])
 def test_100k_deep_chain_traced_then_freed_does_not_crash(backward: bool) -> None:
     code = textwrap.dedent(
