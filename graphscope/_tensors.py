@@ -203,28 +203,37 @@ def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[GradSummary | 
     unusual (not CPU float, empty, holding NaN or Inf) take grad_summary itself."""
     out: list[GradSummary | None] = [None] * len(grads)
     batch: list[int] = []
-    tensors: list[torch.Tensor] = []
     for i, g in enumerate(grads):
         if g is None:
             continue
-        try:
-            simple = (
-                g.device.type == "cpu"
-                and g.layout == torch.strided
-                and g.dtype in _BATCH_DTYPES
-                and g.numel() > 0
-            )
-        except Exception:
-            simple = False
-        if simple:
+        if _batchable(g):
             batch.append(i)
-            tensors.append(g)
         else:
             out[i] = grad_summary(g)
-    if len(batch) < _BATCH_MIN:
-        for i, t in zip(batch, tensors, strict=True):
-            out[i] = grad_summary(t)
-        return out
+    tensors = [grads[i] for i in batch]
+    rows = _segment_summaries(tensors) if len(batch) >= _BATCH_MIN else None  # type: ignore[arg-type]
+    for j, i in enumerate(batch):
+        row = rows[j] if rows is not None else None
+        out[i] = row if row is not None else grad_summary(grads[i])
+    return out
+
+
+def _batchable(g: torch.Tensor) -> bool:
+    try:
+        return (
+            g.device.type == "cpu"
+            and g.layout == torch.strided
+            and g.dtype in _BATCH_DTYPES
+            and g.numel() > 0
+        )
+    except Exception:
+        return False
+
+
+def _segment_summaries(tensors: list[torch.Tensor]) -> list[GradSummary | None] | None:
+    """The summaries of many CPU float gradients from one concatenation; None for a gradient
+    holding NaN or Inf (the exact per-tensor rules apply to it), None for all when torch has
+    no segment reductions."""
     try:
         with torch.no_grad():
             flat = torch.cat([t.reshape(-1) for t in tensors]).to(torch.float64)
@@ -232,31 +241,28 @@ def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[GradSummary | 
             lengths = torch.tensor(numels)
             # the first values of every gradient in one gather (index clamped into its own)
             starts = torch.cumsum(lengths, 0) - lengths
-            take = torch.minimum(lengths, torch.tensor(_FIRST_VALUES))
+            takes = torch.minimum(lengths, torch.tensor(_FIRST_VALUES)).tolist()
             idx = starts[:, None] + torch.minimum(
                 torch.arange(_FIRST_VALUES)[None, :], (lengths - 1)[:, None]
             )
             firsts = flat[idx].tolist()
-            takes = take.tolist()
             bad = torch.segment_reduce(
                 (~torch.isfinite(flat)).to(torch.float64), "max", lengths=lengths
-            )
+            ).tolist()
             lo = torch.segment_reduce(flat, "min", lengths=lengths).tolist()
             hi = torch.segment_reduce(flat, "max", lengths=lengths).tolist()
             total = torch.segment_reduce(flat, "sum", lengths=lengths).tolist()
             norm = torch.segment_reduce(flat * flat, "sum", lengths=lengths).sqrt().tolist()
-            bad_list = bad.tolist()
     except Exception:  # an older torch without segment_reduce, odd memory: one at a time
-        for i, t in zip(batch, tensors, strict=True):
-            out[i] = grad_summary(t)
-        return out
-    for j, i in enumerate(batch):
-        t = tensors[j]
-        if bad_list[j] or not math.isfinite(norm[j]) or not math.isfinite(total[j]):
-            out[i] = grad_summary(t)  # NaN / Inf: the exact per-tensor rules
-        else:
-            dtype = t.dtype
-            out[i] = {
+        return None
+    out: list[GradSummary | None] = []
+    for j, t in enumerate(tensors):
+        if bad[j] or not math.isfinite(norm[j]) or not math.isfinite(total[j]):
+            out.append(None)
+            continue
+        dtype = t.dtype
+        out.append(
+            {
                 "shape": list(t.shape),
                 "dtype": _DTYPE_NAMES.get(dtype) or dtype_name(dtype),
                 "numel": numels[j],
@@ -267,6 +273,7 @@ def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[GradSummary | 
                 "max": hi[j],
                 "sum": total[j],
             }
+        )
     return out
 
 

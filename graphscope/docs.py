@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from graphscope.errors import GraphscopeError
-from graphscope.model import AutogradGraph, Finding, short_path, sorted_findings
+from graphscope.model import AutogradGraph, Finding, plural, short_path, sorted_findings
 from graphscope.options import Options
 from graphscope.report import graph_caption
 from graphscope.scenarios import Scenario, all_scenarios, single_threaded, trace_drawn
@@ -308,38 +308,8 @@ def _page(
         "## The autograd graph",
         "",
     ]
-    if not drawn:
-        out.append(
-            f"No graph: {'none of its ' + str(calls) + ' backward calls' if calls else 'it makes no backward call that'}"
-            " reached the autograd engine."
-        )
-        out.append("")
-    else:
-        out.append(
-            f"{calls} backward call{'s' if calls != 1 else ''}, {len(drawn)} distinct "
-            f"graph{'s' if len(drawn) != 1 else ''}; line numbers on the ops count from the top of "
-            f"`{os.path.basename(s.path)}` (its code starts at line {s.code_start})."
-        )
-        out.append("")
-        for g, files in drawn:
-            out.append(f"![{s.name} {g.graph.get('id')}](../{IMG}/{files[0].name})")
-            out.append("")
-            out.append(graph_caption(g))
-            for extra in files[1:]:
-                out.append(f"  \n[{extra.stem}](../{IMG}/{extra.name})")
-            out.append("")
-    out += ["## Findings", ""]
-    found = sorted_findings(scope.findings)
-    if found:
-        out.append(
-            "Each finding's line counts from the first line of the code shown above; the file's own"
-            " line, which the messages and the picture use, follows in brackets."
-        )
-        out.append("")
-        out += [_finding_item(s, f) for f in found]
-    else:
-        out.append("None.")
-    out.append("")
+    out += _graph_section(s, calls, drawn)
+    out += _findings_section(s, scope)
     if plots:
         out += ["## Training dynamics", ""]
         for p in plots:
@@ -348,6 +318,38 @@ def _page(
         f"Run it: `graphscope scenarios show {s.name}`, `graphscope scenarios render {s.name}`."
     )
     return "\n".join(out) + "\n"
+
+
+def _graph_section(
+    s: Scenario, calls: int, drawn: Sequence[tuple[AutogradGraph, list[Path]]]
+) -> list[str]:
+    if not drawn:
+        what = f"none of its {calls} backward calls" if calls else "it makes no backward call that"
+        return [f"No graph: {what} reached the autograd engine.", ""]
+    out = [
+        f"{plural(calls, 'backward call')}, {plural(len(drawn), 'distinct graph')}; line numbers "
+        f"on the ops count from the top of `{short_path(s.path, base_only=True)}` (its code "
+        f"starts at line {s.code_start}).",
+        "",
+    ]
+    for g, files in drawn:
+        out += [f"![{s.name} {g.graph.get('id')}](../{IMG}/{files[0].name})", "", graph_caption(g)]
+        out += [f"  \n[{extra.stem}](../{IMG}/{extra.name})" for extra in files[1:]]
+        out.append("")
+    return out
+
+
+def _findings_section(s: Scenario, scope: Scope) -> list[str]:
+    out = ["## Findings", ""]
+    found = sorted_findings(scope.findings)
+    if not found:
+        return [*out, "None.", ""]
+    out.append(
+        "Each finding's line counts from the first line of the code shown above; the file's own"
+        " line, which the messages and the picture use, follows in brackets."
+    )
+    out.append("")
+    return [*out, *(_finding_item(s, f) for f in found), ""]
 
 
 # -- CLI and API pages ----------------------------------------------------------------------------

@@ -391,7 +391,7 @@ def test_saved_tensor_fast_path_agrees_with_the_general_reader() -> None:
     w = walk.Walker(Names(), None, (), False)
     fn = y.grad_fn.next_functions[0][0]  # LogsumexpBackward0
     info = types.type_info(fn)
-    fast = w._saved(fn, info)
+    fast = w.saved.read(fn, info, "n0")
     slow = [
         e
         for _, _, attr in info.raw_slots
