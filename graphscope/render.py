@@ -37,7 +37,6 @@ from graphscope.model import (
     Finding,
     Options,
     iter_findings_for,
-    sorted_findings,
 )
 
 __all__ = ["to_dot", "render_graph", "render", "find_engine", "Engine", "Rendered", "layout"]
@@ -278,6 +277,13 @@ def render_graph(
     if fmt == "json":
         _write(out, json.dumps(graph.to_data(), indent=1, sort_keys=True).encode("utf-8"))
         return Rendered(out, None, len(graph))
+    if fmt == "html":  # the explorer: every level in one page
+        from graphscope.explorer._levels import html_page
+
+        engine = engine or find_engine(options.engine)
+        page, levels = html_page(graph, options, engine=engine, title=out.stem)
+        _write(out, page.encode("utf-8"))
+        return Rendered(out, engine.name, len(levels[0].graph), len(levels) > 1)
     shown, collapsed = _prepare(graph, options)
     extra: list[Path] = []
     if collapsed:
@@ -287,10 +293,6 @@ def render_graph(
         _write(out, source.encode("utf-8"))
         return Rendered(out, None, len(shown), collapsed, extra)
     engine = engine or find_engine(options.engine)
-    if fmt == "html":
-        svg = layout(source, "svg", engine)
-        _write(out, html_page(shown, svg.decode("utf-8"), title=out.stem).encode("utf-8"))
-        return Rendered(out, engine.name, len(shown), collapsed, extra)
     _write(out, layout(source, fmt, engine))
     return Rendered(out, engine.name, len(shown), collapsed, extra)
 
@@ -327,52 +329,6 @@ def _write(path: Path, data: bytes) -> None:
         path.write_bytes(data)
     except OSError as err:
         raise RenderError(f"cannot write {path}: {err.strerror or err}") from err
-
-
-# -- HTML viewer --------------------------------------------------------------------------------
-
-_HTML = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body{{font-family:Cousine,Menlo,monospace;margin:0;display:flex;height:100vh}}
-#graph{{flex:3;overflow:auto;border-right:1px solid #ddd}} #side{{flex:1;padding:1em;overflow:auto;font-size:13px}}
-.error{{color:#d32f2f}} .warning{{color:#e65100}} .info{{color:#1565c0}} pre{{white-space:pre-wrap}}
-g.node{{cursor:pointer}}
-</style></head><body>
-<div id="graph">{svg}</div>
-<div id="side"><h3>{title}</h3><h4>findings</h4><ul>{findings}</ul>
-<h4>node</h4><pre id="detail">click a node</pre></div>
-<script id="gs-data" type="application/json">{data}</script>
-<script>
-const data = JSON.parse(document.getElementById('gs-data').textContent);
-const byId = {{}}; for (const n of data.nodes) byId[n.id] = n;
-for (const g of document.querySelectorAll('g.node')) {{
-  g.addEventListener('click', () => {{
-    const n = byId[g.querySelector('title').textContent];
-    document.getElementById('detail').textContent = n ? JSON.stringify(n, null, 1) : '';
-  }});
-}}
-</script></body></html>
-"""
-
-
-def html_page(graph: AutogradGraph, svg: str, *, title: str) -> str:
-    """A self-contained page: the SVG, the findings and a node inspector (no network)."""
-    import html as _html
-
-    start = svg.find("<svg")
-    svg = svg[start:] if start >= 0 else svg
-    items = (
-        "".join(
-            f'<li class="{f.severity}">{_html.escape(f.kind)} '
-            f"{_html.escape(os.path.basename(f.file or '?'))}:{f.line}: {_html.escape(f.message)}</li>"
-            for f in sorted_findings(list(graph.findings))
-        )
-        or "<li>none</li>"
-    )
-    data = json.dumps(graph.to_data(), sort_keys=True)
-    data = data.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return _HTML.format(title=_html.escape(title), svg=svg, findings=items, data=data)
 
 
 # -- the public entry point ---------------------------------------------------------------------
