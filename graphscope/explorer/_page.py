@@ -156,9 +156,9 @@ def _assemble(title: str, data: str, svgs: Sequence[str]) -> str:
     vendor = _asset("vendor/svg-pan-zoom.min.js")
     app = _asset("static/explorer.js")
     for name, code in (("svg-pan-zoom", vendor), ("explorer.js", app)):
-        if "</script" in code.lower() or "<!--" in code:
+        if "<script" in code.lower() or "</script" in code.lower() or "<!--" in code:
             raise RenderError(
-                f"the explorer's {name} cannot be inlined (it holds </script or <!--)"
+                f"the explorer's {name} cannot be inlined (it holds <script, </script or <!--)"
             )
     csp = (
         "default-src 'none'; script-src "

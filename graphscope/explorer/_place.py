@@ -4,7 +4,8 @@ Every original node gets a *place*: the level the page opens to show it and the 
 it there. That is the deepest level drawing the node as itself (a boundary node, drawn as
 context in a neighbour's drill-down, counts only when no level draws it otherwise); for copies
 2..N of a fold, which have no level of their own, the place of its counterpart in the first
-copy (same kind, name and module up to indexes, same shape, same rank); else the deepest group
+copy (the same module path below the folded siblings, same kind, name up to indexes, op and
+shape, same rank; without module paths, the same rank in walk order); else the deepest group
 holding it; else none (level -1: still searched and inspected). Items are written as refs: ``i >= 0`` is original node ``i``, ``-1 - g`` is group
 ``g``.
 """
@@ -157,8 +158,14 @@ def _places(
             if best[i] < rank or places.level[i] < 0:
                 best[i], places.level[i], places.ref[i] = rank, li, i
     deepest_first = sorted(range(len(groups)), key=lambda g: -depth[groups[g].level])
+    context_only = {i for i in range(n) if best[i] < 0 <= places.level[i]}
+    for i in context_only:  # a copy drawn only as a neighbour's context: its twin wins
+        places.level[i] = -1
     for gi in deepest_first:
         _place_copies(graph, groups[gi], places, ids)
+    for i in context_only:
+        if places.level[i] < 0:
+            places.level[i] = _context_level(levels, index, ids[i])
     for gi in deepest_first:
         for m in groups[gi].members:
             if places.level[m] < 0:
@@ -166,32 +173,98 @@ def _places(
     return places  # level -1: drawn nowhere (still searchable and inspectable)
 
 
+def _context_level(levels: Sequence[Level], index: Mapping[str, int], nid: str) -> int:
+    """The deepest level drawing ``nid`` as a neighbour's context (first found)."""
+    found = [li for li, lv in enumerate(levels) if lv.graph.has_node(nid)]
+    return found[-1]
+
+
 def _place_copies(graph: AutogradGraph, g: _Group, places: Places, ids: Sequence[str]) -> None:
     """Copies 2..N of a fold take the place of their counterpart in the first copy."""
     repeat = int(g.data.get("repeat") or 1)
-    unit_ids = set(g.data.get("unit") or ())
-    if repeat < 2 or not unit_ids:
+    unit = {i for i in g.members if ids[i] in set(g.data.get("unit") or ())}
+    if repeat < 2 or not unit:
         return
-    by_key: dict[tuple[Any, ...], list[int]] = {}
-    for m in g.members:
-        by_key.setdefault(_key(graph.nodes[ids[m]]), []).append(m)
-    for nodes in by_key.values():
-        unit = [m for m in nodes if ids[m] in unit_ids]
-        if not unit:
-            continue
-        size = len(unit)
-        blocks = (len(nodes) + size - 1) // size
-        unit_block = nodes.index(unit[0]) // size
-        for rank, m in enumerate(nodes):
-            if ids[m] in unit_ids or places.level[m] >= 0:
-                continue
-            twin = unit[rank % size]
-            if places.level[twin] < 0:
-                continue
-            block = rank // size
-            k = blocks - block if unit_block == blocks - 1 else block + 1
+    twins = _twins_by_module(graph, g, unit, ids)
+    rest = [m for m in g.members if m not in twins and m not in unit]
+    twins.update(_twins_by_rank(graph, rest, sorted(unit), ids))
+    for m, (twin, k) in twins.items():
+        if places.level[m] < 0 and places.level[twin] >= 0:
             places.level[m], places.ref[m] = places.level[twin], places.ref[twin]
             places.copy[m] = (k, repeat)
+
+
+def _twins_by_module(
+    graph: AutogradGraph, g: _Group, unit: set[int], ids: Sequence[str]
+) -> dict[int, tuple[int, int]]:
+    """``{member: (counterpart, copy number)}`` read from module paths: the fold of
+    ``layers.0``-``layers.5`` puts ``layers.3.linear1``'s n-th AddmmBackward0 opposite
+    ``layers.0.linear1``'s n-th (copies of a sequence of siblings: ``period`` names each)."""
+    parent = str(g.data.get("module") or "").rpartition(".")[0]
+    slots: dict[tuple[Any, ...], list[int]] = {}
+    for m in g.members:
+        where = _under(graph.nodes[ids[m]], parent)
+        if where is not None:
+            slots.setdefault(where, []).append(m)
+    unit_segs = sorted({w[0] for w, ms in slots.items() if unit & set(ms)}, key=_natural)
+    segs = sorted({w[0] for w in slots}, key=_natural)
+    if not unit_segs or segs[: len(unit_segs)] != unit_segs:
+        return {}
+    period, pos = len(unit_segs), {seg: k for k, seg in enumerate(segs)}
+    out: dict[int, tuple[int, int]] = {}
+    for (seg, rest, key), members in slots.items():
+        copy, slot = divmod(pos[seg], period)
+        firsts = slots.get((unit_segs[slot], rest, key))
+        if copy == 0 or not firsts:
+            continue
+        for r, m in enumerate(members):
+            out[m] = (firsts[r % len(firsts)], copy + 1)
+    return out
+
+
+def _under(d: Mapping[str, Any], parent: str) -> tuple[Any, ...] | None:
+    """``(sibling name, path below it, what the node is)`` for a node of module ``parent``."""
+    module = d.get("module")
+    prefix = parent + "." if parent else ""
+    if not module or not str(module).startswith(prefix):
+        return None
+    seg, _, rest = str(module)[len(prefix) :].partition(".")
+    name = str(d.get("name") or d.get("label") or "")
+    return seg, rest, (d.get("kind"), _DIGITS.sub("#", name), d.get("op"), str(d.get("shape")))
+
+
+def _twins_by_rank(
+    graph: AutogradGraph, members: Sequence[int], unit: Sequence[int], ids: Sequence[str]
+) -> dict[int, tuple[int, int]]:
+    """``{member: (counterpart, copy number)}`` for nodes no module path tells apart (a loop
+    unrolled by Python): the r-th node of a kind in walk order faces the (r mod k)-th of the
+    first copy's k such nodes."""
+    by_key: dict[tuple[Any, ...], list[int]] = {}
+    for m in sorted({*members, *unit}):
+        by_key.setdefault(_key(graph.nodes[ids[m]]), []).append(m)
+    unit_set = set(unit)
+    out: dict[int, tuple[int, int]] = {}
+    for nodes in by_key.values():
+        firsts = [m for m in nodes if m in unit_set]
+        if not firsts:
+            continue
+        size = len(firsts)
+        blocks = (len(nodes) + size - 1) // size
+        unit_block = nodes.index(firsts[0]) // size
+        for rank, m in enumerate(nodes):
+            if m in unit_set:
+                continue
+            block = rank // size  # the walk meets copies from the last (the loss side) on
+            k = blocks - block if unit_block == blocks - 1 else block + 1
+            out[m] = (firsts[rank % size], k)
+    return out
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    """``2`` before ``10``."""
+    return tuple(
+        (0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t
+    )
 
 
 def _key(d: Mapping[str, Any]) -> tuple[Any, ...]:

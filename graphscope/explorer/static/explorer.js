@@ -1,7 +1,7 @@
 /* graphscope explorer: one page, every level of the graph, no network.
  *
- * Reads the page's data (<script id="gs-data">, written by graphscope/explorer/_data.py and
- * _place.py) and one <script id="gs-svg-K"> per level (the level's SVG as a JSON string).
+ * Reads the page's data (the JSON block "gs-data", written by graphscope/explorer/_data.py and
+ * _place.py) and one JSON block "gs-svg-K" per level (the level's SVG as a JSON string).
  * User text only ever reaches the page through textContent, attribute values and the
  * sanitised SVG parsed as XML, never as markup.
  *
@@ -652,7 +652,8 @@
   var RAMP = { grad: ['#2c7bb6', '#abd9e9', '#ffffbf', '#fdae61', '#d7191c'],
                mem: ['#fff5eb', '#fdd0a2', '#fd8d3c', '#d94801', '#8c2d04'] };
   var PALETTE = ['#8dd3c7', '#ffffb3', '#bebada', '#fb8072', '#80b1d3', '#fdb462', '#b3de69',
-                 '#fccde5', '#bc80bd', '#ccebc5', '#ffed6f', '#d9d9d9'];
+                 '#fccde5', '#bc80bd', '#ccebc5', '#ffed6f', '#a6cee3', '#b2df8a', '#fb9a99',
+                 '#fdbf6f', '#cab2d6', '#e5d8bd', '#c7e9c0', '#fdd0a2', '#d9d9d9'];
 
   function overlayValue(mode, ref) {
     if (mode === 'grad') {
@@ -710,38 +711,35 @@
     legend.appendChild(el('div', { cls: 'gs-note', text: 'grey: none' }));
   }
 
-  function moduleOverlay(legend) {
-    var keys = new Map(), prefix = commonModule();
+  function moduleOf(ref) { return ref < 0 ? S[group(-1 - ref).md] : S[C.md[ref]]; }
+
+  function moduleOverlay(legend) {  // one colour per module one step below this level's own
+    var keys = new Map(), depth = commonModule().length + 1;
     cur.els.forEach(function (g, ref) {
-      var m = ref < 0 ? S[group(-1 - ref).md] : S[C.md[ref]];
-      if (!m) return;
-      var rest = prefix && m.indexOf(prefix + '.') === 0 ? m.slice(prefix.length + 1) : (m === prefix ? '' : m);
-      var key = (prefix && m.indexOf(prefix) === 0 ? prefix + (rest ? '.' : '') : '') + rest.split('.')[0];
+      var m = moduleOf(ref);
+      if (!m) { paint(g, '#ffffff'); return; }
+      var key = m.split('.').slice(0, depth).join('.');
       if (!keys.has(key)) keys.set(key, PALETTE[Math.min(keys.size, PALETTE.length - 1)]);
       paint(g, keys.get(key));
     });
-    cur.els.forEach(function (g, ref) {
-      var m = ref < 0 ? S[group(-1 - ref).md] : S[C.md[ref]];
-      if (!m) paint(g, '#ffffff');
-    });
     legend.appendChild(el('div', { text: 'module' + (keys.size >= PALETTE.length ? ' (the last colour: all others)' : '') }));
-    keys.forEach(function (colour, key) {
+    Array.from(keys.keys()).sort().forEach(function (key) {
       var sw = el('span', { cls: 'gs-swatch' });
-      sw.style.background = colour;
-      legend.appendChild(el('div', { cls: 'gs-mono' }, sw, key || '(top level)'));
+      sw.style.background = keys.get(key);
+      legend.appendChild(el('div', { cls: 'gs-mono' }, sw, key));
     });
   }
 
-  function commonModule() {  // the module path every module of this level starts with
+  function commonModule() {  // the path every module drawn here (context aside) starts with
     var paths = [];
     cur.els.forEach(function (g, ref) {
-      var m = ref < 0 ? S[group(-1 - ref).md] : S[C.md[ref]];
-      if (m) paths.push(m.split('.'));
+      var m = moduleOf(ref);
+      if (m && !g.classList.contains('gs-boundary')) paths.push(m.split('.'));
     });
-    if (paths.length < 2) return '';
+    if (!paths.length) return [];
     var out = [];
-    for (var k = 0; paths.every(function (p) { return p.length > k + 1 && p[k] === paths[0][k]; }); k++) out.push(paths[0][k]);
-    return out.join('.');
+    for (var k = 0; paths.every(function (p) { return p.length > k && p[k] === paths[0][k]; }); k++) out.push(paths[0][k]);
+    return out;
   }
 
   /* -- input: pointer, wheel, keyboard ------------------------------------------------------------ */
