@@ -101,12 +101,11 @@ class Tables:
         """Index of ``value`` (made JSON-ready) in ``V``; 0 for None."""
         if value is None:
             return 0
-        value = jsonable(value)
-        key = json.dumps(value, sort_keys=True, separators=(",", ":"))
+        key = repr(value)  # values made by one piece of code list their keys in one order
         i = self._v.get(key)
         if i is None:
             i = self._v[key] = len(self.values)
-            self.values.append(value)
+            self.values.append(jsonable(value))
         return i
 
 
@@ -176,18 +175,22 @@ def pack(values: Sequence[Any]) -> Any:
     values = list(values)
     if len(values) < 3:
         return values
-    keys = [_key(v) for v in values]
+    keys = [v if v is None or isinstance(v, (int, str)) else repr(v) for v in values]
+    lens = [_size(v) for v in values]  # characters each value takes in JSON, with its comma
     common = Counter(keys).most_common(1)[0][0]
     default = values[keys.index(common)]
     sparse_i = [i for i, k in enumerate(keys) if k != common]
     runs: list[Any] = []
+    run_size = 0
     for i, k in enumerate(keys):
         if i and k == keys[i - 1]:
             runs[-1] += 1
         else:
             runs += [values[i], 1]
-    sizes = [_size(values), _size([default, *sparse_i]) + _size(values[i] for i in sparse_i)]
-    sizes.append(_size(runs))
+            run_size += lens[i]
+    run_size += sum(len(str(c)) + 1 for c in runs[1::2])
+    sparse_size = sum(len(str(i)) + 1 + lens[i] for i in sparse_i)
+    sizes = [sum(lens), sparse_size, run_size]
     best = sizes.index(min(sizes))
     if best == 0:
         return values
@@ -196,12 +199,12 @@ def pack(values: Sequence[Any]) -> Any:
     return {"r": runs}
 
 
-def _key(v: Any) -> Any:
-    return v if v is None or isinstance(v, (int, str)) else json.dumps(v)
-
-
-def _size(values: Iterable[Any]) -> int:
-    return sum(len(str(v)) + 1 if isinstance(v, int) else len(json.dumps(v)) + 1 for v in values)
+def _size(v: Any) -> int:
+    if v is None:
+        return 5
+    if isinstance(v, int):
+        return len(str(v)) + 1
+    return len(json.dumps(v)) + 1
 
 
 def node_columns(graph: AutogradGraph, index: Mapping[str, int], tables: Tables) -> dict[str, Any]:
