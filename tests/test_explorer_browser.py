@@ -368,3 +368,33 @@ def test_the_notebook_frame_runs_the_explorer_sandboxed(
         driver.switch_to.default_content()
     assert driver.execute_script("return typeof window.pwned") == "undefined"
     assert driver.find_element(By.TAG_NAME, "h1").text == "cell"  # the notebook is untouched
+
+
+def test_a_frame_hidden_while_it_loads_fits_once_shown(
+    driver: Any, pages: dict[str, Path], tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    host = tmp_path / "hidden.html"
+    page = pages["t6"].read_text(encoding="utf-8")
+    host.write_text(
+        '<!DOCTYPE html><html><body><div id="cell" style="display:none">'
+        + notebook_html(page)
+        + "</div></body></html>",
+        encoding="utf-8",
+    )
+    driver.get(host.resolve().as_uri())
+    driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+    try:
+        _wait(driver, lambda d: _level(d) == "L0", "explorer inside the hidden frame")
+        driver.switch_to.default_content()
+        driver.execute_script("document.getElementById('cell').style.display = 'block'")
+        driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+        _wait(
+            driver,
+            lambda d: d.execute_script("return window.graphscopeExplorer.state.fitted"),
+            "fit",
+        )
+        _assert_fits(driver)
+    finally:
+        driver.switch_to.default_content()

@@ -134,20 +134,28 @@
     view.replaceChildren(svg);
     cur.level = li;
     indexPicture(svg, level(li));
+    cur.fitted = false;
+    startPanZoom();
+    document.body.setAttribute('data-level', level(li).id);
+    renderCrumbs();
+    applyOverlay();
+  }
+
+  function startPanZoom() {  // once the view has a size (a frame hidden while loading has none)
+    var svg = view.querySelector('svg');
+    if (cur.pz || !svg || !view.clientWidth || !view.clientHeight) return;
     cur.pz = svgPanZoom(svg, {
       zoomEnabled: true, panEnabled: true, controlIconsEnabled: false, fit: true, center: true,
       mouseWheelZoomEnabled: false, dblClickZoomEnabled: false, minZoom: 0.1, maxZoom: 40,
       zoomScaleSensitivity: 0.25
     });
     fitView();
-    document.body.setAttribute('data-level', level(li).id);
-    renderCrumbs();
-    applyOverlay();
   }
 
-  function fitView() {
+  function fitView() {  // the whole level in the window (not blown up past 2x)
     var pz = cur.pz;
     if (!pz) return;
+    cur.fitted = true;
     pz.resize();
     pz.fit();
     pz.center();
@@ -794,7 +802,10 @@
     });
     document.getElementById('gs-fit').addEventListener('click', fitView);
     window.addEventListener('hashchange', function () { apply(location.hash); });
-    window.addEventListener('resize', fitView);
+    new ResizeObserver(function () {
+      if (!view.clientWidth || !view.clientHeight) return;
+      if (cur.pz) cur.pz.resize(); else startPanZoom();
+    }).observe(view);
   }
 
   wire();
