@@ -181,6 +181,24 @@ def test_search_enters_the_fold_and_highlights_the_node(
     assert not driver.find_elements(By.CSS_SELECTOR, "#gs-view .gs-sel")
 
 
+def test_search_covers_source_lines_ops_and_parameters(driver: Any, pages: dict[str, Path]) -> None:
+    _open(driver, pages["enc"])
+    nodes = Nodes(page_data(pages["enc"].read_text(encoding="utf-8")))
+    hits = "return window.graphscopeExplorer.search(arguments[0]).map(h => h[2] + h[1]);"
+    by_line = {f"n{i}" for i in range(nodes.n) if nodes.node(i)["line"] == 20}
+    assert len(by_line) == 385  # every op the encoder and the first head ran
+    got = driver.execute_script(hits, 'h = self.heads["<script>pwned=1</script>"](self.encoder(x))')
+    assert set(got) == by_line
+    got = driver.execute_script(hits, "nativelayernormbackward0")  # case does not matter
+    assert {nodes.node(int(h[1:]))["module"] for h in got} == {
+        f"encoder.layers.{k}.norm{j}" for k in range(6) for j in (1, 2)
+    }
+    params = driver.execute_script(hits, "in_proj_weight")
+    assert {nodes.node(int(h[1:]))["name"] for h in params} == {
+        f"encoder.layers.{k}.self_attn.in_proj_weight" for k in range(6)
+    }
+
+
 def test_a_fold_opens_on_click_and_the_breadcrumb_and_back_return(
     driver: Any, pages: dict[str, Path]
 ) -> None:
@@ -218,6 +236,7 @@ def test_a_finding_opens_its_node_shows_the_fix_and_its_lines(
     assert data["levels"][level]["title"] == "encoder.layers.1–5 ×5 (one copy)"
     inspector = driver.find_element(By.ID, "gs-inspector")
     assert finding["hint"] in inspector.text and finding["hint"].startswith("Call optimizer")
+    assert len(inspector.find_elements(By.CSS_SELECTOR, ".gs-card")) == 1  # once, at the top
     here = inspector.find_element(By.CSS_SELECTOR, "pre.gs-code span.gs-line-here")
     assert here.get_attribute("data-line") == "33" and "loss.backward()" in here.text
     rel = inspector.find_element(By.CSS_SELECTOR, "pre.gs-code span.gs-line-rel")

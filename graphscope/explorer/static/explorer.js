@@ -331,7 +331,7 @@
 
   function yesNo(v) { return v === null || v === undefined ? null : (v ? 'True' : 'False'); }
 
-  function inspectNode(i) {
+  function inspectNode(i, shown) {  // shown: the finding already at the top of the panel
     var d = node(i), box = side.inspector;
     box.replaceChildren();
     box.appendChild(el('h2', { text: d.name || d.label || d.id }));
@@ -342,7 +342,7 @@
     if (d.kind === 'tensor') tensorProps(d, box); else opProps(d, box);
     moduleSection(d.module, box);
     sourceSection(d.file, d.line, [], box);
-    nodeFindings(i, box);
+    nodeFindings(i, shown, box);
   }
 
   function placeNote(i, box) {
@@ -462,9 +462,9 @@
     return any ? pre : null;
   }
 
-  function nodeFindings(i, box) {
+  function nodeFindings(i, shown, box) {
     D.findings.forEach(function (f, k) {
-      if (f.node !== i) return;
+      if (f.node !== i || k === shown) return;
       box.appendChild(el('h3', { text: 'finding' }));
       box.appendChild(findingCard(f, k));
     });
@@ -552,7 +552,7 @@
 
   function showFinding(k) {
     var f = D.findings[k], box = side.inspector;
-    if (f.node >= 0) { highlight(drawnRef(f.node)); inspectNode(f.node); } else box.replaceChildren();
+    if (f.node >= 0) { highlight(drawnRef(f.node)); inspectNode(f.node, k); } else box.replaceChildren();
     box.insertBefore(findingCard(f, k), box.firstChild);
     var lines = (f.related || []).map(function (r) { return r[0] + ':' + r[1]; });
     cur.els.forEach(function (g, ref) {
