@@ -22,6 +22,7 @@ from graphscope.explorer import (
     explorer_page,
     graph_repr_html,
     notebook_html,
+    scope_repr_html,
     scope_text,
 )
 from graphscope.explorer._data import pack
@@ -301,6 +302,9 @@ def test_scope_text_is_a_readable_report() -> None:
     assert lines[0] == f"<graphscope Scope of {SCRIPTS / 'pitfall_grad_accumulation.py'}>"
     assert lines[1] == "backward calls: 3, distinct graphs: 1"
     assert any(ln.startswith("  warning: grad-accumulation at ") for ln in lines)
+    shown = scope_repr_html(scope)
+    assert shown.startswith(f"<pre>{html.escape(text)}</pre>\n<iframe srcdoc=")
+    assert shown.count("<iframe") == 1  # one explorer per distinct graph
 
 
 # -- the package --------------------------------------------------------------------------------
