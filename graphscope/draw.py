@@ -63,6 +63,13 @@ def render_graph(
     if fmt == "json":
         _write(out, json.dumps(graph.to_data(), indent=1, sort_keys=True).encode("utf-8"))
         return Rendered(out, None, len(graph))
+    if fmt == "html":  # the explorer: every level in one page
+        from graphscope.explorer._levels import html_page
+
+        engine = engine or find_engine(options.engine)
+        page, levels = html_page(graph, options, engine=engine, title=out.stem)
+        _write(out, page.encode("utf-8"))
+        return Rendered(out, engine.name, len(levels[0].graph), len(levels) > 1)
     shown, collapsed = shown_graph(graph, options)
     extra: list[Path] = []
     if collapsed:
@@ -72,12 +79,6 @@ def render_graph(
         _write(out, source.encode("utf-8"))
         return Rendered(out, None, len(shown), collapsed, extra)
     engine = engine or find_engine(options.engine)
-    if fmt == "html":
-        from graphscope.html import html_page
-
-        svg = layout(source, "svg", engine)
-        _write(out, html_page(shown, svg.decode("utf-8"), title=out.stem).encode("utf-8"))
-        return Rendered(out, engine.name, len(shown), collapsed, extra)
     _write(out, layout(source, fmt, engine))
     return Rendered(out, engine.name, len(shown), collapsed, extra)
 
@@ -88,7 +89,7 @@ def _drilldown(
     """Write one file per collapsed group (linked from the overview); returns the overview."""
     from graphscope.overview import plan_drilldown
 
-    if options.format not in ("svg", "html", "dot"):
+    if options.format not in ("svg", "dot"):
         return shown, []
     plans = plan_drilldown(graph, shown)
     shown = shown.copy()

@@ -262,6 +262,13 @@ class AutogradGraph(nx.DiGraph):  # type: ignore[type-arg]
 
         return svg_text(self)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a graph as its explorer (front-ends that strip scripts fall back to
+        :meth:`_repr_svg_`)."""
+        from graphscope.explorer import graph_repr_html
+
+        return graph_repr_html(self)
+
     def __repr__(self) -> str:
         gid = self.graph.get("id")
         roots = [self.nodes[r].get("label", r) for r in self.roots() if r in self]
