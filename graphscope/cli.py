@@ -22,6 +22,7 @@ from typing import Any
 
 import click
 
+from graphscope._child import Interrupted, stop_on_signals
 from graphscope._gc import gc_paused
 from graphscope._version import __version__
 from graphscope.errors import GraphscopeError, UsageError
@@ -170,23 +171,47 @@ def render(
     stem = Path(script).stem
     files: dict[str, str] = {}
     written: list[str] = []
+    stopped: Interrupted | None = None
     # the script is done: the drawing of a big graph should not pay for the collector
-    # rescanning the user's model and our capture again and again (seconds at 50k nodes)
+    # rescanning the user's model and our capture again and again (seconds at 50k nodes);
+    # SIGINT/SIGTERM now stop the layout and keep what is drawn (not while the script ran)
     with gc_paused():
-        for g in scope.graphs():
-            gid = str(g.graph.get("id"))
-            if len(g) > 2000:
-                click.echo(f"graphscope: drawing {gid} ({len(g)} nodes)...", err=True)
-            res = render_graph(
-                g, outdir / f"{stem}.{gid}.{fmt if fmt != 'dot' else 'gv'}", options, engine=eng
-            )
-            files[gid] = str(res.path)
-            written.append(str(res.path))
-            written.extend(str(p) for p in res.extra)
+        try:
+            with stop_on_signals():
+                for g in scope.graphs():
+                    gid = str(g.graph.get("id"))
+                    if len(g) > 2000:
+                        click.echo(f"graphscope: drawing {gid} ({len(g)} nodes)...", err=True)
+                    res = render_graph(g, _picture(outdir, stem, gid, fmt), options, engine=eng)
+                    files[gid] = str(res.path)
+                    written.append(str(res.path))
+                    written.extend(str(p) for p in res.extra)
+        except Interrupted as err:  # around the with: a signal while it exits is caught too
+            stopped = err
         report = outdir / "report.json"
         _write_report(report, scope.to_json(files))
     click.echo(_summary(scope, written, report, eng.name if eng else None))
+    if stopped is not None:
+        click.echo(_skipped(stopped, scope, files, outdir, stem, fmt), err=True)
+        sys.exit(stopped.exit_code)
     sys.exit(_status(scope))
+
+
+def _picture(outdir: Path, stem: str, gid: str, fmt: str) -> Path:
+    return outdir / f"{stem}.{gid}.{fmt if fmt != 'dot' else 'gv'}"
+
+
+def _skipped(
+    stopped: Interrupted, scope: Any, files: dict[str, str], outdir: Path, stem: str, fmt: str
+) -> str:
+    """What a SIGINT/SIGTERM during the drawing left out (report.json has ``file: null``)."""
+    left = [str(g.graph.get("id")) for g in scope.captures]
+    left = [f"{gid} ({_picture(outdir, stem, gid, fmt)})" for gid in left if gid not in files]
+    return (
+        f"graphscope: {stopped.name} stopped the drawing; skipped "
+        + (", ".join(left) or "nothing")
+        + f"; report.json lists what was drawn (exit status {stopped.exit_code})"
+    )
 
 
 @main.command(context_settings=_SCRIPT_CONTEXT)

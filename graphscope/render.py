@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,7 @@ from typing import Any
 import graphviz
 
 from graphscope import style
+from graphscope._child import run_child
 from graphscope.errors import RenderError, UsageError
 from graphscope.model import (
     FORMATS,
@@ -224,18 +224,12 @@ def layout(source: str, fmt: str, engine: Engine) -> bytes:
 
         return xdot_to_pdf(layout(source, "json", engine))
     try:
-        proc = subprocess.run(
+        proc = run_child(
             [engine.path, f"-T{fmt}"],
-            input=source.encode("utf-8"),
-            capture_output=True,
+            source.encode("utf-8"),
             timeout=LAYOUT_TIMEOUT,
-            check=False,
+            what=f"the {engine.name} layout",
         )
-    except subprocess.TimeoutExpired as err:
-        raise RenderError(
-            f"the {engine.name} layout did not finish in {LAYOUT_TIMEOUT} s; lower --max-nodes "
-            "or use --depth to collapse more"
-        ) from err
     except OSError as err:
         raise RenderError(
             f"could not run the {engine.name} layout engine ({engine.path}): {err}"
