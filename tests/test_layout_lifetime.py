@@ -68,7 +68,7 @@ def _gone(pid: int, started: str | None) -> bool:
     except ChildProcessError:
         pass  # not our child: graphscope (or the kernel's init) reaps it
     now = _started(pid)
-    return now is None or now != started
+    return now is None or (started is not None and now != started)  # None: any process counts
 
 
 def _wait_gone(pid: int, started: str | None, within: float) -> float:
@@ -113,10 +113,11 @@ def test_a_normal_run_returns_output_and_leaves_the_registry_empty() -> None:
     assert live() == []
 
 
-def test_the_child_runs_in_its_own_process_group(tmp_path: Path) -> None:
-    done = run_child(["sh", "-c", "ps -o pgid= -p $$; echo $$"], b"", timeout=30, what="sh")
-    pgid, pid = done.stdout.split()
-    assert pgid == pid and int(pgid) != os.getpgid(0)
+def test_the_child_runs_in_its_own_process_group() -> None:
+    done = run_child(["sh", "-c", "echo $$; cat /proc/self/stat"], b"", timeout=30, what="sh")
+    sh, stat = done.stdout.decode().split("\n", 1)
+    pgid = int(stat.rpartition(")")[2].split()[2])  # cat's group: the one sh leads
+    assert pgid == int(sh) != os.getpgid(0)
 
 
 def test_a_timeout_kills_the_child_and_its_grandchild(tmp_path: Path, subreaper: None) -> None:
@@ -131,8 +132,11 @@ def test_a_timeout_kills_the_child_and_its_grandchild(tmp_path: Path, subreaper:
     )
     assert isinstance(info.value, RenderError)
     child, grandchild = (int(p) for p in pids.read_text().split())
-    assert _started(child) is None  # run_child reaped it before raising
-    _wait_gone(grandchild, None, within=1.0)  # killed with the group; reaped here (orphan)
+    try:
+        assert _started(child) is None  # run_child reaped it before raising
+        _wait_gone(grandchild, None, within=1.0)  # killed with the group; reaped here (orphan)
+    finally:
+        _kill_if_left(grandchild, None)
     assert live() == []
 
 
@@ -162,6 +166,29 @@ def test_a_sigkilled_parent_takes_its_child_along(tmp_path: Path, subreaper: Non
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_atexit_kills_the_group_where_there_is_no_death_signal(
+    tmp_path: Path, subreaper: None
+) -> None:
+    pidfile = tmp_path / "pid"
+    code = (
+        "import sys, threading, time\n"
+        "from graphscope import _child\n"
+        "_child._tie_to = lambda parent: None  # as on macOS: no PR_SET_PDEATHSIG\n"
+        f"argv = ['sh', '-c', 'echo $$ > {pidfile}; exec sleep 300']\n"
+        "kw = dict(timeout=300, what='x')\n"
+        "threading.Thread(target=_child.run_child, args=(argv, b''), kwargs=kw, daemon=True).start()\n"
+        f"while not open('{pidfile}', 'a+').tell(): time.sleep(0.02)\n"
+        "sys.exit(0)  # the layout thread still runs: only atexit can stop its child\n"
+    )
+    parent = subprocess.run([sys.executable, "-c", code], timeout=60)
+    assert parent.returncode == 0
+    child = int(pidfile.read_text())
+    try:
+        _wait_gone(child, None, within=1.0)
+    finally:
+        _kill_if_left(child, None)
 
 
 def _wait_for_pidfile(path: Path) -> tuple[int, str | None]:
