@@ -8,7 +8,8 @@
 Our options may come before or after SCRIPT; anything we don't know goes to the script. Put
 ``--`` before the script's arguments when one of them has the name of ours (``-o``).
 Exit status: 0 no error or warning finding; 1 at least one (a script that raised counts);
-2 usage error.
+2 usage error; 130/143 when SIGINT/SIGTERM stopped the drawing (report.json written, skipped
+graphs with ``"file": null``).
 """
 
 from __future__ import annotations
@@ -173,6 +174,9 @@ def render(script: str, args: Sequence[str], out: str, max_graphs: int, **opts: 
         script, args, out=out, options=_options(**opts), max_graphs=max_graphs, progress=_progress
     )
     click.echo(report.summary())
+    skipped = report.skipped()
+    if skipped:
+        click.echo(skipped, err=True)
     sys.exit(report.status)
 
 

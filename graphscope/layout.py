@@ -5,17 +5,18 @@
   with graphscope, so a plain ``pip install`` renders without system packages.
 
 ``engine="auto"`` takes the system ``dot`` when present, else the embedded one. The engine runs
-as a child process fed the DOT text on stdin.
+as a child process fed the DOT text on stdin, tied to our life (:mod:`graphscope._child`: it
+never outlives graphscope, and is killed when its time limit passes).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 
+from graphscope._child import run_child
 from graphscope.errors import RenderError, UsageError
 from graphscope.options import ENGINES
 
@@ -79,18 +80,12 @@ def layout(source: str, fmt: str, engine: Engine) -> bytes:
 
         return xdot_to_pdf(layout(source, "json", engine))
     try:
-        proc = subprocess.run(
+        proc = run_child(
             [engine.path, f"-T{fmt}"],
-            input=source.encode("utf-8"),
-            capture_output=True,
+            source.encode("utf-8"),
             timeout=LAYOUT_TIMEOUT,
-            check=False,
+            what=f"the {engine.name} layout",
         )
-    except subprocess.TimeoutExpired as err:
-        raise RenderError(
-            f"the {engine.name} layout did not finish in {LAYOUT_TIMEOUT} s; lower --max-nodes "
-            "or use --depth to collapse more"
-        ) from err
     except OSError as err:
         raise RenderError(
             f"could not run the {engine.name} layout engine ({engine.path}): {err}"

@@ -6,7 +6,9 @@ findings. Plain functions of plain data (a :class:`~graphscope.watcher.Scope` is
 changed); no torch.
 
 Exit status (:attr:`Report.status`): 0 when nothing is an error or a warning, 1 when a finding
-is (or the script raised), and the script's own ``sys.exit`` status when it is larger.
+is (or the script raised), and the script's own ``sys.exit`` status when it is larger; 130 or
+143 when SIGINT or SIGTERM stopped the drawing (``report.json`` is written all the same, with
+``"file": null`` for the graphs not drawn).
 """
 
 from __future__ import annotations
@@ -143,6 +145,9 @@ class Report:
     files: dict[str, str] = field(default_factory=dict)  # graph id -> its main file
     written: list[str] = field(default_factory=list)  # every file written, report.json last
     engine: str | None = None  # the layout engine that ran
+    #: ``(signal name, exit status)`` when SIGINT/SIGTERM stopped the drawing
+    stopped: tuple[str, int] | None = None
+    not_drawn: dict[str, str] = field(default_factory=dict)  # graph id -> the file it would be
     findings: list[Finding] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -151,6 +156,8 @@ class Report:
     @property
     def status(self) -> int:
         """The exit status (see the module docstring)."""
+        if self.stopped is not None:
+            return self.stopped[1]
         bad = self.scope.events.error is not None or any(
             f.severity in (ERROR, WARNING) for f in self.findings
         )
@@ -179,6 +186,17 @@ class Report:
         lines.extend(f"  wrote {p}" for p in self.written)
         lines.extend(outcome_lines(self.findings, scope.notes, scope.events.error))
         return "\n".join(lines)
+
+    def skipped(self) -> str | None:
+        """When a signal stopped the drawing: which graphs it left out (None otherwise)."""
+        if self.stopped is None:
+            return None
+        name, code = self.stopped
+        left = ", ".join(f"{gid} ({path})" for gid, path in self.not_drawn.items())
+        return (
+            f"graphscope: {name} stopped the drawing; skipped {left or 'nothing'}; "
+            f"report.json lists what was drawn (exit status {code})"
+        )
 
     def text(self) -> str:
         """What ``graphscope check`` prints."""

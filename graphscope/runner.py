@@ -106,19 +106,33 @@ def _draw(
     progress: Progress | None,
 ) -> None:
     """Each distinct graph (findings attached) into ``outdir``; records what was written."""
+    from graphscope._child import Interrupted, stop_on_signals
     from graphscope.draw import render_graph
 
     ext = "gv" if options.format == "dot" else options.format
     # the script is done: the drawing of a big graph should not pay for the collector
-    # rescanning the user's model and our capture again and again (seconds at 50k nodes)
+    # rescanning the user's model and our capture again and again (seconds at 50k nodes);
+    # SIGINT/SIGTERM now stop the layout and keep what is drawn (not while the script ran)
     with gc_paused():
-        for g in report.scope.graphs(report.findings):
-            gid = str(g.graph.get("id"))
-            if len(g) > _BIG and progress is not None:
-                progress(f"graphscope: drawing {gid} ({len(g)} nodes)...")
-            res = render_graph(g, outdir / f"{stem}.{gid}.{ext}", options, engine=engine)
-            report.files[gid] = str(res.path)
-            report.written += [str(res.path), *(str(p) for p in res.extra)]
+        try:  # around the with: a signal that lands while it restores the handlers is caught
+            with stop_on_signals():
+                for g in report.scope.graphs(report.findings):
+                    gid = str(g.graph.get("id"))
+                    path = outdir / f"{stem}.{gid}.{ext}"
+                    report.not_drawn[gid] = str(path)
+                    if len(g) > _BIG and progress is not None:
+                        progress(f"graphscope: drawing {gid} ({len(g)} nodes)...")
+                    res = render_graph(g, path, options, engine=engine)
+                    del report.not_drawn[gid]
+                    report.files[gid] = str(res.path)
+                    report.written += [str(res.path), *(str(p) for p in res.extra)]
+        except Interrupted as err:
+            report.stopped = (err.name, err.exit_code)
+            drawn = set(report.files)
+            for g in report.scope.captures:
+                gid = str(g.graph.get("id"))
+                if gid not in drawn:
+                    report.not_drawn.setdefault(gid, str(outdir / f"{stem}.{gid}.{ext}"))
 
 
 def _write_json(report: Report, path: Path) -> None:

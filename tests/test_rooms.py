@@ -32,7 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     "_gc": set(),
     # drawing
     "dot": {"style", "model", "options"},
-    "layout": {"errors", "options", "_pdf"},
+    "layout": {"errors", "options", "_pdf", "_child"},
+    "_child": {"errors"},
     "_pdf": {"errors"},
     "draw": {"dot", "layout", "overview", "model", "options", "errors", "explorer", "tracer"},
     # the torch rooms
@@ -43,7 +44,17 @@ ALLOWED: dict[str, set[str]] = {
     "script": {"_tensors", "errors", "model", "watcher"},
     "scenarios": {"errors", "model", "tracer"},
     # running a script and reporting; the gallery; the command line
-    "runner": {"_gc", "errors", "options", "report", "layout", "draw", "script", "watcher"},
+    "runner": {
+        "_gc",
+        "_child",
+        "errors",
+        "options",
+        "report",
+        "layout",
+        "draw",
+        "script",
+        "watcher",
+    },
     "docs": {
         "errors",
         "model",
