@@ -220,9 +220,9 @@ def _dot_id(node: str) -> str:
 def layout(source: str, fmt: str, engine: Engine) -> bytes:
     """Run ``engine`` on DOT ``source`` and return the ``fmt`` output (svg, png or pdf)."""
     if fmt == "pdf" and engine.name == "embedded":
-        from graphscope._pdf import xdot_to_pdf
+        from graphscope.pdf import svg_to_pdf  # optional extra, loaded only for a PDF
 
-        return xdot_to_pdf(layout(source, "json", engine))
+        return svg_to_pdf(layout(source, "svg", engine))
     try:
         proc = subprocess.run(
             [engine.path, f"-T{fmt}"],
