@@ -59,6 +59,7 @@ def svg_to_pdf(svg: bytes) -> bytes:
             format="pdf",
             sys_inputs={"svg": _with_fallback_font(text)},
             ignore_system_fonts=True,
+            pdf_tags=False,  # a tagged picture says nothing more, and poppler 22 warns on its tags
         )
     except RuntimeError as err:  # typst.TypstError: the SVG does not parse
         raise RenderError(f"cannot convert the SVG to PDF: {err}") from err

@@ -162,9 +162,9 @@ def test_pdftotext_reads_every_label_line(seed_pdf: Path, seed_svg: bytes) -> No
 def test_pdfinfo_accepts_it(seed_pdf: Path, seed_svg: bytes) -> None:
     if shutil.which("pdfinfo") is None:
         pytest.skip("pdfinfo (poppler-utils) is not installed")
-    info = subprocess.run(
-        ["pdfinfo", str(seed_pdf)], capture_output=True, text=True, check=True
-    ).stdout
+    proc = subprocess.run(["pdfinfo", str(seed_pdf)], capture_output=True, text=True, check=True)
+    assert proc.stderr == ""  # no "Syntax Error" of any kind
+    info = proc.stdout
     assert re.search(r"^Pages:\s+1$", info, re.M)
     width, height = svg_size(seed_svg)
     assert re.search(rf"^Page size:\s+{width:g} x {height:g} pts", info, re.M), info
