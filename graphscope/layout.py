@@ -76,9 +76,9 @@ def find_engine(name: str = "auto") -> Engine:
 def layout(source: str, fmt: str, engine: Engine) -> bytes:
     """Run ``engine`` on DOT ``source`` and return the ``fmt`` output (svg, png or pdf)."""
     if fmt == "pdf" and engine.name == "embedded":
-        from graphscope._pdf import xdot_to_pdf
+        from graphscope.pdf import svg_to_pdf  # an optional extra, loaded only for a PDF
 
-        return xdot_to_pdf(layout(source, "json", engine))
+        return svg_to_pdf(layout(source, "svg", engine))
     try:
         proc = run_child(
             [engine.path, f"-T{fmt}"],

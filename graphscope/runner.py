@@ -62,6 +62,10 @@ def render_script(
     options = options or Options()
     outdir = _outdir(out)
     engine = find_engine(options.engine) if options.format not in ("dot", "json") else None
+    if options.format == "pdf" and engine is not None and engine.name == "embedded":
+        from graphscope.pdf import require_typst
+
+        require_typst()  # before the script runs, not after
     run = _run(script, args, max_graphs, progress)
     report = Report(run.scope, run.exit_code, engine=engine.name if engine else None)
     _draw(report, outdir, Path(script).stem, options, engine, progress)

@@ -32,9 +32,9 @@ ALLOWED: dict[str, set[str]] = {
     "_gc": set(),
     # drawing
     "dot": {"style", "model", "options"},
-    "layout": {"errors", "options", "_pdf", "_child"},
+    "layout": {"errors", "options", "pdf", "_child"},
     "_child": {"errors"},
-    "_pdf": {"errors"},
+    "pdf": {"errors"},
     "draw": {"dot", "layout", "overview", "model", "options", "errors", "explorer", "tracer"},
     # the torch rooms
     "_tensors": {"model"},
@@ -51,6 +51,7 @@ ALLOWED: dict[str, set[str]] = {
         "options",
         "report",
         "layout",
+        "pdf",
         "draw",
         "script",
         "watcher",
