@@ -106,9 +106,10 @@ def run_script(
     """
     p = check_script(path)
     script = str(p)
+    code_path = os.path.abspath(script)  # as python names the file of its code (3.9+)
 
     def body() -> None:
-        runpy.run_path(script, run_name="__main__")
+        runpy.run_path(code_path, run_name="__main__")
 
     path0 = str(p.resolve().parent)
     return _run(body, script, [script, *args], path0, progress, progress_every, watch_options)
