@@ -457,13 +457,16 @@ def scenarios_show(name: str) -> None:
 def scenarios_render(names: Sequence[str], out: str, fmt: str, engine: str) -> None:
     """Run scenarios (all by default) and draw their graphs into OUT."""
     from graphscope import scenarios as sc
-    from graphscope.docs import render_scenario
+    from graphscope.docs import plots_skipped, render_scenario
 
     chosen = [sc.get(n) for n in names] if names else sc.all_scenarios()
     options = Options(format=fmt, engine=engine)
     for s in chosen:
         for p in render_scenario(s, Path(out), options):  # its output is captured there
             click.echo(f"wrote {p}")
+        note = plots_skipped(s) if fmt == "svg" else None
+        if note:
+            click.echo(f"graphscope: skipped the pictures of {s.name}: {note}", err=True)
 
 
 # -- docs ---------------------------------------------------------------------------------------
@@ -485,10 +488,18 @@ def docs() -> None:
 )
 def docs_build(out: str) -> None:
     """Regenerate the gallery: index.md, one page and one SVG per scenario, CLI and API pages."""
-    from graphscope.docs import build
+    from graphscope.docs import build, plots_skipped
+    from graphscope.scenarios import all_scenarios, get
 
     written = build(Path(out))
     click.echo(f"graphscope: wrote {len(written)} files into {out}")
+    skipped = [s.name for s in all_scenarios() if plots_skipped(s)]
+    if skipped:
+        click.echo(
+            f"graphscope: no training-dynamics pictures for {', '.join(skipped)}: "
+            f"{plots_skipped(get(skipped[0]))}",
+            err=True,
+        )
 
 
 def _indent(text: str) -> str:

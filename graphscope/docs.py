@@ -38,7 +38,14 @@ from graphscope.report import graph_caption
 from graphscope.scenarios import Scenario, all_scenarios, single_threaded, trace_drawn
 from graphscope.watcher import Scope
 
-__all__ = ["build", "render_scenario", "run_scenario", "scenario_graphs", "toolchain"]
+__all__ = [
+    "build",
+    "plots_skipped",
+    "render_scenario",
+    "run_scenario",
+    "scenario_graphs",
+    "toolchain",
+]
 
 GALLERY_OPTIONS = Options(format="svg", engine="embedded")
 IMG = "img"
@@ -98,11 +105,19 @@ def _graph_files(
 
 
 def _plots(s: Scenario, out_dir: Path) -> list[Path]:
+    """The training-dynamics pictures of ``s`` (none without matplotlib: see plots_skipped)."""
     from graphscope.scenarios.plots import figures
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        return figures(s.name, out_dir)
+        return figures(s.name, out_dir, skip_missing=True)
+
+
+def plots_skipped(s: Scenario) -> str | None:
+    """The note to show when ``s`` has training-dynamics pictures that cannot be drawn here."""
+    from graphscope.scenarios.plots import FIGURE_SCENARIOS, MISSING, available
+
+    return MISSING if s.name in FIGURE_SCENARIOS and not available() else None
 
 
 def render_scenario(s: Scenario, out_dir: Path, options: Options) -> list[Path]:
@@ -344,6 +359,8 @@ def _page(
         out += ["## Training dynamics", ""]
         for p in plots:
             out += [f"![{p.stem}](../{IMG}/{p.name})", ""]
+    elif plots_skipped(s):
+        out += ["## Training dynamics", "", f"Not drawn: {plots_skipped(s)}.", ""]
     out.append(
         f"Run it: `graphscope scenarios show {s.name}`, `graphscope scenarios render {s.name}`."
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html as _html
 import json
 
-from graphscope.model import AutogradGraph, short_path, sorted_findings
+from graphscope.model import AutogradGraph, location, sorted_findings
 
 __all__ = ["html_page"]
 
@@ -41,7 +41,7 @@ def html_page(graph: AutogradGraph, svg: str, *, title: str) -> str:
     items = (
         "".join(
             f'<li class="{f.severity}">{_html.escape(f.kind)} '
-            f"{_html.escape(short_path(f.file, base_only=True))}:{f.line}: {_html.escape(f.message)}</li>"
+            f"{_html.escape(location(f.file, f.line, base_only=True))}: {_html.escape(f.message)}</li>"
             for f in sorted_findings(list(graph.findings))
         )
         or "<li>none</li>"
