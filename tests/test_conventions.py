@@ -144,7 +144,13 @@ def test_a_chained_exception_keeps_both_tracebacks(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ctrl_c_keeps_what_was_captured_writes_it_and_exits_130(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "graphscope", "render", str(SCRIPTS / "waits_for_ctrl_c.py")]
+        [
+            sys.executable,
+            "-m",
+            "graphscope",
+            "render",
+            str(SCRIPTS / "signals" / "waits_for_ctrl_c.py"),
+        ]
         + ["-o", str(tmp_path), "--engine", "embedded"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -166,7 +172,9 @@ def test_ctrl_c_keeps_what_was_captured_writes_it_and_exits_130(tmp_path: Path) 
 
 
 def test_a_self_interrupted_script_reports_its_two_calls(tmp_path: Path) -> None:
-    code, out, err = _cli("render", str(SCRIPTS / "interrupts_itself.py"), "-o", str(tmp_path))
+    code, out, err = _cli(
+        "render", str(SCRIPTS / "signals" / "interrupts_itself.py"), "-o", str(tmp_path)
+    )
     assert code == 130
     assert "not reached" not in out
     report = _report(tmp_path)
@@ -177,8 +185,10 @@ def test_a_self_interrupted_script_reports_its_two_calls(tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_the_scripts_own_keyboardinterrupt_handling_is_untouched() -> None:
-    plain = _python(str(SCRIPTS / "catches_interrupt.py"))
-    ours = _python("-m", "graphscope", "check", "-q", str(SCRIPTS / "catches_interrupt.py"))
+    plain = _python(str(SCRIPTS / "signals" / "catches_interrupt.py"))
+    ours = _python(
+        "-m", "graphscope", "check", "-q", str(SCRIPTS / "signals" / "catches_interrupt.py")
+    )
     assert plain.returncode == ours.returncode == 0
     expected = "interrupted after 2 steps, saving; w.grad = tensor([3.])\nfinished normally\n"
     assert plain.stdout == expected and ours.stdout.startswith(expected)
