@@ -33,6 +33,15 @@ from graphscope.options import DEFAULT_MAX_NODES, ENGINES, FORMATS, RANKDIRS, Op
 from graphscope.terminal import echo
 
 _SCRIPT_CONTEXT = {"ignore_unknown_options": True, "allow_interspersed_args": True}
+_EPILOG = (
+    "Exit status of render and check: the larger of graphscope's (1 when a reported finding is "
+    "at least as severe as --fail-on, else 0) and the script's own (what `python SCRIPT` would "
+    "exit with: 0 when it ran to its end, its sys.exit code, 1 for sys.exit('message') or an "
+    "uncaught exception, 130 for Ctrl-C); 2 for a usage error, and then nothing runs. "
+    "Settings: [tool.graphscope] in the nearest pyproject.toml (from the script's directory "
+    'up) holds the long option names (fail-on = "error", ignore = ["grad-accumulation"], '
+    "format, rankdir, ...); options on the command line win."
+)
 FAIL_ON = ("error", "warning", "info", "never")  # as graphscope.report.FAIL_ON (no import here)
 
 #: ``[tool.graphscope]`` key -> the parameter it sets, where the two names differ
@@ -104,6 +113,7 @@ _render_options = _options_of(
             default="BT",
             show_default=True,
             type=click.Choice(RANKDIRS, case_sensitive=False),
+            metavar="[" + "|".join(RANKDIRS) + "]",
             help="Direction of the picture: BT (leaves at the bottom), TB, LR (left to right), RL.",
         ),
         click.option(
@@ -227,11 +237,7 @@ def _print_version(ctx: click.Context) -> None:
 @click.group(
     cls=_Main,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Exit status of render and check: the larger of graphscope's (1 when a finding at "
-    "--fail-on severity or above is reported, else 0) and the script's own (what `python "
-    "SCRIPT` would exit with: its sys.exit code; 1 for sys.exit('message') or an uncaught "
-    "exception; 130 for Ctrl-C); 2 for a usage error. Settings: [tool.graphscope] in the "
-    "nearest pyproject.toml; options on the command line win.",
+    epilog=_EPILOG,
 )
 @click.option(
     "-V",
@@ -249,7 +255,7 @@ def main() -> None:
 # -- render / check -----------------------------------------------------------------------------
 
 
-@main.command(context_settings=_SCRIPT_CONTEXT)
+@main.command(context_settings=_SCRIPT_CONTEXT, epilog=_EPILOG)
 @_run_options
 @_render_options
 @click.option(
@@ -280,7 +286,7 @@ def render(**params: Any) -> None:
     run.finish(report.summary(verbose=run.verbose), report)
 
 
-@main.command(context_settings=_SCRIPT_CONTEXT)
+@main.command(context_settings=_SCRIPT_CONTEXT, epilog=_EPILOG)
 @_run_options
 @click.option(
     "--json",

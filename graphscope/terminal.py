@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import click
 
 __all__ = ["colour", "echo", "paint"]
 
 _SEVERITY = re.compile(r"^(\s*)(error|warning|info)(:)", re.MULTILINE)
-_STYLE = {
+_STYLE: dict[str, dict[str, Any]] = {
     "error": {"fg": "red", "bold": True},
     "warning": {"fg": "yellow", "bold": True},
     "info": {"fg": "blue"},

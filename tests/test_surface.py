@@ -277,3 +277,15 @@ def test_a_gallery_page_says_why_its_plots_are_missing(monkeypatch: pytest.Monke
         "## Training dynamics\n\nNot drawn: the training-dynamics pictures need matplotlib" in page
     )
     assert docs.plots_skipped(get("grad-fn")) is None
+
+
+def test_a_graphs_repr_shows_its_size_roots_and_findings() -> None:
+    g = _watched_net()
+    assert repr(g) == "<AutogradGraph g1: 11 nodes, 10 edges, roots ['tensor()'], 0 findings>"
+    w = torch.tensor([1.0], requires_grad=True)
+    with graphscope.watch() as scope:
+        for _ in range(2):
+            loss = (w * 3).sum()
+            loss.backward()
+    (found,) = scope.graphs()
+    assert repr(found) == "<AutogradGraph g1: 4 nodes, 3 edges, roots ['loss'], 1 finding>"
