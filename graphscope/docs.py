@@ -38,7 +38,14 @@ from graphscope.report import graph_caption
 from graphscope.scenarios import Scenario, all_scenarios, single_threaded, trace_drawn
 from graphscope.watcher import Scope
 
-__all__ = ["build", "render_scenario", "run_scenario", "scenario_graphs", "toolchain"]
+__all__ = [
+    "build",
+    "plots_skipped",
+    "render_scenario",
+    "run_scenario",
+    "scenario_graphs",
+    "toolchain",
+]
 
 GALLERY_OPTIONS = Options(format="svg", engine="embedded")
 IMG = "img"
@@ -98,11 +105,19 @@ def _graph_files(
 
 
 def _plots(s: Scenario, out_dir: Path) -> list[Path]:
+    """The training-dynamics pictures of ``s`` (none without matplotlib: see plots_skipped)."""
     from graphscope.scenarios.plots import figures
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        return figures(s.name, out_dir)
+        return figures(s.name, out_dir, skip_missing=True)
+
+
+def plots_skipped(s: Scenario) -> str | None:
+    """The note to show when ``s`` has training-dynamics pictures that cannot be drawn here."""
+    from graphscope.scenarios.plots import FIGURE_SCENARIOS, MISSING, available
+
+    return MISSING if s.name in FIGURE_SCENARIOS and not available() else None
 
 
 def render_scenario(s: Scenario, out_dir: Path, options: Options) -> list[Path]:
@@ -314,6 +329,8 @@ def _page(
         out += ["## Training dynamics", ""]
         for p in plots:
             out += [f"![{p.stem}](../{IMG}/{p.name})", ""]
+    elif plots_skipped(s):
+        out += ["## Training dynamics", "", f"Not drawn: {plots_skipped(s)}.", ""]
     out.append(
         f"Run it: `graphscope scenarios show {s.name}`, `graphscope scenarios render {s.name}`."
     )
@@ -406,15 +423,19 @@ def _cli_page() -> str:
         "[Back to the gallery](index.md)",
         "",
         "```",
-        "graphscope render SCRIPT [ARGS...] [-o OUTDIR] [--format svg|png|pdf|dot|json|html] [options]",
-        "graphscope check  SCRIPT [ARGS...] [--json]",
+        "graphscope render [options] SCRIPT [ARGS...] [-o OUTDIR] [--format svg|png|pdf|dot|json|html]",
+        "graphscope render [options] -m MODULE [ARGS...]",
+        "graphscope check  [options] SCRIPT [ARGS...] [--json]",
         "graphscope scenarios list | show NAME | render [NAME...] [-o DIR]",
         "graphscope docs build [-o DIR]",
         "```",
         "",
-        "`render` and `check` run SCRIPT as `python SCRIPT ARGS` would and capture the autograd graph",
-        "at each backward call. Exit status: 0 when there is no error or warning finding, 1 when there",
-        "is one (a script that raised counts), 2 for a usage error.",
+        "`render` and `check` run SCRIPT as `python SCRIPT ARGS` would (`-m MODULE`: as",
+        "`python -m MODULE ARGS`) and capture the autograd graph at each backward call. Exit status:",
+        "the larger of graphscope's (1 when a reported finding is at least as severe as `--fail-on`,",
+        "else 0) and the script's own (what `python SCRIPT` would exit with: its `sys.exit` code, 1",
+        "for `sys.exit('message')` or an uncaught exception, 130 for Ctrl-C); 2 for a usage error.",
+        "Settings: `[tool.graphscope]` in the nearest pyproject.toml; options on the command line win.",
         "",
     ]
     for path, text in cli_help():

@@ -61,7 +61,13 @@ def _emit_clusters(
     for path in children:
         with dot.subgraph(name="cluster_" + _dot_id(path)) as sub:
             sub.attr(
-                label=style.esc(path.rpartition(".")[2] if parent else path),
+                label=style.esc(
+                    style.module_title(
+                        path,
+                        path.rpartition(".")[2] if parent else path,
+                        (graph.graph.get("modules") or {}).get(path),
+                    )
+                ),
                 **style.cluster_attrs(),
             )
             for n in tree[path]:

@@ -146,8 +146,7 @@ def render(
     """
     p = Path(path)
     if format is None:
-        suffix = p.suffix.lower().lstrip(".")
-        format = "dot" if suffix == "gv" else suffix if suffix in FORMATS else "svg"
+        format = _format_of(p)
     if "expand" in options and not isinstance(options["expand"], str):
         options["expand"] = tuple(options["expand"])
     try:
@@ -167,6 +166,21 @@ def render(
     if findings:
         graph = graph.with_findings(findings)
     return render_graph(graph, p, opts).path
+
+
+def _format_of(path: Path) -> str:
+    """The format a path's suffix asks for (``.gv``: dot; none: svg); an unknown suffix such
+    as ``.jpg`` is a UsageError naming the formats there are."""
+    suffix = path.suffix.lower().lstrip(".")
+    if not suffix:
+        return "svg"
+    if suffix == "gv" or suffix in FORMATS:
+        return "dot" if suffix == "gv" else suffix
+    raise UsageError(
+        f"{path}: graphscope cannot write .{suffix} files; the formats are "
+        f"{', '.join(f'.{f}' for f in FORMATS)} (and .gv for dot): give a path ending in one, "
+        "or format='svg' (or another) to add its suffix"
+    )
 
 
 def svg_text(graph: AutogradGraph) -> str:

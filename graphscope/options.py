@@ -34,6 +34,7 @@ class Options:
     show_saved: bool = True  # saved tensors listed on op nodes
     show_source: bool = True  # file:line and module on op nodes (when known)
     show_attrs: bool = False  # saved scalars (alpha, dim, ...) on op nodes
+    show_shapes: bool = False  # the output shape on every op node (always in the data)
     show_legend: bool = True
     show_modules: bool = True  # a box around the nodes of each module (op and parameter nodes)
     rankdir: str = "BT"  # leaves at the bottom, loss on top (as the notes draw it)

@@ -39,6 +39,7 @@ Findings are never hidden: a group holding a node with a finding lists the kinds
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -642,6 +643,7 @@ def _group_attrs(ix: _Index, it: _Item) -> dict[str, Any]:
         kinds.update(ix.kinds.get(i, ()))
     repeat = spec["repeat"]
     name = spec["name"]
+    info = (ix.graph.graph.get("modules") or {}).get(spec["module"] or "") or {}
     return {
         "kind": GROUP,
         "label": f"{name} ×{repeat}" if repeat > 1 else name,
@@ -649,6 +651,8 @@ def _group_attrs(ix: _Index, it: _Item) -> dict[str, Any]:
         "repeat": repeat,
         "ops": ops,
         "params": params,
+        "param_count": sum(math.prod(shape) for _, shape in params),
+        "module_class": info.get("cls"),
         "members": [ix.ids[i] for i in it.members],
         "link": None,
         "finding_kinds": sorted(kinds),

@@ -5,7 +5,7 @@
 PyPI: Apache-2.0, one self-contained wheel, no system library). Its SVG importer keeps text as
 text, so the labels can be searched, copied and read back with ``pdftotext``.
 
-Typst is an optional extra (a 33 MB wheel): ``pip install 'graphscope[pdf]'``. This module is
+Typst is an optional extra (a 33 MB wheel): ``pip install 'torch-graphscope[pdf]'``. This module is
 imported only when a PDF is asked for; without the package it raises :class:`RenderError` saying
 so. Fonts: graphscope draws every label in Cousine; the PDF falls back to the DejaVu Sans Mono that
 Typst bundles (the same monospaced advance within 0.3%, with ×, →, – and …) and never looks at
@@ -23,7 +23,7 @@ __all__ = ["INSTALL_HINT", "FALLBACK_FONT", "svg_to_pdf", "require_typst"]
 
 INSTALL_HINT = (
     "PDF output with the embedded layout engine needs the 'typst' package, which is not "
-    "installed. Install it with: pip install 'graphscope[pdf]'  (or use --engine dot with a "
+    "installed. Install it with: pip install 'torch-graphscope[pdf]'  (or use --engine dot with a "
     "system Graphviz, which writes PDF itself)"
 )
 FALLBACK_FONT = "DejaVu Sans Mono"  # bundled with Typst; ignore_system_fonts keeps it the only one

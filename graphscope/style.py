@@ -35,7 +35,7 @@ from graphscope.model import (
     AutogradGraph,
     Finding,
     format_number,
-    short_path,
+    location,
     summary_text,
 )
 from graphscope.options import Options
@@ -94,10 +94,35 @@ def shape_text(shape: Sequence[int] | None) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def count_text(n: int) -> str:
+    """``7``, ``1.2k``, ``3.4M``: a parameter count, short.
+
+    >>> count_text(7), count_text(1234), count_text(3_400_000)
+    ('7', '1.2k', '3.4M')
+    """
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f}".rstrip("0").rstrip(".") + unit
+    return str(n)
+
+
+def module_title(path: str, shown: str, info: Mapping[str, Any] | None) -> str:
+    """A module box's title: its (last) name, its class when that adds something, and its
+    parameter count: ``features (Linear, 3 params)``, ``LR (3 params)``."""
+    extra = []
+    cls = (info or {}).get("cls")
+    if cls and cls != shown:
+        extra.append(str(cls))
+    params = (info or {}).get("params")
+    if params:
+        extra.append(f"{count_text(int(params))} param{'s' if params != 1 else ''}")
+    return f"{shown} ({', '.join(extra)})" if extra else shown
+
+
 def _where(d: Mapping[str, Any]) -> str | None:
     if not d.get("file"):
         return None
-    return f"{short_path(d['file'], base_only=True)}:{d.get('line')}"
+    return location(d["file"], d.get("line"), base_only=True)
 
 
 def flags_text(d: Mapping[str, Any]) -> list[str]:
@@ -200,6 +225,8 @@ def op_style(
         parts = [p for p in (where, d.get("module")) if p]
         if parts:
             lines.append(_font(esc(" · ".join(parts)), size=SMALL))
+    if options.show_shapes and d.get("shape") is not None:
+        lines.append(_font(esc(f"→ {shape_text(d['shape'])}"), size=SMALL))
     saved = d.get("saved") or []
     if options.show_saved and saved:
         if d.get("freed") and all(s.get("status") == SAVED_FREED for s in saved):
@@ -230,7 +257,12 @@ def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[
     name = d.get("name") or d.get("label") or "group"
     repeat = int(d.get("repeat") or 1)
     title = f"{name} ×{repeat}" if repeat > 1 else str(name)
-    lines = [_font(esc(title), bold=True), _font(esc(f"{d.get('ops', 0)} ops"), size=SMALL)]
+    summary = f"{d.get('ops', 0)} ops"
+    if d.get("module_class"):
+        summary = f"{d['module_class']} · {summary}"
+    if d.get("param_count"):
+        summary += f" · {count_text(int(d['param_count']))} params"
+    lines = [_font(esc(title), bold=True), _font(esc(summary), size=SMALL)]
     params = list(d.get("params") or [])
     for pname, pshape in params[:MAX_PARAM_LINES]:
         lines.append(_font(esc(f"{pname} {shape_text(pshape)}"), size=SMALL))

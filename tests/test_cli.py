@@ -132,7 +132,7 @@ def test_make_demo_renders_the_logistic_regression_model(tmp_path: Path) -> None
         "loss",
     } <= set(titles)
     assert any("features" in t for t in titles["AddmmBackward0"])  # module path on the op
-    # and the module's nodes drawn inside one box labelled with its name
+    # and the module's nodes drawn inside one box labelled with its name, class and parameters
     import xml.etree.ElementTree as ET
 
     from tests.graphs import SVG_NS
@@ -143,7 +143,8 @@ def test_make_demo_renders_the_logistic_regression_model(tmp_path: Path) -> None
         if g.get("class") == "cluster":
             label = [t.text for t in g.iter(f"{SVG_NS}text")]
             boxes[g.find(f"{SVG_NS}title").text] = label  # type: ignore[union-attr]
-    assert boxes["cluster_features"] == ["features"] and boxes["cluster_sigmoid"] == ["sigmoid"]
+    assert boxes["cluster_features"] == ["features (Linear, 3 params)"]
+    assert boxes["cluster_sigmoid"] == ["sigmoid (Sigmoid)"]
 
 
 @pytest.mark.parametrize(

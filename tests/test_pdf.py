@@ -206,7 +206,7 @@ def test_missing_typst_says_what_to_install(
         gpdf.svg_to_pdf(seed_svg)
     message = str(err.value)
     assert "'typst' package" in message
-    assert "pip install 'graphscope[pdf]'" in message
+    assert "pip install 'torch-graphscope[pdf]'" in message
     assert "--engine dot" in message and "system Graphviz" in message
 
 
@@ -218,7 +218,7 @@ def test_missing_typst_is_a_clean_cli_error(
     args = ["render", script, "-o", str(tmp_path), "--engine", "embedded", "--format", "pdf"]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 1
-    assert "pip install 'graphscope[pdf]'" in result.stderr
+    assert "pip install 'torch-graphscope[pdf]'" in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "seed_graph.g1.pdf").exists()
 

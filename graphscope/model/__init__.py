@@ -23,6 +23,7 @@ from graphscope.model.events import (
     OpCall,
     OptimizerStep,
     ScriptError,
+    ScriptExit,
 )
 from graphscope.model.findings import (
     ERROR,
@@ -66,8 +67,10 @@ from graphscope.model.graph import (
     iter_findings_for,
 )
 from graphscope.model.text import (
+    cell_name,
     format_number,
     jsonable,
+    location,
     plural,
     ranges,
     short_path,
@@ -116,6 +119,7 @@ __all__ = [
     "SavedEntry",
     "SavedStatus",
     "ScriptError",
+    "ScriptExit",
     "Severity",
     "TENSOR",
     "TensorData",
@@ -126,6 +130,8 @@ __all__ = [
     "plural",
     "ranges",
     "short_path",
+    "cell_name",
+    "location",
     "problems",
     "sorted_findings",
     "summary_text",

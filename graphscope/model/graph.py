@@ -134,6 +134,7 @@ class OpData(_NodeCommon):
     freed: bool  # backward already freed this node's saved tensors
     custom: bool  # the backward of a custom ``autograd.Function`` (ctx attributes in attrs)
     opaque: bool  # its inside is hidden (compiled region, reentrant checkpoint)
+    shape: tuple[int, ...] | None  # the shape of its (first) forward output; None: unknown
 
 
 class GroupData(_NodeCommon):
@@ -145,6 +146,8 @@ class GroupData(_NodeCommon):
     repeat: int  # how many identical copies it stands for, 1 if not folded
     ops: int  # number of op nodes inside
     params: list[tuple[str, tuple[int, ...]]]  # (name, shape) of the parameters inside
+    param_count: int  # the number of parameter elements inside (sum of their numel)
+    module_class: str | None  # the class of the module it collapses (``Linear``), when known
     members: list[str]  # ids of the nodes of the original graph it stands for
     unit: list[str] | None  # for a fold: the ids of its first copy (what its drill-down shows)
     module: str | None  # the module path it collapses, None for a loop fold
@@ -170,6 +173,14 @@ class GraphData(TypedDict, total=False):
     call: int | None  # the backward call it was captured at
     calls: list[int]  # every backward call it stands for
     findings: tuple[Finding, ...]  # the findings attached to it (see :meth:`with_findings`)
+    modules: dict[str, ModuleInfo]  # module path -> facts about the module (under ``watch``)
+
+
+class ModuleInfo(TypedDict, total=False):
+    """What is known about one module that ran (``graph.graph["modules"][path]``)."""
+
+    cls: str  # its class name: ``Linear``, ``TransformerEncoderLayer``
+    params: int  # the number of parameter elements in it and its submodules
 
 
 NODE_TYPES: dict[str, type] = {TENSOR: TensorData, OP: OpData, GROUP: GroupData}

@@ -207,6 +207,16 @@ class Recorder:
     def root_modules(self) -> list[torch.nn.Module]:
         return self.spans.root_modules()
 
+    def module_facts(self) -> dict[str, dict[str, Any]]:
+        """``{path: {"cls": class name, "params": parameter elements}}`` of the modules that
+        ran (a :class:`~graphscope.model.graph.ModuleInfo` each)."""
+        out: dict[str, dict[str, Any]] = {}
+        for path, m in self.spans.modules_ran():
+            if path not in out:
+                params = sum(p.numel() for p in m.parameters())
+                out[path] = {"cls": type(m).__name__, "params": int(params)}
+        return out
+
     def root_ids(self) -> tuple[int, ...]:
         return self.spans.root_ids()
 

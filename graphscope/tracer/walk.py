@@ -260,6 +260,7 @@ class Walker:
             "freed": freed,
             "custom": info.custom,
             "opaque": info.opaque if info.name else is_opaque(name),
+            "shape": _output_meta(fn, 0)[0],
         }
         if self.keep:
             self.cap.fns[nid] = fn

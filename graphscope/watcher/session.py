@@ -232,6 +232,8 @@ class Session:
         if not new:
             cap.release()
             return None, gid, leaves
+        if self.recorder is not None:
+            self.store.set_modules(gid, self.recorder.module_facts())
         return cap, gid, leaves
 
     def _conclude(self, rec: CallRecord, error: BaseException | None) -> None:

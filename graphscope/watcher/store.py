@@ -120,6 +120,15 @@ class GraphStore:
             d["grad_history"] = (list(d.get("grad_history") or []) + [history])[-_HISTORY:]
         d["grad"], d["grad_call"] = summary, call
 
+    def set_modules(self, gid: str, facts: dict[str, Any]) -> None:
+        """Record the class and parameter count of the modules the graph's ops came from."""
+        g = self._by_gid[gid]
+        used = {d.get("module") for _, d in g.nodes(data=True) if d.get("module")}
+        prefixes = {p.rsplit(".", k)[0] for p in used if p for k in range(p.count(".") + 1)}
+        modules = {path: dict(info) for path, info in facts.items() if path in prefixes}
+        if modules:
+            g.graph["modules"] = modules
+
     def mark_freed(self, gid: str) -> None:
         """What a failed call found: the graph's saved tensors were already freed."""
         for _, d in self._by_gid[gid].nodes(data=True):
