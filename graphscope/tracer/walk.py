@@ -147,7 +147,9 @@ class Walker:
             for (nid, _), summary in zip(self.grads, summaries, strict=True):
                 self.nodes[nid]["grad"] = summary
             self.grads.clear()
-        _fill_graph(self.g, self.nodes, itertools.chain(self._named_output_edges(), edges))
+        named = self._named_output_edges()
+        _op_shapes(self.nodes, self.ids, itertools.chain(named, edges))
+        _fill_graph(self.g, self.nodes, itertools.chain(named, edges))
         self.g.graph.update(roots=root_ids, call=None, calls=[])
         if not self.keep:
             self.cap.release()
@@ -260,7 +262,7 @@ class Walker:
             "freed": freed,
             "custom": info.custom,
             "opaque": info.opaque if info.name else is_opaque(name),
-            "shape": _output_meta(fn, 0)[0],
+            "shape": None,  # its output's, read off the edges once the walk is done
         }
         if self.keep:
             self.cap.fns[nid] = fn
@@ -292,6 +294,25 @@ class Walker:
                 continue
             nid = self._add_tensor(t, ROLE_LEAF)
             self.nodes[nid]["reached"] = False
+
+
+def _op_shapes(
+    nodes: dict[str, dict[str, Any]],
+    ids: dict[Any, str],
+    edges: Iterable[tuple[str, str, int | None, int, Any, Any]],
+) -> None:
+    """Each op's output shape (output 0) from an edge that carries it; an op whose output 0
+    feeds nothing drawn asks its node."""
+    seen: set[str] = set()
+    for src, _, _, nr, shape, _ in edges:
+        if nr == 0 and src not in seen:
+            seen.add(src)
+            d = nodes[src]
+            if d["kind"] == OP:
+                d["shape"] = shape
+    for fn, nid in ids.items():
+        if nid not in seen and nodes[nid]["kind"] == OP:
+            nodes[nid]["shape"] = _output_meta(fn, 0)[0]
 
 
 def _fill_graph(
