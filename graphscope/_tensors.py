@@ -314,10 +314,26 @@ def frame_variable(frame: FrameType | None, t: torch.Tensor) -> str | None:
         _drop_locals_snapshot(spaces)
 
 
+def unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    """The user's model inside a ``DistributedDataParallel`` / ``DataParallel`` wrapper.
+
+    The wrapper's ``module.`` prefix is not the user's: DDP's own errors name parameters
+    without it (``aux.weight``), and so does graphscope, in parameter names and module paths.
+    """
+    wrappers = (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)
+    while isinstance(module, wrappers) and isinstance(
+        getattr(module, "module", None), torch.nn.Module
+    ):
+        module = module.module
+    return module
+
+
 def named_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
     """``list(module.named_parameters())`` (same names, order and de-duplication), walked
     iteratively without generators: several times faster on models with thousands of
-    submodules."""
+    submodules. A DDP/DataParallel wrapper is looked through (:func:`unwrap`): the names
+    carry no ``module.`` prefix."""
+    module = unwrap(module)
     if type(module).named_parameters is not torch.nn.Module.named_parameters:
         return list(module.named_parameters())  # a module that redefines it: trust it
     out: list[tuple[str, torch.nn.Parameter]] = []

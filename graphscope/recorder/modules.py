@@ -23,6 +23,8 @@ from torch.nn.modules.module import (
     register_module_forward_pre_hook,
 )
 
+from graphscope._tensors import unwrap
+
 __all__ = ["ModuleSpans"]
 
 _get_seq = torch._C._autograd._get_sequence_nr
@@ -167,8 +169,9 @@ class ModuleSpans:
         root = self._roots.get(self._stack_ids[0])
         if root is not None:
             paths: dict[int, tuple[str, torch.nn.Module]] = {}
-            for name, m in root.named_modules():
-                paths.setdefault(id(m), (name, m))
+            # a DDP-wrapped model has the paths it has unwrapped (``head``, not ``module.head``)
+            for name, m in unwrap(root).named_modules():
+                paths.setdefault(id(m), (name or type(m).__name__, m))
             self._paths = paths
             hit = paths.get(id(module))
             if hit is not None and hit[1] is module and hit[0]:
