@@ -267,14 +267,15 @@ def main() -> None:
 )
 def render(**params: Any) -> None:
     """Run SCRIPT [ARGS...] (or -m MODULE [ARGS...]) and draw the autograd graph at each
-    backward call, into OUT with report.json."""
+    backward call, into OUT with report.json.
+
+    Under torchrun each rank writes into OUT/rank<N>/ and rank 0 prints the merged summary."""
+    from graphscope.distributed import detect, render_ranked
     from graphscope.runner import render_script
 
     run = _Run(click.get_current_context(), params)
     p = run.params
-    report = render_script(
-        run.target,
-        run.args,
+    kwargs: dict[str, Any] = dict(
         out=p["out"],
         options=_options(p),
         module=run.module,
@@ -283,6 +284,10 @@ def render(**params: Any) -> None:
         progress=run.progress,
         show=_show,
     )
+    rank = detect()
+    if rank is not None:
+        sys.exit(render_ranked(run.target, run.args, rank, echo=click.echo, **kwargs))
+    report = render_script(run.target, run.args, **kwargs)
     run.finish(report.summary(verbose=run.verbose), report)
 
 

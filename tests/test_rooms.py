@@ -68,6 +68,8 @@ ALLOWED: dict[str, set[str]] = {
         "layout",
         "watcher",
     },
+    # torchrun: per-rank captures and the merged report (no torch)
+    "distributed": {"checks", "errors", "model", "options", "report", "runner"},
     # [tool.graphscope] reading and the terminal's colour: small rooms of the command line
     "config": {"errors"},
     "terminal": set(),
@@ -82,6 +84,7 @@ ALLOWED: dict[str, set[str]] = {
         "terminal",
         "model",  # FINDING_KINDS, imported only when --select/--ignore is given
         "report",  # Policy, imported when a script runs
+        "distributed",  # under torchrun
     },
     "__init__": {"_version", "errors", "options", "model", "watcher", "tracer", "draw", "overview"},
     "__main__": {"cli"},
