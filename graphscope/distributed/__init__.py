@@ -85,13 +85,14 @@ def render_ranked(
         max_graphs=max_graphs,
         progress=progress if info.rank == 0 else None,  # one terminal, one voice
     )
+    skipped = report.skipped()  # torchrun's SIGTERM (or ^C) stopped this rank's drawing
     data = rank_report(
         report.to_dict(),
         report.scope.captures,
         report.scope.events.backward,
         info,
         status=report.status,
-        notes=report.scope.notes,
+        notes=[*report.scope.notes, *([skipped.removeprefix("graphscope: ")] if skipped else [])],
         path=str(mine / REPORT),
     )
     merged_path = base / REPORT
@@ -100,8 +101,9 @@ def render_ranked(
         write_json(mine / REPORT, data)
         return 0
     write_json(mine / REPORT, data)
-    with _sigterm_flag() as stopped:
-        reports, missing = wait_for_ranks(base, info, timeout=timeout, own=data, stop=stopped)
+    with _sigterm_flag() as flag:
+        stop = (lambda: True) if skipped else flag  # already stopped: merge what is there
+        reports, missing = wait_for_ranks(base, info, timeout=timeout, own=data, stop=stop)
     merged = merge(reports, info.world_size, missing)
     write_json(merged_path, merged)
     echo(summary(merged, engine=report.engine, written=str(merged_path)))

@@ -216,6 +216,11 @@ def summary(merged: Report, *, engine: str | None = None, written: str | None = 
             f"  {g['id']}: {g.get('nodes')} nodes, stands for {_stands_for(g)}: "
             f"{short_path(g.get('file'))}"
         )
+    if not merged.get("backward_calls"):
+        lines.append(
+            "  no backward call ran on any rank, so there is no graph to draw: graphscope "
+            "captures the graph at each backward call"
+        )
     folders = sorted({_folder(r.get("report")) for r in ranks if r.get("report")})
     if folders:
         lines.append(f"  each rank's files and report: {', '.join(folders)}")
@@ -290,6 +295,8 @@ def _tail_lines(merged: Report) -> list[str]:
 
 def _who(ranks: Sequence[int]) -> str:
     ranks = sorted(ranks)
+    if not ranks:
+        return "no rank"
     return f"rank {ranks[0]}" if len(ranks) == 1 else "ranks " + ", ".join(map(str, ranks))
 
 
