@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from graphscope.distributed.handshake import (
 from graphscope.distributed.merge import merge, merged_status, pointer, rank_report, summary
 from graphscope.errors import UsageError
 from graphscope.model import AutogradGraph, BackwardCall, Events, ScriptError
+from graphscope.report import Policy
 
 SCRIPT = Path(__file__).parent / "torchrun" / "ddp_train.py"  # not in scripts/: needs RANK
 LIMIT = 240  # seconds for one torchrun run, then its process group is killed
@@ -69,6 +71,13 @@ TORCHRUN_ENV = {
     "TORCHELASTIC_RESTART_COUNT": "0",
     "TORCHELASTIC_ERROR_FILE": "/tmp/torchelastic_ab/none_x1/attempt_0/1/error.json",
 }
+
+
+def _validate(report: dict[str, Any]) -> None:
+    """``report`` matches the shipped JSON Schema of reports."""
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is in the dev extra")
+    schema = json.loads(files("graphscope").joinpath("report.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(report)
 
 
 # -- rank detection ------------------------------------------------------------------------------
@@ -164,11 +173,15 @@ class _Clock:
         self.now += seconds
 
 
-def test_mark_started_drops_this_ranks_old_report_and_rank0_the_merged_one(tmp_path: Path) -> None:
+def test_mark_started_drops_this_ranks_old_files_and_rank0_the_merged_report(
+    tmp_path: Path,
+) -> None:
     info = _info(0)
-    write_json(rank_dir(tmp_path, 0) / "report.json", _report(0, info.run))
+    write_json(rank_dir(tmp_path, 0) / "rank.json", _report(0, info.run))
+    write_json(rank_dir(tmp_path, 0) / "report.json", {"old": True})
     write_json(tmp_path / "report.json", {"old": True})
     mark_started(tmp_path, info, pid=4321)
+    assert not (tmp_path / "rank0" / "rank.json").exists()
     assert not (tmp_path / "rank0" / "report.json").exists()
     assert not (tmp_path / "report.json").exists()
     started = json.loads((tmp_path / "rank0" / "started.json").read_text())
@@ -177,11 +190,11 @@ def test_mark_started_drops_this_ranks_old_report_and_rank0_the_merged_one(tmp_p
 
 
 def test_read_report_wants_this_run_and_rank_and_whole_json(tmp_path: Path) -> None:
-    path = rank_dir(tmp_path, 1) / "report.json"
+    path = rank_dir(tmp_path, 1) / "rank.json"
     path.parent.mkdir(parents=True)
     path.write_text('{"backward_calls": 1, "rank": {"ra')  # half written
     assert read_report(tmp_path, 1, "run-a") is None
-    path.write_text(json.dumps({"backward_calls": 1}))  # the runner's, before ours
+    path.write_text(json.dumps({"backward_calls": 1}))  # no rank block
     assert read_report(tmp_path, 1, "run-a") is None
     write_json(path, _report(1, "run-b"))  # an earlier run's
     assert read_report(tmp_path, 1, "run-a") is None
@@ -192,7 +205,7 @@ def test_read_report_wants_this_run_and_rank_and_whole_json(tmp_path: Path) -> N
 def test_wait_collects_every_ranks_report(tmp_path: Path) -> None:
     info = _info(0, world=3)
     for r in (1, 2):
-        write_json(rank_dir(tmp_path, r) / "report.json", _report(r, info.run))
+        write_json(rank_dir(tmp_path, r) / "rank.json", _report(r, info.run))
     clock = _Clock()
     reports, missing = wait_for_ranks(
         tmp_path, info, timeout=10, own=_report(0, info.run), clock=clock, sleep=clock.sleep
@@ -253,7 +266,7 @@ def test_wait_stops_when_told(tmp_path: Path) -> None:
 def test_wait_ignores_an_earlier_runs_files(tmp_path: Path) -> None:
     info = _info(0)
     mark_started(tmp_path, _info(1, run="run-old"), pid=999_999)
-    write_json(rank_dir(tmp_path, 1) / "report.json", _report(1, _info(1, run="run-old").run))
+    write_json(rank_dir(tmp_path, 1) / "rank.json", _report(1, _info(1, run="run-old").run))
     clock = _Clock()
     _, missing = wait_for_ranks(
         tmp_path, info, timeout=300, grace=2, own=_report(0, info.run), clock=clock,
@@ -327,7 +340,9 @@ def _rank(
     rank: int, graphs: list[AutogradGraph], findings: list[dict[str, Any]] | None = None, **kw: Any
 ) -> dict[str, Any]:
     info = detect({"RANK": str(rank), "WORLD_SIZE": "2", "TORCHELASTIC_RUN_ID": "r"})
+    error, status = kw.pop("error", None), kw.pop("status", 0)
     base = {
+        "schema": 1,
         "graphscope": "0.1.0",
         "script": "t.py",
         "backward_calls": sum(len(g.graph["calls"]) for g in graphs),
@@ -342,13 +357,14 @@ def _rank(
             for g in graphs
         ],
         "findings": list(findings or []),
-        "error": kw.pop("error", None),
+        "error": error,
+        "exit_code": error["exit_code"] if error else 0,
+        "status": status,
     }
     n = max([c for g in graphs for c in g.graph["calls"]] or [0])
     return rank_report(
-        base, graphs, _calls(n), info, status=kw.pop("status", 0),
-        path=f"out/rank{rank}/report.json", **kw,
-    )  # fmt: skip
+        base, graphs, _calls(n), info, status=status, path=f"out/rank{rank}/report.json", **kw
+    )
 
 
 def _finding(kind: str = "no-grad-param", line: int = 31, **kw: Any) -> dict[str, Any]:
@@ -392,7 +408,8 @@ def test_identical_graphs_across_ranks_are_one_graph_standing_for_both() -> None
         ("no-grad-param", [0, 1], "g1")
     ]
     assert merged["missing"] == [] and merged["error"] is None
-    assert merged_status(merged) == 1  # a warning
+    assert merged_status(merged) == merged["status"] == 1  # a warning
+    _validate(merged)
 
 
 def test_different_graphs_are_listed_each_with_its_rank_and_merged_ids() -> None:
@@ -437,11 +454,14 @@ def test_shapes_alone_do_not_make_ranks_differ() -> None:
 
 
 def test_errors_of_the_ranks_merge_by_their_first_line() -> None:
-    err = {"type": "RuntimeError", "message": UNUSED_TEXT, "file": "t.py", "line": 29}
+    err = {"type": "RuntimeError", "message": UNUSED_TEXT, "file": "t.py", "line": 29,
+           "how": "raised", "exit_code": 1, "traceback": "Traceback ..."}  # fmt: skip
     other = dict(err, message=UNUSED_TEXT.replace("rank 1", "rank 0"))
     reports = {0: _rank(0, [], error=other, status=1), 1: _rank(1, [], error=err, status=1)}
     merged = merge(reports, 2)
+    _validate(merged)
     assert merged["error"]["ranks"] == [0, 1]
+    assert (merged["exit_code"], merged["status"]) == (1, 1)
     text = summary(merged)
     assert text.splitlines()[-1] == (
         "ranks 0, 1 raised RuntimeError: Expected to have finished reduction in the prior "
@@ -452,9 +472,22 @@ def test_errors_of_the_ranks_merge_by_their_first_line() -> None:
 
 def test_missing_ranks_are_named_and_fail_the_job() -> None:
     merged = merge({0: _rank(0, [_graph("g1", [1])])}, 2, {1: "it crashed"})
+    _validate(merged)
     assert merged["missing"] == [{"rank": 1, "reason": "it crashed"}]
     assert merged_status(merged) == 1
     assert "rank 1 is missing from this report: it crashed" in summary(merged).splitlines()
+
+
+def test_the_policy_applies_to_cross_rank_findings_and_the_status() -> None:
+    reports = {0: _rank(0, [_graph("g1", [1])]), 1: _rank(1, [_graph("g1", [1], aux=False)])}
+    bad = {0: reports[0], 1: {**reports[1], "findings": [_finding()]}}  # a warning on rank 1
+    assert merge(bad, 2)["status"] == 1
+    assert merge(bad, 2, policy=Policy(fail_on="error"))["status"] == 0
+    assert [f["kind"] for f in merge(bad, 2)["findings"]] == ["no-grad-param", "ranks-differ"]
+    ignored = merge(bad, 2, policy=Policy(ignore=("ranks-differ",)))
+    assert [f["kind"] for f in ignored["findings"]] == ["no-grad-param"]
+    info = merge(reports, 2, policy=Policy(fail_on="info"))
+    assert [f["kind"] for f in info["findings"]] == ["ranks-differ"] and info["status"] == 1
 
 
 def test_the_merged_status_keeps_a_ranks_own_exit_status() -> None:
@@ -700,12 +733,18 @@ def test_two_ranks_write_their_own_files_and_rank0_merges(work: Path) -> None:
     out = work / "out"
     for r in (0, 1):
         rep = json.loads((out / f"rank{r}" / "report.json").read_text())
-        assert (rep["rank"]["rank"], rep["backward_calls"], rep["findings"]) == (r, 3, [])
+        _validate(rep)  # each rank's own report, as graphscope render writes it
+        assert (rep["backward_calls"], rep["findings"], rep["status"]) == (3, [], 0)
         assert rep["graphs"][0]["file"] == f"out/rank{r}/ddp_train.g1.svg"
+        record = json.loads((out / f"rank{r}" / "rank.json").read_text())
+        assert (record["rank"]["rank"], record["rank"]["world_size"]) == (r, 2)
+        assert record["rank"]["report"] == f"out/rank{r}/report.json"
         texts = _svg_texts(out / f"rank{r}" / "ddp_train.g1.svg")
         assert {"encoder.weight", "head.bias", "aux.weight", "loss"} <= texts
         assert not any("module." in t for t in texts)  # DDP's prefix stripped everywhere
     merged = json.loads((out / "report.json").read_text())
+    _validate(merged)
+    assert (merged["status"], merged["exit_code"], merged["world_size"]) == (0, 0, 2)
     assert [(r["rank"], r["backward_calls"], r["status"]) for r in merged["ranks"]] == [
         (0, 3, 0),
         (1, 3, 0),
@@ -736,6 +775,8 @@ def test_ddp_unused_parameters_explained_with_names_and_ranks(work: Path) -> Non
                     "-o", "out", "--format", "dot")  # fmt: skip
     assert run.returncode == 1
     merged = json.loads((work / "out" / "report.json").read_text())
+    _validate(merged)
+    assert merged["status"] == 1
     [f] = merged["findings"]
     back, fwd = _line("backward"), _line("forward")
     assert (f["kind"], f["severity"], f["ranks"], f["line"]) == (
@@ -759,6 +800,7 @@ def test_a_rank_that_takes_another_branch_is_named_with_where(work: Path) -> Non
                     "--format", "dot")  # fmt: skip
     assert run.returncode == 1
     merged = json.loads((work / "out" / "report.json").read_text())
+    _validate(merged)
     assert [(g["id"], g["ranks"]) for g in merged["graphs"]] == [("g1", [0]), ("g2", [1])]
     kinds = {f["kind"]: f for f in merged["findings"]}
     assert set(kinds) == {"ddp-unused-param", "ranks-differ"}
@@ -803,6 +845,7 @@ def test_a_rank_that_dies_is_reported_missing(work: Path) -> None:
                     env={"GRAPHSCOPE_TEST_OUT": str(out)})  # fmt: skip
     assert run.returncode != 0
     merged = json.loads((out / "report.json").read_text())
+    _validate(merged)
     assert [r["rank"] for r in merged["ranks"]] == [0]
     [missing] = merged["missing"]
     assert missing["rank"] == 1

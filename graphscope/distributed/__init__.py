@@ -37,16 +37,17 @@ from typing import TYPE_CHECKING, Any
 
 from graphscope.distributed.env import RankInfo, detect, wait_timeout
 from graphscope.distributed.handshake import (
+    RECORD,
     REPORT,
     mark_started,
     rank_dir,
     wait_for_ranks,
     write_json,
 )
-from graphscope.distributed.merge import merge, merged_status, pointer, rank_report, summary
+from graphscope.distributed.merge import merge, pointer, rank_report, summary
 
 if TYPE_CHECKING:
-    from graphscope.options import Options
+    from graphscope.report import Policy
 
 __all__ = [
     "RankInfo",
@@ -64,50 +65,46 @@ def render_ranked(
     info: RankInfo,
     *,
     out: str | os.PathLike[str] = "graphscope-out",
-    options: Options | None = None,
-    max_graphs: int = 20,
+    policy: Policy | None = None,
     progress: Callable[[str], None] | None = None,
     echo: Callable[[str], None] = print,
+    **render: Any,
 ) -> int:
     """``graphscope render`` on one rank: prints its lines with ``echo`` (the one-line pointer
-    on ranks other than 0, the merged summary on rank 0) and returns its exit status."""
+    on ranks other than 0, the merged summary on rank 0) and returns its exit status.
+    ``render`` holds the other keyword arguments of :func:`graphscope.runner.render_script`."""
     from graphscope.runner import render_script
 
     base = Path(out)
     timeout = wait_timeout()  # a bad value is reported before the script runs
     mark_started(base, info)
     mine = rank_dir(base, info.rank)
-    report = render_script(
-        script,
-        args,
-        out=mine,
-        options=options,
-        max_graphs=max_graphs,
-        progress=progress if info.rank == 0 else None,  # one terminal, one voice
-    )
+    quiet = progress if info.rank == 0 else None  # one terminal, one voice
+    report = render_script(script, args, out=mine, policy=policy, progress=quiet, **render)
     skipped = report.skipped()  # torchrun's SIGTERM (or ^C) stopped this rank's drawing
+    notes = [*report.scope.notes, *([skipped.removeprefix("graphscope: ")] if skipped else [])]
     data = rank_report(
         report.to_dict(),
         report.scope.captures,
         report.scope.events.backward,
         info,
         status=report.status,
-        notes=[*report.scope.notes, *([skipped.removeprefix("graphscope: ")] if skipped else [])],
+        notes=notes,
         path=str(mine / REPORT),
     )
     merged_path = base / REPORT
     if info.rank != 0:
-        echo(pointer(data, str(merged_path)))  # before the report: rank 0 prints after it
-        write_json(mine / REPORT, data)
+        echo(pointer(data, str(merged_path)))  # before the record: rank 0 prints after it
+        write_json(mine / RECORD, data)
         return 0
-    write_json(mine / REPORT, data)
+    write_json(mine / RECORD, data)
     with _sigterm_flag() as flag:
         stop = (lambda: True) if skipped else flag  # already stopped: merge what is there
         reports, missing = wait_for_ranks(base, info, timeout=timeout, own=data, stop=stop)
-    merged = merge(reports, info.world_size, missing)
+    merged = merge(reports, info.world_size, missing, policy)
     write_json(merged_path, merged)
     echo(summary(merged, engine=report.engine, written=str(merged_path)))
-    return merged_status(merged)
+    return int(merged["status"])
 
 
 @contextmanager

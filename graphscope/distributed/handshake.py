@@ -2,12 +2,14 @@
 
 Each rank writes into its own folder ``OUT/rank<N>/``:
 
-* ``started.json`` before the script runs (run key, pid, host), after removing its own report
+* ``started.json`` before the script runs (run key, pid, host), after removing its own files
   of an earlier run;
-* ``report.json`` when it is done: the rank's report with a ``rank`` block naming the run
-  (written to a temporary file and renamed, so a reader never sees half of it).
+* ``report.json`` (its own report, as ``graphscope render`` writes it) and then ``rank.json``
+  when it is done: that report with a ``rank`` block naming the run and what the merge
+  compares (:func:`graphscope.distributed.merge.rank_report`), written to a temporary file and
+  renamed, so a reader never sees half of it.
 
-Rank 0 waits until every rank's ``report.json`` of this run is there. It stops waiting for a
+Rank 0 waits until every rank's ``rank.json`` of this run is there. It stops waiting for a
 rank whose process has ended without one (same host: the pid from ``started.json`` is gone: the
 rank crashed or was killed), for a rank that wrote no ``started.json`` within the start grace,
 at the time limit (``GRAPHSCOPE_RANK_TIMEOUT``), or when ``stop()`` says so (torchrun is
@@ -36,7 +38,8 @@ from graphscope.errors import UsageError
 __all__ = ["rank_dir", "mark_started", "write_json", "read_report", "wait_for_ranks"]
 
 STARTED = "started.json"
-REPORT = "report.json"
+REPORT = "report.json"  # a rank's own report (and, in OUT itself, the merged one)
+RECORD = "rank.json"  # a rank's finished record: the handshake
 START_GRACE = 60.0  # seconds: a rank that wrote no started.json by then is not coming
 POLL = 0.2
 
@@ -47,10 +50,10 @@ def rank_dir(out: str | os.PathLike[str], rank: int) -> Path:
 
 
 def mark_started(out: Path, info: RankInfo, *, pid: int | None = None) -> None:
-    """Before the script runs: drop this rank's report of an earlier run (rank 0 also the
-    merged one) and say this rank started (run key, pid, host, time)."""
+    """Before the script runs: drop this rank's record and report of an earlier run (rank 0
+    also the merged report) and say this rank started (run key, pid, host, time)."""
     mine = rank_dir(out, info.rank)
-    stale = [mine / REPORT] + ([out / REPORT] if info.rank == 0 else [])
+    stale = [mine / RECORD, mine / REPORT] + ([out / REPORT] if info.rank == 0 else [])
     try:
         for p in stale:
             p.unlink(missing_ok=True)
@@ -78,9 +81,9 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def read_report(out: Path, rank: int, run: str) -> dict[str, Any] | None:
-    """Rank ``rank``'s finished report of run ``run``, or ``None`` (not there yet, half
-    written by the runner before we renamed ours over it, or an earlier run's)."""
-    data = _read(rank_dir(out, rank) / REPORT)
+    """Rank ``rank``'s finished record of run ``run``, or ``None`` (not there yet, unreadable,
+    or an earlier run's)."""
+    data = _read(rank_dir(out, rank) / RECORD)
     block = data.get("rank") if data else None
     if not isinstance(block, dict) or block.get("run") != run or block.get("rank") != rank:
         return None

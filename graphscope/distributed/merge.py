@@ -1,28 +1,32 @@
 """The merged report of a torchrun job: pure functions over the ranks' report dicts.
 
-:func:`rank_report` adds to one rank's report (DESIGN.md's JSON) what the merge compares: a
-``rank`` block (who, which run, exit status, graphscope's notes) and, per graph, a
+:func:`rank_report` makes a rank's handshake record (``OUT/rank<N>/rank.json``): its JSON
+report (the one of DESIGN.md, also in ``OUT/rank<N>/report.json``) plus what the merge
+compares: a ``rank`` block (who, which run, exit status, graphscope's notes) and, per graph, a
 ``structure`` key (a hash of :meth:`AutogradGraph.structure_key`, equal for identical graphs),
 an ``outline`` (:func:`graphscope.checks.ranks_differ.outline`) and the ``site`` of its first
-backward call. :func:`merge` makes the job's ``report.json`` from those; :func:`summary` is what
-rank 0 prints and :func:`pointer` the one line every other rank prints.
+backward call. :func:`merge` makes the job's ``OUT/report.json`` from those; :func:`summary` is
+what rank 0 prints and :func:`pointer` the one line every other rank prints.
 
-The merged report::
+The merged report is a report of the shipped schema (``report.schema.json``) with the optional
+torchrun fields::
 
-    {"graphscope": "0.1.0", "script": "train.py", "world_size": 2,
-     "ranks": [{"rank": 0, "backward_calls": 3, "status": 0, "report": "out/rank0/report.json",
-                "error": null, "notes": []}, ...],
-     "missing": [{"rank": 1, "reason": "..."}],
-     "backward_calls": 6,
-     "graphs": [{"id": "g1", "structure": "9f2c...", "nodes": 17, "edges": 16,
-                 "file": "out/rank0/train.g1.svg", "ranks": [0, 1],
+    {"schema": 1, "graphscope": "0.1.0", "script": "train.py", "backward_calls": 6,
+     "graphs": [{"id": "g1", "calls": [1, 2, 3], "nodes": 17, "edges": 16,
+                 "file": "out/rank0/train.g1.svg", "structure": "9f2c...", "ranks": [0, 1],
                  "members": [{"rank": 0, "graph": "g1", "calls": [1, 2, 3], "file": ...}, ...]}],
      "findings": [{...one finding..., "graph": "g1", "ranks": [0, 1]}],
-     "error": {"type": ..., "message": ..., "file": ..., "line": ..., "ranks": [1]} or null}
+     "error": {...the first rank's..., "ranks": [0, 1]} or null,
+     "exit_code": 1, "status": 1,
+     "world_size": 2,
+     "ranks": [{"rank": 0, "backward_calls": 3, "graphs": 1, "status": 1, "exit_code": 1,
+                "report": "out/rank0/report.json", "error": {...} or null, "notes": []}, ...],
+     "missing": [{"rank": 1, "reason": "..."}]}
 
-Graph ids are the merged ones (``g1`` ... in order of first appearance, rank 0 first); a member
-names the rank's own graph id and file. A finding is kept once per cause across ranks (same
-kind, line and message) with the ranks that hit it; ``ranks-differ`` findings are made here.
+Graph ids are the merged ones (``g1`` ... in order of first appearance, rank 0 first); a
+graph's ``calls`` and ``file`` are its first rank's, ``members`` names every rank's own graph id,
+calls and file. A finding is kept once per cause across ranks (same kind, line and message)
+with the ranks that hit it; ``ranks-differ`` findings are made here.
 """
 
 from __future__ import annotations
@@ -40,10 +44,12 @@ from graphscope.model import (
     WARNING,
     AutogradGraph,
     BackwardCall,
+    Finding,
     plural,
     ranges,
     short_path,
 )
+from graphscope.report import Policy
 
 __all__ = ["rank_report", "merge", "merged_status", "summary", "pointer"]
 
@@ -87,32 +93,47 @@ def structure_hash(graph: AutogradGraph) -> str:
 
 
 def merge(
-    reports: Mapping[int, Report], world_size: int, missing: Mapping[int, str] | None = None
+    reports: Mapping[int, Report],
+    world_size: int,
+    missing: Mapping[int, str] | None = None,
+    policy: Policy | None = None,
 ) -> dict[str, Any]:
-    """The job's report from the ranks' reports (see the module docstring)."""
+    """The job's report from the ranks' records (see the module docstring); ``policy`` (the
+    ranks' ``--select``/``--ignore``/``--fail-on``) also applies to the cross-rank findings."""
+    policy = policy or Policy()
     ranks = sorted(reports)
     first = reports[ranks[0]] if ranks else {}
     graphs, ids = _merge_graphs(reports)
-    return {
+    entries = [_rank_entry(r, reports[r]) for r in ranks]
+    codes = [e["exit_code"] for e in entries if isinstance(e["exit_code"], int)]
+    merged: dict[str, Any] = {
+        "schema": first.get("schema", 1),
         "graphscope": first.get("graphscope"),
         "script": first.get("script"),
-        "world_size": world_size,
-        "ranks": [_rank_entry(r, reports[r]) for r in ranks],
-        "missing": [{"rank": r, "reason": why} for r, why in sorted((missing or {}).items())],
         "backward_calls": sum(int(reports[r].get("backward_calls") or 0) for r in ranks),
         "graphs": graphs,
-        "findings": _merge_findings(reports, ids),
+        "findings": _merge_findings(reports, ids, policy),
         "error": _merge_errors(reports),
+        "exit_code": max(codes) if codes else None,
+        "status": 0,
+        "world_size": world_size,
+        "ranks": entries,
+        "missing": [{"rank": r, "reason": why} for r, why in sorted((missing or {}).items())],
     }
+    merged["status"] = merged_status(merged, policy)
+    return merged
 
 
-def merged_status(merged: Report) -> int:
-    """Exit status of the job: the largest rank status; at least 1 when a rank is missing or
-    a merged finding is an error or a warning."""
+def merged_status(merged: Report, policy: Policy | None = None) -> int:
+    """Exit status of the job: the largest rank status; at least 1 when a rank is missing or a
+    merged finding fails the policy (``--fail-on``, warning by default)."""
+    policy = policy or Policy()
     worst = max([int(r.get("status") or 0) for r in merged.get("ranks", [])] or [0])
-    bad = bool(merged.get("missing")) or any(
-        f.get("severity") in (ERROR, WARNING) for f in merged.get("findings", [])
-    )
+    found = [
+        Finding(str(f.get("kind")), f.get("severity", INFO), "", "")
+        for f in merged.get("findings", [])
+    ]
+    bad = bool(merged.get("missing")) or policy.fails(found)
     return max(worst, 1 if bad else 0)
 
 
@@ -123,6 +144,7 @@ def _rank_entry(rank: int, report: Report) -> dict[str, Any]:
         "backward_calls": int(report.get("backward_calls") or 0),
         "graphs": len(report.get("graphs") or []),
         "status": int(block.get("status") or 0),
+        "exit_code": report.get("exit_code"),
         "report": block.get("report"),
         "error": report.get("error"),
         "notes": list(block.get("notes") or []),
@@ -141,10 +163,11 @@ def _merge_graphs(
             if key not in merged:
                 merged[key] = {
                     "id": f"g{len(merged) + 1}",
-                    "structure": g.get("structure"),
+                    "calls": g.get("calls") or [],
                     "nodes": g.get("nodes"),
                     "edges": g.get("edges"),
                     "file": g.get("file"),
+                    "structure": g.get("structure"),
                     "ranks": [],
                     "members": [],
                 }
@@ -158,7 +181,7 @@ def _merge_graphs(
 
 
 def _merge_findings(
-    reports: Mapping[int, Report], ids: Mapping[tuple[int, str], str]
+    reports: Mapping[int, Report], ids: Mapping[tuple[int, str], str], policy: Policy
 ) -> list[dict[str, Any]]:
     """One finding per cause across ranks, with the ranks; then the cross-rank ones."""
     kept: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -173,7 +196,8 @@ def _merge_findings(
     ddp_failed = any(f.get("kind") in _DDP_KINDS for f in found)
     outlines = {r: [g for g in reports[r].get("graphs") or [] if "outline" in g] for r in reports}
     for finding, ranks in ranks_differ.across_ranks(outlines, ddp_failed=ddp_failed):
-        found.append({**finding.to_dict(), "ranks": ranks})
+        if policy.keeps(finding.kind):
+            found.append({**finding.to_dict(), "ranks": ranks})
     return sorted(found, key=_finding_order)
 
 

@@ -20,7 +20,7 @@ mode = sys.argv[1]
 rank = int(os.environ["RANK"])
 if mode == "crash":
     if rank == 1:  # wait until rank 0 waits for us, then die the hard way
-        report = os.path.join(os.environ["GRAPHSCOPE_TEST_OUT"], "rank0", "report.json")
+        report = os.path.join(os.environ["GRAPHSCOPE_TEST_OUT"], "rank0", "rank.json")
         deadline = time.monotonic() + 120
         while not os.path.exists(report) and time.monotonic() < deadline:
             time.sleep(0.1)
