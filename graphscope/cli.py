@@ -26,7 +26,13 @@ import click
 
 from graphscope._version import __version__
 from graphscope.errors import GraphscopeError
-from graphscope.options import DEFAULT_MAX_NODES, ENGINES, FORMATS, Options
+from graphscope.options import (
+    DEFAULT_LAYOUT_TIMEOUT,
+    DEFAULT_MAX_NODES,
+    ENGINES,
+    FORMATS,
+    Options,
+)
 
 _SCRIPT_CONTEXT = {"ignore_unknown_options": True, "allow_interspersed_args": True}
 
@@ -81,6 +87,14 @@ def _render_options(fn: Any) -> Any:
             multiple=True,
             metavar="PATH",
             help="Show this module expanded (repeatable), e.g. --expand encoder.layers.0",
+        ),
+        click.option(
+            "--layout-timeout",
+            default=DEFAULT_LAYOUT_TIMEOUT,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="SECONDS",
+            help="Time one picture's layout may take; a slower one is redrawn collapsed one level more.",
         ),
         click.option(
             "--attrs/--no-attrs",
@@ -205,6 +219,7 @@ def _options(
     max_nodes: int,
     depth: int | None,
     expand: Sequence[str],
+    layout_timeout: float,
     attrs: bool,
     source: bool,
     legend: bool,
@@ -215,6 +230,7 @@ def _options(
         max_nodes=max_nodes,
         depth=depth,
         expand=tuple(expand),
+        layout_timeout=layout_timeout,
         show_attrs=attrs,
         show_source=source,
         show_legend=legend,

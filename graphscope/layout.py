@@ -16,7 +16,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from graphscope.errors import RenderError, UsageError
+from graphscope.errors import LayoutTimeout, RenderError, UsageError
 from graphscope.options import ENGINES
 
 __all__ = ["Engine", "find_engine", "layout", "LAYOUT_TIMEOUT"]
@@ -72,23 +72,27 @@ def find_engine(name: str = "auto") -> Engine:
     return Engine("embedded", path)
 
 
-def layout(source: str, fmt: str, engine: Engine) -> bytes:
-    """Run ``engine`` on DOT ``source`` and return the ``fmt`` output (svg, png or pdf)."""
+def layout(source: str, fmt: str, engine: Engine, *, timeout: float | None = None) -> bytes:
+    """Run ``engine`` on DOT ``source`` and return the ``fmt`` output (svg, png or pdf).
+
+    ``timeout``: seconds after which the engine is stopped and :class:`LayoutTimeout` raised
+    (default :data:`LAYOUT_TIMEOUT`)."""
     if fmt == "pdf" and engine.name == "embedded":
         from graphscope._pdf import xdot_to_pdf
 
-        return xdot_to_pdf(layout(source, "json", engine))
+        return xdot_to_pdf(layout(source, "json", engine, timeout=timeout))
+    limit = LAYOUT_TIMEOUT if timeout is None else timeout
     try:
         proc = subprocess.run(
             [engine.path, f"-T{fmt}"],
             input=source.encode("utf-8"),
             capture_output=True,
-            timeout=LAYOUT_TIMEOUT,
+            timeout=limit,
             check=False,
         )
     except subprocess.TimeoutExpired as err:
-        raise RenderError(
-            f"the {engine.name} layout did not finish in {LAYOUT_TIMEOUT} s; lower --max-nodes "
+        raise LayoutTimeout(
+            f"the {engine.name} layout did not finish in {limit:g} s; lower --max-nodes "
             "or use --depth to collapse more"
         ) from err
     except OSError as err:

@@ -143,6 +143,7 @@ class Report:
     files: dict[str, str] = field(default_factory=dict)  # graph id -> its main file
     written: list[str] = field(default_factory=list)  # every file written, report.json last
     engine: str | None = None  # the layout engine that ran
+    drawing: list[str] = field(default_factory=list)  # what the drawing had to change (slow layouts)
     findings: list[Finding] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -177,6 +178,7 @@ class Report:
                 "graph at each backward call (or call graphscope.render(tensor, path) in the script)"
             )
         lines.extend(f"  wrote {p}" for p in self.written)
+        lines.extend(f"  note: {n}" for n in self.drawing)
         lines.extend(outcome_lines(self.findings, scope.notes, scope.events.error))
         return "\n".join(lines)
 

@@ -119,6 +119,7 @@ def _draw(
             res = render_graph(g, outdir / f"{stem}.{gid}.{ext}", options, engine=engine)
             report.files[gid] = str(res.path)
             report.written += [str(res.path), *(str(p) for p in res.extra)]
+            report.drawing += res.notes
 
 
 def _write_json(report: Report, path: Path) -> None:

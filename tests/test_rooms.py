@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "style": {"model", "options"},
     "report": {"model", "_version", "watcher"},  # watcher: for type annotations only
     "html": {"model"},
-    "overview": {"model", "errors", "_gc"},
+    "overview": {"model", "errors", "_gc", "options"},  # options: the default budget
     "_gc": set(),
     # drawing
     "dot": {"style", "model", "options"},

@@ -130,6 +130,7 @@ class OpData(_NodeCommon):
     freed: bool  # backward already freed this node's saved tensors
     custom: bool  # the backward of a custom ``autograd.Function`` (ctx attributes in attrs)
     opaque: bool  # its inside is hidden (compiled region, reentrant checkpoint)
+    order: int  # rank in forward (creation) order among the graph's ops: 0 = made first
 
 
 class GroupData(_NodeCommon):
@@ -142,8 +143,10 @@ class GroupData(_NodeCommon):
     ops: int  # number of op nodes inside
     params: list[tuple[str, tuple[int, ...]]]  # (name, shape) of the parameters inside
     members: list[str]  # ids of the nodes of the original graph it stands for
-    unit: list[str] | None  # for a fold: the ids of its first copy (what its drill-down shows)
-    module: str | None  # the module path it collapses, None for a loop fold
+    unit: list[str] | None  # for a fold: the ids of the copy its drill-down shows
+    module: str | None  # the module path it collapses, None for a loop fold or a part
+    cluster: str | None  # the module box it is drawn in (its parent module), None: none
+    state: dict[str, list[str]]  # a loop's unit: op id -> names of the loop variables it feeds
     link: str | None  # file name (or page level) of its drill-down picture, when written
     finding_kinds: list[str]  # kinds of the findings on nodes inside (shown on the group)
 
@@ -156,6 +159,8 @@ class EdgeData(TypedDict, total=False):
     output_nr: int | None  # the output index on the producer
     shape: tuple[int, ...] | None
     dtype: str | None
+    recurrent: bool  # a fold's self-loop: each copy hands this data to the next one
+    state: list[str]  # the loop variables that edge carries (``h1``, ``c1``), when known
 
 
 class GraphData(TypedDict, total=False):
@@ -166,6 +171,8 @@ class GraphData(TypedDict, total=False):
     call: int | None  # the backward call it was captured at
     calls: list[int]  # every backward call it stands for
     findings: tuple[Finding, ...]  # the findings attached to it (see :meth:`with_findings`)
+    modules: dict[str, str]  # module path -> class name (``cell1 -> LSTMCell``), when known
+    modules_inferred: bool  # op modules inferred from the parameters they read (no recorder)
 
 
 NODE_TYPES: dict[str, type] = {TENSOR: TensorData, OP: OpData, GROUP: GroupData}

@@ -13,7 +13,12 @@ from bisect import bisect_right
 from graphscope.model import Events, OpCall
 from graphscope.recorder.sites import Sites
 
-__all__ = ["OpLog"]
+__all__ = ["OpLog", "KEEP_INTERVALS"]
+
+#: backward calls whose forward ops stay findable: a later graph can hold nodes made before an
+#: earlier backward (a trunk shared with retain_graph=True, a GAN's generator in its second
+#: backward, the previous batch of an RNN), and they keep their line and module there
+KEEP_INTERVALS = 4
 
 
 class OpLog:
@@ -24,6 +29,7 @@ class OpLog:
         self.sites = sites
         self._lo: list[int] = []
         self._ops: list[OpCall] = []
+        self._marks: list[int] = []  # len(self._ops) at each of the last forget() calls
 
     def add(self, api: str, module: str | None, lo: int, hi: int) -> None:
         file, line = self.sites.where()
@@ -46,5 +52,15 @@ class OpLog:
         return None
 
     def forget(self) -> None:
+        """A backward call ended: drop the ops recorded before the last few such calls."""
+        self._marks.append(len(self._ops))
+        if len(self._marks) > KEEP_INTERVALS:
+            cut = self._marks.pop(0)
+            del self._lo[:cut]
+            del self._ops[:cut]
+            self._marks = [m - cut for m in self._marks]
+
+    def clear(self) -> None:
         self._lo.clear()
         self._ops.clear()
+        self._marks.clear()

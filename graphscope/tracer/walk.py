@@ -78,6 +78,8 @@ class Walker:
         self.grads: list[tuple[str, torch.Tensor]] = []  # (node id, .grad) to summarize
         #: saved entries whose tensor may get its node later in the walk: ``(entry, id(tensor))``
         self.pending: list[tuple[dict[str, Any], int | None]] = []
+        #: ``(sequence number, visit index, node id)`` of each op: its forward order
+        self.seqs: list[tuple[int, int, str]] = []
 
     # tensor nodes ----------------------------------------------------------------------------
 
@@ -198,6 +200,7 @@ class Walker:
                     new_edge((nid, slot, nr))
         self._add_unreached(unreached)
         self._link_saved()
+        self._number_ops()
         if self.grads:  # thousands of parameters after a backward: a few batched kernels
             summaries = grad_summaries_full([g for _, g in self.grads])
             for (nid, _), summary in zip(self.grads, summaries, strict=True):
@@ -205,6 +208,9 @@ class Walker:
             self.grads.clear()
         _fill_graph(self.g, self.nodes, itertools.chain(self._named_output_edges(), edges))
         self.g.graph.update(roots=root_ids, call=None, calls=[])
+        modules = self._module_classes()
+        if modules:
+            self.g.graph["modules"] = modules
         if not self.keep:
             self.cap.release()
         return self.cap
@@ -215,11 +221,12 @@ class Walker:
         name = info.name or str(fn.name())
         api = file = module = None
         line = None
+        try:
+            seq = int(fn._sequence_nr())
+        except Exception:
+            seq = _SEQ_NONE
+        self.seqs.append((seq, len(self.seqs), nid))
         if self.provenance is not None:
-            try:
-                seq = int(fn._sequence_nr())
-            except Exception:
-                seq = _SEQ_NONE
             hit = self.provenance(seq) if seq != _SEQ_NONE else None
             if hit is not None:
                 api, file, line, module = hit
@@ -345,6 +352,33 @@ class Walker:
                     if d["kind"] == TENSOR and d["name"] is not None:
                         by_name.setdefault(d["name"], n)
             e["tensor"] = by_name.get(e["tensor_name"])
+
+    def _module_classes(self) -> dict[str, str]:
+        """``{module path: class name}`` for the modules the graph's nodes belong to (and
+        their parents), as far as the names know them."""
+        classes = self.names.classes
+        if not classes:
+            return {}
+        paths = {d["module"] for d in self.nodes.values() if d.get("module")}
+        out: dict[str, str] = {}
+        for path in sorted(paths):
+            parts = path.split(".")
+            for j in range(1, len(parts) + 1):
+                pre = ".".join(parts[:j])
+                cls = classes.get(pre)
+                if cls is not None:
+                    out[pre] = cls
+        return out
+
+    def _number_ops(self) -> None:
+        """Each op's ``order``: its rank in forward (creation) order among this graph's ops
+        (autograd numbers nodes as the forward pass creates them; a node of another thread
+        or without a number sorts by its place in the walk)."""
+        self.seqs.sort()
+        nodes = self.nodes
+        for rank, (_, _, nid) in enumerate(self.seqs):
+            nodes[nid]["order"] = rank
+        self.seqs.clear()
 
     def _add_unreached(self, keys: Iterable[int]) -> None:
         for key in keys:
