@@ -112,7 +112,7 @@ def _mark_state(
     """Name the edges that carry the loop's state: from the step before into the unit, and
     from the unit into the step after."""
     for op, names in state.items():
-        if op not in g or not names:
+        if op not in g:
             continue
         made = [t for t in graph.succ[op] if t in g and graph.nodes[t].get("kind") != "op"]
         for s in [op, *made]:

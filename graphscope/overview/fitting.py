@@ -188,22 +188,35 @@ def _is_border(ix: Index, it: Item) -> bool:
 
 
 def _chunks(planner: Planner, items: list[Item], max_nodes: int) -> list[Item]:
-    """Consecutive steps cut into at most ``max_nodes`` parts (fixed nodes stay)."""
+    """Consecutive steps (in forward order) grouped into parts, as few nodes hidden as it
+    takes to fit: one part of 6 when the picture is 5 nodes over, parts of half the budget
+    (each part's drill-down then fits, border included) when it is far over."""
     ix = planner.ix
     keep = [it for it in items if _stays(ix, it)]
     rest = [it for it in items if not _stays(ix, it)]
+    leaves = [it for it in rest if it.group is None and ix.leaf[it.members[0]]]
+    if len(keep) + len(leaves) <= max_nodes // 2:  # parameters stay in sight if they can
+        keep += leaves
+        rest = [it for it in rest if it.group is not None or not ix.leaf[it.members[0]]]
     rest.sort(key=lambda it: (min(ix.order[i] for i in it.members), it.first))
     room = max(1, max_nodes - len(keep))
-    size = max(2, math.ceil(len(rest) / room))
+    excess = len(rest) - room
+    if excess <= 0:
+        return items
+    size = max(2, max_nodes // 2)
+    if excess < size - 1:
+        size = excess + 1
+    count = min(math.ceil(excess / (size - 1)), math.ceil(len(rest) / size))
+    if count > room:  # far too many: parts of parts (each part's drill-down is cut again)
+        size = math.ceil(len(rest) / room)
+        count = math.ceil(len(rest) / size)
     out = list(keep)
-    parts = [rest[k : k + size] for k in range(0, len(rest), size)]
+    parts = [rest[k * size : (k + 1) * size] for k in range(count)]
     for n, part in enumerate(parts):
-        if len(part) == 1:
-            out.extend(part)
-            continue
         members = sorted(i for it in part for i in it.members)
         name = f"part {n + 1} of {len(parts)}"
         out.append(Item(members, Group(CHUNK, name, name, members)))
+    out.extend(rest[count * size :])
     return out
 
 
