@@ -74,13 +74,16 @@ def _edges(ix: Index, g: AutogradGraph, items: list[Item], rep: list[int], ids: 
                 continue
             e = agg.get(key)
             if e is None:
-                agg[key] = _edge_data(d)
+                e = agg[key] = _edge_data(d)
                 order.append(key)
-                continue
-            if e["shape"] != d.get("shape"):
-                e["shape"] = None
-            if e["dtype"] != d.get("dtype"):
-                e["dtype"] = None
+            else:
+                if e["shape"] != d.get("shape"):
+                    e["shape"] = None
+                if e["dtype"] != d.get("dtype"):
+                    e["dtype"] = None
+            if "state" in d:  # a loop's state crosses into or out of a group: keep its names
+                names = e.setdefault("state", [])
+                names.extend(n for n in d["state"] if n not in names)
     for key in order:
         a, b = key
         if key in plain:

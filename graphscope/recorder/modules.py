@@ -29,7 +29,7 @@ from torch.nn.modules.module import (
 )
 
 from graphscope._tensors import module_names, user_frame
-from graphscope.recorder.ops import KEEP_INTERVALS
+from graphscope.recorder.ops import KEEP_INTERVALS, cut_point
 
 __all__ = ["ModuleSpans"]
 
@@ -93,24 +93,24 @@ class ModuleSpans:
         self._marks.clear()
 
     def forget(self) -> None:
-        """A backward call ended: drop the spans closed before the last few such calls (a
-        long run keeps O(a few steps) of them; see ``ops.KEEP_INTERVALS``)."""
-        self._marks.append(_get_seq())
-        if len(self._marks) <= KEEP_INTERVALS:
-            return
-        cut_seq = self._marks.pop(0)
-        if self._stack:  # a module is running: indexes must stay put; cut next time
-            return
+        """A backward call ended: drop the spans of modules that ran before the last few such
+        calls (see :func:`graphscope.recorder.ops.cut_point`)."""
         spans = self._spans
-        cut = bisect_right(spans, cut_seq - 1, key=_span_lo)  # first span opened after it
-        for i in range(cut):
-            if spans[i][1] is not None and spans[i][1] > cut_seq:  # straddles it: keep
+        self._marks.append(len(spans))
+        cut = cut_point(self._marks, len(spans))
+        if self._stack or not cut:  # a module is running: indexes must stay put
+            del self._marks[: -KEEP_INTERVALS - 1]
+            return
+        for i in range(cut):  # a span still open at the cut (backward inside a forward) stays
+            if spans[i][1] is None or (cut < len(spans) and spans[i][1] > spans[cut][0]):
                 cut = i
                 break
         if cut:
             del spans[:cut]
             for span in spans:
                 span[3] = span[3] - cut if span[3] >= cut else -1
+            self._marks = [m - cut for m in self._marks if m - cut > 0]
+        del self._marks[: -KEEP_INTERVALS - 1]
 
     def module_of(self, seq: int) -> str | None:
         """The path of the narrowest module span holding sequence number ``seq``."""
