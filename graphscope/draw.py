@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from graphscope.dot import to_dot
 from graphscope.errors import LayoutTimeout, RenderError, UsageError
 from graphscope.layout import Engine, find_engine, layout
-from graphscope.model import GROUP, AutogradGraph, Finding
+from graphscope.model import AutogradGraph, Finding
 from graphscope.options import FORMATS, Options
 
 if TYPE_CHECKING:
@@ -78,9 +78,7 @@ def render_graph(
 
     if fmt != "dot":
         engine = engine or find_engine(options.engine)
-    levels = Levels(
-        graph, max_nodes=options.max_nodes, depth=options.depth, expand=options.expand
-    )
+    levels = Levels(graph, max_nodes=options.max_nodes, depth=options.depth, expand=options.expand)
     files = _Files(out)
     done = Rendered(out, engine.name if engine and fmt != "dot" else None, 0)
     queue = [levels.root]

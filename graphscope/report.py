@@ -143,7 +143,9 @@ class Report:
     files: dict[str, str] = field(default_factory=dict)  # graph id -> its main file
     written: list[str] = field(default_factory=list)  # every file written, report.json last
     engine: str | None = None  # the layout engine that ran
-    drawing: list[str] = field(default_factory=list)  # what the drawing had to change (slow layouts)
+    drawing: list[str] = field(
+        default_factory=list
+    )  # what the drawing had to change (slow layouts)
     findings: list[Finding] = field(init=False)
 
     def __post_init__(self) -> None:

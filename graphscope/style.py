@@ -314,8 +314,12 @@ def edge_style(d: Mapping[str, Any], stale: bool = False) -> dict[str, str]:
     state = list(d.get("state") or [])
     if d.get("recurrent") or "state" in d:  # a loop's state, handed from one step to the next
         attrs.update(color=STATE_COLOR, fontcolor=STATE_COLOR, penwidth="1.6", style="bold")
-        attrs["label"] = esc(", ".join(state) if state else "next" if d.get("recurrent") else "state")
-        attrs["tooltip"] = esc("each copy hands this to the next" + (f": {shape_text(shape)}" if shape else ""))
+        attrs["label"] = esc(
+            ", ".join(state) if state else "next" if d.get("recurrent") else "state"
+        )
+        attrs["tooltip"] = esc(
+            "each copy hands this to the next" + (f": {shape_text(shape)}" if shape else "")
+        )
     if stale:
         attrs.update(color=STALE_COLOR, penwidth="2")
     return attrs

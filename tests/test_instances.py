@@ -116,7 +116,11 @@ def test_a_gan_names_its_two_models_apart_and_has_one_graph_per_backward_site(
     # 4 iterations x 3 backward sites; the first D step (netG not yet run: fewer unreached
     # parameters) and the last, smaller batch are the same graphs as the others
     assert len(scope.events.backward) == 12
-    assert [g.graph["calls"] for g in scope.captures] == [[1, 4, 7, 10], [2, 5, 8, 11], [3, 6, 9, 12]]
+    assert [g.graph["calls"] for g in scope.captures] == [
+        [1, 4, 7, 10],
+        [2, 5, 8, 11],
+        [3, 6, 9, 12],
+    ]
     real, fake, gen = scope.captures
     d_params = {f"netD.main.{i}.{w}" for i in (0, 2) for w in ("weight", "bias")}
     g_params = {f"netG.main.{i}.{w}" for i in (0, 1, 3) for w in ("weight", "bias")}

@@ -3,7 +3,6 @@ long are redrawn collapsed one level more."""
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 import time
@@ -153,5 +152,3 @@ def test_the_render_summary_says_what_the_drawing_changed() -> None:
     rep = Report(Scope())
     rep.drawing.append("x.svg: layout stopped after 5 s; drawn collapsed one level more")
     assert "  note: x.svg: layout stopped after 5 s" in rep.summary()
-
-

@@ -21,7 +21,15 @@ PROGRAMS = Path(__file__).resolve().parent.parent / "benchmarks" / "programs"
 def _render(tmp_path: Path, program: str, *args: str) -> dict[str, object]:
     result = CliRunner().invoke(
         main,
-        ["render", str(PROGRAMS / f"{program}.py"), *args, "-o", str(tmp_path), "--engine", "embedded"],
+        [
+            "render",
+            str(PROGRAMS / f"{program}.py"),
+            *args,
+            "-o",
+            str(tmp_path),
+            "--engine",
+            "embedded",
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
@@ -44,7 +52,10 @@ def _clusters(svg: Path) -> dict[str, str]:
 
 
 def _links(svg: Path) -> list[str]:
-    hrefs = (a.get("{http://www.w3.org/1999/xlink}href") for a in ET.parse(svg).getroot().iter(f"{SVG_NS}a"))
+    hrefs = (
+        a.get("{http://www.w3.org/1999/xlink}href")
+        for a in ET.parse(svg).getroot().iter(f"{SVG_NS}a")
+    )
     return [h for h in hrefs if h]
 
 

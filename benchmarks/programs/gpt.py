@@ -1,6 +1,6 @@
 """A GPT in nanoGPT's shape: blocks of causal self-attention + MLP, embeddings tied to lm_head.
 
-    python gpt.py [BLOCKS]   (default 24)
+python gpt.py [BLOCKS]   (default 24)
 """
 
 import sys

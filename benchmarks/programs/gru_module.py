@@ -1,6 +1,6 @@
 """A GRU written by hand: one module whose forward loops over the time steps.
 
-    python gru_module.py [STEPS]   (default 400; about 19 autograd nodes per step)
+python gru_module.py [STEPS]   (default 400; about 19 autograd nodes per step)
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Two nn.LSTMCell and an nn.Linear held by the script, called in a Python loop over time steps.
 
-    python lstm_loop.py [STEPS]   (default 300; about 32 autograd nodes per step)
+python lstm_loop.py [STEPS]   (default 300; about 32 autograd nodes per step)
 """
 
 import sys

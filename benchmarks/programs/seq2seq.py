@@ -1,6 +1,6 @@
 """A seq2seq encoder-decoder: an nn.GRU encoder, a GRUCell decoder loop with teacher forcing.
 
-    python seq2seq.py [SRC_STEPS] [TGT_STEPS]   (default 50 and 100)
+python seq2seq.py [SRC_STEPS] [TGT_STEPS]   (default 50 and 100)
 """
 
 import sys

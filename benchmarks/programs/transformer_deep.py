@@ -1,6 +1,6 @@
 """A deep nn.TransformerEncoder (128 layers by default) on a small random batch.
 
-    python transformer_deep.py [LAYERS]
+python transformer_deep.py [LAYERS]
 """
 
 import sys

@@ -1,6 +1,6 @@
 """A U-Net: a down path of conv blocks, an up path that concatenates the skip connections.
 
-    python unet.py [LEVELS]   (default 4)
+python unet.py [LEVELS]   (default 4)
 """
 
 import sys
@@ -30,9 +30,14 @@ class UNet(nn.Module):
         self.stem = ConvBlock(1, chans[0])
         self.down = nn.ModuleList([ConvBlock(chans[i], chans[i + 1]) for i in range(levels)])
         self.upsample = nn.ModuleList(
-            [nn.ConvTranspose2d(chans[i + 1], chans[i], 2, stride=2) for i in reversed(range(levels))]
+            [
+                nn.ConvTranspose2d(chans[i + 1], chans[i], 2, stride=2)
+                for i in reversed(range(levels))
+            ]
         )
-        self.up = nn.ModuleList([ConvBlock(2 * chans[i], chans[i]) for i in reversed(range(levels))])
+        self.up = nn.ModuleList(
+            [ConvBlock(2 * chans[i], chans[i]) for i in reversed(range(levels))]
+        )
         self.out = nn.Conv2d(chans[0], 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -40,7 +45,7 @@ class UNet(nn.Module):
         for block in self.down:
             skips.append(block(F.max_pool2d(skips[-1], 2)))
         x = skips.pop()
-        for upsample, block in zip(self.upsample, self.up):
+        for upsample, block in zip(self.upsample, self.up, strict=True):
             x = block(torch.cat([upsample(x), skips.pop()], dim=1))
         return self.out(x)
 

@@ -91,7 +91,12 @@ def subgraph(
             g.add_node(n, **{**copy.deepcopy(d), "boundary": True})
     for u, v, d in graph.edges(data=True):
         if (u in inside and (v in inside or v in border)) or (v in inside and u in border):
-            if u in inside and v in border and not graph.pred[u] and graph.nodes[u].get("kind") == "tensor":
+            if (
+                u in inside
+                and v in border
+                and not graph.pred[u]
+                and graph.nodes[u].get("kind") == "tensor"
+            ):
                 continue  # a leaf inside feeding outside: not drawn (see above)
             g.add_edge(u, v, **copy.deepcopy(d))
     if state:

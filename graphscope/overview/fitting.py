@@ -15,8 +15,8 @@ import heapq
 import math
 
 from graphscope.model import ROLE_PARAM
-from graphscope.overview.groups import CHUNK, FOLD, MODULE, OUTSIDE, Group, Item
 from graphscope.overview.grouping import Planner
+from graphscope.overview.groups import CHUNK, FOLD, MODULE, OUTSIDE, Group, Item
 from graphscope.overview.index import Index, Path, split
 
 __all__ = ["fit"]

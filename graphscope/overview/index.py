@@ -61,7 +61,10 @@ class Index:
             self.succ[a].append(b)
             self.pred[b].append(a)
         roots = set(graph.graph.get("roots") or ())
-        self.fixed = [nid in roots or bool(d.get("boundary")) for nid, d in zip(self.ids, self.data)]
+        self.fixed = [
+            nid in roots or bool(d.get("boundary"))
+            for nid, d in zip(self.ids, self.data, strict=True)
+        ]
         self.is_op = [d.get("kind") == OP for d in self.data]
         self.owner = self._owners()
         self.leaf = [
@@ -104,9 +107,7 @@ class Index:
         and fixed nodes get their consumers' earliest place (they are never steps)."""
         n = len(self.ids)
         order = [0.0] * n
-        have = all(
-            isinstance(self.data[i].get("order"), int) for i in range(n) if self.is_op[i]
-        )
+        have = all(isinstance(self.data[i].get("order"), int) for i in range(n) if self.is_op[i])
         if have:
             for i in range(n):
                 if self.is_op[i]:

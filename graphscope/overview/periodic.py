@@ -110,12 +110,7 @@ def _checked(succ: Sequence[Sequence[int]], start: int, p: int, copies: int) -> 
     c0 = 0
     c = 1
     while c0 < copies - 1:
-        while (
-            c < copies
-            and inner[c] == inner[c0]
-            and cross[c0]
-            and cross[c - 1] == cross[c0]
-        ):
+        while c < copies and inner[c] == inner[c0] and cross[c0] and cross[c - 1] == cross[c0]:
             c += 1
         if c - c0 >= 2:
             out.append(Run(start + c0 * p, p, c - c0))

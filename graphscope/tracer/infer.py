@@ -37,9 +37,9 @@ def infer_modules(graph: AutogradGraph) -> None:
         fed = sorted(_ops_after(graph, n), key=rank.__getitem__)
         down[n] = own[n] if own[n] is not None else (down[fed[0]] if fed else None)
     for n in ops:
-        mod = own[n]
-        if mod is None and up[n] is not None and down[n] is not None:
-            mod = _between(up[n], down[n])
+        mod, a, b = own[n], up[n], down[n]
+        if mod is None and a is not None and b is not None:
+            mod = _between(a, b)
         graph.nodes[n]["module"] = mod
     graph.graph["modules_inferred"] = True
 

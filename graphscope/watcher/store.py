@@ -207,7 +207,9 @@ def distinct_key(g: AutogradGraph) -> tuple[Any, ...]:
         for n, d in g.nodes(data=True)
         if d.get("reached", True)
     )
-    edges = tuple((u, v, tuple(d.get("slots") or (d.get("slot"),))) for u, v, d in g.edges(data=True))
+    edges = tuple(
+        (u, v, tuple(d.get("slots") or (d.get("slot"),))) for u, v, d in g.edges(data=True)
+    )
     return (nodes, edges)
 
 
