@@ -465,10 +465,10 @@ def caption(graph: AutogradGraph, options: Options) -> str | None:
     ops = [d for _, d in graph.nodes(data=True) if d.get("kind") == OP]
     if not ops or any(d.get("file") for d in ops):
         return None
-    text = "no source lines: trace() alone does not record them; use graphscope.watch() or "
-    text += "the graphscope command to see the line and module of each op"
+    text = "source lines need graphscope.watch() or the graphscope command (trace() alone "
+    text += "does not record them)"
     if graph.graph.get("modules_inferred"):
-        text += " (modules here are inferred from the parameters each op reads)"
+        text += "; modules here are inferred from the parameters each op reads"
     return "<" + _font(html.escape(text), color=UNREACHED_FONT, size=SMALL) + ">"
 
 
