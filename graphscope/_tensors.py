@@ -345,12 +345,19 @@ def module_names(frame: FrameType | None) -> dict[int, tuple[str, torch.nn.Modul
                     if k == "self":
                         late.append((k, v))
                     elif not k.startswith("__"):
-                        _name_value(found, k, v)
+                        _name_safely(found, k, v)
         finally:
             _drop_locals_snapshot(spaces)
     for k, v in late:
-        _name_value(found, k, v)
+        _name_safely(found, k, v)
     return found
+
+
+def _name_safely(found: dict[int, tuple[str, torch.nn.Module]], name: str, v: Any) -> None:
+    try:
+        _name_value(found, name, v)
+    except Exception:  # an object whose attributes misbehave: it names nothing
+        pass
 
 
 def _name_value(found: dict[int, tuple[str, torch.nn.Module]], name: str, v: Any) -> None:
