@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from graphscope.errors import UsageError
 from graphscope.model import GROUP, AutogradGraph
-from graphscope.overview.grouping import some_paths
+from graphscope.overview.grouping import prefixes, resolve
 from graphscope.overview.index import Index, split
 
 __all__ = ["subgraph_for", "plan_drilldown", "drill_nodes", "subgraph"]
@@ -21,19 +21,12 @@ __all__ = ["subgraph_for", "plan_drilldown", "drill_nodes", "subgraph"]
 
 def subgraph_for(graph: AutogradGraph, path: str) -> AutogradGraph:
     """The nodes of module ``path``'s subtree, plus their neighbours marked ``boundary=True``."""
-    ix = Index(graph)
-    want = split(path)
-    if not want:
+    if not split(path):
         raise UsageError("subgraph_for needs a module path such as 'encoder.layers.0' (got '')")
+    ix = Index(graph)
+    want = resolve(ix, prefixes(ix), path, "subgraph_for")
     k = len(want)
-    ids = [ix.ids[i] for i, p in enumerate(ix.paths) if p[:k] == want]
-    if not ids:
-        prefixes = {p[:j] for p in ix.paths for j in range(1, len(p) + 1)}
-        raise UsageError(
-            f"no node of this graph belongs to module {path!r}; modules present: "
-            f"{some_paths(prefixes)}"
-        )
-    return subgraph(graph, ids)
+    return subgraph(graph, [ix.ids[i] for i, p in enumerate(ix.paths) if p[:k] == want])
 
 
 def drill_nodes(graph: AutogradGraph, group: str, data: dict[str, object]) -> list[str]:

@@ -77,23 +77,8 @@ class Planner:
         self._labels: dict[Any, int] = {}
 
     def resolve(self, path: str) -> Path:
-        """The module path the user means: exact, or the unique path ending with it."""
-        want = split(path)
-        if want in self.prefixes:
-            return want
-        tails = [p for p in self.prefixes if p[-len(want) :] == want] if want else []
-        if len(tails) == 1:
-            return tails[0]
-        if not self.ix.has_modules:
-            raise UsageError(
-                f"expand={path!r} needs module paths on the op nodes, and this graph has none "
-                "(pass params=model to trace() or render(), or capture it with "
-                "graphscope.watch() or the graphscope command)"
-            )
-        raise UsageError(
-            f"expand: no node of this graph belongs to module {path!r}; modules present: "
-            f"{some_paths(self.prefixes)}"
-        )
+        """The module path the user means (see :func:`resolve`)."""
+        return resolve(self.ix, self.prefixes, path, "expand")
 
     # the picture at a depth --------------------------------------------------------------
 
@@ -231,6 +216,32 @@ class Planner:
             if prefix and name.startswith(prefix):
                 out.append((name[len(prefix) :], tuple(d.get("shape") or ())))
         return tuple(sorted(out))
+
+
+def resolve(ix: Index, prefixes: set[Path], path: str, what: str) -> Path:
+    """The module path the user means: exact (``encoder.layers.2``), or the one path that
+    ends with it (``layers.2``, when the model is held as ``encoder``)."""
+    want = split(path)
+    if want in prefixes:
+        return want
+    tails = [p for p in prefixes if p[-len(want) :] == want] if want else []
+    if len(tails) == 1:
+        return tails[0]
+    if not ix.has_modules:
+        raise UsageError(
+            f"{what} {path!r} needs module paths on the op nodes, and this graph has none "
+            "(pass params=model to trace() or render(), or capture it with "
+            "graphscope.watch() or the graphscope command)"
+        )
+    raise UsageError(
+        f"{what}: no node of this graph belongs to module {path!r}; modules present: "
+        f"{some_paths(prefixes)}"
+    )
+
+
+def prefixes(ix: Index) -> set[Path]:
+    """Every module path of the graph's nodes, and their parents."""
+    return _prefixes(ix)
 
 
 def _token_succ(ix: Index, tokens: list[Token]) -> list[list[int]]:
