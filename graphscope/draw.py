@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -170,7 +171,7 @@ class _Files:
 
 def _file_name(out: Path, name: str) -> str:
     """``<stem>.<name><suffix>`` with ``name`` made safe for a file name (and not too long)."""
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip("._") or "group"
+    safe = re.sub(r"[^\w.-]+", "_", name, flags=re.ASCII).strip("._") or "group"
     if len(safe) > _MAX_FILE_NAME:
         digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
         safe = f"{safe[: _MAX_FILE_NAME - 9]}_{digest}"
