@@ -63,7 +63,8 @@ def fold(planner: Planner, path: tuple[str, ...], tokens: list[Token], run: Run)
     group.cluster = cluster
     group.copies = copies
     group.unit = planner.with_joined(copies[group.unit_index])
-    group.state = _state(planner, copies, group.unit_index)
+    # a loop's state is worth naming; a layer's output feeding the next layer is just the flow
+    group.state = {} if siblings else _state(planner, copies, group.unit_index)
     return group
 
 
