@@ -39,16 +39,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
 
-from graphscope.errors import RenderError
+from graphscope.errors import LayoutTimeout
 
 __all__ = ["run_child", "Finished", "LayoutTimeout", "Interrupted", "stop_on_signals", "live"]
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _SIGKILL = int(getattr(signal, "SIGKILL", 9))  # 9 on every POSIX system
-
-
-class LayoutTimeout(RenderError):
-    """A layout engine ran past its time limit and was stopped."""
 
 
 class Interrupted(BaseException):

@@ -29,7 +29,14 @@ from click.core import ParameterSource
 
 from graphscope._version import __version__
 from graphscope.errors import GraphscopeError, UsageError
-from graphscope.options import DEFAULT_MAX_NODES, ENGINES, FORMATS, RANKDIRS, Options
+from graphscope.options import (
+    DEFAULT_LAYOUT_TIMEOUT,
+    DEFAULT_MAX_NODES,
+    ENGINES,
+    FORMATS,
+    RANKDIRS,
+    Options,
+)
 from graphscope.terminal import echo
 
 _SCRIPT_CONTEXT = {"ignore_unknown_options": True, "allow_interspersed_args": True}
@@ -115,6 +122,14 @@ _render_options = _options_of(
             type=click.Choice(RANKDIRS, case_sensitive=False),
             metavar="[" + "|".join(RANKDIRS) + "]",
             help="Direction of the picture: BT (leaves at the bottom), TB, LR (left to right), RL.",
+        ),
+        click.option(
+            "--layout-timeout",
+            default=DEFAULT_LAYOUT_TIMEOUT,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="SECONDS",
+            help="Time one picture's layout may take; a slower one is redrawn collapsed one level more.",
         ),
         click.option(
             "--attrs/--no-attrs",
@@ -396,6 +411,7 @@ def _options(p: dict[str, Any]) -> Options:
         max_nodes=p["max_nodes"],
         depth=p["depth"],
         expand=tuple(p["expand"]),
+        layout_timeout=p["layout_timeout"],
         rankdir=p["rankdir"].upper(),
         show_attrs=p["attrs"],
         show_shapes=p["shapes"],

@@ -21,9 +21,13 @@ __all__ = ["to_dot"]
 def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
     """DOT text for ``graph`` (already collapsed, if it needed to be). Byte-identical per graph."""
     options = options or Options()
+    graph_attr = style.graph_attrs(options)
+    note = style.caption(graph, options)
+    if note is not None:
+        graph_attr.update(label=note, labelloc="b", labeljust="l")
     dot = graphviz.Digraph(
         name="autograd",
-        graph_attr=style.graph_attrs(options),
+        graph_attr=graph_attr,
         node_attr=style.default_node_attrs(),
         edge_attr=style.default_edge_attrs(),
     )
@@ -60,20 +64,10 @@ def _emit_clusters(
     ]
     for path in children:
         with dot.subgraph(name="cluster_" + _dot_id(path)) as sub:
-            sub.attr(
-                label=style.esc(
-                    style.module_title(
-                        path,
-                        path.rpartition(".")[2] if parent else path,
-                        (graph.graph.get("modules") or {}).get(path),
-                    )
-                ),
-                **style.cluster_attrs(),
-            )
+            sub.attr(label=style.cluster_label(graph, path, parent), **style.cluster_attrs())
             for n in tree[path]:
-                sub.node(
-                    _dot_id(n), **style.node_style(graph.nodes[n], options, graph.findings_at(n))
-                )
+                d = graph.nodes[n]
+                sub.node(_dot_id(n), **style.node_style(d, options, graph.findings_at(n), path))
                 placed.add(n)
             _emit_clusters(sub, graph, options, tree, path, placed)
 

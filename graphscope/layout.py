@@ -73,17 +73,21 @@ def find_engine(name: str = "auto") -> Engine:
     return Engine("embedded", path)
 
 
-def layout(source: str, fmt: str, engine: Engine) -> bytes:
-    """Run ``engine`` on DOT ``source`` and return the ``fmt`` output (svg, png or pdf)."""
+def layout(source: str, fmt: str, engine: Engine, *, timeout: float | None = None) -> bytes:
+    """Run ``engine`` on DOT ``source`` and return the ``fmt`` output (svg, png or pdf).
+
+    ``timeout``: seconds after which the engine is stopped and :class:`LayoutTimeout` raised
+    (default :data:`LAYOUT_TIMEOUT`)."""
     if fmt == "pdf" and engine.name == "embedded":
         from graphscope.pdf import svg_to_pdf  # an optional extra, loaded only for a PDF
 
-        return svg_to_pdf(layout(source, "svg", engine))
+        return svg_to_pdf(layout(source, "svg", engine, timeout=timeout))
+    limit = LAYOUT_TIMEOUT if timeout is None else timeout
     try:
         proc = run_child(
             [engine.path, f"-T{fmt}"],
             source.encode("utf-8"),
-            timeout=LAYOUT_TIMEOUT,
+            timeout=limit,
             what=f"the {engine.name} layout",
         )
     except OSError as err:

@@ -262,6 +262,7 @@ class Report:
     #: ``(signal name, exit status)`` when SIGINT/SIGTERM stopped the drawing
     stopped: tuple[str, int] | None = None
     not_drawn: dict[str, str] = field(default_factory=dict)  # graph id -> the file it would be
+    drawing: list[str] = field(default_factory=list)  # what the drawing had to change
     findings: list[Finding] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -301,6 +302,7 @@ class Report:
                 "graph at each backward call (or call graphscope.render(tensor, path) in the script)"
             )
         lines.extend(f"  wrote {p}" for p in self.written)
+        lines.extend(f"  note: {n}" for n in self.drawing)
         lines.extend(self.outcome())
         return "\n".join(lines)
 

@@ -162,6 +162,7 @@ def _draw(
                     del report.not_drawn[gid]
                     report.files[gid] = str(res.path)
                     report.written += [str(res.path), *(str(p) for p in res.extra)]
+                    report.drawing += res.notes
         except Interrupted as err:
             report.stopped = (err.name, err.exit_code)
             drawn = set(report.files)

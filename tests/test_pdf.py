@@ -44,7 +44,7 @@ def seed_graph():  # type: ignore[no-untyped-def]
 
 
 def loop_graph():  # type: ignore[no-untyped-def]
-    """200 steps of h = tanh(h * w + b): folds into one ``Add→Tanh→Mul ×199`` block."""
+    """200 steps of h = tanh(h * w + b): folds into one ``Mul → Add → Tanh ×200`` block."""
     torch.manual_seed(0)
     w = torch.randn(4, requires_grad=True)
     b = torch.randn(4, requires_grad=True)
@@ -177,7 +177,7 @@ def test_fold_label_with_arrows_and_times_is_text(tmp_path: Path) -> None:
     out = render_graph(loop_graph(), tmp_path / "loop", Options(format="pdf", engine="embedded"))
     assert out.collapsed
     lines = {ln.strip() for ln in pdftotext(out.path).splitlines()}
-    assert "Add→Tanh→Mul ×199" in lines
+    assert "Mul → Add → Tanh ×200" in lines
     assert {"loss", "SumBackward0", "w", "b"} <= lines
 
 

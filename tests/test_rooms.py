@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "style": {"model", "options"},
     "report": {"model", "_version", "watcher"},  # watcher: for type annotations only
     "explorer": {"model", "options", "errors", "_version", "dot", "draw", "layout", "overview"},
-    "overview": {"model", "errors", "_gc"},
+    "overview": {"model", "errors", "_gc", "options"},  # options: the default budget
     "_gc": set(),
     # drawing
     "dot": {"style", "model", "options"},

@@ -103,7 +103,7 @@ def test_a_fold_links_to_its_drilldown() -> None:
         "fillcolor": "#fff4cc",
         "color": "#b7791f",
         "label": (
-            f"<<B>layers.0–5 ×6</B><BR/>{SMALL}60 ops</FONT><BR/>"
+            f"<<B>layers.0–5 ×6</B><BR/>{SMALL}60 ops, 10 per copy</FONT><BR/>"
             f"{SMALL}layers.0.weight (4, 4)</FONT>>"
         ),
         "tooltip": "layers.0–5 ×6: 60 ops collapsed",

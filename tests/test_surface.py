@@ -204,17 +204,19 @@ def test_every_op_node_has_its_output_shape() -> None:
 
 def test_module_boxes_show_class_and_parameter_count() -> None:
     g = _watched_net()
-    # the modules the graph's ops came from (the outermost, _Net, made no op of its own)
+    # the modules the graph's ops came from, named from the user's variable (net)
     assert g.graph["modules"] == {
-        "encoder": {"cls": "Linear", "params": 15},
-        "head": {"cls": "Sequential", "params": 8},
-        "head.0": {"cls": "ReLU", "params": 0},
-        "head.1": {"cls": "Linear", "params": 8},
+        "net": {"cls": "_Net", "params": 23},
+        "net.encoder": {"cls": "Linear", "params": 15},
+        "net.head": {"cls": "Sequential", "params": 8},
+        "net.head.0": {"cls": "ReLU", "params": 0},
+        "net.head.1": {"cls": "Linear", "params": 8},
     }
     dot = to_dot(g, Options())
-    assert 'label="encoder (Linear, 15 params)"' in dot
-    assert 'label="head (Sequential, 8 params)"' in dot
-    assert 'label="1 (Linear, 8 params)"' in dot  # head.1 inside head's box
+    assert 'label="net · _Net · 23 params"' in dot
+    assert 'label="encoder · Linear · 15 params"' in dot  # inside net's box
+    assert 'label="head · Sequential · 8 params"' in dot
+    assert 'label="1 · Linear · 8 params"' in dot  # head.1 inside head's box
 
 
 def test_a_collapsed_group_has_its_class_and_parameter_count() -> None:
@@ -225,11 +227,14 @@ def test_a_collapsed_group_has_its_class_and_parameter_count() -> None:
         for _, d in shown.nodes(data=True)
         if d["kind"] == "group"
     }
-    assert groups == {"encoder": ("Linear", 3 * 4 + 3), "head": ("Sequential", 2 * 3 + 2)}
+    assert groups == {
+        "net.encoder": ("Linear", 3 * 4 + 3),
+        "net.head": ("Sequential", 2 * 3 + 2),
+    }
     validate(shown)
     dot = to_dot(shown, Options())
-    assert "Linear · 2 ops · 15 params" in dot  # addmm and the weight's transpose
-    assert "Sequential · 3 ops · 8 params" in dot
+    assert "<B>encoder · Linear</B>" in dot and "2 ops · 15 params" in dot  # addmm and a transpose
+    assert "<B>head · Sequential</B>" in dot and "3 ops · 8 params" in dot
 
 
 def test_rankdir_lr_on_the_command_line(tmp_path: Path) -> None:

@@ -135,6 +135,7 @@ class OpData(_NodeCommon):
     custom: bool  # the backward of a custom ``autograd.Function`` (ctx attributes in attrs)
     opaque: bool  # its inside is hidden (compiled region, reentrant checkpoint)
     shape: tuple[int, ...] | None  # the shape of its (first) forward output; None: unknown
+    order: int  # rank in forward (creation) order among the graph's ops: 0 = made first
 
 
 class GroupData(_NodeCommon):
@@ -149,8 +150,10 @@ class GroupData(_NodeCommon):
     param_count: int  # the number of parameter elements inside (sum of their numel)
     module_class: str | None  # the class of the module it collapses (``Linear``), when known
     members: list[str]  # ids of the nodes of the original graph it stands for
-    unit: list[str] | None  # for a fold: the ids of its first copy (what its drill-down shows)
-    module: str | None  # the module path it collapses, None for a loop fold
+    unit: list[str] | None  # for a fold: the ids of the copy its drill-down shows
+    module: str | None  # the module path it collapses, None for a loop fold or a part
+    cluster: str | None  # the module box it is drawn in (its parent module), None: none
+    state: dict[str, list[str]]  # a loop's unit: op id -> names of the loop variables it feeds
     link: str | None  # file name (or page level) of its drill-down picture, when written
     finding_kinds: list[str]  # kinds of the findings on nodes inside (shown on the group)
 
@@ -163,6 +166,8 @@ class EdgeData(TypedDict, total=False):
     output_nr: int | None  # the output index on the producer
     shape: tuple[int, ...] | None
     dtype: str | None
+    recurrent: bool  # a fold's self-loop: each copy hands this data to the next one
+    state: list[str]  # the loop variables that edge carries (``h1``, ``c1``), when known
 
 
 class GraphData(TypedDict, total=False):
@@ -173,14 +178,15 @@ class GraphData(TypedDict, total=False):
     call: int | None  # the backward call it was captured at
     calls: list[int]  # every backward call it stands for
     findings: tuple[Finding, ...]  # the findings attached to it (see :meth:`with_findings`)
-    modules: dict[str, ModuleInfo]  # module path -> facts about the module (under ``watch``)
+    modules: dict[str, ModuleInfo]  # module path -> facts about the module, when known
+    modules_inferred: bool  # op modules inferred from the parameters they read (no recorder)
 
 
 class ModuleInfo(TypedDict, total=False):
-    """What is known about one module that ran (``graph.graph["modules"][path]``)."""
+    """What is known about one module (``graph.graph["modules"][path]``)."""
 
     cls: str  # its class name: ``Linear``, ``TransformerEncoderLayer``
-    params: int  # the number of parameter elements in it and its submodules
+    params: int  # the number of parameter elements in it and its submodules (under ``watch``)
 
 
 NODE_TYPES: dict[str, type] = {TENSOR: TensorData, OP: OpData, GROUP: GroupData}
@@ -202,6 +208,11 @@ class AutogradGraph(nx.DiGraph):  # type: ignore[type-arg]
     def findings(self) -> tuple[Finding, ...]:
         """The findings attached to this graph (``graph.graph["findings"]``)."""
         return tuple(self.graph.get("findings", ()))
+
+    def module_class(self, path: str | None) -> str | None:
+        """The class name of module ``path`` (``graph.graph["modules"]``), when known."""
+        info = (self.graph.get("modules") or {}).get(path or "")
+        return info.get("cls") if isinstance(info, dict) else None
 
     def findings_at(self, node: str) -> list[Finding]:
         """The findings attached to ``node``."""

@@ -78,6 +78,8 @@ class Walker:
         self.root_keys: set[int] = set()
         self.grads: list[tuple[str, torch.Tensor]] = []  # (node id, .grad) to summarize
         self.saved = SavedReader(names, inplace, self.tensor_ids)
+        #: ``(sequence number, visit index, node id)`` of each op: its forward order
+        self.seqs: list[tuple[int, int, str]] = []
 
     # tensor nodes ----------------------------------------------------------------------------
 
@@ -142,6 +144,7 @@ class Walker:
         edges = self._walk(stack)
         self._add_unreached(unreached)
         self.saved.link(self.nodes, self.ids, self.out_node, edges)
+        self._number_ops()
         if self.grads:  # thousands of parameters after a backward: a few batched kernels
             summaries = grad_summaries_full([g for _, g in self.grads])
             for (nid, _), summary in zip(self.grads, summaries, strict=True):
@@ -151,6 +154,9 @@ class Walker:
         _op_shapes(self.nodes, self.ids, itertools.chain(named, edges))
         _fill_graph(self.g, self.nodes, itertools.chain(named, edges))
         self.g.graph.update(roots=root_ids, call=None, calls=[])
+        modules = self._module_classes()
+        if modules:
+            self.g.graph["modules"] = modules
         if not self.keep:
             self.cap.release()
         return self.cap
@@ -226,11 +232,12 @@ class Walker:
         name = info.name or str(fn.name())
         api = file = module = None
         line = None
+        try:
+            seq = int(fn._sequence_nr())
+        except Exception:
+            seq = _SEQ_NONE
+        self.seqs.append((seq, len(self.seqs), nid))
         if self.provenance is not None:
-            try:
-                seq = int(fn._sequence_nr())
-            except Exception:
-                seq = _SEQ_NONE
             hit = self.provenance(seq) if seq != _SEQ_NONE else None
             if hit is not None:
                 api, file, line, module = hit
@@ -284,6 +291,33 @@ class Walker:
             if nid is not None:
                 out.append((nid, tid, None, nr, *_meta(fn, nr)))
         return out
+
+    def _module_classes(self) -> dict[str, dict[str, Any]]:
+        """``{module path: {"cls": class name}}`` for the modules the graph's nodes belong to
+        (and their parents), as far as the names know them."""
+        classes = self.names.classes
+        if not classes:
+            return {}
+        paths = {d["module"] for d in self.nodes.values() if d.get("module")}
+        out: dict[str, dict[str, Any]] = {}
+        for path in sorted(paths):
+            parts = path.split(".")
+            for j in range(1, len(parts) + 1):
+                pre = ".".join(parts[:j])
+                cls = classes.get(pre)
+                if cls is not None:
+                    out[pre] = {"cls": cls}
+        return out
+
+    def _number_ops(self) -> None:
+        """Each op's ``order``: its rank in forward (creation) order among this graph's ops
+        (autograd numbers nodes as the forward pass creates them; a node of another thread
+        or without a number sorts by its place in the walk)."""
+        self.seqs.sort()
+        nodes = self.nodes
+        for rank, (_, _, nid) in enumerate(self.seqs):
+            nodes[nid]["order"] = rank
+        self.seqs.clear()
 
     def _add_unreached(self, keys: Iterable[int]) -> None:
         for key in keys:

@@ -70,7 +70,7 @@ class Session:
         self.names = SessionNames(
             names,
             params,
-            root_modules=rec.root_modules if rec is not None else list,
+            root_modules=rec.named_roots if rec is not None else list,
             root_ids=rec.root_ids if rec is not None else tuple,
         )
         self.hooks = EngineHooks(self)
