@@ -646,8 +646,9 @@ def test_a_ddp_wrapped_model_is_drawn_and_named_as_the_model_itself(tmp_path: Pa
 
     def picture(wrap: bool) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         torch.manual_seed(0)
-        net = Net()
-        model = DistributedDataParallel(net, find_unused_parameters=True) if wrap else net
+        model = Net()  # named by the variable that holds it, wrapped or not
+        if wrap:
+            model = DistributedDataParallel(model, find_unused_parameters=True)
         x = torch.randn(3, 4)
         with watch() as scope:
             loss = model(x).sum()
@@ -670,8 +671,9 @@ def test_a_ddp_wrapped_model_is_drawn_and_named_as_the_model_itself(tmp_path: Pa
     assert wrapped == plain
     nodes, findings = wrapped
     names = {n for k, n, _ in nodes if k == "tensor"}
-    assert {"encoder.weight", "head.bias", "aux.weight", "loss"} <= names
-    assert {m for k, _, m in nodes if k == "op"} >= {"encoder", "head", "Net"}
+    # named from the user's variable (the wrapper's), DDP's own module. prefix left out
+    assert {"model.encoder.weight", "model.head.bias", "model.aux.weight", "loss"} <= names
+    assert {m for k, _, m in nodes if k == "op"} >= {"model.encoder", "model.head", "model"}
     assert [k for k, _ in findings] == ["no-grad-param", "no-grad-param"]
     assert all("module." not in m for _, m in findings)
 
@@ -740,6 +742,7 @@ def test_two_ranks_write_their_own_files_and_rank0_merges(work: Path) -> None:
         assert (record["rank"]["rank"], record["rank"]["world_size"]) == (r, 2)
         assert record["rank"]["report"] == f"out/rank{r}/report.json"
         texts = _svg_texts(out / f"rank{r}" / "ddp_train.g1.svg")
+        # inside the model's box names are shown relative to it: encoder.weight, not model.…
         assert {"encoder.weight", "head.bias", "aux.weight", "loss"} <= texts
         assert not any("module." in t for t in texts)  # DDP's prefix stripped everywhere
     merged = json.loads((out / "report.json").read_text())
@@ -783,7 +786,8 @@ def test_ddp_unused_parameters_explained_with_names_and_ranks(work: Path) -> Non
         "ddp-unused-param", "error", [0, 1], back
     )  # fmt: skip
     assert f["message"] == (
-        f"DistributedDataParallel waited for the gradients of aux.weight and aux.bias, but the "
+        f"DistributedDataParallel waited for the gradients of model.aux.weight and "
+        f"model.aux.bias, but the "
         f"backward at line {back} never reached them, so DDP's gradient reduction never "
         f"finished and the next forward (line {fwd}) raised (DDP's message lists them by "
         "index: 4 5)."
@@ -810,9 +814,9 @@ def test_a_rank_that_takes_another_branch_is_named_with_where(work: Path) -> Non
     assert (differ["ranks"], differ["severity"], differ["line"]) == ([1], "warning", short)
     assert differ["message"] == (
         "Rank 1 built a different autograd graph than rank 0 at backward call 1: only rank 0's "
-        f"backward reached aux.bias and aux.weight; only rank 0 ran line {long} (AddBackward0, "
-        f"AddmmBackward0, TBackward0 in Net, aux, head); only rank 1 ran line {short} "
-        "(AddmmBackward0, TBackward0 in head)."
+        f"backward reached model.aux.bias and model.aux.weight; only rank 0 ran line {long} "
+        "(AddBackward0, AddmmBackward0, TBackward0 in model, model.aux, model.head); only rank 1 "
+        f"ran line {short} (AddmmBackward0, TBackward0 in model.head)."
     )
     errors = {r["rank"]: r["error"] for r in merged["ranks"]}
     assert errors[1]["message"].startswith("Expected to have finished reduction")

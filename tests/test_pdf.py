@@ -190,7 +190,7 @@ def test_cli_pdf_of_the_transformer_keeps_dashes_and_ellipses(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert "wrote " + str(tmp_path / "transformer6.g1.pdf") in result.stdout
     lines = {ln.strip() for ln in pdftotext(tmp_path / "transformer6.g1.pdf").splitlines()}
-    assert "layers.0–5 ×6" in lines
+    assert "layers.0–5 · TransformerEncoderLayer ×6" in lines
     assert "… 68 more parameters" in lines
     assert {"loss", "MeanBackward0", "PowBackward0", "x"} <= lines
 
