@@ -14,15 +14,21 @@ hand-built graphs. (How to draw, :class:`graphscope.options.Options`, lives besi
 """
 
 from graphscope.model.events import (
+    AliasExport,
     BackwardCall,
     Events,
+    GradOff,
     GradRead,
     GradUpdate,
+    GraphCarry,
     InplaceWrite,
+    KeptAlive,
+    MadeFromLeaf,
     NonFinite,
     OpCall,
     OptimizerStep,
     ScriptError,
+    StepAfterReset,
 )
 from graphscope.model.findings import (
     ERROR,
@@ -76,6 +82,7 @@ from graphscope.model.text import (
 from graphscope.model.validate import problems, validate
 
 __all__ = [
+    "AliasExport",
     "AutogradGraph",
     "BackwardCall",
     "ERROR",
@@ -84,14 +91,18 @@ __all__ = [
     "FINDING_KINDS",
     "Finding",
     "GROUP",
+    "GradOff",
     "GradRead",
     "GradSummary",
     "GradUpdate",
+    "GraphCarry",
     "GraphData",
     "GroupData",
     "INFO",
     "InplaceWrite",
+    "KeptAlive",
     "Location",
+    "MadeFromLeaf",
     "NODE_KINDS",
     "NodeKind",
     "NonFinite",
@@ -116,6 +127,7 @@ __all__ = [
     "SavedEntry",
     "SavedStatus",
     "ScriptError",
+    "StepAfterReset",
     "Severity",
     "TENSOR",
     "TensorData",

@@ -23,6 +23,11 @@ FINDING_KINDS: Mapping[str, str] = {
     "no-grad-param": "a tensor that requires grad (e.g. a parameter) that the backward did not reach",
     "nonfinite-grad": "NaN or Inf first appears in a gradient at this node",
     "no-grad-fn": "backward on a tensor that does not require grad / has no grad_fn",
+    "graph-kept-alive": "a tensor that requires grad is accumulated across iterations, keeping "
+    "every iteration's graph alive",
+    "param-not-in-optimizer": "a parameter received gradients but no optimizer step covers it",
+    "zeroed-before-step": "gradients were reset between backward() and the optimizer step that "
+    "should use them",
 }
 
 

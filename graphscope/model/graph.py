@@ -85,6 +85,10 @@ class SavedEntry(TypedDict, total=False):
     tensor: str | None  # node id of the same tensor in the graph, if drawn
     tensor_name: str | None  # the user's name of the saved tensor, when known
     writes: list[int]  # indexes into ``events.inplace`` of the writes that made it stale
+    #: stale without torch knowing: written through an alias with its own version counter
+    #: (``.data``, ``set_``, NumPy, a storage), so backward silently uses the new values
+    silent: bool
+    exports: list[int]  # indexes into ``events.exports`` of the aliases it changed through
     error: str  # for ``unknown``: torch's message
 
 

@@ -25,7 +25,8 @@ class OpLog:
         self._lo: list[int] = []
         self._ops: list[OpCall] = []
 
-    def add(self, api: str, module: str | None, lo: int, hi: int) -> None:
+    def add(self, api: str, module: str | None, lo: int, hi: int) -> OpCall:
+        """Record the call that made nodes ``lo <= seq < hi``; returns its event."""
         file, line = self.sites.where()
         op = OpCall(api, file, line, module, lo, hi)
         self.events.ops.append(op)
@@ -34,9 +35,10 @@ class OpLog:
             i = bisect_right(los, lo)
             los.insert(i, lo)
             self._ops.insert(i, op)
-            return
+            return op
         los.append(lo)
         self._ops.append(op)
+        return op
 
     def find(self, seq: int) -> OpCall | None:
         """The call that created the node numbered ``seq``, if recorded."""

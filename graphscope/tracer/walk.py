@@ -37,6 +37,7 @@ from graphscope.model import (
 )
 from graphscope.tracer.capture import Capture, Provenance
 from graphscope.tracer.saved import _SavedTensor, ctx_attrs, inspect_slot
+from graphscope.tracer.silent import SilentIndex
 from graphscope.tracer.types import (
     TYPE_INFO,
     TypeInfo,
@@ -62,11 +63,13 @@ class Walker:
         provenance: Provenance | None,
         inplace: Sequence[InplaceWrite],
         keep: bool,
+        silent: SilentIndex | None = None,
     ) -> None:
         self.names = names
         self.provenance = provenance
         self.inplace = inplace
         self.keep = keep
+        self.silent = silent if silent else None  # writes that bypass the version counter
         self.g = AutogradGraph()
         self.cap = Capture(self.g)
         self.nodes: dict[str, dict[str, Any]] = {}
@@ -215,11 +218,13 @@ class Walker:
         name = info.name or str(fn.name())
         api = file = module = None
         line = None
-        if self.provenance is not None:
+        seq = _SEQ_NONE
+        if self.provenance is not None or self.silent is not None:
             try:
                 seq = int(fn._sequence_nr())
             except Exception:
                 seq = _SEQ_NONE
+        if self.provenance is not None:
             hit = self.provenance(seq) if seq != _SEQ_NONE else None
             if hit is not None:
                 api, file, line, module = hit
@@ -236,7 +241,7 @@ class Walker:
             self._note_pending(saved)
             attrs.update(ctx_attrs(fn))
         elif info.raw_slots:
-            saved = self._saved(fn, info)
+            saved = self._saved(fn, info, seq)
         else:
             saved = []
         freed = any(e["status"] == SAVED_FREED for e in saved)
@@ -266,7 +271,7 @@ class Walker:
                 self.out_node[(fn, nr)] = self._add_tensor(t, self._role_of(t))
         return nid
 
-    def _saved(self, fn: Any, info: TypeInfo) -> list[dict[str, Any]]:
+    def _saved(self, fn: Any, info: TypeInfo, seq: int = _SEQ_NONE) -> list[dict[str, Any]]:
         """The saved tensors of a built-in node: a plain saved tensor is read directly; lists,
         hooked, stale and freed ones go through :func:`_inspect_slot`.
 
@@ -314,6 +319,10 @@ class Walker:
                 unhooked = True
             if tid is None and name is not None:
                 self.pending.append((e, key))
+            if self.silent is not None and seq != _SEQ_NONE and self.silent.mark(e, v, seq):
+                base = v._base  # a view the op made of a named tensor (``weight.t()``)
+                if name is None and base is not None:
+                    e["tensor_name"] = name_of.get(id(base))
             out.append(e)
         return out
 
