@@ -157,9 +157,9 @@ BUGS: dict[str, Expect] = {
     "head_replaced_after_optimizer": Expect(
         "param-not-in-optimizer",
         "warning",
-        21,
-        (29, 28),
-        ("head.bias, head.weight", "built at line 21"),
+        22,
+        (30, 29),
+        ("head.bias, head.weight", "built at line 22"),
         "add_param_group",
     ),
     "zero_grad_before_step": Expect(

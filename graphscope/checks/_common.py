@@ -22,7 +22,9 @@ def error_finding(
 
 def natural(names: Iterable[str]) -> list[str]:
     """``names`` sorted as people count: ``layer.2`` before ``layer.10``."""
-    return sorted(names, key=lambda n: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", n)])
+    return sorted(
+        names, key=lambda n: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", n)]
+    )
 
 
 def listed(names: Iterable[str], shown: int = 6) -> str:

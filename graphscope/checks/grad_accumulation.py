@@ -100,7 +100,9 @@ def _verdict(name: str, runs: list[list[GradUpdate]], steps: Sequence[OptimizerS
     return _Verdict(name, runs, runs[0], [])
 
 
-def _reused(run: Sequence[GradUpdate], name: str, steps: Sequence[OptimizerStep]) -> list[OptimizerStep]:
+def _reused(
+    run: Sequence[GradUpdate], name: str, steps: Sequence[OptimizerStep]
+) -> list[OptimizerStep]:
     """Steps inside ``run`` of an optimizer covering ``name`` that stepped twice in it (after
     two different backward calls): the later step reused the gradient of the earlier."""
     first, last = run[0].call, run[-1].call
@@ -124,7 +126,9 @@ def _finding(graph: AutogradGraph, verdicts: list[_Verdict]) -> Finding:
         subject, verb = shown, "was"
     else:
         shown = _grad_of(graph, v.name)
-        subject = f"The gradients of {len(verdicts)} parameters ({listed(v.name for v in verdicts)})"
+        subject = (
+            f"The gradients of {len(verdicts)} parameters ({listed(v.name for v in verdicts)})"
+        )
         values = f"{shown} {values}"
         verb = "were"
     if inside:
@@ -146,7 +150,7 @@ def _finding(graph: AutogradGraph, verdicts: list[_Verdict]) -> Finding:
         hint = (
             "backward() adds to .grad; if you did not mean to sum these gradients (as when "
             "accumulating micro-batches), reset them with optimizer.zero_grad() or "
-            f"{shown if len(verdicts) == 1 else 'p.grad'} = None before each backward call."
+            f"{shown if len(verdicts) == 1 else 'their .grad'} = None before each backward call."
         )
     if len(v.runs) > 1:
         message += f" (this happened {len(v.runs)} times)"

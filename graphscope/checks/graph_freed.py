@@ -117,9 +117,7 @@ def _repeat_finding(
         line=c.line,
         node=node,
         graph=gid if node is not None else None,
-        related=(Location(freer.file, freer.line, "freed the graph"),)
-        if freer is not None
-        else (),
+        related=(Location(freer.file, freer.line, "freed the graph"),) if freer is not None else (),
         badge=f"freed by line {freer.line}"
         if freer is not None and freer.line is not None
         else "freed",

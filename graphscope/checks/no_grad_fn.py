@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import cast
 
 from graphscope.checks._common import error_finding
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, GradOff, Location
@@ -48,7 +49,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             f"{call} was called on {what}, which does not require grad and has no grad_fn: autograd "
             "recorded no graph for it, so there is nothing to differentiate."
         )
-        hint, related = HINT, ()
+        hint, related = HINT, cast(tuple[Location, ...], ())
         if off is not None:
             message = (
                 f"{call} was called on {what}, which has no grad_fn: gradient recording was "

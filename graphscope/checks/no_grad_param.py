@@ -79,7 +79,9 @@ def merge(found: Sequence[Finding], graphs: Sequence[AutogradGraph]) -> list[Fin
 
 
 def _merged(group: list[Finding], graph: AutogradGraph) -> Finding:
-    names = [str(graph.nodes[f.node].get("name") or graph.nodes[f.node].get("label")) for f in group]
+    names = [
+        str(graph.nodes[f.node].get("name") or graph.nodes[f.node].get("label")) for f in group
+    ]
     modules = sorted({m for f in group if (m := graph.nodes[f.node].get("module"))})
     owners = f" (module{'s' if len(modules) > 1 else ''} {', '.join(modules)})" if modules else ""
     first = group[0]

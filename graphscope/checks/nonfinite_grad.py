@@ -79,7 +79,9 @@ def _located(e: NonFinite, graph: AutogradGraph, gid: str | None) -> Finding:
 
 def _at_leaves(e: NonFinite) -> Finding:
     value = _VALUES.get(e.value, e.value)
-    names = ", ".join(e.leaves[:4]) + (f" and {len(e.leaves) - 4} more" if len(e.leaves) > 4 else "")
+    names = ", ".join(e.leaves[:4]) + (
+        f" and {len(e.leaves) - 4} more" if len(e.leaves) > 4 else ""
+    )
     whose = f" of {names}" if names else ""
     message = (
         f"The gradients{whose} hold {value} after the backward call on this line (call "

@@ -68,7 +68,7 @@ def _finding(
         f"optimizer step updates {them}: the optimizer{built} holds other parameters, so "
         f"{they} (was the module replaced or created after the optimizer was built?)."
     )
-    target = f"model.{modules[0]}" if len(modules) == 1 else "the new module"
+    target = f"<model>.{modules[0]}" if len(modules) == 1 else "<the new module>"
     hint = (
         "Build the optimizer after the model is complete (after replacing or adding modules), or "
         f"add the new parameters to it: `optimizer.add_param_group({{'params': "
@@ -76,9 +76,13 @@ def _finding(
     )
     related = [Location(step.file, step.line, f"{step.optimizer}.step() leaves {them} unchanged")]
     related.append(Location(call.file, call.line, "gave them gradients"))
-    file, line = (step.built_file, step.built_line) if step.built_line is not None else (
-        step.file,
-        step.line,
+    file, line = (
+        (step.built_file, step.built_line)
+        if step.built_line is not None
+        else (
+            step.file,
+            step.line,
+        )
     )
     return Finding(
         kind=KIND,

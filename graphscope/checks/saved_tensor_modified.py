@@ -180,8 +180,10 @@ def _silent(
     if not tensor and entry.get("name") == "result":  # the op's own output: the tensor after it
         outs = [graph.nodes[s].get("name") for s in graph.successors(node)]
         tensor = next((n for n in outs if n), None)
-    what = f"{tensor}, which {_op_text(d)} saved for backward," if tensor else (
-        f"the tensor `{entry.get('name')}` that {_op_text(d)} saved for backward"
+    what = (
+        f"{tensor}, which {_op_text(d)} saved for backward,"
+        if tensor
+        else (f"the tensor `{entry.get('name')}` that {_op_text(d)} saved for backward")
     )
     if write is not None:
         how = (
@@ -233,7 +235,9 @@ def _silent(
         node=node,
         graph=gid,
         related=related,
-        badge=f"saved value changed silently ← line {line}" if line is not None else "saved value changed silently",
+        badge=f"saved value changed silently ← line {line}"
+        if line is not None
+        else "saved value changed silently",
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.optim.optimizer import (
@@ -87,7 +87,7 @@ class StepHooks:
                         if n is not None:
                             names.append(n)
             file, line = self.sites.where()
-            ordinal, built = 0, (None, None)
+            ordinal, built = 0, cast(tuple[str | None, int | None], (None, None))
             if self.resets is not None:
                 ordinal, built = self.resets.ordinal(optimizer), self.resets.built_at(optimizer)
             self.events.steps.append(

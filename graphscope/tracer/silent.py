@@ -53,7 +53,9 @@ class SilentIndex:
         if key is None:
             return False
         writes = [w.index for w in self._writes.get(key, ()) if w.seq > seq]
-        exports = [x.index for x in self._exports.get(key, ()) if x.seq > seq and _changed(x, value)]
+        exports = [
+            x.index for x in self._exports.get(key, ()) if x.seq > seq and _changed(x, value)
+        ]
         if not writes and not exports:
             return False
         entry["status"] = SAVED_STALE

@@ -82,6 +82,7 @@ def _adding_line(frame: FrameType, name: str) -> int | None:
     instrs = list(dis.get_instructions(frame.f_code))
     for a, b in zip(instrs, instrs[1:], strict=False):
         if a.opname in _LOADS and a.argval == name and b.argval in _ADDERS:
-            pos = a.positions
-            return pos.lineno if pos is not None else None
+            pos = getattr(a, "positions", None)  # 3.11+; before: the line it starts
+            lineno = pos.lineno if pos is not None else a.starts_line
+            return int(lineno) if lineno is not None else None
     return None

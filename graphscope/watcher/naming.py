@@ -24,7 +24,11 @@ class SessionNames:
         params: Any,
         root_modules: Callable[[], list[torch.nn.Module]],
         root_ids: Callable[[], tuple[int, ...]],
-        graphless: Callable[[], tuple[set[int], set[int], set[int]]] = lambda: (set(), set(), set()),
+        graphless: Callable[[], tuple[set[int], set[int], set[int]]] = lambda: (
+            set(),
+            set(),
+            set(),
+        ),
     ) -> None:
         self.explicit = {n: v for n, v in (names or {}).items() if isinstance(v, torch.Tensor)}
         self.params = params

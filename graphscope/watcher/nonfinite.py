@@ -95,7 +95,7 @@ def nonfinite_leaves(grads: Sequence[torch.Tensor | None]) -> tuple[str, list[in
     if not dense:
         return None
     try:
-        norms = torch._foreach_norm([g for _, g in dense], float("inf"))
+        norms = list(torch._foreach_norm([g for _, g in dense], float("inf")))
         if len({n.dtype for n in norms}) > 1:
             norms = [n.to(torch.float64) for n in norms]
         flags = torch.isfinite(torch.stack(norms))

@@ -4,7 +4,7 @@ import torch
 w = torch.tensor([1.0], requires_grad=True)
 opt = torch.optim.SGD([w], lr=0.1)
 running_loss = 0.0
-for step in range(4):
+for _ in range(4):
     opt.zero_grad()
     loss = ((w * 3 - 1) ** 2).sum()
     loss.backward()

@@ -10,7 +10,9 @@ import torch
 def dump(**tensors):
     path = os.environ.get("GS_DUMP")
     if path:
-        torch.save({k: v.detach().clone() if v is not None else None for k, v in tensors.items()}, path)
+        torch.save(
+            {k: v.detach().clone() if v is not None else None for k, v in tensors.items()}, path
+        )
 
 
 def grads(model, prefix):

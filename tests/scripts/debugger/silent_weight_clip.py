@@ -3,15 +3,15 @@
 # changes it under autograd's nose. The first layer's gradient comes out silently wrong.
 import torch
 import torch.nn as nn
-
 from _dump import dump, grads
 
+# (_dump: the test suite's byte-for-byte comparison of gradients; idle by default)
 torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 x, y = torch.randn(16, 4), torch.randn(16, 1)
 
-for step in range(3):
+for _ in range(3):
     optimizer.zero_grad()
     loss = nn.functional.mse_loss(model(x), y)
     for p in model.parameters():

@@ -2,9 +2,9 @@
 # step(), so every step uses no gradient at all and the model never learns.
 import torch
 import torch.nn as nn
+from _dump import dump
 
-from _dump import dump, grads
-
+# (_dump: the test suite's byte-for-byte comparison of gradients; idle by default)
 torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 1))
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
