@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from graphscope._tensors import _drop_locals_snapshot, frame_namespaces, user_frame
+from graphscope._tensors import _drop_locals_snapshot, frame_namespaces, is_internal, user_frame
 from graphscope.model import Events, GraphCarry, OpCall
 
 __all__ = ["Carries"]
@@ -99,13 +99,14 @@ class Carries:
         self._seen.add(key)
         i = bisect_right(self._frees, (min(old), 1 << 62))
         made_before = self._frees[i][1] if i < len(self._frees) else 0
+        name, file, line = _outermost_holder(t) or (self.name(t, True), op.file, op.line)
         self.events.carries.append(
             GraphCarry(
                 api=op.api,
-                file=op.file,
-                line=op.line,
+                file=file,
+                line=line,
                 module=op.module,
-                name=self.name(t, True) or _container_name(t),
+                name=name,
                 after_call=self.backward_count(),
                 made_before=made_before,
                 same_site=same,
@@ -120,15 +121,30 @@ def _seq(fn: Any) -> int:
         return 1 << 62
 
 
-def _container_name(t: torch.Tensor) -> str | None:
-    """The user's variable holding ``t`` inside a tuple or list (an LSTM's ``hidden``)."""
-    spaces = frame_namespaces(user_frame(3))
+def _outermost_holder(t: torch.Tensor) -> tuple[str, str, int] | None:
+    """``(variable, file, line)`` in the outermost user frame whose variable holds ``t`` (itself,
+    or in a tuple or list: an LSTM's ``hidden``): the training loop that carries it from batch
+    to batch, rather than the model's ``forward`` it is passed to."""
+    found = None
+    f = user_frame(3)
+    while f is not None:
+        if not is_internal(f.f_code.co_filename):
+            name = _holder_in(f, t)
+            if name is not None:
+                found = (name, f.f_code.co_filename, f.f_lineno)
+        f = f.f_back
+    return found
+
+
+def _holder_in(frame: Any, t: torch.Tensor) -> str | None:
+    spaces = frame_namespaces(frame)
     try:
         for space in spaces:
             for k, v in space.items():
-                if isinstance(v, (tuple, list)) and not k.startswith("__"):
-                    if any(x is t for x in v):
-                        return str(k)
+                if k.startswith("__"):
+                    continue
+                if v is t or (isinstance(v, (tuple, list)) and any(x is t for x in v)):
+                    return str(k)
         return None
     finally:
         _drop_locals_snapshot(spaces)
