@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from graphscope.model import NonFinite
 from graphscope.tracer import Capture, capture
 from graphscope.watcher.calls import CallRecord
 from graphscope.watcher.kept import RootWatch
@@ -104,8 +105,6 @@ class Diagnostics:
         for i in positions:
             d = self.session.store.node(rec.gid, rec.leaves[i][0]) or {}
             names.append(str(d.get("name") or d.get("label") or "a leaf"))
-        from graphscope.model import NonFinite
-
         self.events.nonfinite.append(
             NonFinite(rec.index, rec.gid, None, "", kind, rec.file, rec.line, leaves=tuple(names))
         )
