@@ -5,9 +5,11 @@ Everything here reads tensors and returns plain values; nothing keeps a tensor.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from types import FrameType, ModuleType
 from typing import Any
@@ -79,6 +81,24 @@ def storage_key(t: torch.Tensor) -> int | None:
     """An opaque key shared by every alias of one storage (views, .detach())."""
     try:
         return int(t.untyped_storage().data_ptr())
+    except Exception:
+        return None
+
+
+DIGEST_LIMIT = 64 << 20  # bytes of a storage :func:`storage_digest` checksums at most
+
+
+def storage_digest(t: torch.Tensor) -> int | None:
+    """CRC-32 of the bytes of ``t``'s storage, read in place (no torch call, no copy); None for
+    a storage off the CPU or above :data:`DIGEST_LIMIT` bytes."""
+    try:
+        s = t.untyped_storage()
+        n = s.nbytes()
+        if s.device.type != "cpu" or n > DIGEST_LIMIT:
+            return None
+        if n == 0:
+            return 0
+        return zlib.crc32((ctypes.c_char * n).from_address(s.data_ptr()))  # type: ignore[arg-type]
     except Exception:
         return None
 

@@ -303,7 +303,7 @@ def test_scope_shows_as_a_readable_report() -> None:
     scope = run_script(SCRIPTS / "pitfall_grad_accumulation.py").scope
     assert repr(scope) == (
         "<Scope of tests/scripts/pitfall_grad_accumulation.py: 3 backward calls, "
-        "1 distinct graph (g1: 6 nodes), 2 findings>"
+        "1 distinct graph (g1: 6 nodes), 1 finding>"
     )
     text = scope.report()
     lines = text.splitlines()

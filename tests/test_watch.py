@@ -25,6 +25,14 @@ def _installed() -> tuple[object, ...]:
         len(nn_module._global_forward_hooks),
         len(nn_module._global_forward_pre_hooks),
         len(optim_module._global_optimizer_post_hooks),
+        # the recorder's wrappers (grad-mode switches, resets, optimizer construction,
+        # functional_call's reparametrization)
+        torch.autograd.grad_mode.set_grad_enabled.__init__,
+        torch.autograd.grad_mode.inference_mode.__enter__,
+        torch.optim.Optimizer.zero_grad,
+        torch.optim.Optimizer.__init__,
+        torch.nn.Module.zero_grad,
+        torch.nn.utils.stateless._reparametrize_module,
     )
 
 

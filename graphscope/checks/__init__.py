@@ -3,7 +3,8 @@
 Every module defines ``KIND`` (a key of :data:`graphscope.model.FINDING_KINDS`) and
 ``check(graph, events) -> Iterator[Finding]``; the ones whose pitfall is a torch error also
 define ``from_error(events)``, which explains the script's own exception (or an engine error)
-when no recorded event did. They import :mod:`graphscope.model` and the standard library only.
+when no recorded event did; one whose findings are listed together across graphs defines
+``merge(findings, graphs)``. They import :mod:`graphscope.model` and the standard library only.
 
 >>> from graphscope.model import AutogradGraph, Events, GradRead
 >>> events = Events(grad_reads=[GradRead("h", "train.py", 12, "MulBackward0")])
@@ -21,14 +22,17 @@ from graphscope.checks import (
     ddp_unused_param,
     grad_accumulation,
     graph_freed,
+    graph_kept_alive,
     leaf_inplace,
     no_grad_fn,
     no_grad_param,
     nonfinite_grad,
     nonleaf_grad_access,
     nonscalar_backward,
+    param_not_in_optimizer,
     ranks_differ,
     saved_tensor_modified,
+    zeroed_before_step,
 )
 from graphscope.model import TENSOR, AutogradGraph, Events, Finding, sorted_findings
 
@@ -50,6 +54,9 @@ CHECKS: dict[str, ModuleType] = {
         ddp_unused_param,
         ddp_param_ready_twice,
         ranks_differ,
+        graph_kept_alive,
+        param_not_in_optimizer,
+        zeroed_before_step,
     )
 }
 
@@ -78,6 +85,9 @@ def run_checks(graphs: Sequence[AutogradGraph], events: Events) -> list[Finding]
             found.extend(module.from_error(events))
     reached = _reached_names(graphs)
     found = [f for f in found if not _reached_elsewhere(f, graphs, reached)]
+    for module in CHECKS.values():
+        if hasattr(module, "merge"):
+            found = module.merge(found, graphs)
     return sorted_findings(_unique(_told_by_ddp(found)))
 
 

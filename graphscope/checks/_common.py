@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 
 from graphscope.model import Events, Finding
 
@@ -28,3 +29,18 @@ def ddp_error(events: Events, mark: str) -> str | None:
         if c.error is not None and mark in c.error:
             return c.error
     return None
+
+
+def natural(names: Iterable[str]) -> list[str]:
+    """``names`` sorted as people count: ``layer.2`` before ``layer.10``."""
+    return sorted(
+        names, key=lambda n: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", n)]
+    )
+
+
+def listed(names: Iterable[str], shown: int = 6) -> str:
+    """``a, b, c`` for a few names; the first ones, ``…`` and how many for many."""
+    ns = natural(names)
+    if len(ns) <= shown:
+        return ", ".join(ns)
+    return ", ".join(ns[: shown - 1]) + f", …, {ns[-1]} ({len(ns)} in all)"

@@ -6,21 +6,27 @@ A *run* starts at an update whose gradient was reset before it (``before`` is ``
 gradient still there (``"kept"``, or ``"changed"``: modified by the user but not reset). A run of
 two or more updates is accumulation.
 
-Severity: ``warning`` when an optimizer step happened *inside* the run (after one of its
-backward calls and before the next): the gradient the step used was never cleared, so the next
-step adds old gradients to new ones (the forgotten ``zero_grad()``). ``info`` otherwise: summing
-micro-batches and then stepping once is legitimate, as is ``backward(retain_graph=True)`` twice.
+Severity is judged per optimizer: ``warning`` when one optimizer that covers the leaf stepped
+twice (after different backward calls) inside the run, so its second step used gradients its
+first step had already used (the forgotten ``zero_grad()``). ``info`` otherwise: summing
+micro-batches and then stepping once is legitimate, as is ``backward(retain_graph=True)`` twice,
+and so is a GAN's generator loss leaving gradients in the discriminator that the
+discriminator's ``zero_grad()`` clears before its own next step. A step covers a leaf when its
+recorded parameters name it (a step recorded without names covers every leaf); a leaf that no
+recorded step covers is left to ``param-not-in-optimizer``.
 
-One finding per leaf and source line: a training loop that accumulates in every step gives one
-finding that says how many times it happened.
+One finding per cause: the leaves whose runs start at the same line with the same verdict are
+listed in one finding, and a training loop that accumulates at every step says how many times.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from graphscope.checks._common import listed, natural
 from graphscope.model import (
     AutogradGraph,
     Events,
@@ -38,18 +44,36 @@ _RESETS = ("none", "zero")
 _SHOWN = 6  # values shown in a history before eliding the middle
 
 
+@dataclass
+class _Verdict:
+    """What one leaf's runs starting at one line amount to."""
+
+    name: str
+    runs: list[list[GradUpdate]]
+    run: list[GradUpdate]  # the run the message shows
+    inside: list[OptimizerStep]  # steps of the offending optimizer inside that run
+
+
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     """Findings for leaves whose gradient was summed over backward calls without a reset."""
+    covered = {n for s in events.steps for n in s.params}
     by_leaf: dict[str, list[GradUpdate]] = {}
     for u in sorted(events.grads, key=lambda u: u.call):
         by_leaf.setdefault(u.name, []).append(u)
+    groups: dict[tuple[Any, ...], list[_Verdict]] = {}
     for name, updates in by_leaf.items():
-        groups: dict[tuple[str | None, int | None], list[list[GradUpdate]]] = {}
+        if covered and name not in covered:
+            continue  # no optimizer holds it: param-not-in-optimizer says so
+        lines: dict[tuple[str | None, int | None], list[list[GradUpdate]]] = {}
         for run in _runs(updates):
-            first_kept = run[1]
-            groups.setdefault((first_kept.file, first_kept.line), []).append(run)
-        for runs in groups.values():
-            yield _finding(graph, events.steps, name, runs)
+            lines.setdefault((run[1].file, run[1].line), []).append(run)
+        for where, runs in lines.items():
+            v = _verdict(name, runs, events.steps)
+            steps = tuple((s.file, s.line, s.optimizer) for s in v.inside[:1])
+            groups.setdefault((where, bool(v.inside), steps, len(runs)), []).append(v)
+    for verdicts in groups.values():
+        order = {n: i for i, n in enumerate(natural(v.name for v in verdicts))}
+        yield _finding(graph, sorted(verdicts, key=lambda v: order[v.name]))
 
 
 def _runs(updates: Sequence[GradUpdate]) -> Iterator[list[GradUpdate]]:
@@ -66,48 +90,78 @@ def _runs(updates: Sequence[GradUpdate]) -> Iterator[list[GradUpdate]]:
         yield run
 
 
-def _steps_inside(run: Sequence[GradUpdate], steps: Sequence[OptimizerStep]) -> list[OptimizerStep]:
+def _verdict(name: str, runs: list[list[GradUpdate]], steps: Sequence[OptimizerStep]) -> _Verdict:
+    """The run to show: the first whose gradient one optimizer used in two steps, else the
+    first."""
+    for run in runs:
+        inside = _reused(run, name, steps)
+        if inside:
+            return _Verdict(name, runs, run, inside)
+    return _Verdict(name, runs, runs[0], [])
+
+
+def _reused(
+    run: Sequence[GradUpdate], name: str, steps: Sequence[OptimizerStep]
+) -> list[OptimizerStep]:
+    """Steps inside ``run`` of an optimizer covering ``name`` that stepped twice in it (after
+    two different backward calls): the later step reused the gradient of the earlier."""
     first, last = run[0].call, run[-1].call
-    return [s for s in steps if first <= s.after_call < last]
+    by_opt: dict[int, list[OptimizerStep]] = {}
+    for s in steps:
+        if first <= s.after_call <= last and (not s.params or name in s.params):
+            by_opt.setdefault(s.optimizer_id, []).append(s)
+    for opt_steps in by_opt.values():
+        if len({s.after_call for s in opt_steps}) >= 2:
+            return [s for s in opt_steps if s.after_call < last]
+    return []
 
 
-def _finding(
-    graph: AutogradGraph, steps: Sequence[OptimizerStep], name: str, runs: list[list[GradUpdate]]
-) -> Finding:
-    stepped = [(run, _steps_inside(run, steps)) for run in runs]
-    bad = [(run, inside) for run, inside in stepped if inside]
-    run, inside = bad[0] if bad else stepped[0]
-    shown = _grad_of(graph, name)
+def _finding(graph: AutogradGraph, verdicts: list[_Verdict]) -> Finding:
+    v = verdicts[0]
+    run, inside = v.run, v.inside
     values = _history(run)
     first_kept = run[1]
-    message = f"{shown} accumulated over {len(run)} backward calls without being zeroed: {values}"
+    if len(verdicts) == 1:
+        shown = _grad_of(graph, v.name)
+        subject, verb = shown, "was"
+    else:
+        shown = _grad_of(graph, v.name)
+        subject = (
+            f"The gradients of {len(verdicts)} parameters ({listed(v.name for v in verdicts)})"
+        )
+        values = f"{shown} {values}"
+        verb = "were"
     if inside:
         where = f" at line {inside[0].line}" if inside[0].line is not None else ""
         n = len(inside)
         message = (
-            f"{shown} kept accumulating across {n} optimizer step{'s' if n > 1 else ''} "
-            f"({inside[0].optimizer}.step(){where}) because it was never zeroed: {values}"
+            f"{subject} kept accumulating across {n} optimizer step{'s' if n > 1 else ''} "
+            f"({inside[0].optimizer}.step(){where}) because {'it' if verb == 'was' else 'they'} "
+            f"{verb} never zeroed: {values}"
         )
-    if len(runs) > 1:
-        message += f" (this happened {len(runs)} times)"
-    if inside:
         hint = (
             "Call optimizer.zero_grad() (or set .grad = None) once per training step, before "
             "loss.backward(), so each step uses only its own gradient."
         )
     else:
+        message = (
+            f"{subject} accumulated over {len(run)} backward calls without being zeroed: {values}"
+        )
         hint = (
             "backward() adds to .grad; if you did not mean to sum these gradients (as when "
             "accumulating micro-batches), reset them with optimizer.zero_grad() or "
-            f"{shown} = None before each backward call."
+            f"{shown if len(verdicts) == 1 else 'their .grad'} = None before each backward call."
         )
-    related = []
+    if len(v.runs) > 1:
+        message += f" (this happened {len(v.runs)} times)"
+    related: list[Location] = []
     if run[0].line is not None and (run[0].file, run[0].line) != (first_kept.file, first_kept.line):
         related.append(Location(run[0].file, run[0].line, "first backward of the sum"))
-    related.extend(
-        Location(s.file, s.line, f"{s.optimizer}.step() used the summed gradient") for s in inside
-    )
-    node = _node(graph, name, run[-1].call)
+    for s in inside:
+        loc = Location(s.file, s.line, f"{s.optimizer}.step() used the summed gradient")
+        if loc not in related:
+            related.append(loc)
+    node = _node(graph, v.name, run[-1].call)
     return Finding(
         kind=KIND,
         severity="warning" if inside else "info",

@@ -4,13 +4,22 @@ Reads the graph: tensor nodes with ``reached`` False (``trace`` adds a parameter
 that ran, or a named leaf, that the walk from the roots never met) that are parameters or
 leaves requiring grad. The line is the backward call the graph was captured at. A tensor that
 received a gradient in any backward call (``events.grads``) is not reported; across graphs,
-:func:`graphscope.checks.run_checks` also drops a tensor reached in any other graph.
+:func:`graphscope.checks.run_checks` also drops a tensor reached in any other graph, then
+:func:`merge` makes one finding of those left for one backward call (one cause: the module left
+out, the ``.detach()``), listing them.
+
+Which parameters are candidates is ``watch``'s part: those of modules whose forward ran with
+gradients on (not a module run only under ``no_grad`` or eval fast paths, not one whose
+parameters ``torch.func.functional_call`` replaced), none for a backward call made inside a
+``torch.func`` transform; one that got its gradient from a backward run inside the call
+(reentrant checkpoint) counts as reached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from graphscope.checks._common import listed
 from graphscope.model import ROLE_PARAM, TENSOR, AutogradGraph, Events, Finding
 
 KIND = "no-grad-param"
@@ -51,6 +60,51 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             graph=gid,
             badge="no gradient",
         )
+
+
+def merge(found: Sequence[Finding], graphs: Sequence[AutogradGraph]) -> list[Finding]:
+    """One finding per graph and backward call, listing every tensor it did not reach."""
+    groups: dict[tuple[object, ...], list[Finding]] = {}
+    out: list[Finding] = []
+    for f in found:
+        if f.kind == KIND and f.node is not None:
+            groups.setdefault((f.graph, f.file, f.line), []).append(f)
+        else:
+            out.append(f)
+    by_id = {g.graph.get("id"): g for g in graphs}
+    for group in groups.values():
+        graph = by_id.get(group[0].graph)
+        out.append(group[0] if len(group) == 1 or graph is None else _merged(group, graph))
+    return out
+
+
+def _merged(group: list[Finding], graph: AutogradGraph) -> Finding:
+    names = [
+        str(graph.nodes[f.node].get("name") or graph.nodes[f.node].get("label")) for f in group
+    ]
+    modules = sorted({m for f in group if (m := graph.nodes[f.node].get("module"))})
+    owners = f" (module{'s' if len(modules) > 1 else ''} {', '.join(modules)})" if modules else ""
+    first = group[0]
+    where = f" at line {first.line}" if first.line is not None else ""
+    return Finding(
+        kind=KIND,
+        severity="warning",
+        message=(
+            f"The backward call{where} never reached {len(names)} tensors that require grad: "
+            f"{listed(names)}{owners}, so they get no gradient (are they unused, detached, or used "
+            "under torch.no_grad()?)."
+        ),
+        hint=(
+            "Make the loss depend on them (call the module that owns them, remove the .detach() "
+            "or torch.no_grad() in between), or set requires_grad=False on them if they are "
+            "meant to stay frozen."
+        ),
+        file=first.file,
+        line=first.line,
+        node=first.node,
+        graph=first.graph,
+        badge="no gradient",
+    )
 
 
 def _call(graph: AutogradGraph, events: Events) -> tuple[str | None, int | None] | None:

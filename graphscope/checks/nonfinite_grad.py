@@ -1,55 +1,98 @@
 """nonfinite-grad: NaN or Inf first appears in a gradient at this node.
 
-Reads ``events.nonfinite``: ``watch`` hooks the op nodes of each new graph and records the first
-op whose output gradients are non-finite while its incoming ones were finite. The line is the
-forward line that created that op.
+Reads ``events.nonfinite``. ``watch`` hooks the op nodes of each new graph and records the first
+op whose output gradients are non-finite while its incoming ones were finite; the line is the
+forward line that created that op. After every backward call it also checks the leaves'
+gradients at once; when they hold NaN or Inf at a call no hook saw (a repeated graph, a later
+iteration), it records that call (``leaves``: which gradients) and hooks the next call's graph
+to locate the op (``seen_at``: the call where it was first seen).
+
+One finding: the located op when there is one, else the call where the leaves' gradients first
+held it. When that is not the first backward call, the hint says what usually causes it then (a
+learning rate that makes the weights blow up).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphscope.model import AutogradGraph, Events, Finding
+from graphscope.model import AutogradGraph, Events, Finding, NonFinite
 
 KIND = "nonfinite-grad"
 
 _VALUES = {"nan": "NaN", "inf": "Inf", "nan+inf": "NaN and Inf"}
+_HINT = (
+    "Keep this operation's input where its derivative is finite (e.g. torch.sqrt(x + 1e-12), "
+    "torch.log(x.clamp_min(1e-12))), or mask values before the operation rather than after it."
+)
+_LATER_HINT = (
+    "Gradients were finite for the first {n} backward calls, so the weights the optimizer made "
+    "are the likely cause: lower the learning rate, clip gradients "
+    "(torch.nn.utils.clip_grad_norm_) or normalise the inputs; if the loss itself turns NaN, the "
+    "forward pass overflowed first."
+)
 
 
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     """One finding per operation where a non-finite gradient first appears."""
     gid = graph.graph.get("id")
     seen: set[tuple[object, ...]] = set()
+    later = {e.seen_at for e in events.nonfinite if not e.leaves and e.seen_at is not None}
     for e in events.nonfinite:
-        value = _VALUES.get(e.value, e.value)
-        node = e.node if gid is not None and e.graph == gid and e.node in graph else None
-        d = graph.nodes[node] if node is not None else {}
-        forward = d.get("op")
-        op = (e.op or "").removeprefix("torch::autograd::")
-        if op and op != "AccumulateGrad":
-            where = f"the backward of {forward} ({op})" if forward else op
-        else:
-            where = "this operation"
-        at = " on this line" if e.line is not None else ""
-        message = (
-            f"The gradient first becomes {value} in {where}{at}, and every gradient computed from "
-            "it downstream is non-finite too."
-        )
-        f = Finding(
-            kind=KIND,
-            severity="error",
-            message=message,
-            hint=(
-                "Keep this operation's input where its derivative is finite (e.g. torch.sqrt(x + "
-                "1e-12), torch.log(x.clamp_min(1e-12))), or mask values before the operation rather "
-                "than after it."
-            ),
-            file=e.file,
-            line=e.line,
-            node=node,
-            graph=gid if node is not None else None,
-            badge=f"{value} first here",
-        )
+        if e.leaves and e.call in later:
+            continue  # the hooks of the next call located it
+        f = _at_leaves(e) if e.leaves else _located(e, graph, gid)
         if f.key() not in seen:
             seen.add(f.key())
             yield f
+
+
+def _located(e: NonFinite, graph: AutogradGraph, gid: str | None) -> Finding:
+    value = _VALUES.get(e.value, e.value)
+    node = e.node if gid is not None and e.graph == gid and e.node in graph else None
+    d = graph.nodes[node] if node is not None else {}
+    forward = d.get("op")
+    op = (e.op or "").removeprefix("torch::autograd::")
+    if op and op != "AccumulateGrad":
+        where = f"the backward of {forward} ({op})" if forward else op
+    else:
+        where = "this operation"
+    at = " on this line" if e.line is not None else ""
+    first = e.seen_at if e.seen_at is not None else e.call
+    when = f" at backward call {first} (the ones before were finite)" if first > 1 else ""
+    message = (
+        f"The gradient first becomes {value} in {where}{at}{when}, and every gradient computed "
+        "from it downstream is non-finite too."
+    )
+    return Finding(
+        kind=KIND,
+        severity="error",
+        message=message,
+        hint=_LATER_HINT.format(n=first - 1) if first > 1 else _HINT,
+        file=e.file,
+        line=e.line,
+        node=node,
+        graph=gid if node is not None else None,
+        badge=f"{value} first here",
+    )
+
+
+def _at_leaves(e: NonFinite) -> Finding:
+    value = _VALUES.get(e.value, e.value)
+    names = ", ".join(e.leaves[:4]) + (
+        f" and {len(e.leaves) - 4} more" if len(e.leaves) > 4 else ""
+    )
+    whose = f" of {names}" if names else ""
+    message = (
+        f"The gradients{whose} hold {value} after the backward call on this line (call "
+        f"{e.call}); the op where it first appeared could not be located, because no later call "
+        "came to hook."
+    )
+    return Finding(
+        kind=KIND,
+        severity="error",
+        message=message,
+        hint=_LATER_HINT.format(n=e.call - 1) if e.call > 1 else _HINT,
+        file=e.file,
+        line=e.line,
+    )

@@ -2,13 +2,19 @@
 
 Reads ``events.grad_reads`` (``watch`` records a read that returned None on a non-leaf that does
 not retain its gradient). One warning per reading line and tensor.
+
+When the tensor was meant to be a parameter (``events.made_from_leaf``: it was made, on one line,
+from an unnamed leaf that requires grad: ``W = torch.randn(3, 1, requires_grad=True) * 0.01``),
+the cause is that line: ``related`` points at it and the hint rewrites it so that ``W`` itself is
+the leaf (``W = (torch.randn(3, 1) * 0.01).requires_grad_()``), instead of ``W.retain_grad()``.
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
-from graphscope.model import AutogradGraph, Events, Finding
+from graphscope.model import AutogradGraph, Events, Finding, GradRead, Location, MadeFromLeaf
 
 KIND = "nonleaf-grad-access"
 
@@ -16,32 +22,107 @@ KIND = "nonleaf-grad-access"
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     """One finding per ``.grad`` read of a non-leaf tensor."""
     seen: set[tuple[object, ...]] = set()
+    made = {m.name: m for m in events.made_from_leaf}
     for r in events.grad_reads:
-        name = r.name
-        node = graph.by_name(name) if name else None
-        what = name or "this tensor"
-        made = " (it was computed by an operation)" if r.grad_fn else ""
-        message = (
-            f"{what}.grad is None: {what} is not a leaf{made}, and only leaf tensors keep "
-            ".grad after backward."
-            if name
-            else f"This .grad is None: the tensor is not a leaf{made}, and only leaf tensors keep "
-            ".grad after backward."
-        )
-        f = Finding(
-            kind=KIND,
-            severity="warning",
-            message=message,
-            hint=(
-                f"Call {name or 'the tensor'}.retain_grad() before backward to keep its gradient, "
-                "or read the .grad of a leaf (a tensor created with requires_grad=True)."
-            ),
-            file=r.file,
-            line=r.line,
-            node=node,
-            graph=graph.graph.get("id") if node is not None else None,
-            badge=".grad is None (not a leaf)",
-        )
+        node = graph.by_name(r.name) if r.name else None
+        origin = made.get(r.name) if r.name else None
+        f = _leaf_lost(r, origin, node, graph) if origin else _plain(r, node, graph)
         if f.key() not in seen:
             seen.add(f.key())
             yield f
+
+
+def _plain(r: GradRead, node: str | None, graph: AutogradGraph) -> Finding:
+    name = r.name
+    what = name or "this tensor"
+    made = " (it was computed by an operation)" if r.grad_fn else ""
+    message = (
+        f"{what}.grad is None: {what} is not a leaf{made}, and only leaf tensors keep "
+        ".grad after backward."
+        if name
+        else f"This .grad is None: the tensor is not a leaf{made}, and only leaf tensors keep "
+        ".grad after backward."
+    )
+    return Finding(
+        kind=KIND,
+        severity="warning",
+        message=message,
+        hint=(
+            f"Call {name or 'the tensor'}.retain_grad() before backward to keep its gradient, "
+            "or read the .grad of a leaf (a tensor created with requires_grad=True)."
+        ),
+        file=r.file,
+        line=r.line,
+        node=node,
+        graph=graph.graph.get("id") if node is not None else None,
+        badge=".grad is None (not a leaf)",
+    )
+
+
+def _leaf_lost(r: GradRead, m: MadeFromLeaf, node: str | None, graph: AutogradGraph) -> Finding:
+    op = f" ({m.op})" if m.op else ""
+    message = (
+        f"{m.name}.grad is None: {m.name} is not a leaf. Line {m.line} made it{op} from a tensor "
+        f"created with requires_grad=True, so that unnamed tensor is the leaf that gets the "
+        f"gradient, and {m.name} is only a result computed from it."
+    )
+    fixed = leaf_fix(m.text, m.name)
+    example = f"`{fixed}`" if fixed else f"`{m.name} = (<its value>).requires_grad_()`"
+    hint = (
+        f"Make {m.name} itself the leaf: compute its value first, then ask for gradients: "
+        f"{example}."
+    )
+    return Finding(
+        kind=KIND,
+        severity="warning",
+        message=message,
+        hint=hint,
+        file=r.file,
+        line=r.line,
+        node=node,
+        graph=graph.graph.get("id") if node is not None else None,
+        related=(Location(m.file, m.line, f"{m.name} stopped being a leaf here"),),
+        badge=".grad is None (not a leaf)",
+    )
+
+
+def leaf_fix(text: str | None, name: str) -> str | None:
+    """``W = (torch.randn(3, 1) * 0.01).requires_grad_()`` from the line that made ``W``
+    (``W = torch.randn(3, 1, requires_grad=True) * 0.01``), or None when it is not a plain
+    assignment to ``name``.
+
+    >>> leaf_fix("b = torch.zeros(1, requires_grad=True).to(device)", "b")
+    'b = torch.zeros(1).to(device).requires_grad_()'
+    """
+    if not text:
+        return None
+    try:
+        tree = ast.parse(text.strip())
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign):
+        return None
+    stmt = tree.body[0]
+    if [ast.unparse(t) for t in stmt.targets] != [name]:
+        return None
+    value = _without_requires_grad(stmt.value)
+    expr = ast.unparse(value)
+    if not isinstance(value, (ast.Call, ast.Attribute, ast.Name, ast.Subscript)):
+        expr = f"({expr})"
+    return f"{name} = {expr}.requires_grad_()"
+
+
+def _without_requires_grad(node: ast.expr) -> ast.expr:
+    """``node`` with every ``requires_grad=True`` keyword and ``.requires_grad_()`` call taken
+    out."""
+
+    class _Strip(ast.NodeTransformer):
+        def visit_Call(self, call: ast.Call) -> ast.AST:
+            self.generic_visit(call)
+            call.keywords = [k for k in call.keywords if k.arg != "requires_grad"]
+            f = call.func
+            if isinstance(f, ast.Attribute) and f.attr == "requires_grad_" and not call.args:
+                return f.value
+            return call
+
+    return _Strip().visit(node)  # type: ignore[no-any-return]

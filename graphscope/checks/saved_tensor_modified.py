@@ -4,6 +4,16 @@ Reads the graph: op nodes whose ``saved`` entries have status ``"stale"`` (saved
 now at a later one). ``entry["writes"]`` holds indexes into ``events.inplace`` of the writes that
 moved it on; the last one is the line reported. The op that saved the tensor is ``related``.
 
+A write made inside a module (``nn.ReLU(inplace=True)`` after ``nn.Sigmoid()``) is described by
+the modules' paths and classes (``model.2`` (ReLU(inplace=True)) wrote over the output of
+``model.1`` (Sigmoid)), with ``inplace=False`` as the fix.
+
+An entry marked ``silent`` was written through an alias that does not share the saved tensor's
+version counter (``.data``, ``set_``, a NumPy array, a storage): torch raises nothing there and
+backward silently computes a wrong gradient. ``entry["exports"]`` points into
+``events.exports`` when the write went through a NumPy array or a storage (the write itself is
+not seen; the line is where the alias was handed out).
+
 :func:`from_error` explains the error when no stale entry was captured: from a backward call
 that raised "modified by an inplace operation" (a repeated graph is not traced again, so its
 stale entries are not seen) or from the script's own exception.
@@ -17,6 +27,7 @@ from typing import Any
 
 from graphscope.model import (
     SAVED_STALE,
+    AliasExport,
     AutogradGraph,
     Events,
     Finding,
@@ -37,6 +48,7 @@ HINT = (
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     """One finding per stale saved tensor of an op node."""
     writes = {w.index: w for w in events.inplace}
+    exports = {x.index: x for x in events.exports}
     gid = graph.graph.get("id")
     for node in graph.op_nodes():
         d = graph.nodes[node]
@@ -44,6 +56,10 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             if entry.get("status") != SAVED_STALE:
                 continue
             culprits = [writes[i] for i in entry.get("writes") or () if i in writes]
+            if entry.get("silent"):
+                via = [exports[i] for i in entry.get("exports") or () if i in exports]
+                yield _silent(graph, node, d, entry, culprits[-1] if culprits else None, via, gid)
+                continue
             yield _finding(graph, node, d, entry, culprits[-1] if culprits else None, gid)
 
 
@@ -79,7 +95,11 @@ def _finding(
         f" (saved at version {saved}, now {now})" if saved is not None and now is not None else ""
     )
     what = tensor or f"the input `{entry.get('name')}`"
-    if write is not None:
+    hint = HINT.format(t=tensor or "x")
+    if write is not None and write.module_text:
+        message, hint = _module_message(d, entry, write, versions)
+        file, line = write.file, write.line
+    elif write is not None:
         where = f" at line {write.line}" if write.line is not None else ""
         message = (
             f"{what} was modified in place by {write.api}(){where} after {who} saved it for "
@@ -108,13 +128,116 @@ def _finding(
         kind=KIND,
         severity="error",
         message=message,
-        hint=HINT.format(t=tensor or "x"),
+        hint=hint,
         file=file,
         line=line,
         node=node,
         graph=gid,
         related=related,
         badge=badge,
+    )
+
+
+def _module_message(
+    d: dict[str, Any], entry: dict[str, Any], write: InplaceWrite, versions: str
+) -> tuple[str, str]:
+    """Message and hint for a write made by a module's forward (``nn.ReLU(inplace=True)``)."""
+    writer = f"`{write.module}` ({write.module_text})" if write.module else write.module_text
+    saver_op = d.get("op") or d.get("label") or "the operation before it"
+    if write.producer_module:
+        saver = f"`{write.producer_module}`"
+        saver += f" ({write.producer_text})" if write.producer_text else ""
+        what = f"the output of {saver}"
+    else:
+        saver = f"{saver_op}()"
+        what = f"the tensor `{entry.get('name')}` that {saver} saved"
+    where = f" at line {write.line}" if write.line is not None else ""
+    message = (
+        f"{writer} overwrote {what} in place{where}, but {saver} needs that output for its "
+        f"backward{versions}: backward would use values the forward pass never produced."
+    )
+    cls = (write.module_text or "").split("(")[0] or "the module"
+    hint = (
+        f"Create {writer} with inplace=False (nn.{cls}() is out of place by default): an in-place "
+        "layer may only follow one that does not need its own output for backward."
+    )
+    return message, hint
+
+
+def _silent(
+    graph: AutogradGraph,
+    node: str,
+    d: dict[str, Any],
+    entry: dict[str, Any],
+    write: InplaceWrite | None,
+    via: list[AliasExport],
+    gid: str | None,
+) -> Finding:
+    """A saved tensor changed through an alias torch does not track: no error, wrong gradient."""
+    tensor = entry.get("tensor_name")
+    if not tensor and entry.get("tensor") in graph:
+        tensor = graph.nodes[entry["tensor"]].get("name")
+    if not tensor and entry.get("name") == "result":  # the op's own output: the tensor after it
+        outs = [graph.nodes[s].get("name") for s in graph.successors(node)]
+        tensor = next((n for n in outs if n), None)
+    what = (
+        f"{tensor}, which {_op_text(d)} saved for backward,"
+        if tensor
+        else (f"the tensor `{entry.get('name')}` that {_op_text(d)} saved for backward")
+    )
+    if write is not None:
+        how = (
+            f"{write.api}() at line {write.line} wrote into {what} through an alias with a "
+            "version counter of its own (.data, set_(), a view of its storage)"
+        )
+        file, line = write.file, write.line
+    elif via:
+        x = via[-1]
+        alias = "the NumPy array" if x.api == "numpy" else "the storage"
+        how = (
+            f"{what} was changed through {alias} that .{x.api}() handed out at line {x.line}, "
+            "whose writes no version counter sees"
+        )
+        file, line = x.file, x.line
+    else:
+        how = f"{what} was changed through an alias that autograd does not track"
+        file, line = d.get("file"), d.get("line")
+    message = (
+        f"{how}: torch will not warn, and backward silently computes the gradient from the "
+        "changed values."
+    )
+    t = tensor or "x"
+    node_of = graph.by_name(t) if tensor else None
+    if node_of is not None and graph.nodes[node_of].get("role") == "param":
+        hint = (
+            f"Change the parameter {t} only after backward() and optimizer.step() (e.g. a "
+            "max-norm or clipping constraint: `with torch.no_grad(): p.clamp_(-c, c)` after the "
+            "step), never between the forward pass and backward()."
+        )
+    else:
+        hint = (
+            f"Do not write into {t} (through .data, NumPy or its storage) between the forward "
+            f"pass and backward(): change it out of place (`{t} = {t}.clamp(...)`, a new "
+            "tensor)."
+        )
+    related: tuple[Location, ...] = ()
+    if d.get("line") is not None:
+        related = (
+            Location(d.get("file"), d.get("line"), f"saved by {d.get('label') or d.get('name')}"),
+        )
+    return Finding(
+        kind=KIND,
+        severity="error",
+        message=message,
+        hint=hint,
+        file=file,
+        line=line,
+        node=node,
+        graph=gid,
+        related=related,
+        badge=f"saved value changed silently ← line {line}"
+        if line is not None
+        else "saved value changed silently",
     )
 
 

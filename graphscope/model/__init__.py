@@ -14,16 +14,22 @@ hand-built graphs. (How to draw, :class:`graphscope.options.Options`, lives besi
 """
 
 from graphscope.model.events import (
+    AliasExport,
     BackwardCall,
     Events,
+    GradOff,
     GradRead,
     GradUpdate,
+    GraphCarry,
     InplaceWrite,
+    KeptAlive,
+    MadeFromLeaf,
     NonFinite,
     OpCall,
     OptimizerStep,
     ScriptError,
     ScriptExit,
+    StepAfterReset,
 )
 from graphscope.model.findings import (
     ERROR,
@@ -79,6 +85,7 @@ from graphscope.model.text import (
 from graphscope.model.validate import problems, validate
 
 __all__ = [
+    "AliasExport",
     "AutogradGraph",
     "BackwardCall",
     "ERROR",
@@ -87,14 +94,18 @@ __all__ = [
     "FINDING_KINDS",
     "Finding",
     "GROUP",
+    "GradOff",
     "GradRead",
     "GradSummary",
     "GradUpdate",
+    "GraphCarry",
     "GraphData",
     "GroupData",
     "INFO",
     "InplaceWrite",
+    "KeptAlive",
     "Location",
+    "MadeFromLeaf",
     "NODE_KINDS",
     "NodeKind",
     "NonFinite",
@@ -120,6 +131,7 @@ __all__ = [
     "SavedStatus",
     "ScriptError",
     "ScriptExit",
+    "StepAfterReset",
     "Severity",
     "TENSOR",
     "TensorData",

@@ -39,6 +39,14 @@ class InplaceWrite:
     requires_grad: bool
     grad_enabled: bool
     raised: str | None = None  # the error torch raised for it (e.g. leaf in-place), else None
+    #: the autograd sequence counter before the call: backward nodes numbered below it existed
+    #: already (a write with ``seq`` above a node's number came after that node saved its inputs)
+    seq: int = -1
+    module: str | None = None  # path of the module whose forward made the write (``2``)
+    module_text: str | None = None  # that module as it prints: ``ReLU(inplace=True)``
+    #: for a write over an op's output, the module whose forward produced it (``1``, ``Sigmoid``)
+    producer_module: str | None = None
+    producer_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,12 +82,17 @@ class GradUpdate:
 
 @dataclass(frozen=True)
 class OptimizerStep:
+    """One ``optimizer.step()``."""
+
     index: int
     optimizer: str  # class name
     after_call: int  # number of backward calls made before this step
-    params: tuple[str, ...]  # names of params with a grad at the step
+    params: tuple[str, ...]  # names of params with a grad at the step (empty: not recorded)
     file: str | None = None
     line: int | None = None
+    optimizer_id: int = 0  # which optimizer object (1, 2, ... in order of first step)
+    built_file: str | None = None  # where the optimizer was constructed, when seen
+    built_line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,97 @@ class NonFinite:
     value: str  # "nan", "inf", "nan+inf"
     file: str | None = None
     line: int | None = None
+    #: the leaves whose .grad held it (names), when it was seen there before being located
+    leaves: tuple[str, ...] = ()
+    seen_at: int | None = None  # the call whose gradients first held it (``call`` located it)
+
+
+@dataclass(frozen=True)
+class GraphCarry:
+    """A forward op that took a tensor whose graph was built before an earlier backward call.
+
+    A recurrent state carried across batches (``out, h = rnn(x, h)``: ``h`` holds the previous
+    batch's graph, which that batch's backward freed), or a running total that keeps every
+    iteration's graph (``total_loss += loss``: ``same_site``, the carried tensor was made by this
+    same line before). One event per line and name.
+    """
+
+    api: str
+    file: str | None
+    line: int | None
+    module: str | None
+    name: str | None  # the user's name of the carried tensor (``h``, ``total_loss``)
+    after_call: int  # backward calls made before the op
+    made_before: int  # the first backward call (that freed a graph) made after it was built
+    same_site: bool  # it was made by an op on this same line (an accumulation)
+
+
+@dataclass(frozen=True)
+class KeptAlive:
+    """Tensors with graphs from earlier iterations still held by a container at a backward call
+    (``losses.append(loss)``): every iteration's graph stays in memory."""
+
+    name: str  # the container variable (``losses``)
+    file: str | None  # the statement that adds to it, when found (``losses.append(loss)``)
+    line: int | None
+    count: int  # graphs of earlier iterations it held
+    call: int  # the backward call at which it was seen
+
+
+@dataclass(frozen=True)
+class GradOff:
+    """Where the user's code switched gradient recording off: a ``torch.no_grad()`` block,
+    ``torch.set_grad_enabled(False)``, ``torch.inference_mode()``, or a ``.detach()`` of a
+    tensor that requires grad. The latest one per line is kept."""
+
+    index: int  # order among all events of this kind (later is larger)
+    api: str  # "no_grad", "set_grad_enabled", "inference_mode", "detach"
+    file: str | None
+    line: int | None
+    after_call: int  # backward calls made before it
+    name: str | None = None  # for detach: the detached tensor's name
+
+
+@dataclass(frozen=True)
+class MadeFromLeaf:
+    """A named tensor made, on one line, from a leaf that requires grad and has no name
+    (``W = torch.randn(3, 1, requires_grad=True) * 0.01``): the name holds a non-leaf, so its
+    ``.grad`` stays None; the leaf behind it gets the gradient."""
+
+    name: str
+    file: str | None  # the line that made it: where it stopped being a leaf
+    line: int | None
+    op: str | None  # the forward call (``mul``, ``to``, ``double``)
+    text: str | None  # that source line, stripped
+
+
+@dataclass(frozen=True)
+class AliasExport:
+    """A NumPy array or storage handed out by ``.numpy()`` / ``.untyped_storage()``: writes
+    through it bump no version counter and are not seen as calls, so a checksum of the
+    storage's bytes is kept to see later whether they changed."""
+
+    index: int
+    api: str  # "numpy", "untyped_storage"
+    file: str | None
+    line: int | None
+    storage: int  # opaque key of the storage (see InplaceWrite.storage)
+    seq: int  # the autograd sequence counter at the call
+    digest: int | None  # checksum of the storage's bytes then (None: too large to checksum)
+
+
+@dataclass(frozen=True)
+class StepAfterReset:
+    """An optimizer step whose parameters' gradients were all None or zero because they were
+    reset after the last backward call (``loss.backward(); opt.zero_grad(); opt.step()``)."""
+
+    optimizer: str  # class name
+    step_file: str | None
+    step_line: int | None
+    reset: str  # what reset them: ``optimizer.zero_grad()``, ``model.zero_grad()``
+    file: str | None  # the reset
+    line: int | None
+    call: int  # the backward call whose gradients it threw away
 
 
 @dataclass(frozen=True)
@@ -147,4 +251,10 @@ class Events:
     steps: list[OptimizerStep] = field(default_factory=list)
     grad_reads: list[GradRead] = field(default_factory=list)
     nonfinite: list[NonFinite] = field(default_factory=list)
+    carries: list[GraphCarry] = field(default_factory=list)
+    kept: list[KeptAlive] = field(default_factory=list)
+    grad_off: list[GradOff] = field(default_factory=list)
+    made_from_leaf: list[MadeFromLeaf] = field(default_factory=list)
+    exports: list[AliasExport] = field(default_factory=list)
+    resets: list[StepAfterReset] = field(default_factory=list)
     error: ScriptError | None = None

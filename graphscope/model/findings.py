@@ -26,6 +26,11 @@ FINDING_KINDS: Mapping[str, str] = {
     "ddp-unused-param": "DDP waited for gradients of parameters that the backward did not reach",
     "ddp-param-ready-twice": "DDP got two gradients for one parameter in one backward pass",
     "ranks-differ": "ranks built different autograd graphs at the same backward call",
+    "graph-kept-alive": "a tensor that requires grad is accumulated across iterations, keeping "
+    "every iteration's graph alive",
+    "param-not-in-optimizer": "a parameter received gradients but no optimizer step covers it",
+    "zeroed-before-step": "gradients were reset between backward() and the optimizer step that "
+    "should use them",
 }
 
 

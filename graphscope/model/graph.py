@@ -89,6 +89,10 @@ class SavedEntry(TypedDict, total=False):
     tensor_name: str | None  # the user's name of the saved tensor, when known
     source: str | None  # node id its value flows into the op from (set for stale entries)
     writes: Sequence[int]  # indexes into ``events.inplace`` of the writes that made it stale
+    #: stale without torch knowing: written through an alias with its own version counter
+    #: (``.data``, ``set_``, NumPy, a storage), so backward silently uses the new values
+    silent: bool
+    exports: Sequence[int]  # indexes into ``events.exports`` of the aliases it changed through
     error: str  # for ``unknown``: torch's message
 
 

@@ -15,6 +15,16 @@ While installed, a :class:`Recorder` appends plain data to an :class:`~graphscop
 ``events.grad_reads``
     :class:`~graphscope.model.GradRead` when user code reads ``.grad`` of a non-leaf tensor that
     does not retain its grad (torch's UserWarning still reaches the user, at the user's line).
+``events.carries``
+    :class:`~graphscope.model.GraphCarry` for an op that takes a tensor whose graph was built
+    before the last backward call (:mod:`~graphscope.recorder.carry`).
+``events.grad_off``, ``events.exports``
+    where the user's code switched gradients off (:mod:`~graphscope.recorder.gradmode`) and the
+    ``.detach()``, ``.numpy()``, ``.untyped_storage()`` and ``.data =`` calls
+    (:mod:`~graphscope.recorder.aliases`).
+``events.resets``
+    :class:`~graphscope.model.StepAfterReset` for an optimizer step about to use gradients a
+    ``zero_grad()`` threw away (:mod:`~graphscope.recorder.resets`).
 
 The parts: one :class:`~graphscope.recorder.mode.RecordingMode` (a TorchFunctionMode) sees every
 top-level torch call; global module hooks give each node its module
@@ -32,6 +42,7 @@ API::
     rec.modules_ran()  -> [(path, module), ...]   # modules whose forward ran (cleared by uninstall)
     rec.root_modules() -> [module, ...]           # the outermost ones among them
     rec.named_roots()  -> [(name, module), ...]   # the same, with the names their paths use
+    rec.backward_done(index, freed, seq)          # after each backward call (the session's)
 """
 
 from __future__ import annotations
@@ -42,13 +53,19 @@ from typing import Any
 
 import torch
 
+from graphscope._tensors import frame_variable, user_frame
 from graphscope.model import Events
+from graphscope.recorder.aliases import Aliases
+from graphscope.recorder.carry import Carries
+from graphscope.recorder.gradmode import GradOffs
 from graphscope.recorder.mode import PLAIN, RecordingMode, classify, on_stack, remove_mode
 from graphscope.recorder.modules import ModuleSpans
 from graphscope.recorder.ops import OpLog
 from graphscope.recorder.optim import StepHooks
+from graphscope.recorder.reparam import Reparametrized
+from graphscope.recorder.resets import Resets
 from graphscope.recorder.sites import Sites
-from graphscope.recorder.writes import Writes
+from graphscope.recorder.writes import Described, Writes
 
 __all__ = ["Recorder"]
 
@@ -86,14 +103,24 @@ class Recorder:
         self.ops = OpLog(events, self.sites)
         self.spans = ModuleSpans(on_root_call=self._root_call)
         self.writes = Writes(events, self.sites, self.ops, self._name)
+        count = lambda: self.backward_count()  # noqa: E731
+        self.resets = Resets(events, count)
         self.steps = StepHooks(
             events,
             self.sites,
             self.writes,
             name=self._name,
-            backward_count=lambda: self.backward_count(),
+            backward_count=count,
             pause_point=self._pause_point,
+            resets=self.resets,
         )
+        self.carries = Carries(events, self._name, count)
+        self.reparam = Reparametrized()
+        self.offs = GradOffs(events, count)
+        self.aliases = Aliases(events, self.sites, self.offs, self._name, self._wrote)
+        self.writes.on_op = self.carries.op
+        self.writes.on_alias = self.aliases.call
+        self.writes.describe = self._describe
         self._mode: RecordingMode | None = None
         self._paused = False
         self.pause_pending = False
@@ -116,6 +143,9 @@ class Recorder:
             if self._modules:
                 self.spans.install()
             self.steps.install()
+            self.resets.install()
+            self.offs.install()
+            self.reparam.install()
             self._enter()
         except BaseException:
             self.uninstall()
@@ -129,6 +159,10 @@ class Recorder:
                 remove_mode(mode)
         finally:
             self.steps.uninstall()
+            self.resets.uninstall()
+            self.offs.uninstall()
+            self.reparam.uninstall()
+            self.carries.clear()
             self.spans.uninstall()
             self._paused = False
             self.pause_pending = False
@@ -190,6 +224,11 @@ class Recorder:
         self.ops.forget()
         self.spans.forget()
 
+    def backward_done(self, index: int, freed: bool, seq: int) -> None:
+        """Backward call ``index`` ended with the sequence counter at ``seq`` (``freed``: it
+        did not retain its graph)."""
+        self.carries.backward_done(index, freed, seq)
+
     # queries --------------------------------------------------------------------------------
 
     def provenance(self, seq: int) -> Where | None:
@@ -224,7 +263,49 @@ class Recorder:
     def root_ids(self) -> tuple[int, ...]:
         return self.spans.root_ids()
 
+    def built_graph(self) -> set[int]:
+        """``id()`` of the modules whose forward made backward nodes."""
+        return self.spans.built_graph()
+
+    def graphless(self) -> tuple[set[int], set[int], set[int]]:
+        """``id()`` of the modules that ran, of those that made backward nodes, and of those
+        whose parameters functional_call replaced (for the expected parameters)."""
+        return {id(m) for _, m in self.modules_ran()}, self.built_graph(), self.reparametrized()
+
+    def reparametrized(self) -> set[int]:
+        """``id()`` of the modules whose parameters functional_call replaced."""
+        return self.reparam.ids()
+
     # for the mode ---------------------------------------------------------------------------
+
+    def op_made(
+        self, api: str, lo: int, hi: int, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """A plain call made backward nodes ``lo <= seq < hi``."""
+        self.carries.op(self.ops.add(api, self.spans.current(), lo, hi), args, kwargs)
+
+    def _wrote(self) -> None:
+        self.writes.last_write_seq = torch._C._autograd._get_sequence_nr()
+
+    def _describe(self, t: torch.Tensor) -> Described:
+        """The module running a write over ``t`` and the one that produced ``t``, as the
+        user names them (``model.2``, ``ReLU(inplace=True)``)."""
+        module = self.spans.current_module()
+        if module is None:
+            return (None, None, None, None)
+        root = self.spans.outermost()
+        var = frame_variable(user_frame(2), root) if root is not None else None  # type: ignore[arg-type]
+        producer = producer_text = None
+        fn = t.grad_fn
+        prev = fn.next_functions[0][0] if fn is not None and fn.next_functions else None
+        if prev is not None and hasattr(prev, "_sequence_nr"):
+            path = self.spans.module_of(int(prev._sequence_nr()))
+            if path is not None:
+                m = self.spans.named(path)
+                producer = _display(path, root, var)
+                producer_text = _text(m) if m is not None else None
+        path = self.spans.current()
+        return (_display(path, root, var), _text(module), producer, producer_text)
 
     def classify(self, func: Any) -> int:
         try:
@@ -245,3 +326,24 @@ class Recorder:
         if key not in self._step_names:
             self._step_names[key] = self.name_of(t, variables)
         return self._step_names[key]
+
+
+def _display(path: str | None, root: torch.nn.Module | None, var: str | None) -> str | None:
+    """``model.2`` for the path ``2`` under the root module the user calls ``model``."""
+    if path is None or var is None or root is None:
+        return path
+    if path == type(root).__name__:
+        return var
+    return path if path.startswith(var + ".") else f"{var}.{path}"
+
+
+def _text(module: torch.nn.Module) -> str:
+    """``ReLU(inplace=True)``, ``Sigmoid``: a leaf module as it prints, else its class."""
+    cls = type(module).__name__
+    if module._modules:
+        return cls
+    try:
+        extra = module.extra_repr()
+    except Exception:
+        extra = ""
+    return f"{cls}({extra})" if extra else cls

@@ -45,6 +45,8 @@ _INPLACE_DUNDERS = frozenset(
     )
 ) | {"__setitem__"}
 _WRITER_NAMES = frozenset({"batch_norm", "instance_norm"})
+#: calls that cut the graph or hand out an untracked alias (graphscope.recorder.aliases)
+_ALIAS_NAMES = frozenset({"detach", "numpy", "untyped_storage"})
 
 # kinds of torch callables
 PLAIN = 0  # cannot write its tensor arguments (unless out=/inplace=True)
@@ -57,10 +59,12 @@ def classify(func: Any) -> tuple[int, str]:
     name = getattr(func, "__name__", None)
     if name in ("__get__", "__set__"):  # a property: Tensor.grad, Tensor.T, ...
         prop = getattr(getattr(func, "__self__", None), "__name__", None) or name
+        if prop == "data" and name == "__set__":
+            return WRITER, "data ="
         return (GRAD if prop == "grad" and name == "__get__" else PLAIN), prop
     if not isinstance(name, str):
         return PLAIN, str(func)
-    if name in _INPLACE_DUNDERS or name in _WRITER_NAMES:
+    if name in _INPLACE_DUNDERS or name in _WRITER_NAMES or name in _ALIAS_NAMES:
         return WRITER, name
     if name.endswith("_") and not name.startswith("__"):
         return WRITER, name
@@ -96,7 +100,7 @@ class RecordingMode(TorchFunctionMode):
             out = func(*args, **kwargs)
             if _get_seq() != lo:
                 try:
-                    rec.ops.add(rec.apis[func], rec.spans.current(), lo, _get_seq())
+                    rec.op_made(rec.apis[func], lo, _get_seq(), args, kwargs)
                 except Exception:  # never let our bookkeeping break the user's call
                     pass
             return out

@@ -57,6 +57,7 @@ class ModuleSpans:
         self._names: dict[int, tuple[str, torch.nn.Module]] = {}  # id -> (user's name, module)
         self._taken: dict[str, int] = {}  # name -> id() of the module that has it
         self._marks: list[int] = []  # the sequence counter at the last forget() calls
+        self._built: set[int] = set()  # id() of modules whose forward made backward nodes
 
     @property
     def running(self) -> bool:
@@ -66,6 +67,26 @@ class ModuleSpans:
     def current(self) -> str | None:
         """The path of the innermost module running now."""
         return str(self._spans[self._stack[-1]][2]) if self._stack else None
+
+    def current_module(self) -> torch.nn.Module | None:
+        """The innermost module running now."""
+        if not self._stack_ids:
+            return None
+        key = self._stack_ids[-1]
+        hit = self._paths.get(key)
+        return hit[1] if hit is not None else self._roots.get(key)
+
+    def outermost(self) -> torch.nn.Module | None:
+        """The outermost module running now."""
+        return self._roots.get(self._stack_ids[0]) if self._stack_ids else None
+
+    def named(self, path: str) -> torch.nn.Module | None:
+        """A module that ran under ``path`` (its first path)."""
+        return next((m for p, m in self._ran.values() if p == path), None)
+
+    def built_graph(self) -> set[int]:
+        """``id()`` of the modules whose forward made backward nodes at least once."""
+        return self._built
 
     def install(self) -> None:
         self.thread = _get_ident()
@@ -88,6 +109,7 @@ class ModuleSpans:
         self._roots.clear()
         self._names.clear()
         self._taken.clear()
+        self._built.clear()
         self._paths = {}
         self._paths_root = -1
         self._marks.clear()
@@ -208,13 +230,15 @@ class ModuleSpans:
         self._close(ids)
 
     def _close(self, ids: list[int]) -> None:
-        ids.pop()
+        key = ids.pop()
         idx = self._stack.pop()
         span = self._spans[idx]
         span[1] = seq = _get_seq()
         if seq == span[0]:
             # an empty span (no_grad, eval): it and everything opened inside it hold no node
             del self._spans[idx:]
+        else:
+            self._built.add(key)
 
     def _path_slow(self, module: torch.nn.Module, parent: int) -> str:
         """Path of ``module`` under the running root; rebuilds the root's table on a miss."""

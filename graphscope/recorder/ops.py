@@ -42,7 +42,8 @@ class OpLog:
         self._ops: list[OpCall] = []
         self._marks: list[int] = []  # len(self._ops) at each of the last forget() calls
 
-    def add(self, api: str, module: str | None, lo: int, hi: int) -> None:
+    def add(self, api: str, module: str | None, lo: int, hi: int) -> OpCall:
+        """Record the call that made nodes ``lo <= seq < hi``; returns its event."""
         file, line = self.sites.where()
         op = OpCall(api, file, line, module, lo, hi)
         self.events.ops.append(op)
@@ -51,9 +52,10 @@ class OpLog:
             i = bisect_right(los, lo)
             los.insert(i, lo)
             self._ops.insert(i, op)
-            return
+            return op
         los.append(lo)
         self._ops.append(op)
+        return op
 
     def find(self, seq: int) -> OpCall | None:
         """The call that created the node numbered ``seq``, if recorded."""

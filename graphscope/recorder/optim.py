@@ -1,14 +1,15 @@
 """Optimizer steps: an :class:`~graphscope.model.OptimizerStep` after each ``optimizer.step()``.
 
 Writes made inside ``optimizer.step()`` are recorded for the optimizer's parameters only (not its
-state buffers such as ``exp_avg``), with the line of the ``step()`` call.
+state buffers such as ``exp_avg``), with the line of the ``step()`` call. Before each step,
+:class:`~graphscope.recorder.resets.Resets` looks for gradients reset since the last backward call.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.optim.optimizer import (
@@ -17,6 +18,7 @@ from torch.optim.optimizer import (
 )
 
 from graphscope.model import Events, OptimizerStep
+from graphscope.recorder.resets import Resets
 from graphscope.recorder.sites import Sites
 from graphscope.recorder.writes import Writes
 
@@ -38,8 +40,10 @@ class StepHooks:
         name: Callable[[torch.Tensor], str | None],
         backward_count: Callable[[], int],
         pause_point: Callable[[], bool],
+        resets: Resets | None = None,
     ) -> None:
         self.events = events
+        self.resets = resets
         self.sites = sites
         self.writes = writes
         self.name = name
@@ -59,7 +63,14 @@ class StepHooks:
         self.writes.step_params = None
 
     def _pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        if _get_ident() != self.thread or self.pause_point():
+        if _get_ident() != self.thread:
+            return
+        if self.resets is not None:
+            try:
+                self.resets.before_step(optimizer, self.sites.where())
+            except Exception:  # never let our bookkeeping break the user's step
+                pass
+        if self.pause_point():
             return
         self.writes.step_params = {id(p) for g in optimizer.param_groups for p in g["params"]}
 
@@ -76,6 +87,9 @@ class StepHooks:
                         if n is not None:
                             names.append(n)
             file, line = self.sites.where()
+            ordinal, built = 0, cast(tuple[str | None, int | None], (None, None))
+            if self.resets is not None:
+                ordinal, built = self.resets.ordinal(optimizer), self.resets.built_at(optimizer)
             self.events.steps.append(
                 OptimizerStep(
                     index=len(self.events.steps),
@@ -84,6 +98,9 @@ class StepHooks:
                     params=tuple(names),
                     file=file,
                     line=line,
+                    optimizer_id=ordinal,
+                    built_file=built[0],
+                    built_line=built[1],
                 )
             )
         finally:

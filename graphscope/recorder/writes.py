@@ -28,6 +28,11 @@ _Tensor = torch.Tensor
 _LEAF_INPLACE = "leaf Variable that requires grad is being used in an in-place operation"
 
 NameOf = Callable[[torch.Tensor, bool], "str | None"]
+#: calls :meth:`Writes.call` hands to ``on_alias`` (see :mod:`graphscope.recorder.aliases`)
+ALIAS_APIS = frozenset({"detach", "numpy", "untyped_storage", "data ="})
+#: (module path, module text, producer's path, producer's text) of a write inside a module
+Described = tuple["str | None", "str | None", "str | None", "str | None"]
+_NOT_DESCRIBED: Described = (None, None, None, None)
 
 
 def tensor_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.Tensor]:
@@ -57,8 +62,15 @@ class Writes:
         self.ops = ops
         self.name = name
         self.last_write_seq = -1  # sequence counter at the last recorded write
+        self.count = 0  # writes recorded so far (the session prunes the list; indexes stay unique)
         #: inside optimizer.step(): ids of its parameters (only their writes are recorded)
         self.step_params: set[int] | None = None
+        #: ``(op, args, kwargs)`` after a call that made backward nodes (the recorder's)
+        self.on_op: Callable[[Any, tuple[Any, ...], dict[str, Any]], None] = lambda *a: None
+        #: calls that hand out aliases or cut the graph (``detach``, ``numpy``, ``data =``)
+        self.on_alias: Callable[..., Any] | None = None
+        #: ``t -> (module path, text, producer path, producer text)`` for a write in a module
+        self.describe: Callable[[torch.Tensor], Described] = lambda t: _NOT_DESCRIBED
 
     def call(
         self,
@@ -69,6 +81,8 @@ class Writes:
         module: Callable[[], str | None],
     ) -> Any:
         """Run ``func(*args, **kwargs)``, recording its op and the versions it moved."""
+        if api in ALIAS_APIS and self.on_alias is not None:
+            return self.on_alias(func, api, args, kwargs)
         try:
             tensors = tensor_args(args, kwargs)
             grad_enabled = torch.is_grad_enabled()
@@ -88,13 +102,13 @@ class Writes:
         try:
             hi = _get_seq()
             if hi != lo:
-                self.ops.add(api, module(), lo, hi)
+                self.on_op(self.ops.add(api, module(), lo, hi), args, kwargs)
             for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
                 if v0 is None:
                     continue
                 v1 = _version(t)
                 if v1 is not None and v1 != v0:
-                    self._record(api, t, (v0, v1), (is_leaf, rg, grad_enabled), None)
+                    self._record(api, t, (v0, v1), (is_leaf, rg, grad_enabled), None, lo)
         except Exception:
             pass
         return out
@@ -112,7 +126,9 @@ class Writes:
             target = args[0] if args and isinstance(args[0], _Tensor) else tensors[0]
             for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
                 if t is target:
-                    self._record(api, t, (v0 or 0, v0 or 0), (is_leaf, rg, grad_enabled), msg)
+                    self._record(
+                        api, t, (v0 or 0, v0 or 0), (is_leaf, rg, grad_enabled), msg, _get_seq()
+                    )
                     break
         except Exception:  # the user's own error is what must propagate
             pass
@@ -124,6 +140,7 @@ class Writes:
         versions: tuple[int, int],
         flags: tuple[bool, bool, bool],
         raised: str | None,
+        seq: int,
     ) -> None:
         file, line, library = self.sites.site()
         v0, v1 = versions
@@ -138,9 +155,12 @@ class Writes:
             name = self.name(t._base, True)  # ``w[0] = 5``: the leaf behind the view
         key = storage_key(t)
         self.last_write_seq = _get_seq()
+        inside = library and raised is None and self.step_params is None
+        module = self.describe(t) if inside else _NOT_DESCRIBED
+        self.count += 1
         self.events.inplace.append(
             InplaceWrite(
-                index=len(self.events.inplace),
+                index=self.count - 1,
                 api=api,
                 file=file,
                 line=line,
@@ -152,6 +172,11 @@ class Writes:
                 requires_grad=bool(requires_grad),
                 grad_enabled=grad_enabled,
                 raised=raised,
+                seq=seq,
+                module=module[0],
+                module_text=module[1],
+                producer_module=module[2],
+                producer_text=module[3],
             )
         )
 

@@ -24,19 +24,23 @@ holds its metadata::
   included. Two findings of one kind on one line (``a.grad, b.grad`` read on one line) are listed
   once: the expectation is the *set* of ``(kind, line)`` pairs. Which line a finding carries:
 
-  ===================== ===================================================================
-  kind                  line
-  ===================== ===================================================================
-  grad-accumulation     the backward call that added to a gradient that was not reset
-  leaf-inplace          the in-place write on the leaf
-  saved-tensor-modified the in-place write (the op that saved the tensor is ``related``)
-  graph-freed           the backward call that went through the freed graph
-  nonleaf-grad-access   the line that reads ``.grad`` of the non-leaf
-  nonscalar-backward    the backward call
-  no-grad-param         the backward call that did not reach the parameter
-  nonfinite-grad        the forward line that created the node where NaN/Inf first appears
-  no-grad-fn            the backward call
-  ===================== ===================================================================
+  ====================== ====================================================================
+  kind                   line
+  ====================== ====================================================================
+  grad-accumulation      the backward call that added to a gradient that was not reset
+  leaf-inplace           the in-place write on the leaf
+  saved-tensor-modified  the in-place write (the op that saved the tensor is ``related``)
+  graph-freed            the backward call that went through the freed graph (the line that carries
+                         a recurrent state from the previous batch, when that is the cause)
+  nonleaf-grad-access    the line that reads ``.grad`` of the non-leaf
+  nonscalar-backward     the backward call
+  no-grad-param          the backward call that did not reach the parameter
+  nonfinite-grad         the forward line that created the node where NaN/Inf first appears
+  no-grad-fn             the backward call
+  graph-kept-alive       the statement that accumulates (``total_loss += loss``)
+  param-not-in-optimizer where the optimizer was built (else its first step)
+  zeroed-before-step     the ``zero_grad()`` between the backward call and the step
+  ====================== ====================================================================
 
 - ``nodes``: the node labels the explanation talks about, separated by commas; the picture of
   the scenario's first graph must hold each of them (a label is a node's first line: the

@@ -28,9 +28,10 @@ from graphscope.errors import TraceError
 from graphscope.model import AutogradGraph, InplaceWrite
 from graphscope.tracer.capture import Capture, Provenance
 from graphscope.tracer.infer import infer_modules
+from graphscope.tracer.silent import SilentIndex
 from graphscope.tracer.walk import Walker
 
-__all__ = ["trace", "Capture", "capture", "Provenance"]
+__all__ = ["trace", "Capture", "capture", "Provenance", "SilentIndex"]
 
 
 def trace(
@@ -125,11 +126,13 @@ def capture(
     inplace: Sequence[InplaceWrite] = (),
     unreached: Iterable[int] = (),
     keep: bool = False,
+    silent: SilentIndex | None = None,
 ) -> Capture:
-    """Walk from ``roots``. With ``keep`` the Capture holds the torch objects for ``refresh``."""
+    """Walk from ``roots``. With ``keep`` the Capture holds the torch objects for ``refresh``;
+    ``silent`` marks saved tensors written behind autograd's back (:mod:`~graphscope.tracer.silent`)."""
     _raise_stack_limit()
     with gc_paused():  # the walk allocates many small containers: collections would cost ~40%
-        return Walker(names, provenance, inplace, keep).run(roots, unreached)
+        return Walker(names, provenance, inplace, keep, silent).run(roots, unreached)
 
 
 _STACK_RAISED = False

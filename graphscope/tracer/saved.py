@@ -31,6 +31,7 @@ from graphscope.model import (
     TENSOR,
     InplaceWrite,
 )
+from graphscope.tracer.silent import SilentIndex
 from graphscope.tracer.types import short_text
 
 _STALE_RE = re.compile(
@@ -189,9 +190,14 @@ class SavedReader:
     tensor nodes once it is over (a saved tensor's node may come later in the walk)."""
 
     def __init__(
-        self, names: Names, inplace: Sequence[InplaceWrite], tensor_ids: Mapping[int, str]
+        self,
+        names: Names,
+        inplace: Sequence[InplaceWrite],
+        tensor_ids: Mapping[int, str],
+        silent: SilentIndex | None = None,
     ) -> None:
         self.names = names
+        self.silent = silent  # writes that bypass the version counter (``.data``, NumPy, ...)
         self.inplace = inplace
         self.tensor_ids = tensor_ids  # the walk's id(tensor) -> node id, filled as it goes
         #: entries whose tensor may get its node later in the walk: ``(entry, id(tensor))``
@@ -208,7 +214,7 @@ class SavedReader:
         self._note(entries, nid)
         return entries
 
-    def read(self, fn: Any, info: Any, nid: str) -> list[dict[str, Any]]:
+    def read(self, fn: Any, info: Any, nid: str, seq: int = -1) -> list[dict[str, Any]]:
         """The saved tensors of a built-in node ``nid``: a plain saved tensor is read
         directly; lists, hooked, stale and freed ones go through :func:`inspect_slot`.
 
@@ -258,6 +264,10 @@ class SavedReader:
                 unhooked = True
             if tid is None and name is not None:
                 self._pending.append((e, key))
+            if self.silent is not None and seq >= 0 and self.silent.mark(e, v, seq):
+                base = v._base  # a view the op made of a named tensor (``weight.t()``)
+                if name is None and base is not None:
+                    e["tensor_name"] = name_of.get(id(base))
             out.append(e)
         return out
 

@@ -36,6 +36,7 @@ from graphscope.model import (
 )
 from graphscope.tracer.capture import Capture, Provenance
 from graphscope.tracer.saved import SavedReader, ctx_attrs
+from graphscope.tracer.silent import SilentIndex
 from graphscope.tracer.types import (
     TYPE_INFO,
     TypeInfo,
@@ -63,11 +64,13 @@ class Walker:
         provenance: Provenance | None,
         inplace: Sequence[InplaceWrite],
         keep: bool,
+        silent: SilentIndex | None = None,
     ) -> None:
         self.names = names
         self.provenance = provenance
         self.inplace = inplace
         self.keep = keep
+        self.silent = silent if silent else None  # writes that bypass the version counter
         self.g = AutogradGraph()
         self.cap = Capture(self.g)
         self.nodes: dict[str, dict[str, Any]] = {}
@@ -77,7 +80,7 @@ class Walker:
         self.out_node: dict[tuple[Any, int], str] = {}  # (fn, output_nr) -> tensor node id
         self.root_keys: set[int] = set()
         self.grads: list[tuple[str, torch.Tensor]] = []  # (node id, .grad) to summarize
-        self.saved = SavedReader(names, inplace, self.tensor_ids)
+        self.saved = SavedReader(names, inplace, self.tensor_ids, self.silent)
         #: ``(sequence number, visit index, node id)`` of each op: its forward order
         self.seqs: list[tuple[int, int, str]] = []
 
@@ -252,7 +255,7 @@ class Walker:
             saved = self.saved.read_custom(fn, nid)
             attrs.update(ctx_attrs(fn))
         elif info.raw_slots:
-            saved = self.saved.read(fn, info, nid)
+            saved = self.saved.read(fn, info, nid, seq if seq != _SEQ_NONE else -1)
         else:
             saved = _NONE
         freed = any(e["status"] == SAVED_FREED for e in saved)

@@ -25,11 +25,19 @@ class SessionNames:
         params: Any,
         root_modules: Callable[[], list[tuple[str, torch.nn.Module]]],
         root_ids: Callable[[], tuple[int, ...]],
+        graphless: Callable[[], tuple[set[int], set[int], set[int]]] = lambda: (
+            set(),
+            set(),
+            set(),
+        ),
     ) -> None:
         self.explicit = {n: v for n, v in (names or {}).items() if isinstance(v, torch.Tensor)}
         self.params = params
         self._root_modules = root_modules
         self._root_ids = root_ids
+        #: ``(ran, built, replaced)``: ids of the modules whose forward ran, of those that made
+        #: backward nodes, and of those whose parameters functional_call replaced
+        self._graphless = graphless
         self._table: dict[int, str] | None = None
         self._table_roots: tuple[int, ...] = ()
 
@@ -58,15 +66,21 @@ class SessionNames:
         return dict(table.name)
 
     def for_capture(self, frame: FrameType | None) -> tuple[Names, list[int]]:
-        """Names for a capture, and the parameters expected to be reached: those of ``params``
-        and of the modules whose forward ran."""
+        """Names for a capture, and the parameters expected to be reached: those of ``params``,
+        and those of the modules whose forward ran with gradients on (:func:`_expected`). None
+        for a backward call made inside a ``torch.func`` transform (it differentiates the
+        function's own inputs)."""
         table = self._base()
         expected: set[int] = set()
         if self.params is not None:
             expected.update(table.add_params(self.params, _prefix(self.params, frame)))
-        for name, m in self._root_modules():
-            expected.update(table.add_params(m, name + "."))
+        named = self._root_modules()
+        for name, m in named:
+            table.add_params(m, name + ".")
         table.add_frame(frame)
+        if _in_transform():
+            return table, []
+        expected |= _expected([m for _, m in named], *self._graphless())
         candidates = [k for k in table.name if k in table.params and k in expected]
         return table, candidates
 
@@ -83,3 +97,38 @@ def _prefix(params: Any, frame: FrameType | None) -> str:
         return ""
     hit = module_names(frame).get(id(params))
     return hit[0] + "." if hit is not None else ""
+
+
+def _in_transform() -> bool:
+    """Is a ``torch.func`` transform (grad, vmap, ...) running?"""
+    try:
+        return torch._C._functorch.maybe_current_level() is not None
+    except Exception:
+        return False
+
+
+def _expected(
+    roots: list[torch.nn.Module], ran: set[int], built: set[int], replaced: set[int]
+) -> set[int]:
+    """``id()`` of the parameters a backward through ``roots`` could have been meant to reach.
+
+    A module's parameters are expected when the nearest module that ran, among it and its
+    ancestors, made backward nodes: a module left out of ``forward`` (``aux_head``) under one
+    that did is expected; one run only under ``no_grad`` or inside an eval fast path (a
+    ``TransformerEncoderLayer`` whose submodules never run) is not, nor is one whose parameters
+    ``functional_call`` replaced.
+    """
+    out: set[int] = set()
+    for r in roots:
+        stack: list[tuple[torch.nn.Module, bool]] = [(r, id(r) in built)]
+        while stack:
+            m, state = stack.pop()
+            key = id(m)
+            if key in replaced:
+                continue
+            if key in ran:
+                state = key in built
+            if state:
+                out.update(id(p) for p in m._parameters.values() if p is not None)
+            stack.extend((c, state) for c in m._modules.values() if c is not None)
+    return out

@@ -17,7 +17,7 @@ import torch
 
 from graphscope._gc import gc_paused
 from graphscope._tensors import frame_variable, user_frame, where
-from graphscope.tracer import Capture, capture
+from graphscope.tracer import Capture, SilentIndex, capture
 from graphscope.watcher.calls import (
     CallRecord,
     PublicCall,
@@ -25,6 +25,7 @@ from graphscope.watcher.calls import (
     engine_args,
     record_event,
 )
+from graphscope.watcher.diagnostics import Diagnostics
 from graphscope.watcher.engine import EngineHooks
 from graphscope.watcher.leaves import LeafTracker
 from graphscope.watcher.naming import SessionNames
@@ -72,9 +73,11 @@ class Session:
             params,
             root_modules=rec.named_roots if rec is not None else list,
             root_ids=rec.root_ids if rec is not None else tuple,
+            graphless=rec.graphless if rec is not None else lambda: (set(), set(), set()),
         )
         self.hooks = EngineHooks(self)
         self.seq_after_backward = -1  # the sequence counter when the last backward call ended
+        self.diag = Diagnostics(self)
 
     def _name_of(self, t: torch.Tensor, variables: bool = True) -> str | None:
         return self.names.name_of(t, variables)
@@ -200,6 +203,7 @@ class Session:
             rec.before = self.leaves.before(leaves, gid)
         if cap is not None and self.nonfinite:
             rec.hooks = nonfinite_hooks(cap, index, gid, self.events)
+        self.diag.prepare(rec, frame)
         return rec
 
     def _capture(
@@ -227,6 +231,7 @@ class Session:
             inplace=self.events.inplace,
             unreached=candidates,
             keep=True,
+            silent=SilentIndex(self.events.inplace, self.events.exports, self.seq_after_backward),
         )
         gid, leaves, new = self.store.add(cap, fp, index)
         if not new:
@@ -242,6 +247,7 @@ class Session:
         self.events.backward.append(record_event(rec, error))
         if rec.accumulate:
             self.leaves.after(rec.leaves, rec.before, rec.index, (rec.file, rec.line), rec.gid)
+        self.diag.conclude(rec, error)
         if rec.cap is not None:
             self._finish(rec.cap, rec.index if rec.accumulate and error is None else None)
         if error is not None and rec.gid is not None and _FREED_TEXT in str(error):
@@ -286,7 +292,7 @@ class Session:
             return
         steady = (
             gid is not None and not fresh and not failed and self.store.repeats.get(gid, 0) >= 2
-        )
+        ) and self.diag.locate is None  # a NaN to locate: record the next forward in full
         if not steady or self.sample is None or index % self.sample == 0:
             rec.resume()
         else:

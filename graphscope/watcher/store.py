@@ -98,6 +98,7 @@ class GraphStore:
                 existing.graph["calls"].append(index)
                 _merge_stale(existing, g)
                 _merge_unreached(existing, g)
+                self.stale_writes.update(_stale_writes(g))
                 return str(existing.graph["id"]), leaves, False
         self.stale_writes.update(_stale_writes(g))
         gid = f"g{len(self.captures) + 1}"
@@ -134,11 +135,24 @@ class GraphStore:
             g.graph["modules"] = modules
 
     def mark_freed(self, gid: str) -> None:
-        """What a failed call found: the graph's saved tensors were already freed."""
-        for _, d in self._by_gid[gid].nodes(data=True):
+        """What a failed call found: the graph's saved tensors were already freed. When the
+        capture already saw which nodes were freed (a previous batch's part of the graph,
+        reached through a carried state), those stay the only ones marked."""
+        nodes = self._by_gid[gid].nodes(data=True)
+        if any(d.get("kind") == OP and d.get("freed") for _, d in nodes):
+            return
+        for _, d in nodes:
             if d.get("kind") == OP and d.get("saved"):
                 d["freed"] = True
                 d["saved"] = [dict(e, status="freed") for e in d["saved"]]
+
+    def mark_reached(self, gid: str, nids: list[str]) -> None:
+        """Tensors the walk did not reach but that got a gradient during the call (from a
+        backward run inside it: a reentrant checkpoint)."""
+        g = self._by_gid[gid]
+        for nid in nids:
+            if nid in g:
+                g.nodes[nid]["reached"] = True
 
     def _key(self, g: AutogradGraph) -> tuple[Any, ...]:
         gid = g.graph["id"]

@@ -1,0 +1,72 @@
+"""graph-kept-alive: a tensor that requires grad is accumulated across iterations.
+
+Reads ``events.carries`` and ``events.kept``:
+
+* a :class:`~graphscope.model.GraphCarry` with ``same_site``: a line that takes, after a backward
+  call, a tensor it built itself before that call (``total_loss += loss``): each iteration's
+  graph is linked to all the earlier ones, so none is ever freed. A carry that is the cause of
+  a ``graph-freed`` error at the next backward call is that finding's, not this one's.
+* a :class:`~graphscope.model.KeptAlive`: a list (or other container) still holding the losses
+  of earlier iterations, each with its graph (``losses.append(loss)``).
+
+Warning, at the accumulating statement, naming the variable; the fix is to keep numbers
+(``loss.item()``) or detached tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphscope.model import AutogradGraph, Events, Finding
+
+KIND = "graph-kept-alive"
+
+_FREED = "Trying to backward through the graph a second time"
+
+
+def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
+    """One finding per accumulating line."""
+    failed = {c.index for c in events.backward if c.error and _FREED in c.error}
+    seen: set[tuple[object, ...]] = set()
+    for k in events.carries:
+        if not k.same_site or k.after_call + 1 in failed:
+            continue
+        name = k.name or "the running total"
+        var = k.name or "total"
+        f = Finding(
+            kind=KIND,
+            severity="warning",
+            message=(
+                f"Line {k.line} adds to {name} a tensor that requires grad in every iteration: "
+                f"each addition links this iteration's graph to all the earlier ones, so no graph "
+                "is ever freed and memory grows with every batch."
+            ),
+            hint=(
+                f"Accumulate a number, not the tensor: `{var} += loss.item()` (or "
+                "`loss.detach()` to keep a tensor without its graph)."
+            ),
+            file=k.file,
+            line=k.line,
+        )
+        if f.key() not in seen:
+            seen.add(f.key())
+            yield f
+    for kept in events.kept:
+        f = Finding(
+            kind=KIND,
+            severity="warning",
+            message=(
+                f"{kept.name} keeps the loss of every iteration ({kept.count} of the earlier ones "
+                f"at backward call {kept.call}), each still attached to its graph, so memory "
+                "grows with every batch."
+            ),
+            hint=(
+                f"Keep numbers: `{kept.name}.append(loss.item())` (or `loss.detach()` to keep a "
+                "tensor without its graph)."
+            ),
+            file=kept.file,
+            line=kept.line,
+        )
+        if f.key() not in seen:
+            seen.add(f.key())
+            yield f

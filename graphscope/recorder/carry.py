@@ -1,0 +1,150 @@
+"""Forward ops that take a tensor whose graph was built before an earlier backward call.
+
+After each backward call the session tells :class:`Carries` the sequence counter (``floor``):
+a backward node numbered below it was made before that call. A forward op whose tensor argument
+has such a ``grad_fn`` carries an old graph into the new one: a recurrent state not detached
+between batches (``out, h = rnn(x, h)``), or a running total of losses (``total_loss +=
+loss``). Each becomes one :class:`~graphscope.model.GraphCarry` per line and argument; it says
+whether the old tensor was made by this same line (an accumulation) and which backward call
+came first after it was made (the one that freed it, for a recurrent state).
+
+The cost on the hot path is one ``grad_fn`` read per tensor argument of an op that made nodes,
+plus one ``_sequence_nr()`` for arguments that have a ``grad_fn``.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from graphscope._tensors import _drop_locals_snapshot, frame_namespaces, is_internal, user_frame
+from graphscope.model import Events, GraphCarry, OpCall
+
+__all__ = ["Carries"]
+
+_Tensor = torch.Tensor
+_FREES_KEPT = 64  # backward calls remembered for ``made_before``
+_SPANS_KEPT = 8  # recent executions remembered per line (for ``same_site``)
+
+NameOf = Callable[[torch.Tensor, bool], "str | None"]
+
+
+class Carries:
+    """The carried-graph detector of one recorder (see the module docstring)."""
+
+    def __init__(self, events: Events, name: NameOf, backward_count: Callable[[], int]) -> None:
+        self.events = events
+        self.name = name
+        self.backward_count = backward_count
+        self.floor = -1  # sequence counter at the end of the last backward call
+        self._frees: list[tuple[int, int]] = []  # (call index, counter at its end), freeing calls
+        self._sites: dict[tuple[str | None, int | None], list[tuple[int, int]]] = {}
+        self._seen: set[tuple[str | None, int | None, int, bool]] = set()
+
+    def backward_done(self, index: int, freed: bool, seq: int) -> None:
+        """Backward call ``index`` ended with the counter at ``seq``; ``freed``: it did not
+        retain its graph."""
+        self.floor = seq
+        if freed:
+            self._frees.append((seq, index))
+            del self._frees[:-_FREES_KEPT]
+
+    def op(self, op: OpCall, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Look at the tensor arguments of ``op`` (a call that made backward nodes)."""
+        site = (op.file, op.line)
+        if self.floor >= 0:
+            pos = 0
+            for a in args if not kwargs else (*args, *kwargs.values()):
+                if isinstance(a, _Tensor):
+                    self._arg(op, a, pos, site)
+                elif isinstance(a, (list, tuple)):
+                    for x in a:
+                        if isinstance(x, _Tensor):
+                            self._arg(op, x, pos, site)
+                pos += 1
+        if op.module is None:  # lines outside modules: where running totals are kept
+            spans = self._sites.setdefault(site, [])
+            spans.append((op.seq_lo, op.seq_hi))
+            if len(spans) > _SPANS_KEPT:
+                del spans[0]
+
+    def clear(self) -> None:
+        self._sites.clear()
+        self._seen.clear()
+        self._frees.clear()
+        self.floor = -1
+
+    def _arg(
+        self, op: OpCall, t: torch.Tensor, pos: int, site: tuple[str | None, int | None]
+    ) -> None:
+        fn = t.grad_fn
+        if fn is None:
+            return
+        s = fn._sequence_nr()
+        if op.seq_lo <= s < op.seq_hi:  # rebased by this in-place op: its old history is behind
+            seqs = [_seq(c) for c, _ in fn.next_functions if c is not None]
+        else:
+            seqs = [s]
+        old = [x for x in seqs if x < self.floor]
+        if not old:
+            return
+        spans = self._sites.get(site, ()) if op.module is None else ()
+        same = any(lo <= x < hi for x in old for lo, hi in spans)
+        key = (op.file, op.line, pos, same)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        i = bisect_right(self._frees, (min(old), 1 << 62))
+        made_before = self._frees[i][1] if i < len(self._frees) else 0
+        name, file, line = _outermost_holder(t) or (self.name(t, True), op.file, op.line)
+        self.events.carries.append(
+            GraphCarry(
+                api=op.api,
+                file=file,
+                line=line,
+                module=op.module,
+                name=name,
+                after_call=self.backward_count(),
+                made_before=made_before,
+                same_site=same,
+            )
+        )
+
+
+def _seq(fn: Any) -> int:
+    try:
+        return int(fn._sequence_nr())
+    except Exception:
+        return 1 << 62
+
+
+def _outermost_holder(t: torch.Tensor) -> tuple[str, str, int] | None:
+    """``(variable, file, line)`` in the outermost user frame whose variable holds ``t`` (itself,
+    or in a tuple or list: an LSTM's ``hidden``): the training loop that carries it from batch
+    to batch, rather than the model's ``forward`` it is passed to."""
+    found = None
+    f = user_frame(3)
+    while f is not None:
+        if not is_internal(f.f_code.co_filename):
+            name = _holder_in(f, t)
+            if name is not None:
+                found = (name, f.f_code.co_filename, f.f_lineno)
+        f = f.f_back
+    return found
+
+
+def _holder_in(frame: Any, t: torch.Tensor) -> str | None:
+    spaces = frame_namespaces(frame)
+    try:
+        for space in spaces:
+            for k, v in space.items():
+                if k.startswith("__"):
+                    continue
+                if v is t or (isinstance(v, (tuple, list)) and any(x is t for x in v)):
+                    return str(k)
+        return None
+    finally:
+        _drop_locals_snapshot(spaces)

@@ -1,0 +1,412 @@
+"""The checks' causes on hand-built events: carried states, leaves lost to an operation, where
+grad was switched off, silent writes, per-optimizer accumulation, NaN after the first call, and
+the three new kinds; positives and negatives."""
+
+from __future__ import annotations
+
+from graphscope.checks import (
+    grad_accumulation,
+    graph_freed,
+    graph_kept_alive,
+    no_grad_fn,
+    nonfinite_grad,
+    nonleaf_grad_access,
+    param_not_in_optimizer,
+    run_checks,
+    saved_tensor_modified,
+    zeroed_before_step,
+)
+from graphscope.checks._common import listed, natural
+from graphscope.checks.nonleaf_grad_access import leaf_fix
+from graphscope.model import (
+    AliasExport,
+    AutogradGraph,
+    BackwardCall,
+    Events,
+    GradOff,
+    GradRead,
+    GradUpdate,
+    GraphCarry,
+    InplaceWrite,
+    KeptAlive,
+    Location,
+    MadeFromLeaf,
+    NonFinite,
+    OptimizerStep,
+    StepAfterReset,
+)
+
+F = "train.py"
+FREED = "Trying to backward through the graph a second time (or directly access saved tensors"
+NOGRADFN = "element 0 of tensors does not require grad and does not have a grad_fn"
+
+
+def call(
+    i: int,
+    line: int,
+    *,
+    graph: str | None = "g1",
+    error: str | None = None,
+    api: str = "backward",
+    retain: bool = False,
+) -> BackwardCall:
+    return BackwardCall(
+        i, api, F, line, ("loss",), ((),), (error != NOGRADFN,), retain, False, False, graph, error
+    )
+
+
+def carry(
+    after: int, line: int, name: str | None = "h", same: bool = False, made: int = 1
+) -> GraphCarry:
+    return GraphCarry("rnn_tanh", F, line, None, name, after, made, same)
+
+
+def update(c: int, before: str, v: float, name: str = "w") -> GradUpdate:
+    return GradUpdate(c, name, before, {"shape": [1], "numel": 1, "first": [v]}, F, 9)
+
+
+def step(after: int, opt: int, params: tuple[str, ...] = ("w",), line: int = 11) -> OptimizerStep:
+    return OptimizerStep(after, "Adam", after, params, F, line, opt)
+
+
+def params_graph(gid: str = "g1", calls: tuple[int, ...] = (1,)) -> AutogradGraph:
+    g = AutogradGraph()
+    g.graph.update(id=gid, calls=list(calls), roots=["n0"])
+    g.add_node("n0", kind="tensor", label="loss", name="loss", role="root", is_leaf=False)
+    for i, n in enumerate(("body.weight", "head.weight", "head.bias"), start=1):
+        g.add_node(
+            f"n{i}",
+            kind="tensor",
+            label=n,
+            name=n,
+            role="param",
+            is_leaf=True,
+            requires_grad=True,
+            reached=True,
+            module=n.rpartition(".")[0],
+        )
+    return g
+
+
+# -- graph-freed: the carried state ----------------------------------------------------------------
+
+
+def test_carried_state_is_named_at_the_carrying_line_with_detach_as_the_fix():
+    ev = Events(
+        backward=[call(1, 30), call(2, 30, graph="g2", error=FREED)],
+        carries=[carry(1, 27, "hidden", made=1)],
+    )
+    f = next(iter(graph_freed.check(AutogradGraph(), ev)))
+    assert (f.line, f.severity) == (27, "error")
+    assert "through hidden" in f.message and "line 27" in f.message
+    assert "`hidden = hidden.detach()`" in f.hint and "only hide" in f.hint
+    assert f.related == (
+        Location(F, 30, "freed the graph (call 1)"),
+        Location(F, 30, "backward raised here"),
+    )
+
+
+def test_a_carry_from_an_earlier_iteration_is_not_this_failures_cause():
+    ev = Events(
+        backward=[call(1, 30), call(2, 30), call(3, 31, error=FREED)],
+        carries=[carry(1, 27)],  # recorded before call 2, which succeeded
+    )
+    f = next(iter(graph_freed.check(AutogradGraph(), ev)))
+    assert f.line == 31 and "retain_graph=True" in f.hint and "detach" not in f.hint
+
+
+# -- nonleaf-grad-access: a parameter that is not a leaf -----------------------------------------
+
+
+def test_a_tensor_made_from_a_leaf_points_at_where_it_stopped_being_one():
+    ev = Events(
+        grad_reads=[GradRead("W", F, 21, "MulBackward0")],
+        made_from_leaf=[
+            MadeFromLeaf("W", F, 11, "mul", "W = torch.randn(3, 1, requires_grad=True) * 0.01")
+        ],
+    )
+    f = next(iter(nonleaf_grad_access.check(AutogradGraph(), ev)))
+    assert f.line == 21 and f.related == (Location(F, 11, "W stopped being a leaf here"),)
+    assert "`W = (torch.randn(3, 1) * 0.01).requires_grad_()`" in f.hint
+    assert "retain_grad" not in f.hint
+
+
+def test_the_leaf_fix_rewrites_the_users_line():
+    assert leaf_fix("b = torch.zeros(1, requires_grad=True).to(device)", "b") == (
+        "b = torch.zeros(1).to(device).requires_grad_()"
+    )
+    assert leaf_fix("w = torch.ones(2).requires_grad_().double()", "w") == (
+        "w = torch.ones(2).double().requires_grad_()"
+    )
+    assert leaf_fix("w, v = f(x)", "w") is None and leaf_fix("w = (", "w") is None
+
+
+def test_other_nonleaf_reads_keep_the_retain_grad_hint():
+    ev = Events(
+        grad_reads=[GradRead("h", F, 12, "MulBackward0")],
+        made_from_leaf=[MadeFromLeaf("W", F, 11, "mul", None)],
+    )
+    f = next(iter(nonleaf_grad_access.check(AutogradGraph(), ev)))
+    assert "h.retain_grad()" in f.hint and f.related == ()
+
+
+# -- no-grad-fn: where grad was switched off ------------------------------------------------------
+
+
+def test_no_grad_fn_points_at_the_latest_switch_since_the_previous_call():
+    ev = Events(
+        backward=[call(1, 20, graph=None, error=NOGRADFN)],
+        grad_off=[
+            GradOff(0, "set_grad_enabled", F, 5, 0),
+            GradOff(1, "no_grad", F, 16, 0),
+        ],
+    )
+    f = next(iter(no_grad_fn.check(AutogradGraph(), ev)))
+    assert f.related == (Location(F, 16, "gradient recording switched off here"),)
+    assert "torch.no_grad() block at line 16" in f.message and "no_grad" in f.hint
+
+
+def test_a_switch_before_an_earlier_successful_call_is_not_the_cause():
+    ev = Events(
+        backward=[call(1, 18), call(2, 20, graph=None, error=NOGRADFN)],
+        grad_off=[GradOff(0, "detach", F, 10, 0, "feats")],
+    )
+    f = next(iter(no_grad_fn.check(AutogradGraph(), ev)))
+    assert f.related == () and f.hint == no_grad_fn.HINT
+
+
+# -- saved-tensor-modified: modules, and writes torch does not see --------------------------------
+
+
+def _saved_graph(entry: dict) -> AutogradGraph:  # type: ignore[type-arg]
+    g = AutogradGraph()
+    g.graph.update(id="g1", calls=[1], roots=["n0"])
+    g.add_node(
+        "n1",
+        kind="op",
+        label="SigmoidBackward0",
+        name="SigmoidBackward0",
+        op="sigmoid",
+        module="1",
+        file=F,
+        line=17,
+        saved=[entry],
+    )
+    g.add_node("n2", kind="tensor", label="h", name="h", role="named", is_leaf=False)
+    g.add_edge("n1", "n2")
+    return g
+
+
+def _write(i: int, line: int, **kw: object) -> InplaceWrite:
+    base: dict = dict(
+        index=i,
+        api="clamp_",
+        file=F,
+        line=line,
+        storage=7,
+        version_before=0,  # type: ignore[type-arg]
+        version_after=1,
+        name=None,
+        is_leaf=True,
+        requires_grad=False,
+        grad_enabled=True,
+    )
+    base.update(kw)
+    return InplaceWrite(**base)
+
+
+def test_a_silent_write_is_an_error_at_the_write_saying_torch_will_not_warn():
+    entry = {
+        "name": "result",
+        "status": "stale",
+        "silent": True,
+        "writes": [3],
+        "exports": [],
+        "version_saved": 0,
+        "version_now": 0,
+        "tensor": None,
+        "tensor_name": None,
+    }
+    ev = Events(inplace=[_write(3, 18)])
+    f = next(iter(saved_tensor_modified.check(_saved_graph(entry), ev)))
+    assert (f.severity, f.line, f.node) == ("error", 18, "n1")
+    assert "clamp_() at line 18 wrote into h" in f.message and "torch will not warn" in f.message
+    assert f.related == (Location(F, 17, "saved by SigmoidBackward0"),)
+
+
+def test_a_silent_change_through_numpy_points_at_the_export():
+    entry = {
+        "name": "result",
+        "status": "stale",
+        "silent": True,
+        "writes": [],
+        "exports": [0],
+        "tensor": None,
+        "tensor_name": "probs",
+    }
+    ev = Events(exports=[AliasExport(0, "numpy", F, 14, 7, 30, 123)])
+    f = next(iter(saved_tensor_modified.check(_saved_graph(entry), ev)))
+    assert f.line == 14 and "the NumPy array that .numpy() handed out at line 14" in f.message
+
+
+def test_a_write_inside_modules_names_them_and_suggests_inplace_false():
+    entry = {
+        "name": "result",
+        "status": "stale",
+        "writes": [0],
+        "version_saved": 0,
+        "version_now": 1,
+        "tensor": None,
+        "tensor_name": None,
+    }
+    ev = Events(
+        inplace=[
+            _write(
+                0,
+                20,
+                api="relu",
+                module="model.2",
+                module_text="ReLU(inplace=True)",
+                producer_module="model.1",
+                producer_text="Sigmoid",
+            )
+        ]
+    )
+    f = next(iter(saved_tensor_modified.check(_saved_graph(entry), ev)))
+    assert f.message.startswith(
+        "`model.2` (ReLU(inplace=True)) overwrote the output of `model.1` (Sigmoid)"
+    )
+    assert "inplace=False" in f.hint and "nn.ReLU()" in f.hint
+
+
+# -- grad-accumulation per optimizer ----------------------------------------------------------------
+
+
+def test_gan_shaped_accumulation_is_info_per_optimizer():
+    # D: reset, real (1), fake (2), D.step after 2, G's backward (3) reaches D, reset next round
+    grads = []
+    steps = []
+    for k in range(3):
+        base = 3 * k
+        grads += [
+            update(base + 1, "none", 1),
+            update(base + 2, "kept", 2),
+            update(base + 3, "kept", 3),
+        ]
+        steps += [step(base + 2, 1), step(base + 3, 2, params=("g",))]
+    found = list(grad_accumulation.check(AutogradGraph(), Events(grads=grads, steps=steps)))
+    assert [f.severity for f in found] == ["info"]
+
+
+def test_one_optimizer_stepping_twice_on_one_sum_is_a_warning():
+    ev = Events(grads=[update(1, "none", 1), update(2, "kept", 2)], steps=[step(1, 1), step(2, 1)])
+    f = next(iter(grad_accumulation.check(AutogradGraph(), ev)))
+    assert f.severity == "warning" and "across 1 optimizer step" in f.message
+
+
+def test_forty_parameters_are_one_finding_and_related_lines_are_not_repeated():
+    names = [f"{i}.{k}" for i in range(0, 40, 2) for k in ("weight", "bias")]
+    grads = [update(c, "none" if c == 1 else "kept", c, n) for n in names for c in (1, 2, 3, 4)]
+    steps = [step(c, 1, params=tuple(names), line=19) for c in (1, 2, 3, 4)]
+    (f,) = grad_accumulation.check(AutogradGraph(), Events(grads=grads, steps=steps))
+    assert f.severity == "warning" and f.message.startswith(
+        "The gradients of 40 parameters (0.bias, 0.weight"
+    )
+    assert f.related == (Location(F, 19, "Adam.step() used the summed gradient"),)
+
+
+def test_a_parameter_no_optimizer_covers_is_left_to_param_not_in_optimizer():
+    ev = Events(
+        grads=[update(1, "none", 1, "head.weight"), update(2, "kept", 2, "head.weight")],
+        steps=[step(1, 1, ("body.weight",)), step(2, 1, ("body.weight",))],
+    )
+    assert list(grad_accumulation.check(AutogradGraph(), ev)) == []
+
+
+# -- nonfinite-grad after the first call --------------------------------------------------------------
+
+
+def test_nan_seen_at_a_later_call_is_reported_where_the_next_call_located_it():
+    g = AutogradGraph()
+    g.graph.update(id="g1", calls=[1, 2, 3, 4])
+    g.add_node(
+        "n5", kind="op", label="LogSoftmaxBackward0", name="LogSoftmaxBackward0", op="log_softmax"
+    )
+    ev = Events(
+        nonfinite=[
+            NonFinite(3, "g1", None, "", "nan", F, 17, leaves=("0.weight",)),
+            NonFinite(4, "g1", "n5", "LogSoftmaxBackward0", "nan", F, 16, seen_at=3),
+        ]
+    )
+    (f,) = nonfinite_grad.check(g, ev)
+    assert (f.line, f.node) == (16, "n5") and "at backward call 3" in f.message
+    assert "learning rate" in f.hint
+
+
+def test_nan_seen_at_the_last_call_is_reported_at_that_call():
+    ev = Events(nonfinite=[NonFinite(5, "g1", None, "", "inf", F, 17, leaves=("w", "b"))])
+    (f,) = nonfinite_grad.check(AutogradGraph(), ev)
+    assert f.line == 17 and "of w, b hold Inf" in f.message and "first 4 backward calls" in f.hint
+
+
+# -- the new kinds --------------------------------------------------------------------------------------
+
+
+def test_a_running_total_of_losses_is_kept_alive_and_a_list_too():
+    ev = Events(
+        backward=[call(i, 18) for i in (1, 2, 3)],
+        carries=[carry(2, 20, "total_loss", same=True), carry(2, 21, "loss", same=False)],
+        kept=[KeptAlive("losses", F, 22, 3, 11)],
+    )
+    found = list(graph_kept_alive.check(AutogradGraph(), ev))
+    assert [(f.line, f.severity) for f in found] == [(20, "warning"), (22, "warning")]
+    assert "total_loss" in found[0].message and "`total_loss += loss.item()`" in found[0].hint
+    assert "`losses.append(loss.item())`" in found[1].hint
+
+
+def test_a_carry_that_made_the_next_backward_fail_is_graph_freed_not_kept_alive():
+    ev = Events(backward=[call(1, 18), call(2, 18, error=FREED)], carries=[carry(1, 15, same=True)])
+    assert list(graph_kept_alive.check(AutogradGraph(), ev)) == []
+    assert [f.kind for f in run_checks([], ev)] == ["graph-freed"]
+
+
+def test_parameters_no_optimizer_updates():
+    ev = Events(
+        backward=[call(1, 28)],
+        steps=[OptimizerStep(0, "SGD", 1, ("body.weight",), F, 29, 1, F, 21)],
+    )
+    (f,) = param_not_in_optimizer.check(params_graph(), ev)
+    assert (f.severity, f.line) == ("warning", 21)
+    assert f.message.startswith("head.bias, head.weight (of head) received gradients")
+    assert f.related == (
+        Location(F, 29, "SGD.step() leaves them unchanged"),
+        Location(F, 28, "gave them gradients"),
+    )
+
+
+def test_no_optimizer_at_all_or_autograd_grad_only_is_not_param_not_in_optimizer():
+    g = params_graph()
+    assert list(param_not_in_optimizer.check(g, Events(backward=[call(1, 28)]))) == []
+    steps = [OptimizerStep(0, "SGD", 1, ("body.weight",), F, 29)]
+    assert (
+        list(
+            param_not_in_optimizer.check(g, Events(backward=[call(1, 28, api="grad")], steps=steps))
+        )
+        == []
+    )
+
+
+def test_zero_grad_between_backward_and_step_is_one_warning_per_line():
+    resets = [StepAfterReset("Adam", F, 17, "optimizer.zero_grad()", F, 16, c) for c in (1, 2, 3)]
+    ev = Events(backward=[call(c, 15) for c in (1, 2, 3)], resets=resets)
+    (f,) = zeroed_before_step.check(AutogradGraph(), ev)
+    assert (f.line, f.severity) == (16, "warning") and "(3 steps)" in f.message
+    assert f.related == (
+        Location(F, 17, "Adam.step() got no gradient"),
+        Location(F, 15, "computed the gradients"),
+    )
+
+
+def test_names_are_listed_as_people_count():
+    assert natural(["l.10", "l.2", "l.1"]) == ["l.1", "l.2", "l.10"]
+    assert listed([f"p{i}" for i in range(12)]) == "p0, p1, p2, p3, p4, …, p11 (12 in all)"
