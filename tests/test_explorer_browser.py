@@ -310,6 +310,10 @@ def test_search_covers_source_lines_ops_and_parameters(driver: Any, pages: dict[
     assert {nodes.node(int(h[1:]))["module"] for h in got} == {
         f"model.encoder.layers.{k}.norm{j}" for k in range(6) for j in (1, 2)
     }
+    got = driver.execute_script(hits, "missed")  # the script's other name for one weight
+    assert [nodes.node(int(h[1:]))["name"] for h in got] == [
+        "model.encoder.layers.3.linear1.weight"
+    ]
     params = driver.execute_script(hits, "in_proj_weight")
     assert {nodes.node(int(h[1:]))["name"] for h in params} == {
         f"model.encoder.layers.{k}.self_attn.in_proj_weight" for k in range(6)

@@ -109,6 +109,28 @@ def test_every_node_reads_back_with_its_attributes() -> None:
     assert nodes.node(mul)["bytes"] == 8  # two saved float32 scalars of shape (1,)
 
 
+def test_parameters_of_many_layers_share_a_profile_whatever_their_aliases() -> None:
+    g = AutogradGraph()
+    g.add_node("n0", kind="tensor", label="loss", name="loss", role="root", shape=())
+    for k in range(1, 201):
+        g.add_node(f"n{k}", kind="op", label="MulBackward0", name="MulBackward0", order=k)
+        g.add_node(f"p{k}", kind="tensor", label=f"w{k}", name=f"layers.{k}.weight")
+        g.nodes[f"p{k}"].update(role="param", shape=(4,), aliases=[f"model._modules[{k}]", "w"])
+        g.add_edge(f"p{k}", f"n{k}")
+        g.add_edge(f"n{k}", "n0")
+    data = page_data(html_page(g, Options(engine="embedded", max_nodes=500), title="t")[0])
+    nodes = Nodes(data)
+    params = [nodes.index(f"p{k}") for k in range(1, 201)]
+    assert len({nodes.cols["pf"][i] for i in params}) == 1  # one profile for 200 parameters
+    assert [nodes.node(i)["aliases"] for i in params[:2]] == [
+        ["model._modules[1]", "w"],
+        ["model._modules[2]", "w"],
+    ]
+    ops = [nodes.index(f"n{k}") for k in range(1, 201)]
+    assert len({nodes.cols["pf"][i] for i in ops}) == 1
+    assert all(nodes.node(i)["extra"] == {} for i in ops)  # an op's order is not written
+
+
 def test_groups_levels_and_places_of_the_encoder(encoder: Any) -> None:
     graph, levels, page = encoder
     assert [(lv.id, lv.title, lv.parent) for lv in levels] == [

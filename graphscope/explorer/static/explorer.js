@@ -44,7 +44,7 @@
 
   function node(i) {
     var d = { index: i, id: nodeId(i), label: S[C.lb[i]], name: nameOf(i), module: S[C.md[i]],
-              grad: C.gr[i], history: C.gh[i] || [], extra: V[C.x[i]], saved: [] };
+              aliases: V[C.al[i]] || [], grad: C.gr[i], history: C.gh[i] || [], extra: V[C.x[i]], saved: [] };
     var p = V[C.pf[i]];
     PROFILE.forEach(function (k, j) { d[k] = p[j]; });
     (V[C.sv[i]] || []).forEach(function (s) { d.saved.push([s[0], s[1] === null ? -1 : i + s[1]]); });
@@ -587,7 +587,7 @@
     for (var i = 0; i < N; i++) {
       var f = prof(i, 'file'), ln = prof(i, 'line'), src = f && D.sources[f] ? D.sources[f][String(ln)] : null;
       haystack[i] = [nameOf(i) || '', S[C.md[i]] || '', S[C.lb[i]] || '', prof(i, 'op') || '',
-        (f ? baseName(f) + ':' + ln : ''), (src || '').trim(), (prof(i, 'aliases') || []).join(' ')].map(function (s) { return String(s).toLowerCase(); });
+        (f ? baseName(f) + ':' + ln : ''), (src || '').trim(), (V[C.al[i]] || []).join(' ')].map(function (s) { return String(s).toLowerCase(); });
     }
   }
 
