@@ -200,6 +200,25 @@ def _ops_by_step(graph: AutogradGraph, module: str, steps: int) -> list[list[str
     return [mine[k * size : (k + 1) * size] for k in range(steps)]
 
 
+@pytest.mark.parametrize("ordered", [True, False])
+def test_a_loop_without_modules_faces_the_step_drawn(ordered: bool) -> None:
+    g = AutogradGraph()  # built by hand: with or without the tracer's forward order
+    for i in range(40):
+        g.add_node(f"n{i}", kind="op", label="TanhBackward0", name="TanhBackward0")
+        if ordered:
+            g.nodes[f"n{i}"]["order"] = i
+        if i:
+            g.add_edge(f"n{i - 1}", f"n{i}")
+    page, levels = html_page(g, Options(engine="embedded", max_nodes=5), title="loop")
+    assert [(lv.id, lv.title) for lv in levels] == [("L0", "overview"), ("L1", "Tanh ×40")]
+    data = page_data(page)
+    nodes = Nodes(data)
+    drawn = {nodes.drawn(i) for i in range(40)}
+    assert drawn == {(1, ("node", 1))}  # the loop's level draws its second step
+    assert data["groups"][0]["uk"] == (2 if ordered else 0)
+    assert [nodes.place["ck"][i] for i in range(40)] == [k + 1 if k != 1 else 0 for k in range(40)]
+
+
 def test_copies_of_folds_inside_folds_face_their_counterpart_in_the_copies_drawn() -> None:
     graph = run_script(SCRIPTS / "explorer_loops.py").scope.graphs()[0]
     page, levels = html_page(graph, Options(), title="loops")
