@@ -3,8 +3,8 @@ headless Chromium (a benchmark: nothing is asserted; the tests check correctness
 
 For each model of ``benchmarks/models.py`` at each size: the graph is captured under
 ``graphscope.watch()`` (so ops carry module paths and source lines, as ``graphscope render``
-sees them), its levels are made and laid out by the explorer's adapter, and the page is
-written. Then Chromium (Debian's, through chromedriver) opens the file ``--loads`` times and
+sees them), its levels are made and laid out by :func:`graphscope.draw.level_pictures` (the
+same levels the SVG files are drawn from) and the page is written. Then Chromium (Debian's, through chromedriver) opens the file ``--loads`` times and
 the best of: first paint and first contentful paint (``performance.getEntriesByType("paint")``),
 ``gs-ready`` (the explorer's own mark: overview built and fitted), ``gs-painted`` (two animation
 frames later: the overview is on screen) and the load event, all in ms from navigation start.

@@ -69,6 +69,8 @@ class Nodes:
         d["label"] = S[c["lb"][i]]
         d["name"] = d["label"] if c["nm"][i] == -1 else S[c["nm"][i]]
         d["module"] = S[c["md"][i]]
+        d["aliases"] = V[c["al"][i]] or []
+        d["extra"] = V[c["x"][i]] or {}
         d["grad"] = c["gr"][i]
         d["grad_history"] = c["gh"][i] or []
         d["saved"] = [

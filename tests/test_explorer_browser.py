@@ -99,6 +99,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "t6": _render("transformer6.py", base / "t6"),
         "enc": _render("explorer_encoder.py", base / "enc"),
+        "loops": _render("explorer_loops.py", base / "loops"),
     }
 
 
@@ -168,17 +169,133 @@ def test_search_enters_the_fold_and_highlights_the_node(
     nodes = Nodes(page_data(pages["t6"].read_text(encoding="utf-8")))
     chosen = int(sel[1:])
     level, (what, twin) = nodes.drawn(chosen)
-    assert nodes.node(chosen)["module"] == "layers.3.linear1" and (level, what) == (1, "node")
-    assert nodes.node(twin)["module"] == "layers.0.linear1"
+    assert nodes.node(chosen)["module"] == "encoder.layers.3.linear1"
+    assert (level, what) == (1, "node") and nodes.node(twin)["module"] == "encoder.layers.0.linear1"
     (marked,) = driver.find_elements(By.CSS_SELECTOR, "#gs-view g.node.gs-sel")
     assert marked.get_attribute("data-ref") == str(twin)
     assert marked.find_element(By.TAG_NAME, "title").get_attribute("textContent") == nodes.id(twin)
     assert driver.find_elements(By.CSS_SELECTOR, "#gs-view g.edge.gs-edge")  # its edges too
     inspector = driver.find_element(By.ID, "gs-inspector").text
-    assert "layers.3.linear1" in inspector and "Copy 4 of 6" in inspector
+    assert "layers.3.linear1" in inspector and "Copy 4 of 6 of layers.0–5" in inspector
+    assert "Its level draws copy 1: the highlighted node is its counterpart there" in inspector
     driver.back()
     _at_level(driver, "L0")
     assert not driver.find_elements(By.CSS_SELECTOR, "#gs-view .gs-sel")
+
+
+def _choose(d: Any, query: str, *words: str) -> str:
+    """Search for ``query`` and click the first result holding every one of ``words``."""
+    from selenium.webdriver.common.by import By
+
+    box = d.find_element(By.ID, "gs-search")
+    box.clear()
+    box.send_keys(query)
+    _wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#gs-results li[data-k]"), "results")
+    for li in d.find_elements(By.CSS_SELECTOR, "#gs-results li[data-k]"):
+        text = str(li.text)
+        if all(w in text for w in words):
+            li.click()
+            return text
+    raise AssertionError(f"no result of {query!r} holds {words}")
+
+
+def _marked(d: Any) -> int:
+    """The ref of the one node highlighted in the picture."""
+    from selenium.webdriver.common.by import By
+
+    (marked,) = d.find_elements(By.CSS_SELECTOR, "#gs-view g.node.gs-sel")
+    return int(marked.get_attribute("data-ref"))
+
+
+def _crumbs(d: Any) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [t for t in d.find_element(By.ID, "gs-crumbs").text.split("\n") if t != "›"]
+
+
+T6_LEVELS = [
+    "overview",
+    "layers.0–5 · TransformerEncoderLayer ×6",
+    "self_attn · MultiheadAttention",
+    "part 1 of 1",
+]
+
+
+def test_search_finds_nodes_levels_deep_and_inside_a_part(
+    driver: Any, pages: dict[str, Path]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open(driver, pages["t6"])
+    nodes = Nodes(page_data(pages["t6"].read_text(encoding="utf-8")))
+    text = _choose(driver, "mmbackward0", "encoder.layers.4.self_attn")
+    assert "in part 1 of 1" in text and "copy 5 of 6" in text
+    _at_level(driver, "L3")
+    chosen = int(driver.execute_script("return window.graphscopeExplorer.state.sel")[1:])
+    level, (what, twin) = nodes.drawn(chosen)
+    assert (level, what, _marked(driver)) == (3, "node", twin)
+    assert nodes.node(chosen)["label"] == nodes.node(twin)["label"] == "MmBackward0"
+    assert nodes.node(twin)["module"] == "encoder.layers.0.self_attn"
+    assert _crumbs(driver) == T6_LEVELS
+    _choose(driver, "encoder.layers.4.self_attn.in_proj_weight", "in_proj_weight")
+    _at_level(driver, "L2")
+    chosen = nodes.index(driver.execute_script("return window.graphscopeExplorer.state.sel"))
+    assert nodes.node(chosen)["name"] == "encoder.layers.4.self_attn.in_proj_weight"
+    twin = _marked(driver)
+    assert nodes.node(twin)["name"] == "encoder.layers.0.self_attn.in_proj_weight"
+    assert nodes.drawn(chosen) == (2, ("node", twin))
+    assert "Copy 5 of 6" in driver.find_element(By.ID, "gs-inspector").text
+    driver.find_element(By.CSS_SELECTOR, "#gs-crumbs button:nth-of-type(2)").click()
+    _at_level(driver, "L1")
+    for level in ("L2", "L3", "L0"):
+        driver.back()
+        _at_level(driver, level)
+
+
+def test_groups_open_level_after_level_and_back_walks_up_again(
+    driver: Any, pages: dict[str, Path]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open(driver, pages["t6"])
+    for ref, level in (("-1", "L1"), ("-2", "L2"), ("-3", "L3")):  # fold, self_attn, part
+        driver.find_element(By.CSS_SELECTOR, f'#gs-view g.node[data-ref="{ref}"]').click()
+        _at_level(driver, level)
+        assert _crumbs(driver) == T6_LEVELS[: int(level[1:]) + 1]
+    driver.find_element(By.TAG_NAME, "body").send_keys("u")  # one level up
+    _at_level(driver, "L2")
+    for level in ("L3", "L2", "L1", "L0"):
+        driver.back()
+        _at_level(driver, level)
+
+
+def test_copies_of_folds_inside_folds_are_found_as_their_counterparts(
+    driver: Any, pages: dict[str, Path]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open(driver, pages["loops"])
+    nodes = Nodes(page_data(pages["loops"].read_text(encoding="utf-8")))
+    text = _choose(driver, "stack.blocks.3.cell", "AddmmBackward0", "copy 7 of 12")
+    assert "copy 4 of 4, copy 7 of 12" in text
+    _at_level(driver, "L3")
+    chosen = int(driver.execute_script("return window.graphscopeExplorer.state.sel")[1:])
+    twin = _marked(driver)
+    assert nodes.drawn(chosen) == (3, ("node", twin)) and nodes.place["ck"][twin] == 0
+    assert nodes.node(twin)["module"] == "stack.blocks.0.cell"
+    assert _crumbs(driver) == ["overview", "blocks.0–3 · Recur ×4", "cell ×12"]
+    inspector = driver.find_element(By.ID, "gs-inspector").text
+    assert (
+        "Copy 4 of 4 of blocks.0–3 · Recur ×4, in it copy 7 of 12 of cell ×12. Their levels "
+        "draw copy 1 and copy 2: the highlighted node is its counterpart there." in inspector
+    )
+    _choose(driver, "h", "h")  # the loop's variable: a tensor of its last step
+    _at_level(driver, "L1")
+    assert driver.find_element(By.CSS_SELECTOR, "#gs-inspector h2").text == "h"
+    assert nodes.node(_marked(driver))["label"] == "TanhBackward0"
+    inspector = driver.find_element(By.ID, "gs-inspector").text
+    assert "Copy 10 of 10 of cell ×10. Its level draws copy 2" in inspector
+    assert "the highlighted node is the counterpart of the op that made it" in inspector
 
 
 def test_search_covers_source_lines_ops_and_parameters(driver: Any, pages: dict[str, Path]) -> None:
@@ -191,11 +308,15 @@ def test_search_covers_source_lines_ops_and_parameters(driver: Any, pages: dict[
     assert set(got) == by_line
     got = driver.execute_script(hits, "nativelayernormbackward0")  # case does not matter
     assert {nodes.node(int(h[1:]))["module"] for h in got} == {
-        f"encoder.layers.{k}.norm{j}" for k in range(6) for j in (1, 2)
+        f"model.encoder.layers.{k}.norm{j}" for k in range(6) for j in (1, 2)
     }
+    got = driver.execute_script(hits, "missed")  # the script's other name for one weight
+    assert [nodes.node(int(h[1:]))["name"] for h in got] == [
+        "model.encoder.layers.3.linear1.weight"
+    ]
     params = driver.execute_script(hits, "in_proj_weight")
     assert {nodes.node(int(h[1:]))["name"] for h in params} == {
-        f"encoder.layers.{k}.self_attn.in_proj_weight" for k in range(6)
+        f"model.encoder.layers.{k}.self_attn.in_proj_weight" for k in range(6)
     }
 
 
@@ -206,11 +327,13 @@ def test_a_fold_opens_on_click_and_the_breadcrumb_and_back_return(
 
     _open(driver, pages["t6"])
     fold = driver.find_element(By.CSS_SELECTOR, '#gs-view g.node[data-ref="-1"]')
-    assert "layers.0–5 ×6" in fold.get_attribute("textContent")
+    assert "layers.0–5 · TransformerEncoderLayer ×6" in fold.get_attribute("textContent")
     fold.click()
     _at_level(driver, "L1")
     crumbs = driver.find_element(By.ID, "gs-crumbs")
-    assert crumbs.text.split("\n") == ["overview", "›", "layers.0–5 ×6 (one copy)"]
+    assert crumbs.text.split("\n") == ["overview", "›", "layers.0–5 · TransformerEncoderLayer ×6"]
+    inspector = driver.find_element(By.ID, "gs-inspector").text
+    assert "6 identical copies; its level draws copy 1 (76 nodes)" in inspector
     crumbs.find_element(By.TAG_NAME, "button").click()
     _at_level(driver, "L0")
     driver.back()
@@ -233,7 +356,7 @@ def test_a_finding_opens_its_node_shows_the_fix_and_its_lines(
     nodes = Nodes(data)
     level, (_, twin) = nodes.drawn(finding["node"])
     _at_level(driver, data["levels"][level]["id"])
-    assert data["levels"][level]["title"] == "encoder.layers.1–5 ×5 (one copy)"
+    assert data["levels"][level]["title"] == "layers.1–5 · TransformerEncoderLayer ×5"
     inspector = driver.find_element(By.ID, "gs-inspector")
     assert finding["hint"] in inspector.text and finding["hint"].startswith("Call optimizer")
     assert len(inspector.find_elements(By.CSS_SELECTOR, ".gs-card")) == 1  # once, at the top
@@ -267,10 +390,10 @@ def test_markup_in_module_names_is_shown_as_text_and_never_runs(
     box = driver.find_element(By.ID, "gs-search")
     box.send_keys("<script>pwned=1</script>.weight")
     first = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#gs-results li"), "results")
-    assert first.text.startswith("heads.<script>pwned=1</script>.weight")
+    assert first.text.startswith("model.heads.<script>pwned=1</script>.weight")
     box.send_keys(Keys.ENTER)
     title = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#gs-inspector h2"), "shown")
-    assert title.text == "heads.<script>pwned=1</script>.weight"
+    assert title.text == "model.heads.<script>pwned=1</script>.weight"
     assert driver.execute_script("return typeof window.pwned") == "undefined"
 
 
@@ -304,8 +427,9 @@ def test_overlays_colour_nodes_by_norm_memory_and_module(
     assert saving and "rgb(241, 242, 244)" not in saving
     choose.select_by_value("module")
     shown = legend.text.split("\n")
-    assert shown[0] == "module" and "encoder.layers.1.linear1" in shown
-    assert "encoder.layers.1.self_attn" in shown and "encoder.layers.0.norm2" in shown  # context
+    assert shown[0] == "module" and "model.encoder.layers.1.linear1" in shown
+    assert "model.encoder.layers.1.self_attn" in shown  # a group, coloured as its module
+    assert "model.encoder.layers.0.norm2" in shown  # context: the layer before
     choose.select_by_value("")
     assert not legend.is_displayed()
     assert {f for _, f in driver.execute_script(fills_js)} == {""}

@@ -10,6 +10,7 @@ import importlib
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -108,39 +109,173 @@ def test_every_node_reads_back_with_its_attributes() -> None:
     assert nodes.node(mul)["bytes"] == 8  # two saved float32 scalars of shape (1,)
 
 
+def test_parameters_of_many_layers_share_a_profile_whatever_their_aliases() -> None:
+    g = AutogradGraph()
+    g.add_node("n0", kind="tensor", label="loss", name="loss", role="root", shape=())
+    for k in range(1, 201):
+        g.add_node(f"n{k}", kind="op", label="MulBackward0", name="MulBackward0", order=k)
+        g.add_node(f"p{k}", kind="tensor", label=f"w{k}", name=f"layers.{k}.weight")
+        g.nodes[f"p{k}"].update(role="param", shape=(4,), aliases=[f"model._modules[{k}]", "w"])
+        g.add_edge(f"p{k}", f"n{k}")
+        g.add_edge(f"n{k}", "n0")
+    data = page_data(html_page(g, Options(engine="embedded", max_nodes=500), title="t")[0])
+    nodes = Nodes(data)
+    params = [nodes.index(f"p{k}") for k in range(1, 201)]
+    assert len({nodes.cols["pf"][i] for i in params}) == 1  # one profile for 200 parameters
+    assert [nodes.node(i)["aliases"] for i in params[:2]] == [
+        ["model._modules[1]", "w"],
+        ["model._modules[2]", "w"],
+    ]
+    ops = [nodes.index(f"n{k}") for k in range(1, 201)]
+    assert len({nodes.cols["pf"][i] for i in ops}) == 1
+    assert all(nodes.node(i)["extra"] == {} for i in ops)  # an op's order is not written
+
+
 def test_groups_levels_and_places_of_the_encoder(encoder: Any) -> None:
     graph, levels, page = encoder
     assert [(lv.id, lv.title, lv.parent) for lv in levels] == [
         ("L0", "overview", None),
-        ("L1", "layers.0–5 ×6 (one copy)", "L0"),
+        ("L1", "layers.0–5 · TransformerEncoderLayer ×6", "L0"),  # one copy: layers.0
+        ("L2", "self_attn · MultiheadAttention", "L1"),  # layers.0.self_attn
+        ("L3", "part 1 of 1", "L2"),  # the 5 nodes self_attn's level had no room for
     ]
-    assert levels[0].children == {"g:layers.0-5": "L1"}
+    assert [dict(lv.children) for lv in levels] == [
+        {"g:encoder.layers.0-5": "L1"},
+        {"g:encoder.layers.0.self_attn": "L2"},
+        {"part0": "L3"},
+        {},
+    ]
     data = page_data(page)
-    (fold,) = data["groups"]
-    assert (fold["id"], fold["rp"], fold["ch"], fold["n"]) == ("g:layers.0-5", 6, 1, 456)
-    assert fold["np"] == 72 and len(fold["pa"]) == 20  # listed up to 20, all counted
+    groups = data["groups"]
+    assert [(g["id"], g["lv"], g["rp"], g["uk"], g["ch"], g["n"]) for g in groups] == [
+        ("g:encoder.layers.0-5", 0, 6, 1, 1, 456),  # its level draws copy 1
+        ("g:encoder.layers.0.self_attn", 1, 1, 0, 2, 52),
+        ("part0", 2, 1, 0, 3, 5),
+    ]
+    assert groups[0]["np"] == 72 and len(groups[0]["pa"]) == 20  # listed up to 20, all counted
     nodes = Nodes(data)
+    drawn_on = {}  # node -> the one level drawing it as itself, not as a neighbour
+    for li, lv in enumerate(levels):
+        for nid, d in lv.graph.nodes(data=True):
+            if d["kind"] != "group" and not d.get("boundary"):
+                assert nodes.index(nid) not in drawn_on
+                drawn_on[nodes.index(nid)] = li
+    per_level: Counter[int] = Counter()
     for i in range(nodes.n):
         d, (lv, (what, ref)) = nodes.node(i), nodes.drawn(i)
+        per_level[lv] += 1
         module = d["module"] or ""
-        m = re.match(r"layers\.(\d+)", module)
+        m = re.match(r"encoder\.layers\.(\d+)", module)
         if m is None:  # outside the layers: drawn as itself on the overview
             assert (lv, what, ref) == (0, "node", i), nodes.id(i)
             continue
         k = int(m.group(1))
-        assert lv == 1 and what == "node", nodes.id(i)
+        assert what == "node" and lv == drawn_on[ref], nodes.id(i)
         twin = nodes.node(ref)
         assert _norm(twin["label"]) == _norm(d["label"]) and twin["kind"] == d["kind"]
-        assert twin["module"] == "layers.0" + module[len(m[0]) :] and twin["shape"] == d["shape"]
-        copy = (nodes.place["ck"][i], nodes.place["cn"][i])
-        if k == 0:  # the first copy is drawn itself
-            assert ref == i and copy == (0, 0)
+        assert twin["module"] == "encoder.layers.0" + module[len(m[0]) :]
+        assert twin["shape"] == d["shape"]
+        copy = (nodes.place["ck"][i], nodes.place["cg"][i], nodes.place["tw"][i])
+        if k == 0:  # the copy drawn is drawn itself
+            assert ref == i and copy == (0, None, None)
         else:  # copy k + 1 of 6 is drawn as its counterpart in the first copy
-            assert ref != i and copy == (k + 1, 6)
+            assert ref != i and copy == (k + 1, 0, None)
+    # every layer puts 24 nodes on the fold's level, 47 on self_attn's and 5 in its part
+    assert per_level == {0: 4, 1: 6 * 24, 2: 6 * 47, 3: 6 * 5}
 
 
 def _norm(label: str) -> str:
     return re.sub(r"layers\.\d+", "layers.#", label)
+
+
+def _ops_by_step(graph: AutogradGraph, module: str, steps: int) -> list[list[str]]:
+    """The ops of ``module`` (and below) in forward order, cut into ``steps`` equal steps."""
+    ops = sorted(
+        (n for n, d in graph.nodes(data=True) if d["kind"] == "op"),
+        key=lambda n: graph.nodes[n]["order"],
+    )
+    mine = [n for n in ops if (graph.nodes[n].get("module") or "").startswith(module)]
+    size, left = divmod(len(mine), steps)
+    assert left == 0
+    return [mine[k * size : (k + 1) * size] for k in range(steps)]
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_a_loop_without_modules_faces_the_step_drawn(ordered: bool) -> None:
+    g = AutogradGraph()  # built by hand: with or without the tracer's forward order
+    for i in range(40):
+        g.add_node(f"n{i}", kind="op", label="TanhBackward0", name="TanhBackward0")
+        if ordered:
+            g.nodes[f"n{i}"]["order"] = i
+        if i:
+            g.add_edge(f"n{i - 1}", f"n{i}")
+    page, levels = html_page(g, Options(engine="embedded", max_nodes=5), title="loop")
+    assert [(lv.id, lv.title) for lv in levels] == [("L0", "overview"), ("L1", "Tanh ×40")]
+    data = page_data(page)
+    nodes = Nodes(data)
+    drawn = {nodes.drawn(i) for i in range(40)}
+    assert drawn == {(1, ("node", 1))}  # the loop's level draws its second step
+    assert data["groups"][0]["uk"] == (2 if ordered else 0)
+    assert [nodes.place["ck"][i] for i in range(40)] == [k + 1 if k != 1 else 0 for k in range(40)]
+
+
+def test_copies_of_folds_inside_folds_face_their_counterpart_in_the_copies_drawn() -> None:
+    graph = run_script(SCRIPTS / "explorer_loops.py").scope.graphs()[0]
+    page, levels = html_page(graph, Options(), title="loops")
+    assert [(lv.id, lv.title, lv.parent) for lv in levels] == [
+        ("L0", "overview", None),
+        ("L1", "cell ×10", "L0"),
+        ("L2", "blocks.0–3 · Recur ×4", "L0"),
+        ("L3", "cell ×12", "L2"),
+    ]
+    data = page_data(page)
+    assert [(g["id"], g["lv"], g["rp"], g["uk"], g["ch"]) for g in data["groups"]] == [
+        ("loop0", 0, 10, 2, 1),  # a loop's level draws its second step
+        ("g:stack.blocks.0-3", 0, 4, 1, 2),  # identical siblings: the first
+        ("loop0", 2, 12, 2, 3),
+    ]
+    nodes = Nodes(data)
+
+    def copies(i: int) -> list[tuple[int, int]]:
+        out, k = [], i
+        while nodes.place["ck"][k]:
+            out.append((nodes.place["ck"][k], nodes.place["cg"][k]))
+            if nodes.place["tw"][k] is None:
+                break
+            k += nodes.place["tw"][k]
+        return out
+
+    drawn_step = _ops_by_step(graph, "stack.blocks.0", 12)[1]
+    for b in range(4):
+        for s, step in enumerate(_ops_by_step(graph, f"stack.blocks.{b}", 12)):
+            for r, nid in enumerate(step):
+                i = nodes.index(nid)
+                lv, (what, ref) = nodes.drawn(i)
+                assert (lv, what, nodes.id(ref)) == (3, "node", drawn_step[r]), nid
+                want = ([(b + 1, 1)] if b else []) + ([(s + 1, 2)] if s != 1 else [])
+                assert copies(i) == want, nid
+    for b in range(1, 4):  # a block's parameters: the first block's
+        for p in ("weight", "bias"):
+            lv, (what, ref) = nodes.drawn(nodes.index(graph.by_name(f"stack.blocks.{b}.cell.{p}")))
+            assert (lv, what, nodes.id(ref)) == (
+                3,
+                "node",
+                graph.by_name(f"stack.blocks.0.cell.{p}"),
+            )
+    loop_step = _ops_by_step(graph, "cell", 10)  # the script's loop: cell's ops, one per step
+    assert all(len(step) == 2 for step in loop_step)  # TBackward0, AddmmBackward0
+    for s, step in enumerate(loop_step):
+        for r, nid in enumerate(step):
+            lv, (what, ref) = nodes.drawn(nodes.index(nid))
+            assert (lv, what, nodes.id(ref)) == (1, "node", loop_step[1][r])
+            assert copies(nodes.index(nid)) == ([(s + 1, 0)] if s != 1 else [])
+    h = nodes.index(graph.by_name("h"))  # named after the loop: a tensor of the last step only
+    lv, (what, ref) = nodes.drawn(h)
+    assert (lv, what) == (1, "node") and copies(h) == [(10, 0)]
+    assert nodes.node(ref)["label"] == "TanhBackward0"  # what made it, in the step drawn
+    assert ref in {
+        nodes.index(n) for n in levels[1].graph if not levels[1].graph.nodes[n].get("boundary")
+    }
 
 
 def test_each_level_maps_every_drawn_node(encoder: Any) -> None:
@@ -240,7 +375,7 @@ def test_svgs_are_made_inert() -> None:
 
 
 def test_explorer_page_needs_no_torch_and_no_graphviz() -> None:
-    pure = ["_data", "_level", "_page", "_place", "_sources", "_svg", "__init__"]
+    pure = ["_copies", "_data", "_level", "_page", "_place", "_sources", "_svg", "__init__"]
     for name in pure:
         tree = (EXPLORER / f"{name}.py").read_text(encoding="utf-8")
         imported = set(re.findall(r"^\s*(?:from|import) ([\w.]+)", tree, re.M))
@@ -263,7 +398,12 @@ def test_format_html_writes_one_page_holding_every_level(tmp_path: Path, encoder
     assert sorted(p.name for p in tmp_path.iterdir()) == ["enc.html"]  # no drill-down files
     assert out.nodes == 5  # the overview: loss, mean, pow, the fold, x
     data = page_data(out.path.read_text(encoding="utf-8"))
-    assert [lv["title"] for lv in data["levels"]] == ["overview", "layers.0–5 ×6 (one copy)"]
+    assert [(lv["title"], lv["parent"]) for lv in data["levels"]] == [
+        ("overview", -1),
+        ("layers.0–5 · TransformerEncoderLayer ×6", 0),
+        ("self_attn · MultiheadAttention", 1),
+        ("part 1 of 1", 2),
+    ]
     assert data["n"] == len(graph) == 460
 
 

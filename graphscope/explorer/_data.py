@@ -6,7 +6,9 @@ object per node:
 * the attributes that few nodes differ in (kind, role, op, file, line, shape, dtype, flags, ...,
   :data:`PROFILE`) form a node's *profile*, a list stored once in the value table ``V`` however
   many nodes share it; column ``pf`` holds each node's profile index;
-* label, name (``-1``: same as the label) and module point into the string table ``S``;
+* label, name (``-1``: same as the label) and module point into the string table ``S``; other
+  names the user's variables give a tensor (``aliases``) are a list in ``V`` (column ``al``),
+  so that the parameters of 1,000 layers still share a profile;
 * gradients are rows ``[numel, norm, min, max, nonfinite, first, call]`` (trailing nulls left
   out; first values only for gradients of at most 4 values, which is when the page shows them;
   floats to 4 significant digits, non-finite ones as ``"nan"``/``"inf"``);
@@ -16,7 +18,9 @@ object per node:
   [values]}`` or run-length ``{"r": [value, count, ...]}``, whichever is shortest.
 
 Index 0 of ``S`` and ``V`` is ``None``. The reader is ``explorer.js`` (``column()``, ``node()``).
-Attributes this module does not know are kept, one extra dict per node (column ``x``).
+Attributes this module does not know are kept, one extra dict per node (column ``x``), except
+an op's ``order`` (its rank in forward order: every op's differs, and the page shows nothing
+of it).
 """
 
 from __future__ import annotations
@@ -50,12 +54,11 @@ PROFILE: tuple[str, ...] = (
     "custom",
     "opaque",
     "attrs",
-    "aliases",
     "grad_call",
     "bytes",  # saved-tensor memory, computed here (not an attribute)
 )
-_OWN = {"label", "name", "module", "grad", "grad_history", "saved"}
-_KNOWN = (set(PROFILE) - {"bytes"}) | _OWN
+_OWN = {"label", "name", "module", "aliases", "grad", "grad_history", "saved"}
+_KNOWN = (set(PROFILE) - {"bytes"}) | _OWN | {"order"}
 _SAME_AS_LABEL = -1
 _IMPLICIT_ID = re.compile(r"n(\d+)\Z")
 _FIRST_SHOWN = 4  # gradients of at most this many values are shown as their values
@@ -218,6 +221,7 @@ def node_columns(graph: AutogradGraph, index: Mapping[str, int], tables: Tables)
         "lb": pack(labels),
         "nm": pack([_SAME_AS_LABEL if n == lb else n for n, lb in zip(names, labels, strict=True)]),
         "md": pack([tables.s(d.get("module")) for d in rows]),
+        "al": pack([tables.v(list(d["aliases"])) if d.get("aliases") else 0 for d in rows]),
         "gr": pack([grad_row(d.get("grad")) for d in rows]),
         "gh": pack([[grad_row(h) for h in d.get("grad_history") or ()] or None for d in rows]),
         "sv": pack([_saved(d.get("saved"), i, tables, graph, index) for i, d in enumerate(rows)]),

@@ -19,7 +19,7 @@ class Level:
     """
 
     id: str  # "L0", "L1", ...
-    title: str  # "overview", "encoder.layers.0", "layers.0–5 ×6 (one copy)"
+    title: str  # "overview", "self_attn · MultiheadAttention", "layers.0–5 · ... ×6", "part 2 of 3"
     parent: str | None  # id of the level it was entered from
     graph: AutogradGraph
     svg: str

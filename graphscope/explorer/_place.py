@@ -3,36 +3,36 @@
 Every original node gets a *place*: the level the page opens to show it and the item drawn for
 it there. That is the deepest level drawing the node as itself (a boundary node, drawn as
 context in a neighbour's drill-down, counts only when no level draws it otherwise); for copies
-2..N of a fold, which have no level of their own, the place of its counterpart in the first
-copy (the same module path below the folded siblings, same kind, name up to indexes, op and
-shape, same rank; without module paths, the same rank in walk order); else the deepest group
-holding it; else none (level -1: still searched and inspected). Items are written as refs: ``i >= 0`` is original node ``i``, ``-1 - g`` is group
-``g``.
+of a fold other than the one its level draws, the place of its counterpart in that copy
+(:mod:`graphscope.explorer._copies`; folds inside folds chain: ``layers.3``'s step 5 faces
+``layers.0``'s step 5, which faces the step drawn); else the deepest group holding it (a group
+of a drill-down's neighbours last); else none (level -1: still searched and inspected). Items
+are written as refs: ``i >= 0`` is original node ``i``, ``-1 - g`` is group ``g``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphscope.errors import RenderError
+from graphscope.explorer._copies import fold_twins
 from graphscope.explorer._data import Tables, grad_norm, pack, saved_bytes
 from graphscope.explorer._level import Level
 from graphscope.model import GROUP, AutogradGraph
 
 MAX_GROUP_PARAMS = 20  # parameters listed per group (the rest are counted, and searchable)
-_DIGITS = re.compile(r"\d+")
 
 
 @dataclass
 class Places:
-    """Where each original node is shown: level, item ref, and copy number of a fold."""
+    """Where each original node is shown: level, item ref, and which copy of a fold it is."""
 
     level: list[int]
     ref: list[int]
-    copy: dict[int, tuple[int, int]] = field(default_factory=dict)  # node -> (k, of N)
+    # node -> (copy number, fold's group index, counterpart in the copy the fold's level draws)
+    copy: dict[int, tuple[int, int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -41,6 +41,7 @@ class _Group:
     nid: str
     data: Mapping[str, Any]
     members: list[int]
+    shown_copy: int = 0  # a fold: the number of the copy its level draws (0: unknown)
 
 
 def hierarchy(
@@ -68,7 +69,9 @@ def hierarchy(
 
 def place_columns(places: Places) -> dict[str, Any]:
     """The places as packed columns: ``level`` (-1: nowhere), ``rd`` (drawn node - this node,
-    0 for itself), ``pg`` (the group drawn for it), ``ck``/``cn`` (copy k of n of a fold)."""
+    0 for itself), ``pg`` (the group drawn for it); for a copy of a fold that its level does
+    not draw, ``ck`` (its copy number, else 0), ``cg`` (the fold's group) and, when the
+    counterpart it faces is itself a copy of a fold inside, ``tw`` (counterpart - this node)."""
     n = len(places.level)
     rd: list[int | None] = [None] * n
     pg: list[int | None] = [None] * n
@@ -77,15 +80,20 @@ def place_columns(places: Places) -> dict[str, Any]:
             rd[i] = ref - i
         elif lv >= 0:
             pg[i] = -1 - ref
-    ck, cn = [0] * n, [0] * n
-    for i, (k, of) in places.copy.items():
-        ck[i], cn[i] = k, of
+    ck = [0] * n
+    cg: list[int | None] = [None] * n
+    tw: list[int | None] = [None] * n
+    for i, (k, g, twin) in places.copy.items():
+        ck[i], cg[i] = k, g
+        if twin in places.copy:
+            tw[i] = twin - i
     return {
         "level": pack(places.level),
         "rd": pack(rd),
         "pg": pack(pg),
         "ck": pack(ck),
-        "cn": pack(cn),
+        "cg": pack(cg),
+        "tw": pack(tw),
     }
 
 
@@ -162,120 +170,42 @@ def _places(
     for i in context_only:  # a copy drawn only as a neighbour's context: its twin wins
         places.level[i] = -1
     for gi in deepest_first:
-        _place_copies(graph, groups[gi], places, ids)
+        _place_copies(graph, gi, groups[gi], places, index, ids)
     for i in context_only:
         if places.level[i] < 0:
-            places.level[i] = _context_level(levels, index, ids[i])
-    for gi in deepest_first:
+            places.level[i] = _context_level(levels, ids[i])
+    for gi in sorted(deepest_first, key=lambda g: bool(groups[g].data.get("boundary"))):
         for m in groups[gi].members:
             if places.level[m] < 0:
                 places.level[m], places.ref[m] = groups[gi].level, -1 - gi
     return places  # level -1: drawn nowhere (still searchable and inspectable)
 
 
-def _context_level(levels: Sequence[Level], index: Mapping[str, int], nid: str) -> int:
+def _context_level(levels: Sequence[Level], nid: str) -> int:
     """The deepest level drawing ``nid`` as a neighbour's context (first found)."""
     found = [li for li, lv in enumerate(levels) if lv.graph.has_node(nid)]
     return found[-1]
 
 
-def _place_copies(graph: AutogradGraph, g: _Group, places: Places, ids: Sequence[str]) -> None:
-    """Copies 2..N of a fold take the place of their counterpart in the first copy."""
+def _place_copies(
+    graph: AutogradGraph,
+    gi: int,
+    g: _Group,
+    places: Places,
+    index: Mapping[str, int],
+    ids: Sequence[str],
+) -> None:
+    """The copies of fold ``g`` not drawn take the place of their counterpart in the copy
+    drawn (found earlier when it is itself a copy of a fold inside)."""
     repeat = int(g.data.get("repeat") or 1)
-    unit = {i for i in g.members if ids[i] in set(g.data.get("unit") or ())}
+    unit = {index[m] for m in g.data.get("unit") or () if m in index}
     if repeat < 2 or not unit:
         return
-    twins = _twins_by_module(graph, g, unit, ids)
-    rest = [m for m in g.members if m not in twins and m not in unit]
-    twins.update(_twins_by_rank(graph, rest, sorted(unit), ids))
+    twins, g.shown_copy = fold_twins(graph, index, ids, g.members, unit, repeat)
     for m, (twin, k) in twins.items():
         if places.level[m] < 0 and places.level[twin] >= 0:
             places.level[m], places.ref[m] = places.level[twin], places.ref[twin]
-            places.copy[m] = (k, repeat)
-
-
-def _twins_by_module(
-    graph: AutogradGraph, g: _Group, unit: set[int], ids: Sequence[str]
-) -> dict[int, tuple[int, int]]:
-    """``{member: (counterpart, copy number)}`` read from module paths: the fold of
-    ``layers.0``-``layers.5`` puts ``layers.3.linear1``'s n-th AddmmBackward0 opposite
-    ``layers.0.linear1``'s n-th (copies of a sequence of siblings: ``period`` names each)."""
-    parent = str(g.data.get("module") or "").rpartition(".")[0]
-    slots: dict[tuple[Any, ...], list[int]] = {}
-    for m in g.members:
-        where = _under(graph.nodes[ids[m]], parent)
-        if where is not None:
-            slots.setdefault(where, []).append(m)
-    unit_segs = sorted({w[0] for w, ms in slots.items() if unit & set(ms)}, key=_natural)
-    segs = sorted({w[0] for w in slots}, key=_natural)
-    if not unit_segs or segs[: len(unit_segs)] != unit_segs:
-        return {}
-    period, pos = len(unit_segs), {seg: k for k, seg in enumerate(segs)}
-    out: dict[int, tuple[int, int]] = {}
-    for (seg, rest, key), members in slots.items():
-        copy, slot = divmod(pos[seg], period)
-        firsts = slots.get((unit_segs[slot], rest, key))
-        if copy == 0 or not firsts:
-            continue
-        for r, m in enumerate(members):
-            out[m] = (firsts[r % len(firsts)], copy + 1)
-    return out
-
-
-def _under(d: Mapping[str, Any], parent: str) -> tuple[Any, ...] | None:
-    """``(sibling name, path below it, what the node is)`` for a node of module ``parent``."""
-    module = d.get("module")
-    prefix = parent + "." if parent else ""
-    if not module or not str(module).startswith(prefix):
-        return None
-    seg, _, rest = str(module)[len(prefix) :].partition(".")
-    name = str(d.get("name") or d.get("label") or "")
-    return seg, rest, (d.get("kind"), _DIGITS.sub("#", name), d.get("op"), str(d.get("shape")))
-
-
-def _twins_by_rank(
-    graph: AutogradGraph, members: Sequence[int], unit: Sequence[int], ids: Sequence[str]
-) -> dict[int, tuple[int, int]]:
-    """``{member: (counterpart, copy number)}`` for nodes no module path tells apart (a loop
-    unrolled by Python): the r-th node of a kind in walk order faces the (r mod k)-th of the
-    first copy's k such nodes."""
-    by_key: dict[tuple[Any, ...], list[int]] = {}
-    for m in sorted({*members, *unit}):
-        by_key.setdefault(_key(graph.nodes[ids[m]]), []).append(m)
-    unit_set = set(unit)
-    out: dict[int, tuple[int, int]] = {}
-    for nodes in by_key.values():
-        firsts = [m for m in nodes if m in unit_set]
-        if not firsts:
-            continue
-        size = len(firsts)
-        blocks = (len(nodes) + size - 1) // size
-        unit_block = nodes.index(firsts[0]) // size
-        for rank, m in enumerate(nodes):
-            if m in unit_set:
-                continue
-            block = rank // size  # the walk meets copies from the last (the loss side) on
-            k = blocks - block if unit_block == blocks - 1 else block + 1
-            out[m] = (firsts[rank % size], k)
-    return out
-
-
-def _natural(name: str) -> tuple[Any, ...]:
-    """``2`` before ``10``."""
-    return tuple(
-        (0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t
-    )
-
-
-def _key(d: Mapping[str, Any]) -> tuple[Any, ...]:
-    name = str(d.get("name") or d.get("label") or "")
-    return (
-        d.get("kind"),
-        _DIGITS.sub("#", name),
-        d.get("op"),
-        _DIGITS.sub("#", str(d.get("module") or "")),
-        tuple(d.get("shape") or ()),
-    )
+            places.copy[m] = (k, gi, twin)
 
 
 def _group(
@@ -304,6 +234,7 @@ def _group(
         "ch": pos.get(child, -1) if child is not None else -1,
         "n": len(g.members),
         "un": len(d.get("unit") or ()),
+        "uk": g.shown_copy,
         "gn": float(f"{max(norms):.4g}") if norms else None,
         "mb": sum(saved_bytes(graph.nodes[ids[m]].get("saved")) for m in g.members),
     }

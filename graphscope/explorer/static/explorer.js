@@ -44,7 +44,7 @@
 
   function node(i) {
     var d = { index: i, id: nodeId(i), label: S[C.lb[i]], name: nameOf(i), module: S[C.md[i]],
-              grad: C.gr[i], history: C.gh[i] || [], extra: V[C.x[i]], saved: [] };
+              aliases: V[C.al[i]] || [], grad: C.gr[i], history: C.gh[i] || [], extra: V[C.x[i]], saved: [] };
     var p = V[C.pf[i]];
     PROFILE.forEach(function (k, j) { d[k] = p[j]; });
     (V[C.sv[i]] || []).forEach(function (s) { d.saved.push([s[0], s[1] === null ? -1 : i + s[1]]); });
@@ -346,16 +346,36 @@
   }
 
   function placeNote(i, box) {
-    var w = where(i);
-    if (P.ck[i]) {
-      box.appendChild(el('p', { cls: 'gs-note', text: 'Copy ' + P.ck[i] + ' of ' + P.cn[i] + ' of a folded block: ' +
-        'the picture shows its counterpart in the first copy; the values here are its own.' }));
-    }
+    var w = where(i), chain = copyChain(i);
+    if (chain.length) box.appendChild(el('p', { cls: 'gs-note', text: copyNote(i, chain, w) }));
     if (!w) box.appendChild(el('p', { cls: 'gs-note', text: 'Not drawn on any level.' }));
     else if (w[0] !== cur.level) {
       box.appendChild(el('p', { cls: 'gs-note' }, 'Drawn here as context; it lives in ',
         el('button', { cls: 'gs-link', type: 'button', text: level(w[0]).title, on: function () { goNode(i); } }), '.'));
     }
+  }
+
+  function copyChain(i) {  // [[copy number, fold], ...]: the folds node i is a copy in, outer first
+    var out = [], k = i;
+    while (P.ck[k] && out.length < 64) {
+      out.push([P.ck[k], P.cg[k]]);
+      if (P.tw[k] === null) break;
+      k += P.tw[k];
+    }
+    return out;
+  }
+
+  function copyText(c) { return 'copy ' + c[0] + ' of ' + group(c[1]).rp; }
+
+  function copyNote(i, chain, w) {
+    var t = chain.map(function (c) { return copyText(c) + ' of ' + groupTitle(c[1]); }).join(', in it ');
+    var shown = chain.map(function (c) { var u = group(c[1]).uk; return u ? 'copy ' + u : 'one copy'; });
+    t = t.charAt(0).toUpperCase() + t.slice(1) + '. ' + (chain.length > 1 ? 'Their levels draw ' +
+      shown.join(' and ') : 'Its level draws ' + shown[0]);
+    if (w && cur.els.has(i)) t += '; this node is drawn here too, beside that copy.';
+    else if (w && w[1] >= 0 && node(w[1]).kind !== node(i).kind) t += ': the highlighted node is the counterpart of the op that made it.';
+    else t += ': the highlighted node is its counterpart there.';
+    return t + ' The values shown here are its own.';
   }
 
   function tensorProps(d, box) {
@@ -477,7 +497,7 @@
     box.appendChild(el('div', null, el('span', { cls: 'gs-chip', text: G.rp > 1 ? 'fold ×' + G.rp : 'group' })));
     box.appendChild(props([
       ['module', S[G.md]], ['ops inside', G.ops], ['nodes inside', G.n],
-      ['repeats', G.rp > 1 ? G.rp + ' identical copies; its level shows the first (' + G.un + ' nodes)' : null],
+      ['repeats', G.rp > 1 ? G.rp + ' identical copies; its level draws ' + (G.uk ? 'copy ' + G.uk : 'one') + ' (' + G.un + ' nodes)' : null],
       ['saved memory', G.mb ? bytesText(G.mb) : null],
       ['largest grad norm', G.gn === null ? null : fmt(G.gn)],
       ['findings inside', G.fk.length ? G.fk.join(', ') : null]
@@ -567,7 +587,7 @@
     for (var i = 0; i < N; i++) {
       var f = prof(i, 'file'), ln = prof(i, 'line'), src = f && D.sources[f] ? D.sources[f][String(ln)] : null;
       haystack[i] = [nameOf(i) || '', S[C.md[i]] || '', S[C.lb[i]] || '', prof(i, 'op') || '',
-        (f ? baseName(f) + ':' + ln : ''), (src || '').trim(), (prof(i, 'aliases') || []).join(' ')].map(function (s) { return String(s).toLowerCase(); });
+        (f ? baseName(f) + ':' + ln : ''), (src || '').trim(), (V[C.al[i]] || []).join(' ')].map(function (s) { return String(s).toLowerCase(); });
     }
   }
 
@@ -624,10 +644,10 @@
       main = groupTitle(h[1]);
       sub = (G.rp > 1 ? 'fold ×' + G.rp : 'group') + ' · in ' + level(G.lv).title;
     } else {
-      var d = node(h[1]), w = where(h[1]), c = P.ck[h[1]] ? [P.ck[h[1]], P.cn[h[1]]] : null;
+      var d = node(h[1]), w = where(h[1]), c = copyChain(h[1]).map(copyText).join(', ');
       main = d.name || d.label || d.id;
       sub = [d.kind === 'op' ? (d.op ? 'op ' + d.op : 'op') : d.role, d.module, d.file ? baseName(d.file) + ':' + d.line : null,
-             w ? 'in ' + level(w[0]).title : 'not drawn', c ? 'copy ' + c[0] + ' of ' + c[1] : null]
+             w ? 'in ' + level(w[0]).title : 'not drawn', c || null]
         .filter(Boolean).join(' · ');
     }
     return el('li', { 'data-k': String(k), on: function () { choose(k); } },
