@@ -15,8 +15,6 @@ once it returns.
 
 from __future__ import annotations
 
-import resource
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -27,9 +25,10 @@ from graphscope._tensors import Names, user_frame
 from graphscope.errors import TraceError
 from graphscope.model import AutogradGraph, InplaceWrite
 from graphscope.tracer.capture import Capture, Provenance
+from graphscope.tracer.freeing import SPACING, protect
 from graphscope.tracer.walk import Walker
 
-__all__ = ["trace", "Capture", "capture", "Provenance"]
+__all__ = ["trace", "Capture", "capture", "Provenance", "protect", "SPACING"]
 
 
 def trace(
@@ -113,32 +112,11 @@ def capture(
     unreached: Iterable[int] = (),
     keep: bool = False,
 ) -> Capture:
-    """Walk from ``roots``. With ``keep`` the Capture holds the torch objects for ``refresh``."""
-    _raise_stack_limit()
+    """Walk from ``roots``. With ``keep`` the Capture holds the torch objects for ``refresh``.
+    The walk gives the graph's nodes Python wrappers; :func:`protect` makes sure torch can
+    still free the graph however deep it is (autograd-notes §12)."""
     with gc_paused():  # the walk allocates many small containers: collections would cost ~40%
-        return Walker(names, provenance, inplace, keep).run(roots, unreached)
+        cap = Walker(names, provenance, inplace, keep).run(roots, unreached)
+        protect(roots, nodes=len(cap.graph))
+    return cap
 
-
-_STACK_RAISED = False
-
-
-def _raise_stack_limit() -> None:
-    """Let torch free very deep graphs after a Python walk (autograd-notes §12).
-
-    torch 2.13 overflows the C stack when it destroys a 50,000+ deep graph whose nodes had
-    Python wrappers; raising the soft stack limit (Linux grows the main thread's stack up to it)
-    avoids the crash. Done once, only upwards, never above the hard limit.
-    """
-    global _STACK_RAISED
-    if _STACK_RAISED or not sys.platform.startswith("linux"):
-        return
-    _STACK_RAISED = True
-    try:
-        soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
-        want = 1 << 30
-        if hard != resource.RLIM_INFINITY:
-            want = min(want, hard)
-        if soft != resource.RLIM_INFINITY and soft < want:
-            resource.setrlimit(resource.RLIMIT_STACK, (want, hard))
-    except (ValueError, OSError):
-        pass

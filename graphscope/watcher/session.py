@@ -17,7 +17,7 @@ import torch
 
 from graphscope._gc import gc_paused
 from graphscope._tensors import frame_variable, user_frame, where
-from graphscope.tracer import Capture, capture
+from graphscope.tracer import SPACING, Capture, capture, protect
 from graphscope.watcher.calls import (
     CallRecord,
     PublicCall,
@@ -75,6 +75,7 @@ class Session:
         )
         self.hooks = EngineHooks(self)
         self.seq_after_backward = -1  # the sequence counter when the last backward call ended
+        self._shallow: set[str] = set()  # graphs too shallow to need freeing.protect
 
     def _name_of(self, t: torch.Tensor, variables: bool = True) -> str | None:
         return self.names.name_of(t, variables)
@@ -209,6 +210,7 @@ class Session:
         if not roots or all(r.grad_fn is None for r in roots):
             return None, None, []
         fp, leaf_list = fingerprint(roots)
+        self._protect(roots, fp)
         # a write recorded after nodes were made since the last backward (during or after this
         # forward) may have made a saved tensor stale: then trace. The optimizer's writes come
         # right after a backward, before any node of the next forward.
@@ -233,6 +235,18 @@ class Session:
             cap.release()
             return None, gid, leaves
         return cap, gid, leaves
+
+    def _protect(self, roots: list[torch.Tensor], fp: tuple[Any, ...]) -> None:
+        """The fingerprint walk gave the graph's nodes Python wrappers: make it safe to free
+        however deep it is (:func:`graphscope.tracer.protect`). A repeat of a graph that
+        needed nothing needs nothing again."""
+        if len(fp) < SPACING:
+            return
+        gid = self.store.known_gid(fp)
+        if gid is not None and gid in self._shallow:
+            return
+        if protect(roots) == 0 and gid is not None:
+            self._shallow.add(gid)
 
     def _conclude(self, rec: CallRecord, error: BaseException | None) -> None:
         for h in rec.hooks:

@@ -67,6 +67,13 @@ class GraphStore:
             d = self._nodes[key] = graph.nodes[nid]
         return d
 
+    def known_gid(self, fp: tuple[Any, ...]) -> str | None:
+        """The id of the kept graph with this fingerprint, if any (nothing is recorded)."""
+        for k in self._known:
+            if k.fingerprint == fp:
+                return k.gid
+        return None
+
     def repeat(
         self, fp: tuple[Any, ...], leaves: Sequence[torch.Tensor], index: int
     ) -> tuple[str, list[tuple[str, torch.Tensor]]] | None:
