@@ -5,12 +5,13 @@ Everything here reads tensors and returns plain values; nothing keeps a tensor.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from types import FrameType
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import CodeType, FrameType
+from typing import Any, TypeVar
 
 import torch
 
@@ -21,6 +22,33 @@ _OUR_DIR = os.path.dirname(os.path.abspath(__file__))
 _SCENARIO_DIR = os.path.join(_OUR_DIR, "scenarios")  # user code, shipped with us
 _SKIP_PREFIXES = (_TORCH_DIR, _OUR_DIR, "<frozen")
 _FIRST_VALUES = 6
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_DisableTorchFunction = torch._C.DisableTorchFunction
+_dispatch_modes = getattr(torch._C, "_len_torch_dispatch_stack", lambda: 0)
+
+
+def _disable_dispatch_modes() -> Any:
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    return _disable_current_modes()
+
+
+def outside_modes(fn: _F) -> _F:
+    """Run ``fn`` (graphscope's own tensor work: gradient summaries, NaN checks) with every
+    TorchFunctionMode and TorchDispatchMode of the user's turned off, so that their modes see
+    only their program's ops, and ours neither."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if _dispatch_modes():
+            with _disable_dispatch_modes(), _DisableTorchFunction():
+                return fn(*args, **kwargs)
+        with _DisableTorchFunction():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def is_internal(filename: str) -> bool:
@@ -34,11 +62,16 @@ def is_internal(filename: str) -> bool:
     )
 
 
+#: code objects of graphscope's call-site trampolines (recorder/callsite.py): they carry the
+#: file name and line of a user's frame, for torch's warnings, but are not the user's frames
+BORROWED: set[CodeType] = set()
+
+
 def user_frame(depth: int = 1) -> FrameType | None:
     """The innermost frame outside torch and graphscope (the user's line)."""
     f: FrameType | None = sys._getframe(depth)
     while f is not None:
-        if not is_internal(f.f_code.co_filename):
+        if not is_internal(f.f_code.co_filename) and f.f_code not in BORROWED:
             return f
         f = f.f_back
     return None
@@ -83,6 +116,7 @@ def storage_key(t: torch.Tensor) -> int | None:
         return None
 
 
+@outside_modes
 def grad_summary_lite(t: torch.Tensor | None) -> GradSummary | None:
     """Two reads instead of six: shape, numel, first values and norm (non-finite when the norm
     is). What ``watch`` keeps for every leaf at every backward call."""
@@ -108,6 +142,7 @@ def grad_summary_lite(t: torch.Tensor | None) -> GradSummary | None:
     }
 
 
+@outside_modes
 def grad_summaries(
     grads: list[torch.Tensor], *, first_values: bool = False
 ) -> list[GradSummary | None]:
@@ -148,6 +183,7 @@ def grad_summaries(
     return out
 
 
+@outside_modes
 def grad_summary(t: torch.Tensor | None) -> GradSummary | None:
     """Plain-data summary of a gradient: numel, norm, min, max, first values, non-finite flag.
 
@@ -196,6 +232,7 @@ _BATCH_MIN = 64  # below this many gradients, one grad_summary each is as fast
 _BATCH_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
+@outside_modes
 def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[GradSummary | None]:
     """``[grad_summary(g) for g in grads]`` with a few batched kernels for the many small
     gradients of a big model (one ``cat``, then per-gradient min/max/sum by segment). The

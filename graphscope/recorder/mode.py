@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.overrides import TorchFunctionMode
 
+from graphscope.recorder.callsite import call_from, caller
+
 if TYPE_CHECKING:
     from graphscope.recorder import Recorder
 
@@ -84,8 +86,11 @@ class RecordingMode(TorchFunctionMode):
         if kwargs is None:
             kwargs = {}
         rec = self.rec
-        if _compiler._is_compiling_flag or _get_ident() != rec.thread or rec.pause_pending:
+        if _compiler._is_compiling_flag:
             return func(*args, **kwargs)
+        frame = caller(func)  # torch's warnings are the caller's, not ours (callsite)
+        if _get_ident() != rec.thread or rec.pause_pending:
+            return call_from(frame, func, args, kwargs)
         kind = rec.kinds.get(func)
         if kind is None:
             kind = rec.classify(func)
@@ -93,7 +98,7 @@ class RecordingMode(TorchFunctionMode):
             kind = WRITER
         if kind == PLAIN:
             lo = _get_seq()
-            out = func(*args, **kwargs)
+            out = call_from(frame, func, args, kwargs)
             if _get_seq() != lo:
                 try:
                     rec.ops.add(rec.apis[func], rec.spans.current(), lo, _get_seq())
@@ -101,8 +106,8 @@ class RecordingMode(TorchFunctionMode):
                     pass
             return out
         if kind == GRAD:
-            return rec.writes.grad_get(func, args, kwargs)
-        return rec.writes.call(func, rec.apis[func], args, kwargs, rec.spans.current)
+            return rec.writes.grad_get(func, args, kwargs, frame)
+        return rec.writes.call(func, rec.apis[func], args, kwargs, rec.spans.current, frame)
 
 
 def on_stack(mode: TorchFunctionMode) -> bool:

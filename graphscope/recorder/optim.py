@@ -16,6 +16,7 @@ from torch.optim.optimizer import (
     register_optimizer_step_pre_hook,
 )
 
+from graphscope._tensors import outside_modes
 from graphscope.model import Events, OptimizerStep
 from graphscope.recorder.sites import Sites
 from graphscope.recorder.writes import Writes
@@ -63,6 +64,7 @@ class StepHooks:
             return
         self.writes.step_params = {id(p) for g in optimizer.param_groups for p in g["params"]}
 
+    @outside_modes
     def _post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if _get_ident() != self.thread:
             return

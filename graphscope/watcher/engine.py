@@ -13,6 +13,7 @@ run inside another one (reentrant checkpoint) belongs to its outer call.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 import torch
 
 from graphscope._tensors import user_frame, where
+from graphscope.recorder.callsite import call_from
 from graphscope.watcher.calls import PublicCall
 
 __all__ = ["EngineHooks", "Listener"]
@@ -86,8 +88,9 @@ class EngineHooks:
         @functools.wraps(orig)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             state = hooks._public
+            frame = sys._getframe(1)  # torch's own warnings come from our caller (callsite)
             if getattr(state, "call", None) is not None or threading.get_ident() != hooks.thread:
-                return orig(*args, **kwargs)
+                return call_from(frame, orig, args, kwargs)
             try:
                 given = kwargs.get(grad_kw) is not None or (
                     len(args) > grad_pos and args[grad_pos] is not None
@@ -95,11 +98,11 @@ class EngineHooks:
                 file, line = where(user_frame(2))
             except Exception as err:
                 hooks.listener.on_internal("reading a backward call's arguments", err)
-                return orig(*args, **kwargs)
+                return call_from(frame, orig, args, kwargs)
             public = PublicCall(api, file, line, given)
             state.call = public
             try:
-                return orig(*args, **kwargs)
+                return call_from(frame, orig, args, kwargs)
             except Exception as err:
                 if not public.reached_engine:  # raised before the engine ran (e.g. non-scalar)
                     hooks.listener.on_failed(public, args, kwargs, err)

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from graphscope._tensors import outside_modes
 from graphscope.model import OP, Events, NonFinite
 from graphscope.tracer import Capture
 
@@ -56,6 +57,7 @@ def nonfinite_hooks(cap: Capture, index: int, gid: str | None, events: Events) -
     return handles
 
 
+@outside_modes
 def _all_finite(tensors: Sequence[Any]) -> bool:
     for t in tensors:
         if isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel():
@@ -67,6 +69,7 @@ def _all_finite(tensors: Sequence[Any]) -> bool:
     return True
 
 
+@outside_modes
 def _nonfinite_kind(tensors: Sequence[Any]) -> str:
     nan = inf = False
     for t in tensors:

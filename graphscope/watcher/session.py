@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from graphscope._gc import gc_paused
-from graphscope._tensors import frame_variable, user_frame, where
+from graphscope._tensors import frame_variable, outside_modes, user_frame, where
 from graphscope.tracer import SPACING, Capture, capture, protect
 from graphscope.watcher.calls import (
     CallRecord,
@@ -168,6 +168,7 @@ class Session:
 
     # one call --------------------------------------------------------------------------------
 
+    @outside_modes
     def _prepare(
         self,
         t_outputs: Any,
@@ -248,6 +249,7 @@ class Session:
         if protect(roots) == 0 and gid is not None:
             self._shallow.add(gid)
 
+    @outside_modes
     def _conclude(self, rec: CallRecord, error: BaseException | None) -> None:
         for h in rec.hooks:
             h.remove()
