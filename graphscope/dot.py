@@ -7,6 +7,8 @@ for byte the same for the same graph.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 import graphviz
@@ -15,7 +17,7 @@ from graphscope import style
 from graphscope.model import AutogradGraph
 from graphscope.options import Options
 
-__all__ = ["to_dot"]
+__all__ = ["to_dot", "dot_id"]
 
 
 def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
@@ -33,10 +35,10 @@ def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
         _emit_clusters(dot, graph, options, tree, "", placed)
     for n, d in graph.nodes(data=True):
         if n not in placed:
-            dot.node(_dot_id(n), **style.node_style(d, options, graph.findings_at(n)))
+            dot.node(dot_id(n), **style.node_style(d, options, graph.findings_at(n)))
     stale = style.stale_edges(graph)
     for u, v, d in graph.edges(data=True):
-        dot.edge(_dot_id(u), _dot_id(v), **style.edge_style(d, stale=(u, v) in stale))
+        dot.edge(dot_id(u), dot_id(v), **style.edge_style(d, stale=(u, v) in stale))
     if options.show_legend and len(graph):
         keys = style.legend_keys(d for _, d in graph.nodes(data=True))
         legend = style.legend_node(keys | style.finding_keys(graph.findings))
@@ -59,19 +61,31 @@ def _emit_clusters(
         p for p in tree if (p.count(".") == depth) and (not parent or p.startswith(parent + "."))
     ]
     for path in children:
-        with dot.subgraph(name="cluster_" + _dot_id(path)) as sub:
+        with dot.subgraph(name="cluster_" + dot_id(path)) as sub:
             sub.attr(
                 label=style.esc(path.rpartition(".")[2] if parent else path),
                 **style.cluster_attrs(),
             )
             for n in tree[path]:
                 sub.node(
-                    _dot_id(n), **style.node_style(graph.nodes[n], options, graph.findings_at(n))
+                    dot_id(n), **style.node_style(graph.nodes[n], options, graph.findings_at(n))
                 )
                 placed.add(n)
             _emit_clusters(sub, graph, options, tree, path, placed)
 
 
-def _dot_id(node: str) -> str:
-    """A node id DOT reads as one name: ``a:b`` in an edge would mean node ``a``, port ``b``."""
-    return node.replace(":", "__")
+_PLAIN_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def dot_id(text: str) -> str:
+    """The DOT name of a node id or module path: the text itself when it is a plain identifier
+    (``n12``), else ``_`` and a stable hash of it. Never built from raw text: a name may hold
+    quotes, backslashes (a trailing one would escape DOT's closing quote), ``:`` (a port),
+    newlines, anything. The SVG's ``<title>`` of a node is this name.
+
+    >>> dot_id("n12"), dot_id('g:layers.0 "x"')
+    ('n12', '_965c1205acfb7ca614ea')
+    """
+    if _PLAIN_ID.fullmatch(text):
+        return text
+    return "_" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]

@@ -9,6 +9,7 @@ overview), translates each into DOT (:mod:`graphscope.dot`), lays it out
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from graphscope.dot import to_dot
+from graphscope.dot import dot_id, to_dot
 from graphscope.errors import RenderError, UsageError
 from graphscope.layout import Engine, find_engine, layout
 from graphscope.model import GROUP, AutogradGraph, Finding
@@ -24,7 +25,6 @@ from graphscope.options import FORMATS, Options
 
 __all__ = ["render", "render_graph", "Rendered", "shown_graph", "svg_text"]
 
-_MAX_FILE_NAME = 120  # characters of a drill-down file's name before it is shortened
 
 
 @dataclass
@@ -76,7 +76,9 @@ def render_graph(
         from graphscope.html import html_page
 
         svg = layout(source, "svg", engine)
-        _write(out, html_page(shown, svg.decode("utf-8"), title=out.stem).encode("utf-8"))
+        ids = {n: dot_id(n) for n in shown}
+        page = html_page(shown, svg.decode("utf-8"), title=out.stem, dot_ids=ids)
+        _write(out, page.encode("utf-8"))
         return Rendered(out, engine.name, len(shown), collapsed, extra)
     _write(out, layout(source, fmt, engine))
     return Rendered(out, engine.name, len(shown), collapsed, extra)
@@ -94,18 +96,31 @@ def _drilldown(
     shown = shown.copy()
     written: list[Path] = []
     sub_options = replace(options, depth=None, expand=(), show_legend=False)
+    used: set[str] = set()
     for gid, sub in plans.items():
         if shown.nodes[gid].get("kind") != GROUP:
             continue
-        target = out.with_name(_file_name(out, str(shown.nodes[gid].get("name") or gid)))
+        target = out.with_name(_file_name(out, str(shown.nodes[gid].get("name") or gid), used))
         shown.nodes[gid]["link"] = target.name
         written.append(render_graph(sub, target, sub_options, engine=engine).path)
     return shown, written
 
 
-def _file_name(out: Path, name: str) -> str:
-    """``<stem>.<name><suffix>`` with ``name`` made safe for a file name."""
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+_MAX_PART = 60  # characters of a group's name kept in its file's name
+
+
+def _file_name(out: Path, name: str, used: set[str] | None = None) -> str:
+    """``<stem>.<name><suffix>`` with ``name`` made safe for a file name on any system (ASCII
+    letters, digits, ``._-``); a long name is cut and given a stable hash of the whole name, as
+    is one that would reuse a name already in ``used`` (``a b`` and ``a_b``)."""
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in name)
+    safe = safe.strip(".") or "group"
+    taken = used is not None and safe.lower() in used
+    if len(safe) > _MAX_PART or taken:
+        digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        safe = f"{safe[: _MAX_PART - 13]}-{digest}"
+    if used is not None:
+        used.add(safe.lower())
     return f"{out.stem}.{safe}{out.suffix}"
 
 
@@ -144,6 +159,10 @@ def render(
     Returns the path written.
     """
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(
+            f"{path} is a directory; give the file to write, e.g. {p / 'graph.svg'}"
+        )
     if format is None:
         suffix = p.suffix.lower().lstrip(".")
         format = "dot" if suffix == "gv" else suffix if suffix in FORMATS else "svg"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html as _html
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from graphscope.model import AutogradGraph, short_path, sorted_findings
 
@@ -24,9 +26,11 @@ g.node{{cursor:pointer}}
 <script>
 const data = JSON.parse(document.getElementById('gs-data').textContent);
 const byId = {{}}; for (const n of data.nodes) byId[n.id] = n;
+const ids = data.dot_ids || {{}};  // DOT name (the SVG title) -> node id
 for (const g of document.querySelectorAll('g.node')) {{
   g.addEventListener('click', () => {{
-    const n = byId[g.querySelector('title').textContent];
+    const t = g.querySelector('title').textContent;
+    const n = byId[ids[t] || t];
     document.getElementById('detail').textContent = n ? JSON.stringify(n, null, 1) : '';
   }});
 }}
@@ -34,8 +38,11 @@ for (const g of document.querySelectorAll('g.node')) {{
 """
 
 
-def html_page(graph: AutogradGraph, svg: str, *, title: str) -> str:
-    """A self-contained page: the SVG, the findings and a node inspector (no network)."""
+def html_page(
+    graph: AutogradGraph, svg: str, *, title: str, dot_ids: Mapping[str, str] | None = None
+) -> str:
+    """A self-contained page: the SVG, the findings and a node inspector (no network).
+    ``dot_ids``: node id -> its DOT name (the SVG's ``<title>``), where they differ."""
     start = svg.find("<svg")
     svg = svg[start:] if start >= 0 else svg
     items = (
@@ -46,7 +53,9 @@ def html_page(graph: AutogradGraph, svg: str, *, title: str) -> str:
         )
         or "<li>none</li>"
     )
-    data = json.dumps(graph.to_data(), sort_keys=True)
+    payload: dict[str, Any] = dict(graph.to_data())
+    payload["dot_ids"] = {d: n for n, d in (dot_ids or {}).items() if d != n}
+    data = json.dumps(payload, sort_keys=True)
     data = script_json(data)
     return _HTML.format(title=_html.escape(title), svg=svg, findings=items, data=data)
 

@@ -37,7 +37,8 @@ ALLOWED: dict[str, set[str]] = {
     "_tensors": {"model"},
     "tracer": {"_tensors", "_gc", "errors", "model"},
     "recorder": {"_tensors", "model"},
-    "watcher": {"_tensors", "_gc", "model", "tracer", "recorder", "checks", "report"},
+    # errors: watch() answers bad arguments with a UsageError
+    "watcher": {"_tensors", "_gc", "model", "tracer", "recorder", "checks", "report", "errors"},
     "script": {"_tensors", "errors", "model", "watcher"},
     "scenarios": {"errors", "model", "tracer"},
     # running a script and reporting; the gallery; the command line

@@ -42,6 +42,7 @@ from typing import Any
 import torch
 
 from graphscope.model import Events
+from graphscope.recorder.fastpath import FastPaths
 from graphscope.recorder.mode import PLAIN, RecordingMode, classify, on_stack, remove_mode
 from graphscope.recorder.modules import ModuleSpans
 from graphscope.recorder.ops import OpLog
@@ -94,6 +95,7 @@ class Recorder:
             pause_point=self._pause_point,
         )
         self._mode: RecordingMode | None = None
+        self.fast = FastPaths(lambda: self._mode)
         self._paused = False
         self.pause_pending = False
         self._step_names: dict[int, str | None] = {}  # names asked for inside one step
@@ -114,6 +116,7 @@ class Recorder:
         try:
             if self._modules:
                 self.spans.install()
+            self.fast.install()
             self.steps.install()
             self._enter()
         except BaseException:
@@ -127,6 +130,7 @@ class Recorder:
             if mode is not None:
                 remove_mode(mode)
         finally:
+            self.fast.uninstall()
             self.steps.uninstall()
             self.spans.uninstall()
             self._paused = False
@@ -160,6 +164,7 @@ class Recorder:
         remove_mode(mode)
         self._paused = True
         self.spans.remove_hooks()
+        self.fast.uninstall()
 
     def _pause_point(self) -> bool:
         """A safe point (an optimizer step boundary): apply a pending pause; paused now?"""
@@ -181,6 +186,7 @@ class Recorder:
         self._paused = False
         if self._modules:
             self.spans.install()
+        self.fast.install()
         self._enter()
 
     def forget(self) -> None:

@@ -28,7 +28,7 @@ from graphscope.tracer.capture import Capture, Provenance
 from graphscope.tracer.freeing import SPACING, protect
 from graphscope.tracer.walk import Walker
 
-__all__ = ["trace", "Capture", "capture", "Provenance", "protect", "SPACING"]
+__all__ = ["trace", "Capture", "capture", "Provenance", "protect", "SPACING", "check_params"]
 
 
 def trace(
@@ -56,7 +56,7 @@ def trace(
     with gc_paused():
         candidates: list[int] = []
         if params is not None:
-            table.add_params(_check_params(params))
+            table.add_params(check_params(params))
             candidates = [k for k in table.name if k in table.params]
         table.add_frame(user_frame())
         cap = capture(tensors, table, unreached=candidates)
@@ -64,7 +64,7 @@ def trace(
     return cap.graph
 
 
-def _check_params(params: Any) -> Any:
+def check_params(params: Any) -> Any:
     """``params`` as given, once it is a module, a mapping or (name, tensor) pairs."""
     if isinstance(params, (torch.nn.Module, Mapping)):
         return params
