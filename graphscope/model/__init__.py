@@ -73,9 +73,11 @@ from graphscope.model.text import (
     short_path,
     summary_text,
 )
+from graphscope.model.runs import RunList
 from graphscope.model.validate import problems, validate
 
 __all__ = [
+    "RunList",
     "AutogradGraph",
     "BackwardCall",
     "ERROR",

@@ -7,7 +7,8 @@ what calls them: optimizer closures, checkpoint, ``torch.autograd.functional``) 
 it; the public ``backward``/``grad`` are wrapped too, for their arguments (``gradient=``) and for
 the errors they raise before the engine runs (a non-scalar root). Only the thread that installed
 the hooks is watched, and only top-level calls (``_current_graph_task_id() == -1``): a backward
-run inside another one (reentrant checkpoint) belongs to its outer call.
+run inside another one (reentrant checkpoint) belongs to its outer call. A top-level call in
+another thread is counted (the report says how many were not captured) and runs untouched.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Listener(Protocol):
     ) -> None: ...
 
     def on_internal(self, what: str, err: Exception) -> None: ...
+
+    def on_other_thread(self, thread: str) -> None: ...
 
 
 class EngineHooks:
@@ -117,11 +120,14 @@ class EngineHooks:
 
         @functools.wraps(orig)
         def engine(t_outputs: Any, *args: Any, **kwargs: Any) -> Any:
-            if (
-                hooks._busy
-                or threading.get_ident() != hooks.thread
-                or torch._C._current_graph_task_id() != -1
-            ):
+            if threading.get_ident() != hooks.thread:
+                if torch._C._current_graph_task_id() == -1:  # a top-level call we will miss
+                    try:
+                        hooks.listener.on_other_thread(threading.current_thread().name)
+                    except Exception:
+                        pass
+                return orig(t_outputs, *args, **kwargs)
+            if hooks._busy or torch._C._current_graph_task_id() != -1:
                 return orig(t_outputs, *args, **kwargs)
             hooks._busy = True
             try:

@@ -9,6 +9,7 @@ reported as a note and never reaches the user's backward or ops.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -76,6 +77,9 @@ class Session:
         self.hooks = EngineHooks(self)
         self.seq_after_backward = -1  # the sequence counter when the last backward call ended
         self._shallow: set[str] = set()  # graphs too shallow to need freeing.protect
+        self._other_threads: dict[str, int] = {}  # thread name -> backward calls not captured
+        self._thread_note: int | None = None  # index of their note in scope.notes
+        self._thread_name = threading.current_thread().name
 
     def _name_of(self, t: torch.Tensor, variables: bool = True) -> str | None:
         return self.names.name_of(t, variables)
@@ -165,6 +169,23 @@ class Session:
             warnings.warn(
                 f"graphscope: {note} (your program is not affected)", RuntimeWarning, stacklevel=2
             )
+
+    def on_other_thread(self, thread: str) -> None:
+        """A top-level backward call in another thread: not captured, but said so (a note)."""
+        counts = self._other_threads
+        counts[thread] = counts.get(thread, 0) + 1
+        total = sum(counts.values())
+        names = ", ".join(sorted(counts))
+        note = (
+            f"{total} backward call(s) in other threads ({names}) were not captured: graphscope "
+            f"watches the thread that started it ({self._thread_name})"
+        )
+        notes = self.scope.notes
+        if self._thread_note is None:
+            self._thread_note = len(notes)
+            notes.append(note)
+        else:
+            notes[self._thread_note] = note
 
     # one call --------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from graphscope.model import OP, AutogradGraph, GradSummary
+from graphscope.model import OP, AutogradGraph, GradSummary, RunList
 from graphscope.tracer import Capture
 
 __all__ = ["GraphStore", "fingerprint", "leaf_nodes"]
@@ -104,7 +104,7 @@ class GraphStore:
                 return str(existing.graph["id"]), leaves, False
         self.stale_writes.update(_stale_writes(g))
         gid = f"g{len(self.captures) + 1}"
-        g.graph.update(id=gid, call=index, calls=[index])
+        g.graph.update(id=gid, call=index, calls=RunList([index]))
         self.captures.append(g)
         self._by_gid[gid] = g
         if key is not None:
