@@ -344,6 +344,15 @@ def frame_variable(frame: FrameType | None, t: torch.Tensor) -> str | None:
         _drop_locals_snapshot(spaces)
 
 
+def uncompiled(module: torch.nn.Module) -> torch.nn.Module:
+    """The module ``torch.compile(module)`` wrapped (its parameters keep their own names, not
+    ``_orig_mod.``-prefixed ones); any other module as it is."""
+    inner = module.__dict__.get("_modules", {}).get("_orig_mod")
+    if type(module).__name__ == "OptimizedModule" and isinstance(inner, torch.nn.Module):
+        return inner
+    return module
+
+
 def named_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
     """``list(module.named_parameters())`` (same names, order and de-duplication), walked
     iteratively without generators: several times faster on models with thousands of
@@ -408,6 +417,7 @@ class Names:
         """Parameters from a module, a ``{name: tensor}`` mapping or ``(name, tensor)`` pairs;
         returns their keys (``id``)."""
         if isinstance(params, torch.nn.Module):
+            params = uncompiled(params)
             self.modules.append((prefix, params))
             items: Iterable[tuple[str, Any]] = named_parameters(params)
         elif isinstance(params, Mapping):
@@ -435,7 +445,7 @@ class Names:
                 if isinstance(v, torch.Tensor):
                     found.append((k, v))
                 elif isinstance(v, torch.nn.Module):
-                    modules.append((k, v))
+                    modules.append((k, uncompiled(v)))
         _drop_locals_snapshot(spaces)
         self._add_modules(modules)
         if not variables:

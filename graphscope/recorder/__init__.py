@@ -42,6 +42,7 @@ from typing import Any
 import torch
 
 from graphscope.model import Events
+from graphscope.recorder.compiled import CompiledCalls
 from graphscope.recorder.fastpath import FastPaths
 from graphscope.recorder.mode import PLAIN, RecordingMode, classify, on_stack, remove_mode
 from graphscope.recorder.modules import ModuleSpans
@@ -96,6 +97,7 @@ class Recorder:
         )
         self._mode: RecordingMode | None = None
         self.fast = FastPaths(lambda: self._mode)
+        self.compiled = CompiledCalls(self)
         self._paused = False
         self.pause_pending = False
         self._step_names: dict[int, str | None] = {}  # names asked for inside one step
@@ -118,6 +120,7 @@ class Recorder:
                 self.spans.install()
             self.fast.install()
             self.steps.install()
+            self.compiled.install()
             self._enter()
         except BaseException:
             self.uninstall()
@@ -130,6 +133,7 @@ class Recorder:
             if mode is not None:
                 remove_mode(mode)
         finally:
+            self.compiled.uninstall()
             self.fast.uninstall()
             self.steps.uninstall()
             self.spans.uninstall()
@@ -144,6 +148,29 @@ class Recorder:
         mode = RecordingMode(self)
         mode.__enter__()
         self._mode = mode
+
+    def step_aside(self) -> Callable[[], None]:
+        """Take the mode off the stack and remove the module hooks (for a call into compiled
+        code, :mod:`~graphscope.recorder.compiled`); returns what puts them back as they were."""
+        mode = self._mode
+        index = _stack_index(mode) if mode is not None else None
+        hooked = self.spans.hooked
+        if index is not None and mode is not None:
+            remove_mode(mode)
+        if hooked:
+            self.spans.remove_hooks()
+        fast = self.fast.hooked
+        self.fast.uninstall()
+
+        def back() -> None:
+            if hooked and self._mode is mode:
+                self.spans.install()
+            if fast and self._mode is mode:
+                self.fast.install()
+            if index is not None and mode is not None and self._mode is mode:
+                _insert_mode(mode, index)
+
+        return back
 
     def pause(self) -> None:
         """Stop the per-op recording (the mode and the module hooks: the costly parts); the
@@ -237,3 +264,21 @@ class Recorder:
         if key not in self._step_names:
             self._step_names[key] = self.name_of(t, variables)
         return self._step_names[key]
+
+
+def _stack_index(mode: Any) -> int | None:
+    """The position of ``mode`` on this thread's torch-function mode stack, if it is there."""
+    for i in range(torch._C._len_torch_function_stack()):
+        if torch._C._get_function_stack_at(i) is mode:
+            return i
+    return None
+
+
+def _insert_mode(mode: Any, index: int) -> None:
+    """Push ``mode`` back at ``index`` of the stack (under the modes pushed since)."""
+    above = []
+    while torch._C._len_torch_function_stack() > index:
+        above.append(torch._C._pop_torch_function_stack())
+    torch._C._push_on_torch_function_stack(mode)
+    while above:
+        torch._C._push_on_torch_function_stack(above.pop())

@@ -31,6 +31,7 @@ FAST_PATH_MODULES = (
     torch.nn.TransformerEncoder,
 )
 _get_ident = threading.get_ident
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
 _stack_len = torch._C._len_torch_function_stack
 
 
@@ -55,9 +56,14 @@ class FastPaths:
             self._handles.pop().remove()
         self._back()
 
+    @property
+    def hooked(self) -> bool:
+        return bool(self._handles)
+
     def _pre(self, module: torch.nn.Module, inputs: Any) -> None:
         if (
-            self._aside is not None
+            _is_compiling()
+            or self._aside is not None
             or not isinstance(module, FAST_PATH_MODULES)
             or module.training
             or _get_ident() != self.thread

@@ -26,7 +26,7 @@ __all__ = ["RecordingMode", "classify", "remove_mode", "on_stack"]
 
 _get_seq = torch._C._autograd._get_sequence_nr
 _get_ident = threading.get_ident
-_compiler = torch.compiler
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
 
 _INPLACE_DUNDERS = frozenset(
     f"__i{op}__"
@@ -86,7 +86,7 @@ class RecordingMode(TorchFunctionMode):
         if kwargs is None:
             kwargs = {}
         rec = self.rec
-        if _compiler._is_compiling_flag:
+        if _is_compiling():  # dynamo or AOT tracing (dynamo reads this without a guard)
             return func(*args, **kwargs)
         frame = caller(func)  # torch's warnings are the caller's, not ours (callsite)
         if _get_ident() != rec.thread or rec.pause_pending:

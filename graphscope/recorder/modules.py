@@ -27,6 +27,7 @@ __all__ = ["ModuleSpans"]
 
 _get_seq = torch._C._autograd._get_sequence_nr
 _get_ident = threading.get_ident
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
 
 
 class ModuleSpans:
@@ -46,6 +47,11 @@ class ModuleSpans:
         self._paths_root = -1  # id() of the root _paths was built for
         self._ran: dict[int, tuple[str, torch.nn.Module]] = {}
         self._roots: dict[int, torch.nn.Module] = {}
+
+    @property
+    def hooked(self) -> bool:
+        """Are the hooks installed?"""
+        return bool(self._handles)
 
     @property
     def running(self) -> bool:
@@ -115,7 +121,7 @@ class ModuleSpans:
     # the hooks ---------------------------------------------------------------------------------
 
     def _pre(self, module: torch.nn.Module, inputs: Any) -> None:
-        if _get_ident() != self.thread:
+        if _is_compiling() or _get_ident() != self.thread:  # dynamo tracing: not a real call
             return
         key = id(module)
         stack = self._stack
@@ -142,7 +148,7 @@ class ModuleSpans:
         self._spans.append([_get_seq(), None, path, parent])
 
     def _post(self, module: torch.nn.Module, inputs: Any, output: Any) -> None:
-        if _get_ident() != self.thread:
+        if _is_compiling() or _get_ident() != self.thread:
             return
         ids = self._stack_ids
         key = id(module)

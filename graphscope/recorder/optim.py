@@ -24,6 +24,7 @@ from graphscope.recorder.writes import Writes
 __all__ = ["StepHooks"]
 
 _get_ident = threading.get_ident
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
 
 
 class StepHooks:
@@ -64,7 +65,7 @@ class StepHooks:
         self._name_cache.clear()
 
     def _pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        if _get_ident() != self.thread or self.pause_point():
+        if _is_compiling() or _get_ident() != self.thread or self.pause_point():
             return
         self.writes.step_params = {id(p) for g in optimizer.param_groups for p in g["params"]}
 
@@ -83,7 +84,7 @@ class StepHooks:
         return names
 
     def _post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        if _get_ident() != self.thread:
+        if _is_compiling() or _get_ident() != self.thread:
             return
         try:
             names = self._names(optimizer)

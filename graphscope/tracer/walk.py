@@ -252,9 +252,13 @@ class Walker:
         if self.histories:
             self.stale.extend((nid, e, fn) for e, fn in self.histories)
             self.histories.clear()
+        opaque = info.opaque if info.name else is_opaque(name)
+        label = info.label if info.name else display_name(name)
+        if opaque and api is not None and api.startswith("compiled: "):
+            label = api  # a compiled region's one node, named after what was compiled
         self.nodes[nid] = {
             "kind": OP,
-            "label": info.label if info.name else display_name(name),
+            "label": label,
             "name": name,
             "op": api,
             "module": module,
@@ -264,7 +268,7 @@ class Walker:
             "saved": saved,
             "freed": freed,
             "custom": info.custom,
-            "opaque": info.opaque if info.name else is_opaque(name),
+            "opaque": opaque,
         }
         if self.keep:
             self.cap.fns[nid] = fn

@@ -27,6 +27,8 @@ from graphscope.watcher.calls import PublicCall
 
 __all__ = ["EngineHooks", "Listener"]
 
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
+
 
 class Listener(Protocol):
     """What :class:`EngineHooks` calls (the session)."""
@@ -92,7 +94,11 @@ class EngineHooks:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             state = hooks._public
             frame = sys._getframe(1)  # torch's own warnings come from our caller (callsite)
-            if getattr(state, "call", None) is not None or threading.get_ident() != hooks.thread:
+            if (
+                getattr(state, "call", None) is not None
+                or threading.get_ident() != hooks.thread
+                or _is_compiling()
+            ):
                 return call_from(frame, orig, args, kwargs)
             try:
                 given = kwargs.get(grad_kw) is not None or (
@@ -127,7 +133,8 @@ class EngineHooks:
                     except Exception:
                         pass
                 return orig(t_outputs, *args, **kwargs)
-            if hooks._busy or torch._C._current_graph_task_id() != -1:
+            if hooks._busy or torch._C._current_graph_task_id() != -1 or _is_compiling():
+                # a nested call, or AOTAutograd tracing a compiled region's backward
                 return orig(t_outputs, *args, **kwargs)
             hooks._busy = True
             try:
