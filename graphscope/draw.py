@@ -26,7 +26,6 @@ from graphscope.options import FORMATS, Options
 __all__ = ["render", "render_graph", "Rendered", "shown_graph", "svg_text"]
 
 
-
 @dataclass
 class Rendered:
     """What :func:`render_graph` wrote."""
@@ -160,9 +159,7 @@ def render(
     """
     p = Path(path)
     if p.is_dir():
-        raise UsageError(
-            f"{path} is a directory; give the file to write, e.g. {p / 'graph.svg'}"
-        )
+        raise UsageError(f"{path} is a directory; give the file to write, e.g. {p / 'graph.svg'}")
     if format is None:
         suffix = p.suffix.lower().lstrip(".")
         format = "dot" if suffix == "gv" else suffix if suffix in FORMATS else "svg"

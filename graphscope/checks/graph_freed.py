@@ -11,7 +11,7 @@ them after every call, so this check keys on the engine's error.)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from graphscope.checks._common import error_finding
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, Location
@@ -74,7 +74,7 @@ def from_error(events: Events) -> Iterator[Finding]:
     )
 
 
-def _freer(c: BackwardCall, calls: list[BackwardCall]) -> BackwardCall | None:
+def _freer(c: BackwardCall, calls: Sequence[BackwardCall]) -> BackwardCall | None:
     """The last successful call into the same graph before ``c`` that did not retain it."""
     if c.graph is None:
         return None

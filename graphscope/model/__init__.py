@@ -65,6 +65,7 @@ from graphscope.model.graph import (
     TensorData,
     iter_findings_for,
 )
+from graphscope.model.runs import RunList
 from graphscope.model.text import (
     format_number,
     jsonable,
@@ -73,7 +74,6 @@ from graphscope.model.text import (
     short_path,
     summary_text,
 )
-from graphscope.model.runs import RunList
 from graphscope.model.validate import problems, validate
 
 __all__ = [

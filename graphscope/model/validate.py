@@ -22,13 +22,13 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from graphscope.model.runs import RunList
 from graphscope.model.graph import (
     NODE_TYPES,
     AutogradGraph,
     EdgeData,
     GraphData,
 )
+from graphscope.model.runs import RunList
 
 __all__ = ["validate", "problems"]
 

@@ -119,4 +119,3 @@ def capture(
         cap = Walker(names, provenance, inplace, keep).run(roots, unreached)
         protect(roots, nodes=len(cap.graph))
     return cap
-
