@@ -10,7 +10,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from types import CodeType, FrameType
+from types import CodeType, FrameType, ModuleType
 from typing import Any, TypeVar
 
 import torch
@@ -240,28 +240,37 @@ def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[GradSummary | 
     unusual (not CPU float, empty, holding NaN or Inf) take grad_summary itself."""
     out: list[GradSummary | None] = [None] * len(grads)
     batch: list[int] = []
-    tensors: list[torch.Tensor] = []
     for i, g in enumerate(grads):
         if g is None:
             continue
-        try:
-            simple = (
-                g.device.type == "cpu"
-                and g.layout == torch.strided
-                and g.dtype in _BATCH_DTYPES
-                and g.numel() > 0
-            )
-        except Exception:
-            simple = False
-        if simple:
+        if _batchable(g):
             batch.append(i)
-            tensors.append(g)
         else:
             out[i] = grad_summary(g)
-    if len(batch) < _BATCH_MIN:
-        for i, t in zip(batch, tensors, strict=True):
-            out[i] = grad_summary(t)
-        return out
+    tensors = [grads[i] for i in batch]
+    rows = _segment_summaries(tensors) if len(batch) >= _BATCH_MIN else None  # type: ignore[arg-type]
+    for j, i in enumerate(batch):
+        row = rows[j] if rows is not None else None
+        out[i] = row if row is not None else grad_summary(grads[i])
+    return out
+
+
+def _batchable(g: torch.Tensor) -> bool:
+    try:
+        return (
+            g.device.type == "cpu"
+            and g.layout == torch.strided
+            and g.dtype in _BATCH_DTYPES
+            and g.numel() > 0
+        )
+    except Exception:
+        return False
+
+
+def _segment_summaries(tensors: list[torch.Tensor]) -> list[GradSummary | None] | None:
+    """The summaries of many CPU float gradients from one concatenation; None for a gradient
+    holding NaN or Inf (the exact per-tensor rules apply to it), None for all when torch has
+    no segment reductions."""
     try:
         with torch.no_grad():
             flat = torch.cat([t.reshape(-1) for t in tensors]).to(torch.float64)
@@ -269,31 +278,28 @@ def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[GradSummary | 
             lengths = torch.tensor(numels)
             # the first values of every gradient in one gather (index clamped into its own)
             starts = torch.cumsum(lengths, 0) - lengths
-            take = torch.minimum(lengths, torch.tensor(_FIRST_VALUES))
+            takes = torch.minimum(lengths, torch.tensor(_FIRST_VALUES)).tolist()
             idx = starts[:, None] + torch.minimum(
                 torch.arange(_FIRST_VALUES)[None, :], (lengths - 1)[:, None]
             )
             firsts = flat[idx].tolist()
-            takes = take.tolist()
             bad = torch.segment_reduce(
                 (~torch.isfinite(flat)).to(torch.float64), "max", lengths=lengths
-            )
+            ).tolist()
             lo = torch.segment_reduce(flat, "min", lengths=lengths).tolist()
             hi = torch.segment_reduce(flat, "max", lengths=lengths).tolist()
             total = torch.segment_reduce(flat, "sum", lengths=lengths).tolist()
             norm = torch.segment_reduce(flat * flat, "sum", lengths=lengths).sqrt().tolist()
-            bad_list = bad.tolist()
     except Exception:  # an older torch without segment_reduce, odd memory: one at a time
-        for i, t in zip(batch, tensors, strict=True):
-            out[i] = grad_summary(t)
-        return out
-    for j, i in enumerate(batch):
-        t = tensors[j]
-        if bad_list[j] or not math.isfinite(norm[j]) or not math.isfinite(total[j]):
-            out[i] = grad_summary(t)  # NaN / Inf: the exact per-tensor rules
-        else:
-            dtype = t.dtype
-            out[i] = {
+        return None
+    out: list[GradSummary | None] = []
+    for j, t in enumerate(tensors):
+        if bad[j] or not math.isfinite(norm[j]) or not math.isfinite(total[j]):
+            out.append(None)
+            continue
+        dtype = t.dtype
+        out.append(
+            {
                 "shape": list(t.shape),
                 "dtype": _DTYPE_NAMES.get(dtype) or dtype_name(dtype),
                 "numel": numels[j],
@@ -304,6 +310,7 @@ def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[GradSummary | 
                 "max": hi[j],
                 "sum": total[j],
             }
+        )
     return out
 
 
@@ -344,19 +351,152 @@ def frame_variable(frame: FrameType | None, t: torch.Tensor) -> str | None:
         _drop_locals_snapshot(spaces)
 
 
-def uncompiled(module: torch.nn.Module) -> torch.nn.Module:
-    """The module ``torch.compile(module)`` wrapped (its parameters keep their own names, not
-    ``_orig_mod.``-prefixed ones); any other module as it is."""
-    inner = module.__dict__.get("_modules", {}).get("_orig_mod")
-    if type(module).__name__ == "OptimizedModule" and isinstance(inner, torch.nn.Module):
-        return inner
-    return module
+def unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    """The user's model inside a ``DistributedDataParallel`` / ``DataParallel`` wrapper.
+
+    The wrapper's ``module.`` prefix is not the user's: DDP's own errors name parameters
+    without it (``aux.weight``), and so does graphscope, in parameter names and module paths.
+    """
+    wrappers = (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)
+    while True:
+        if isinstance(module, wrappers) and isinstance(
+            getattr(module, "module", None), torch.nn.Module
+        ):
+            module = module.module
+            continue
+        # torch.compile(model): its parameters keep their own names (no "_orig_mod." prefix)
+        inner = module.__dict__.get("_modules", {}).get("_orig_mod")
+        if type(module).__name__ == "OptimizedModule" and isinstance(inner, torch.nn.Module):
+            module = inner
+            continue
+        return module
+
+
+_MAX_ELEMENTS = 256  # list/dict elements looked at per container when naming modules
+
+
+def user_frames(frame: FrameType | None) -> list[FrameType]:
+    """The user's frames from ``frame`` outward, outermost (the script) first."""
+    out: list[FrameType] = []
+    f = frame
+    while f is not None:
+        if not is_internal(f.f_code.co_filename):
+            out.append(f)
+        f = f.f_back
+    out.reverse()
+    return out
+
+
+def module_names(frame: FrameType | None) -> dict[int, tuple[str, torch.nn.Module]]:
+    """``id(module) -> (the user's name for it, module)`` for the modules the user's code holds.
+
+    Searched from the outermost user frame (the script) inward: variables (``cell1``),
+    elements of the lists, tuples and dicts they hold (``blocks[3]``, ``models['d']``), and
+    modules an object keeps as attributes (``trainer.model``) or in plain lists on a module
+    (``net.layers[0]``, which ``named_modules()`` does not see). The first name found wins;
+    ``self`` only when nothing else names the module.
+    """
+    found: dict[int, tuple[str, torch.nn.Module]] = {}
+    late: list[tuple[str, Any]] = []
+    seen_spaces: set[int] = set()
+    for f in user_frames(frame):
+        spaces = frame_namespaces(f)
+        try:
+            for space in reversed(spaces):  # globals before a function's locals
+                if id(space) in seen_spaces:
+                    continue
+                seen_spaces.add(id(space))
+                for k, v in list(space.items()):
+                    if k == "self":
+                        late.append((k, v))
+                    elif not k.startswith("__"):
+                        _name_safely(found, k, v)
+        finally:
+            _drop_locals_snapshot(spaces)
+    for k, v in late:
+        _name_safely(found, k, v)
+    return found
+
+
+def _name_safely(found: dict[int, tuple[str, torch.nn.Module]], name: str, v: Any) -> None:
+    try:
+        _name_value(found, name, v)
+    except Exception:  # an object whose attributes misbehave: it names nothing
+        pass
+
+
+def _name_value(found: dict[int, tuple[str, torch.nn.Module]], name: str, v: Any) -> None:
+    if isinstance(v, torch.nn.Module):
+        if id(v) not in found:
+            found[id(v)] = (name, v)
+        for attr, inner in _plain_attrs(v):
+            _name_elements(found, f"{name}.{attr}", inner)
+        return
+    if isinstance(v, (list, tuple, dict)):
+        _name_elements(found, name, v)
+        return
+    if _is_plain_object(v):
+        try:
+            attrs = list(vars(v).items())
+        except TypeError:
+            return
+        for attr, inner in attrs[:_MAX_ELEMENTS]:
+            if isinstance(inner, torch.nn.Module) and id(inner) not in found:
+                found[id(inner)] = (f"{name}.{attr}", inner)
+
+
+def _name_elements(found: dict[int, tuple[str, torch.nn.Module]], name: str, v: Any) -> None:
+    """``name[3]`` / ``name['d']`` for the modules a list, tuple or dict holds."""
+    if isinstance(v, dict):
+        items: Iterable[tuple[Any, Any]] = list(v.items())[:_MAX_ELEMENTS]
+        for key, inner in items:
+            if isinstance(inner, torch.nn.Module) and id(inner) not in found:
+                found[id(inner)] = (f"{name}[{key!r}]", inner)
+        return
+    if isinstance(v, (list, tuple)):
+        for i, inner in enumerate(v[:_MAX_ELEMENTS]):
+            if isinstance(inner, torch.nn.Module) and id(inner) not in found:
+                found[id(inner)] = (f"{name}[{i}]", inner)
+
+
+def _plain_attrs(m: torch.nn.Module) -> list[tuple[str, Any]]:
+    """A module's attributes that are plain lists, tuples or dicts (modules kept there are not
+    its submodules)."""
+    try:
+        return [(k, v) for k, v in vars(m).items() if isinstance(v, (list, tuple, dict)) and v]
+    except TypeError:
+        return []
+
+
+def _is_plain_object(v: Any) -> bool:
+    """An instance of a user class (a trainer holding models), not a tensor, type or module."""
+    t = type(v)
+    mod = getattr(t, "__module__", "") or ""
+    if mod.split(".")[0] in ("builtins", "torch", "numpy", "typing", "types", "graphscope"):
+        return False
+    return hasattr(v, "__dict__") and not isinstance(v, (type, torch.Tensor, ModuleType))
+
+
+def module_classes(prefix: str, module: torch.nn.Module) -> dict[str, str]:
+    """``{path: class name}`` for ``module`` (at ``prefix``) and its submodules."""
+    out: dict[str, str] = {}
+    base = prefix.rstrip(".")
+    try:
+        for name, m in module.named_modules():
+            path = f"{base}.{name}" if base and name else (base or name)
+            if path:
+                out.setdefault(path, type(m).__name__)
+    except Exception:
+        pass
+    return out
 
 
 def named_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
     """``list(module.named_parameters())`` (same names, order and de-duplication), walked
     iteratively without generators: several times faster on models with thousands of
-    submodules."""
+    submodules. A DDP/DataParallel wrapper is looked through (:func:`unwrap`): the names
+    carry no ``module.`` prefix."""
+    module = unwrap(module)
     if type(module).named_parameters is not torch.nn.Module.named_parameters:
         return list(module.named_parameters())  # a module that redefines it: trust it
     out: list[tuple[str, torch.nn.Parameter]] = []
@@ -384,10 +524,11 @@ def named_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parame
 class Names:
     """``id(tensor) -> name`` for the tensors a user can name, built once per capture.
 
-    Explicit names win, then parameters of modules (``features.weight``: the module's
-    ``named_parameters()`` name, prefixed with the variable only when two modules clash), then
+    Explicit names win, then parameters of modules, named from the user's variable for the
+    module (``netG.main.2.weight``: the variable, then the ``named_parameters()`` name), then
     tensor variables. A tensor bound to several names keeps the first; the rest are aliases.
-    Holds the tensors only while a capture runs (dropped with the object).
+    ``classes`` maps each module path seen to its class (``cell1 -> LSTMCell``). Holds the
+    tensors only while a capture runs (dropped with the object).
     """
 
     def __init__(self) -> None:
@@ -397,6 +538,7 @@ class Names:
         self.params: set[int] = set()
         self.param_module: dict[int, str] = {}
         self.modules: list[tuple[str, torch.nn.Module]] = []
+        self.classes: dict[str, str] = {}
 
     def add(
         self, name: str, t: torch.Tensor, *, param: bool = False, module: str | None = None
@@ -415,10 +557,11 @@ class Names:
 
     def add_params(self, params: Any, prefix: str = "") -> list[int]:
         """Parameters from a module, a ``{name: tensor}`` mapping or ``(name, tensor)`` pairs;
-        returns their keys (``id``)."""
+        returns their keys (``id``). ``prefix``: ``"model."`` for a module held as ``model``."""
         if isinstance(params, torch.nn.Module):
-            params = uncompiled(params)
             self.modules.append((prefix, params))
+            for path, cls in module_classes(prefix, params).items():
+                self.classes.setdefault(path, cls)
             items: Iterable[tuple[str, Any]] = named_parameters(params)
         elif isinstance(params, Mapping):
             items = params.items()
@@ -433,33 +576,28 @@ class Names:
         return seen
 
     def add_frame(self, frame: FrameType | None, *, variables: bool = True) -> None:
-        """Tensor variables (unless ``variables=False``) and module parameters visible in
-        ``frame``."""
+        """Module parameters the user's code holds (:func:`module_names`, from ``frame``
+        outward) and, unless ``variables=False``, the tensor variables of ``frame``."""
+        self._add_modules(list(module_names(frame).values()))
+        if not variables:
+            return
         spaces = frame_namespaces(frame)
-        modules: list[tuple[str, torch.nn.Module]] = []
         found: list[tuple[str, torch.Tensor]] = []
         for space in spaces:
             for k, v in list(space.items()):
-                if k.startswith("__"):
-                    continue
-                if isinstance(v, torch.Tensor):
+                if isinstance(v, torch.Tensor) and not k.startswith("__"):
                     found.append((k, v))
-                elif isinstance(v, torch.nn.Module):
-                    modules.append((k, uncompiled(v)))
         _drop_locals_snapshot(spaces)
-        self._add_modules(modules)
-        if not variables:
-            return
         for k, v in found:
             self.add(k, v, param=isinstance(v, torch.nn.Parameter))
 
     def _add_modules(self, modules: list[tuple[str, torch.nn.Module]]) -> None:
-        # each parameter is named from the outermost module holding it; prefix the variable
-        # name only when two modules would give the same short name to different tensors
-        best: dict[int, tuple[str, str, Any]] = {}
+        # each parameter is named from the outermost module holding it (the longest
+        # named_parameters() name), after the user's variable for that module
+        best: dict[int, tuple[str, str, Any, torch.nn.Module]] = {}
         given = {id(mm) for _, mm in self.modules}
         for var, m in modules:
-            if id(m) in given:  # already named through params=
+            if id(m) in given:  # already named through params= or as a module that ran
                 continue
             try:
                 named = named_parameters(m)
@@ -468,14 +606,15 @@ class Names:
             for pn, p in named:
                 cur = best.get(id(p))
                 if cur is None or pn.count(".") > cur[1].count("."):
-                    best[id(p)] = (var, pn, p)
-        short: dict[str, set[int]] = {}
-        for key, (_var, pn, _p) in best.items():
-            short.setdefault(pn, set()).add(key)
-        for _key, (var, pn, p) in best.items():
-            # ``features.weight`` reads well; a bare ``weight`` is prefixed (``model.weight``)
-            full = pn if len(short[pn]) == 1 and "." in pn else f"{var}.{pn}"
-            self.add(full, p, param=True, module=pn.rpartition(".")[0] or None)
+                    best[id(p)] = (var, pn, p, m)
+        used: set[str] = set()
+        for var, pn, p, m in best.values():
+            if var not in used:
+                used.add(var)
+                for path, cls in module_classes(var, m).items():
+                    self.classes.setdefault(path, cls)
+            full = f"{var}.{pn}"
+            self.add(full, p, param=True, module=full.rpartition(".")[0])
 
     def get(self, t: torch.Tensor) -> str | None:
         return self.name.get(id(t))

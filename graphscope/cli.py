@@ -1,14 +1,15 @@
 """The ``graphscope`` command: a thin click layer over the library. Nothing imports this module.
 
-    graphscope render SCRIPT [ARGS...] [-o OUTDIR] [--format svg|png|pdf|dot|json|html] [options]
-    graphscope check  SCRIPT [ARGS...] [--json]
+    graphscope render [options] SCRIPT [ARGS...]      (or: -m MODULE [ARGS...])
+    graphscope check  [options] SCRIPT [ARGS...] [--json]
     graphscope scenarios list | show NAME | render [NAME...] [-o DIR]
     graphscope docs build [-o DIR]
 
-Our options may come before or after SCRIPT; anything we don't know goes to the script. Put
-``--`` before the script's arguments when one of them has the name of ours (``-o``).
-Exit status: 0 no error or warning finding; 1 at least one (a script that raised counts);
-2 usage error.
+Our options may come before or after SCRIPT; anything we don't know after it goes to the
+script. Put ``--`` before the script's arguments when one of them has the name of ours
+(``-o``). ``[tool.graphscope]`` in the nearest pyproject.toml holds the same settings
+(:mod:`graphscope.config`); an option on the command line wins. Exit status: see
+:mod:`graphscope.report` (the larger of ours and the script's own; 2 for a usage error).
 """
 
 from __future__ import annotations
@@ -17,18 +18,41 @@ import contextlib
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from graphscope._version import __version__
-from graphscope.errors import GraphscopeError
-from graphscope.options import DEFAULT_MAX_NODES, ENGINES, FORMATS, Options
+from graphscope.errors import GraphscopeError, UsageError
+from graphscope.options import (
+    DEFAULT_LAYOUT_TIMEOUT,
+    DEFAULT_MAX_NODES,
+    ENGINES,
+    FORMATS,
+    RANKDIRS,
+    Options,
+)
+from graphscope.terminal import echo
 
 _SCRIPT_CONTEXT = {"ignore_unknown_options": True, "allow_interspersed_args": True}
+_EPILOG = (
+    "Exit status of render and check: the larger of graphscope's (1 when a reported finding is "
+    "at least as severe as --fail-on, else 0) and the script's own (what `python SCRIPT` would "
+    "exit with: 0 when it ran to its end, its sys.exit code, 1 for sys.exit('message') or an "
+    "uncaught exception, 130 for Ctrl-C); 2 for a usage error, and then nothing runs. "
+    "Settings: [tool.graphscope] in the nearest pyproject.toml (from the script's directory "
+    'up) holds the long option names (fail-on = "error", ignore = ["grad-accumulation"], '
+    "format, rankdir, ...); options on the command line win."
+)
+FAIL_ON = ("error", "warning", "info", "never")  # as graphscope.report.FAIL_ON (no import here)
+
+#: ``[tool.graphscope]`` key -> the parameter it sets, where the two names differ
+_PARAM_OF = {"format": "fmt"}
 
 
 class _Error(click.ClickException):
@@ -37,8 +61,17 @@ class _Error(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]
 
 
-def _render_options(fn: Any) -> Any:
-    opts = [
+def _options_of(opts: list[Any]) -> Any:
+    def apply(fn: Any) -> Any:
+        for o in reversed(opts):
+            fn = o(fn)
+        return fn
+
+    return apply
+
+
+_render_options = _options_of(
+    [
         click.option(
             "-o",
             "--out",
@@ -83,18 +116,99 @@ def _render_options(fn: Any) -> Any:
             help="Show this module expanded (repeatable), e.g. --expand encoder.layers.0",
         ),
         click.option(
+            "--rankdir",
+            default="BT",
+            show_default=True,
+            type=click.Choice(RANKDIRS, case_sensitive=False),
+            metavar="[" + "|".join(RANKDIRS) + "]",
+            help="Direction of the picture: BT (leaves at the bottom), TB, LR (left to right), RL.",
+        ),
+        click.option(
+            "--layout-timeout",
+            default=DEFAULT_LAYOUT_TIMEOUT,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="SECONDS",
+            help="Time one picture's layout may take; a slower one is redrawn collapsed one level more.",
+        ),
+        click.option(
             "--attrs/--no-attrs",
             default=False,
             help="List saved scalars (alpha, dim, ...) on op nodes.",
+        ),
+        click.option(
+            "--shapes/--no-shapes",
+            default=False,
+            help="Output shape on every op node (always in the json and html data).",
         ),
         click.option(
             "--source/--no-source", default=True, help="Source file:line and module on op nodes."
         ),
         click.option("--legend/--no-legend", default=True, help="Draw the legend."),
     ]
-    for o in reversed(opts):
-        fn = o(fn)
-    return fn
+)
+
+
+def _kinds(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> tuple[str, ...]:
+    """``--select a,b --select c`` -> ``("a", "b", "c")``, each a finding kind."""
+    kinds = tuple(k.strip() for v in value for k in v.split(",") if k.strip())
+    if not kinds:
+        return kinds
+    from graphscope.model import FINDING_KINDS  # only when the option is used
+
+    unknown = [k for k in kinds if k not in FINDING_KINDS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown finding kind {', '.join(map(repr, unknown))}; "
+            f"the kinds are {', '.join(FINDING_KINDS)}",
+            ctx,
+            param,
+        )
+    return kinds
+
+
+_run_options = _options_of(
+    [
+        click.argument("argv", nargs=-1, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]..."),
+        click.option(
+            "-m",
+            "--module",
+            metavar="MODULE",
+            default=None,
+            help="Run a module as `python -m MODULE ARGS` would, instead of a SCRIPT file.",
+        ),
+        click.option(
+            "--select",
+            multiple=True,
+            metavar="KIND",
+            callback=_kinds,
+            help="Report only these finding kinds (repeatable or comma-separated).",
+        ),
+        click.option(
+            "--ignore",
+            multiple=True,
+            metavar="KIND",
+            callback=_kinds,
+            help="Do not report these finding kinds (repeatable or comma-separated).",
+        ),
+        click.option(
+            "--fail-on",
+            default="warning",
+            show_default=True,
+            type=click.Choice(FAIL_ON),
+            help="The least severe finding that makes the exit status 1 (never: findings never do).",
+        ),
+        click.option(
+            "-q", "--quiet", is_flag=True, help="Print only findings and how the script ended."
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            is_flag=True,
+            help="Also list every backward call and the settings used.",
+        ),
+    ]
+)
 
 
 class _Main(click.Group):
@@ -139,7 +253,9 @@ def _print_version(ctx: click.Context) -> None:
 
 
 @click.group(
-    cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+    cls=_Main,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=_EPILOG,
 )
 @click.option(
     "-V",
@@ -157,9 +273,8 @@ def main() -> None:
 # -- render / check -----------------------------------------------------------------------------
 
 
-@main.command(context_settings=_SCRIPT_CONTEXT)
-@click.argument("script")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@main.command(context_settings=_SCRIPT_CONTEXT, epilog=_EPILOG)
+@_run_options
 @_render_options
 @click.option(
     "--max-graphs",
@@ -168,38 +283,53 @@ def main() -> None:
     type=click.IntRange(min=1),
     help="Keep at most this many distinct graphs.",
 )
-def render(script: str, args: Sequence[str], out: str, max_graphs: int, **opts: Any) -> None:
-    """Run SCRIPT [ARGS...] and draw the autograd graph at each backward call."""
+def render(**params: Any) -> None:
+    """Run SCRIPT [ARGS...] (or -m MODULE [ARGS...]) and draw the autograd graph at each
+    backward call, into OUT with report.json.
+
+    Under torchrun each rank writes into OUT/rank<N>/ and rank 0 prints the merged summary."""
+    from graphscope.distributed import detect, render_ranked
     from graphscope.runner import render_script
 
-    report = render_script(
-        script, args, out=out, options=_options(**opts), max_graphs=max_graphs, progress=_progress
+    run = _Run(click.get_current_context(), params)
+    p = run.params
+    kwargs: dict[str, Any] = dict(
+        out=p["out"],
+        options=_options(p),
+        module=run.module,
+        policy=run.policy(),
+        max_graphs=p["max_graphs"],
+        progress=run.progress,
+        show=_show,
     )
-    click.echo(report.summary())
-    sys.exit(report.status)
+    rank = detect()
+    if rank is not None:
+        sys.exit(render_ranked(run.target, run.args, rank, echo=click.echo, **kwargs))
+    report = render_script(run.target, run.args, **kwargs)
+    run.finish(report.summary(verbose=run.verbose), report)
 
 
-@main.command(context_settings=_SCRIPT_CONTEXT)
-@click.argument("script")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@main.command(context_settings=_SCRIPT_CONTEXT, epilog=_EPILOG)
+@_run_options
 @click.option(
     "--json",
     "as_json",
     is_flag=True,
     help="Print the JSON report on stdout (the script's own output goes to stderr).",
 )
-def check(script: str, args: Sequence[str], as_json: bool) -> None:
-    """Run SCRIPT [ARGS...] and report autograd pitfalls (exit 1 when there is an error or warning)."""
+def check(**params: Any) -> None:
+    """Run SCRIPT [ARGS...] (or -m MODULE [ARGS...]) and report autograd pitfalls."""
     from graphscope.runner import check_script
 
-    if as_json:
+    run = _Run(click.get_current_context(), params)
+    kwargs = dict(module=run.module, policy=run.policy(), progress=run.progress, show=_show)
+    if params["as_json"]:
         with _stdout_to_stderr():
-            report = check_script(script, args, progress=_progress)
+            report = check_script(run.target, run.args, **kwargs)  # type: ignore[arg-type]
         click.echo(report.to_json())
-    else:
-        report = check_script(script, args, progress=_progress)
-        click.echo(report.text())
-    sys.exit(report.status)
+        sys.exit(report.status)
+    report = check_script(run.target, run.args, **kwargs)  # type: ignore[arg-type]
+    run.finish(report.text(verbose=run.verbose), report)
 
 
 @contextlib.contextmanager
@@ -246,30 +376,100 @@ def _quiet_stdout() -> None:
         pass
 
 
-def _options(
-    fmt: str,
-    engine: str,
-    max_nodes: int,
-    depth: int | None,
-    expand: Sequence[str],
-    attrs: bool,
-    source: bool,
-    legend: bool,
-) -> Options:
+class _Run:
+    """What render and check share: the script or module, its arguments, the settings."""
+
+    def __init__(self, ctx: click.Context, params: dict[str, Any]) -> None:
+        argv = list(params.pop("argv"))
+        self.module: bool = params["module"] is not None
+        if self.module:
+            self.target, self.args = str(params["module"]), argv
+        elif not argv:
+            raise UsageError(
+                f"give a script to run (graphscope {ctx.info_name} train.py) "
+                f"or a module (graphscope {ctx.info_name} -m package.train)"
+            )
+        else:
+            self.target, self.args = argv[0], argv[1:]
+        if not self.module and self.target.startswith("-"):
+            raise UsageError(
+                f"no such option: {self.target} (see graphscope {ctx.info_name} --help; "
+                "the script's own options go after the script)"
+            )
+        self.quiet, self.verbose = bool(params["quiet"]), bool(params["verbose"])
+        start = Path.cwd() if self.module else Path(self.target).absolute().parent
+        self.settings_file = _apply_settings(ctx, params, start)
+        self.params = params
+        self.started = time.perf_counter()
+
+    def policy(self) -> Any:
+        from graphscope.report import Policy
+
+        p = self.params
+        return Policy(select=p["select"], ignore=p["ignore"], fail_on=p["fail_on"])
+
+    def progress(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def finish(self, text: str, report: Any) -> None:
+        """Print the report (``-q``: only its outcome) and exit with its status."""
+        if self.quiet:
+            lines = [line for line in report.outcome() if line != "findings: none"]
+            text = "\n".join(lines)
+        elif self.verbose:
+            where = self.settings_file or "none (no pyproject.toml with [tool.graphscope])"
+            text += f"\nsettings: {where}\ntook {time.perf_counter() - self.started:.1f} s"
+        if text:
+            echo(text)
+        skipped = report.skipped()
+        if skipped:  # a signal stopped the drawing
+            click.echo(skipped, err=True)
+        sys.exit(report.status)
+
+
+def _apply_settings(ctx: click.Context, params: dict[str, Any], start: Path) -> str | None:
+    """Fill ``params`` left at their default from ``[tool.graphscope]``; the file used."""
+    from graphscope.config import find_settings
+
+    found = find_settings(start)
+    by_name = {p.name: p for p in ctx.command.params}
+    for key, value in found.values.items():
+        name = _PARAM_OF.get(key, key.replace("-", "_"))
+        param = by_name.get(name)
+        if param is None or ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+            continue  # not an option of this command, or given on the command line
+        if getattr(param, "multiple", False) and isinstance(value, str):
+            value = [value]
+        try:
+            converted = param.type_cast_value(ctx, value)
+            if param.callback is not None:
+                converted = param.callback(ctx, param, converted)
+        except click.BadParameter as err:
+            raise UsageError(f"{found.path}: [tool.graphscope] {key}: {err.message}") from None
+        params[name] = converted
+    return str(found.path) if found.path else None
+
+
+def _options(p: dict[str, Any]) -> Options:
     return Options(
-        format=fmt,
-        engine=engine,
-        max_nodes=max_nodes,
-        depth=depth,
-        expand=tuple(expand),
-        show_attrs=attrs,
-        show_source=source,
-        show_legend=legend,
+        format=p["fmt"],
+        engine=p["engine"],
+        max_nodes=p["max_nodes"],
+        depth=p["depth"],
+        expand=tuple(p["expand"]),
+        layout_timeout=p["layout_timeout"],
+        rankdir=p["rankdir"].upper(),
+        show_attrs=p["attrs"],
+        show_shapes=p["shapes"],
+        show_source=p["source"],
+        show_legend=p["legend"],
     )
 
 
-def _progress(message: str) -> None:
-    click.echo(message, err=True)
+def _show(text: str) -> None:
+    """What Python prints to stderr as the script dies: its traceback, its sys.exit text."""
+    click.echo(text, err=True, nl=False)
 
 
 # -- scenarios ----------------------------------------------------------------------------------
@@ -334,13 +534,16 @@ def scenarios_show(name: str) -> None:
 def scenarios_render(names: Sequence[str], out: str, fmt: str, engine: str) -> None:
     """Run scenarios (all by default) and draw their graphs into OUT."""
     from graphscope import scenarios as sc
-    from graphscope.docs import render_scenario
+    from graphscope.docs import plots_skipped, render_scenario
 
     chosen = [sc.get(n) for n in names] if names else sc.all_scenarios()
     options = Options(format=fmt, engine=engine)
     for s in chosen:
         for p in render_scenario(s, Path(out), options):  # its output is captured there
             click.echo(f"wrote {p}")
+        note = plots_skipped(s) if fmt == "svg" else None
+        if note:
+            click.echo(f"graphscope: skipped the pictures of {s.name}: {note}", err=True)
 
 
 # -- docs ---------------------------------------------------------------------------------------
@@ -362,10 +565,18 @@ def docs() -> None:
 )
 def docs_build(out: str) -> None:
     """Regenerate the gallery: index.md, one page and one SVG per scenario, CLI and API pages."""
-    from graphscope.docs import build
+    from graphscope.docs import build, plots_skipped
+    from graphscope.scenarios import all_scenarios, get
 
     written = build(Path(out))
     click.echo(f"graphscope: wrote {len(written)} files into {out}")
+    skipped = [s.name for s in all_scenarios() if plots_skipped(s)]
+    if skipped:
+        click.echo(
+            f"graphscope: no training-dynamics pictures for {', '.join(skipped)}: "
+            f"{plots_skipped(get(skipped[0]))}",
+            err=True,
+        )
 
 
 def _indent(text: str) -> str:

@@ -32,13 +32,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from graphscope.errors import GraphscopeError
-from graphscope.model import AutogradGraph, Finding, short_path, sorted_findings
+from graphscope.model import AutogradGraph, Finding, plural, short_path, sorted_findings
 from graphscope.options import Options
 from graphscope.report import graph_caption
 from graphscope.scenarios import Scenario, all_scenarios, single_threaded, trace_drawn
 from graphscope.watcher import Scope
 
-__all__ = ["build", "render_scenario", "run_scenario", "scenario_graphs", "toolchain"]
+__all__ = [
+    "build",
+    "plots_skipped",
+    "render_scenario",
+    "run_scenario",
+    "scenario_graphs",
+    "toolchain",
+]
 
 GALLERY_OPTIONS = Options(format="svg", engine="embedded")
 IMG = "img"
@@ -98,11 +105,19 @@ def _graph_files(
 
 
 def _plots(s: Scenario, out_dir: Path) -> list[Path]:
+    """The training-dynamics pictures of ``s`` (none without matplotlib: see plots_skipped)."""
     from graphscope.scenarios.plots import figures
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        return figures(s.name, out_dir)
+        return figures(s.name, out_dir, skip_missing=True)
+
+
+def plots_skipped(s: Scenario) -> str | None:
+    """The note to show when ``s`` has training-dynamics pictures that cannot be drawn here."""
+    from graphscope.scenarios.plots import FIGURE_SCENARIOS, MISSING, available
+
+    return MISSING if s.name in FIGURE_SCENARIOS and not available() else None
 
 
 def render_scenario(s: Scenario, out_dir: Path, options: Options) -> list[Path]:
@@ -308,46 +323,50 @@ def _page(
         "## The autograd graph",
         "",
     ]
-    if not drawn:
-        out.append(
-            f"No graph: {'none of its ' + str(calls) + ' backward calls' if calls else 'it makes no backward call that'}"
-            " reached the autograd engine."
-        )
-        out.append("")
-    else:
-        out.append(
-            f"{calls} backward call{'s' if calls != 1 else ''}, {len(drawn)} distinct "
-            f"graph{'s' if len(drawn) != 1 else ''}; line numbers on the ops count from the top of "
-            f"`{os.path.basename(s.path)}` (its code starts at line {s.code_start})."
-        )
-        out.append("")
-        for g, files in drawn:
-            out.append(f"![{s.name} {g.graph.get('id')}](../{IMG}/{files[0].name})")
-            out.append("")
-            out.append(graph_caption(g))
-            for extra in files[1:]:
-                out.append(f"  \n[{extra.stem}](../{IMG}/{extra.name})")
-            out.append("")
-    out += ["## Findings", ""]
-    found = sorted_findings(scope.findings)
-    if found:
-        out.append(
-            "Each finding's line counts from the first line of the code shown above; the file's own"
-            " line, which the messages and the picture use, follows in brackets."
-        )
-        out.append("")
-        out += [_finding_item(s, f) for f in found]
-    else:
-        out.append("None.")
-    out.append("")
+    out += _graph_section(s, calls, drawn)
+    out += _findings_section(s, scope)
     if plots:
         out += ["## Training dynamics", ""]
         for p in plots:
             out += [f"![{p.stem}](../{IMG}/{p.name})", ""]
+    elif plots_skipped(s):
+        out += ["## Training dynamics", "", f"Not drawn: {plots_skipped(s)}.", ""]
     out.append(
         f"Run it: `graphscope scenarios show {s.name}`, `graphscope scenarios render {s.name}`."
     )
     return "\n".join(out) + "\n"
+
+
+def _graph_section(
+    s: Scenario, calls: int, drawn: Sequence[tuple[AutogradGraph, list[Path]]]
+) -> list[str]:
+    if not drawn:
+        what = f"none of its {calls} backward calls" if calls else "it makes no backward call that"
+        return [f"No graph: {what} reached the autograd engine.", ""]
+    out = [
+        f"{plural(calls, 'backward call')}, {plural(len(drawn), 'distinct graph')}; line numbers "
+        f"on the ops count from the top of `{short_path(s.path, base_only=True)}` (its code "
+        f"starts at line {s.code_start}).",
+        "",
+    ]
+    for g, files in drawn:
+        out += [f"![{s.name} {g.graph.get('id')}](../{IMG}/{files[0].name})", "", graph_caption(g)]
+        out += [f"  \n[{extra.stem}](../{IMG}/{extra.name})" for extra in files[1:]]
+        out.append("")
+    return out
+
+
+def _findings_section(s: Scenario, scope: Scope) -> list[str]:
+    out = ["## Findings", ""]
+    found = sorted_findings(scope.findings)
+    if not found:
+        return [*out, "None.", ""]
+    out.append(
+        "Each finding's line counts from the first line of the code shown above; the file's own"
+        " line, which the messages and the picture use, follows in brackets."
+    )
+    out.append("")
+    return [*out, *(_finding_item(s, f) for f in found), ""]
 
 
 # -- CLI and API pages ----------------------------------------------------------------------------
@@ -404,15 +423,19 @@ def _cli_page() -> str:
         "[Back to the gallery](index.md)",
         "",
         "```",
-        "graphscope render SCRIPT [ARGS...] [-o OUTDIR] [--format svg|png|pdf|dot|json|html] [options]",
-        "graphscope check  SCRIPT [ARGS...] [--json]",
+        "graphscope render [options] SCRIPT [ARGS...] [-o OUTDIR] [--format svg|png|pdf|dot|json|html]",
+        "graphscope render [options] -m MODULE [ARGS...]",
+        "graphscope check  [options] SCRIPT [ARGS...] [--json]",
         "graphscope scenarios list | show NAME | render [NAME...] [-o DIR]",
         "graphscope docs build [-o DIR]",
         "```",
         "",
-        "`render` and `check` run SCRIPT as `python SCRIPT ARGS` would and capture the autograd graph",
-        "at each backward call. Exit status: 0 when there is no error or warning finding, 1 when there",
-        "is one (a script that raised counts), 2 for a usage error.",
+        "`render` and `check` run SCRIPT as `python SCRIPT ARGS` would (`-m MODULE`: as",
+        "`python -m MODULE ARGS`) and capture the autograd graph at each backward call. Exit status:",
+        "the larger of graphscope's (1 when a reported finding is at least as severe as `--fail-on`,",
+        "else 0) and the script's own (what `python SCRIPT` would exit with: its `sys.exit` code, 1",
+        "for `sys.exit('message')` or an uncaught exception, 130 for Ctrl-C); 2 for a usage error.",
+        "Settings: `[tool.graphscope]` in the nearest pyproject.toml; options on the command line win.",
         "",
     ]
     for path, text in cli_help():

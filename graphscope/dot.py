@@ -23,9 +23,13 @@ __all__ = ["to_dot", "dot_id"]
 def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
     """DOT text for ``graph`` (already collapsed, if it needed to be). Byte-identical per graph."""
     options = options or Options()
+    graph_attr = style.graph_attrs(options)
+    note = style.caption(graph, options)
+    if note is not None:
+        graph_attr.update(label=note, labelloc="b", labeljust="l")
     dot = graphviz.Digraph(
         name="autograd",
-        graph_attr=style.graph_attrs(options),
+        graph_attr=graph_attr,
         node_attr=style.default_node_attrs(),
         edge_attr=style.default_edge_attrs(),
     )
@@ -62,30 +66,31 @@ def _emit_clusters(
     ]
     for path in children:
         with dot.subgraph(name="cluster_" + dot_id(path)) as sub:
-            sub.attr(
-                label=style.esc(path.rpartition(".")[2] if parent else path),
-                **style.cluster_attrs(),
-            )
+            sub.attr(label=style.cluster_label(graph, path, parent), **style.cluster_attrs())
             for n in tree[path]:
-                sub.node(
-                    dot_id(n), **style.node_style(graph.nodes[n], options, graph.findings_at(n))
-                )
+                d = graph.nodes[n]
+                sub.node(dot_id(n), **style.node_style(d, options, graph.findings_at(n), path))
                 placed.add(n)
             _emit_clusters(sub, graph, options, tree, path, placed)
 
 
-_PLAIN_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 
 
 def dot_id(text: str) -> str:
-    """The DOT name of a node id or module path: the text itself when it is a plain identifier
-    (``n12``), else ``_`` and a stable hash of it. Never built from raw text: a name may hold
-    quotes, backslashes (a trailing one would escape DOT's closing quote), ``:`` (a port),
-    newlines, anything. The SVG's ``<title>`` of a node is this name.
+    """The DOT name of a node id or module path: the text itself when it holds only ASCII
+    letters, digits and ``_.-`` (``n12``, ``encoder.layers.0``; ``:`` becomes ``__``, as ``a:b``
+    in an edge would mean node ``a``, port ``b``), else ``_`` and a stable hash of it. Never
+    built from raw text: a name may hold quotes, backslashes (a trailing one would escape DOT's
+    closing quote), newlines, anything. The SVG's ``<title>`` of a node is this name.
 
-    >>> dot_id("n12"), dot_id('g:layers.0 "x"')
-    ('n12', '_965c1205acfb7ca614ea')
+    >>> dot_id("n12"), dot_id("g:layers.0"), dot_id('g:layers.0 "x"')
+    ('n12', 'g__layers.0', '_965c1205acfb7ca614ea')
     """
-    if _PLAIN_ID.fullmatch(text):
-        return text
+    plain = text.replace(":", "__")
+    if _PLAIN_ID.fullmatch(plain):
+        return plain
     return "_" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+_dot_id = dot_id  # the explorer's name for it

@@ -12,18 +12,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from graphscope.dot import dot_id, to_dot
-from graphscope.errors import RenderError, UsageError
+from graphscope.dot import to_dot
+from graphscope.errors import LayoutTimeout, RenderError, UsageError
 from graphscope.layout import Engine, find_engine, layout
-from graphscope.model import GROUP, AutogradGraph, Finding
+from graphscope.model import AutogradGraph, Finding
 from graphscope.options import FORMATS, Options
 
-__all__ = ["render", "render_graph", "Rendered", "shown_graph", "svg_text"]
+if TYPE_CHECKING:
+    from graphscope.overview.levels import Level, Levels
+
+__all__ = ["render", "render_graph", "level_pictures", "Rendered", "shown_graph", "svg_text"]
+
+_MAX_FILE_NAME = 120  # characters of a drill-down file's name before it is shortened
 
 
 @dataclass
@@ -32,9 +38,11 @@ class Rendered:
 
     path: Path
     engine: str | None  # None for dot/json output (no layout ran)
-    nodes: int  # nodes drawn (after collapsing)
+    nodes: int  # nodes drawn in the overview (after collapsing)
     collapsed: bool = False
     extra: list[Path] = field(default_factory=list)  # drill-down files
+    notes: list[str] = field(default_factory=list)  # layouts that had to be redone coarser
+    largest: int = 0  # nodes of the biggest picture written
 
 
 def shown_graph(graph: AutogradGraph, options: Options) -> tuple[AutogradGraph, bool]:
@@ -55,71 +63,147 @@ def render_graph(
     *,
     engine: Engine | None = None,
 ) -> Rendered:
-    """Write ``graph`` to ``path`` in ``options.format``; returns what was written and how."""
+    """Write ``graph`` to ``path`` in ``options.format``, with one drill-down file per group
+    of a collapsed picture (each within ``options.max_nodes``, however deep: see
+    :mod:`graphscope.overview.levels`); returns what was written and how.
+
+    A picture whose layout takes longer than ``options.layout_timeout`` is stopped and drawn
+    collapsed one level more (``Rendered.notes`` says which)."""
     options = options or Options()
     out = _with_suffix(Path(path), options.format)
     fmt = options.format
     if fmt == "json":
         _write(out, json.dumps(graph.to_data(), indent=1, sort_keys=True).encode("utf-8"))
-        return Rendered(out, None, len(graph))
-    shown, collapsed = shown_graph(graph, options)
-    extra: list[Path] = []
-    if collapsed:
-        shown, extra = _drilldown(graph, shown, out, options, engine)
-    source = to_dot(shown, options)
-    if fmt == "dot":
-        _write(out, source.encode("utf-8"))
-        return Rendered(out, None, len(shown), collapsed, extra)
-    engine = engine or find_engine(options.engine)
+        return Rendered(out, None, len(graph), largest=len(graph))
+    if fmt != "dot":
+        engine = engine or find_engine(options.engine)
+    done, drawn = _draw_all(graph, out, options, engine)
     if fmt == "html":
-        from graphscope.html import html_page
+        from graphscope.explorer._levels import page_from_levels
 
-        svg = layout(source, "svg", engine)
-        ids = {n: dot_id(n) for n in shown}
-        page = html_page(shown, svg.decode("utf-8"), title=out.stem, dot_ids=ids)
-        _write(out, page.encode("utf-8"))
-        return Rendered(out, engine.name, len(shown), collapsed, extra)
-    _write(out, layout(source, fmt, engine))
-    return Rendered(out, engine.name, len(shown), collapsed, extra)
+        _write(out, page_from_levels(graph, drawn, title=out.stem).encode("utf-8"))
+    return done
 
 
-def _drilldown(
-    graph: AutogradGraph, shown: AutogradGraph, out: Path, options: Options, engine: Engine | None
-) -> tuple[AutogradGraph, list[Path]]:
-    """Write one file per collapsed group (linked from the overview); returns the overview."""
-    from graphscope.overview import plan_drilldown
-
-    if options.format not in ("svg", "html", "dot"):
-        return shown, []
-    plans = plan_drilldown(graph, shown)
-    shown = shown.copy()
-    written: list[Path] = []
-    sub_options = replace(options, depth=None, expand=(), show_legend=False)
-    used: set[str] = set()
-    for gid, sub in plans.items():
-        if shown.nodes[gid].get("kind") != GROUP:
-            continue
-        target = out.with_name(_file_name(out, str(shown.nodes[gid].get("name") or gid), used))
-        shown.nodes[gid]["link"] = target.name
-        written.append(render_graph(sub, target, sub_options, engine=engine).path)
-    return shown, written
+def level_pictures(
+    graph: AutogradGraph, options: Options | None = None, *, engine: Engine | None = None
+) -> list[tuple[Level, AutogradGraph, bytes]]:
+    """Every level of ``graph`` (the overview, then each drill-down) with the graph drawn
+    for it and its SVG: what the explorer page shows."""
+    options = replace(options or Options(), format="html")
+    engine = engine or find_engine(options.engine)
+    return _draw_all(graph, Path("graph.html"), options, engine)[1]
 
 
-_MAX_PART = 60  # characters of a group's name kept in its file's name
+def _draw_all(
+    graph: AutogradGraph, out: Path, options: Options, engine: Engine | None
+) -> tuple[Rendered, list[tuple[Level, AutogradGraph, bytes]]]:
+    """Lay out every level, writing one file each (html: kept, for one page)."""
+    from graphscope.overview.levels import Levels
+
+    fmt = options.format
+    levels = Levels(graph, max_nodes=options.max_nodes, depth=options.depth, expand=options.expand)
+    files = _Files(out)
+    done = Rendered(out, engine.name if engine and fmt != "dot" else None, 0)
+    drawn: list[tuple[Level, AutogradGraph, bytes]] = []
+    queue = [levels.root]
+    while queue:
+        level = _draw_level(
+            levels, levels.levels[queue.pop(0).id], files, options, engine, done, drawn
+        )
+        if level.parent is None:
+            done.nodes, done.collapsed = len(level.graph), level.collapsed
+        elif fmt != "html":
+            done.extra.append(files.path(level))
+        done.largest = max(done.largest, len(level.graph))
+        queue.extend(levels.levels[i] for i in level.opens.values())
+    if levels.truncated:
+        done.notes.append(
+            f"{out.name}: more than {levels.max_levels} pictures; the deepest groups open nothing"
+        )
+    return done, drawn
 
 
-def _file_name(out: Path, name: str, used: set[str] | None = None) -> str:
-    """``<stem>.<name><suffix>`` with ``name`` made safe for a file name on any system (ASCII
-    letters, digits, ``._-``); a long name is cut and given a stable hash of the whole name, as
-    is one that would reuse a name already in ``used`` (``a b`` and ``a_b``)."""
-    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in name)
-    safe = safe.strip(".") or "group"
-    taken = used is not None and safe.lower() in used
-    if len(safe) > _MAX_PART or taken:
-        digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-        safe = f"{safe[: _MAX_PART - 13]}-{digest}"
-    if used is not None:
-        used.add(safe.lower())
+def _draw_level(
+    levels: Levels,
+    level: Level,
+    files: _Files,
+    options: Options,
+    engine: Engine | None,
+    done: Rendered,
+    drawn: list[tuple[Level, AutogradGraph, bytes]],
+) -> Level:
+    """Lay out and write one level (html: keep its SVG for the page); redrawn coarser while
+    its layout is too slow."""
+    while True:
+        levels.children(level)
+        shown = level.graph.copy()
+        for gid, child in level.opens.items():
+            shown.nodes[gid]["link"] = files.path(levels.levels[child]).name
+        opts = options if level.parent is None else replace(options, show_legend=False)
+        try:
+            data = _picture(shown, opts, engine)
+            if options.format == "html":
+                drawn.append((level, shown, data))
+            else:
+                _write(files.path(level), data)
+            return level
+        except LayoutTimeout as err:
+            coarser = levels.redo(level)
+            if coarser is None:
+                raise RenderError(
+                    f"{files.path(level).name}: {err}, even with {len(level.graph)} nodes; "
+                    "raise --layout-timeout"
+                ) from err
+            done.notes.append(
+                f"{files.path(level).name}: layout stopped after {options.layout_timeout:g} s; "
+                f"drawn collapsed one level more ({len(level.graph)} -> {len(coarser.graph)} nodes)"
+            )
+            level = coarser
+
+
+def _picture(shown: AutogradGraph, options: Options, engine: Engine | None) -> bytes:
+    """One level as DOT text, or laid out (html: its SVG, for the explorer page)."""
+    source = to_dot(shown, options)
+    if options.format == "dot" or engine is None:
+        return source.encode("utf-8")
+    fmt = "svg" if options.format == "html" else options.format
+    return layout(source, fmt, engine, timeout=options.layout_timeout)
+
+
+class _Files:
+    """One file per level: the overview at ``out``, each drill-down beside it as
+    ``<stem>.<group name><suffix>`` (names made safe, numbered when two would collide)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self._paths: dict[str, Path] = {}
+        self._used: set[str] = {out.name}
+
+    def path(self, level: Level) -> Path:
+        got = self._paths.get(level.id)
+        if got is None:
+            got = self.out if level.parent is None else self._new(level.name)
+            self._paths[level.id] = got
+        return got
+
+    def _new(self, name: str) -> Path:
+        base = _file_name(self.out, name)
+        cand, n = base, 1
+        while cand in self._used:
+            n += 1
+            stem, _, suffix = base.rpartition(".")
+            cand = f"{stem}_{n}.{suffix}"
+        self._used.add(cand)
+        return self.out.with_name(cand)
+
+
+def _file_name(out: Path, name: str) -> str:
+    """``<stem>.<name><suffix>`` with ``name`` made safe for a file name (and not too long)."""
+    safe = re.sub(r"[^\w.-]+", "_", name, flags=re.ASCII).strip("._") or "group"
+    if len(safe) > _MAX_FILE_NAME:
+        digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        safe = f"{safe[: _MAX_FILE_NAME - 9]}_{digest}"
     return f"{out.stem}.{safe}{out.suffix}"
 
 
@@ -161,8 +245,7 @@ def render(
     if p.is_dir():
         raise UsageError(f"{path} is a directory; give the file to write, e.g. {p / 'graph.svg'}")
     if format is None:
-        suffix = p.suffix.lower().lstrip(".")
-        format = "dot" if suffix == "gv" else suffix if suffix in FORMATS else "svg"
+        format = _format_of(p)
     if "expand" in options and not isinstance(options["expand"], str):
         options["expand"] = tuple(options["expand"])
     try:
@@ -184,8 +267,25 @@ def render(
     return render_graph(graph, p, opts).path
 
 
+def _format_of(path: Path) -> str:
+    """The format a path's suffix asks for (``.gv``: dot; none: svg); an unknown suffix such
+    as ``.jpg`` is a UsageError naming the formats there are."""
+    suffix = path.suffix.lower().lstrip(".")
+    if not suffix:
+        return "svg"
+    if suffix == "gv" or suffix in FORMATS:
+        return "dot" if suffix == "gv" else suffix
+    raise UsageError(
+        f"{path}: graphscope cannot write .{suffix} files; the formats are "
+        f"{', '.join(f'.{f}' for f in FORMATS)} (and .gv for dot): give a path ending in one, "
+        "or format='svg' (or another) to add its suffix"
+    )
+
+
 def svg_text(graph: AutogradGraph) -> str:
     """The graph's picture as SVG text (the Jupyter display)."""
     opts = Options(show_legend=False)
     shown, _ = shown_graph(graph, opts)
-    return layout(to_dot(shown, opts), "svg", find_engine("auto")).decode("utf-8")
+    return layout(
+        to_dot(shown, opts), "svg", find_engine("auto"), timeout=opts.layout_timeout
+    ).decode("utf-8")

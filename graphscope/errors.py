@@ -23,5 +23,9 @@ class RenderError(GraphscopeError):
     """The layout engine is missing or failed, or an output file cannot be written."""
 
 
+class LayoutTimeout(RenderError):
+    """The layout engine did not finish within its time limit (it was stopped)."""
+
+
 class TraceError(GraphscopeError):
     """Something given to ``trace`` cannot be traced (no tensor, no grad_fn, ...)."""

@@ -5,17 +5,18 @@
   with graphscope, so a plain ``pip install`` renders without system packages.
 
 ``engine="auto"`` takes the system ``dot`` when present, else the embedded one. The engine runs
-as a child process fed the DOT text on stdin.
+as a child process fed the DOT text on stdin, tied to our life (:mod:`graphscope._child`: it
+never outlives graphscope, and is killed when its time limit passes).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 
+from graphscope._child import run_child
 from graphscope.errors import RenderError, UsageError
 from graphscope.options import ENGINES
 
@@ -72,25 +73,23 @@ def find_engine(name: str = "auto") -> Engine:
     return Engine("embedded", path)
 
 
-def layout(source: str, fmt: str, engine: Engine) -> bytes:
-    """Run ``engine`` on DOT ``source`` and return the ``fmt`` output (svg, png or pdf)."""
-    if fmt == "pdf" and engine.name == "embedded":
-        from graphscope._pdf import xdot_to_pdf
+def layout(source: str, fmt: str, engine: Engine, *, timeout: float | None = None) -> bytes:
+    """Run ``engine`` on DOT ``source`` and return the ``fmt`` output (svg, png or pdf).
 
-        return xdot_to_pdf(layout(source, "json", engine))
+    ``timeout``: seconds after which the engine is stopped and :class:`LayoutTimeout` raised
+    (default :data:`LAYOUT_TIMEOUT`)."""
+    if fmt == "pdf" and engine.name == "embedded":
+        from graphscope.pdf import svg_to_pdf  # an optional extra, loaded only for a PDF
+
+        return svg_to_pdf(layout(source, "svg", engine, timeout=timeout))
+    limit = LAYOUT_TIMEOUT if timeout is None else timeout
     try:
-        proc = subprocess.run(
+        proc = run_child(
             [engine.path, f"-T{fmt}"],
-            input=source.encode("utf-8"),
-            capture_output=True,
-            timeout=LAYOUT_TIMEOUT,
-            check=False,
+            source.encode("utf-8"),
+            timeout=limit,
+            what=f"the {engine.name} layout",
         )
-    except subprocess.TimeoutExpired as err:
-        raise RenderError(
-            f"the {engine.name} layout did not finish in {LAYOUT_TIMEOUT} s; lower --max-nodes "
-            "or use --depth to collapse more"
-        ) from err
     except OSError as err:
         raise RenderError(
             f"could not run the {engine.name} layout engine ({engine.path}): {err}"

@@ -13,8 +13,13 @@ ENGINES = ("auto", "dot", "embedded")
 FORMATS = ("svg", "png", "pdf", "dot", "json", "html")
 RANKDIRS = ("BT", "TB", "LR", "RL")
 
-#: the readable budget: a picture with more drawn nodes than this is collapsed (see collapse.py)
-DEFAULT_MAX_NODES = 300
+#: the readable budget: a picture with more drawn nodes than this is collapsed (see overview/),
+#: and every drill-down file keeps to it too. 50 was picked on real models: BERT-12 draws an
+#: overview of 28 nodes, one layer in 35 (its self-attention a box), the self-attention in 50;
+#: nanoGPT 19 / 22 / 44; at 80 a layer's drill-down is a 4000x3600 px picture
+DEFAULT_MAX_NODES = 50
+#: seconds one picture's layout may take before it is redrawn collapsed one level more
+DEFAULT_LAYOUT_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -34,12 +39,14 @@ class Options:
     show_saved: bool = True  # saved tensors listed on op nodes
     show_source: bool = True  # file:line and module on op nodes (when known)
     show_attrs: bool = False  # saved scalars (alpha, dim, ...) on op nodes
+    show_shapes: bool = False  # the output shape on every op node (always in the data)
     show_legend: bool = True
     show_modules: bool = True  # a box around the nodes of each module (op and parameter nodes)
     rankdir: str = "BT"  # leaves at the bottom, loss on top (as the notes draw it)
     max_nodes: int = DEFAULT_MAX_NODES  # readable budget: above it, collapse/fold
     depth: int | None = None  # module depth to show expanded; None: automatic
     expand: tuple[str, ...] = ()  # module paths to show expanded
+    layout_timeout: float = DEFAULT_LAYOUT_TIMEOUT  # seconds per picture, then collapse more
 
     def __post_init__(self) -> None:
         _choice("format", self.format, FORMATS)
@@ -53,6 +60,9 @@ class Options:
                 "expand must be a list of module paths such as ['encoder.layers.0'] "
                 f"(got {self.expand!r})"
             )
+        t = self.layout_timeout
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0:
+            raise ValueError(f"layout_timeout must be a number of seconds > 0 (got {t!r})")
         for f in fields(self):
             if f.name.startswith("show_") and not isinstance(getattr(self, f.name), bool):
                 raise ValueError(f"{f.name} must be True or False (got {getattr(self, f.name)!r})")

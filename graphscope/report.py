@@ -5,25 +5,39 @@ One module formats every report graphscope prints or writes: ``Scope.report()``,
 findings. Plain functions of plain data (a :class:`~graphscope.watcher.Scope` is read, never
 changed); no torch.
 
-Exit status (:attr:`Report.status`): 0 when nothing is an error or a warning, 1 when a finding
-is (or the script raised), and the script's own ``sys.exit`` status when it is larger.
+Exit status (:attr:`Report.status`) is the larger of two numbers:
+
+* ours: 1 when a finding kept by the :class:`Policy` (``--select``/``--ignore``) is at least as
+  severe as ``fail_on`` (``warning`` by default: an error or a warning fails; ``error``: only
+  errors; ``never``: findings never fail), else 0;
+* the script's: the status ``python SCRIPT`` would have exited with: 0 when it ran to its end
+  (or ``sys.exit(0)``/``sys.exit()``), its ``sys.exit(N)`` code, 1 for ``sys.exit("message")``
+  or an uncaught exception, 130 when Ctrl-C (KeyboardInterrupt) stopped it.
+
+A usage error (no such script, a bad option) is 2 and nothing runs. When SIGINT or SIGTERM stops
+the drawing (after the script ran), the status is 130 or 143 and ``report.json`` is written all
+the same, with ``"file": null`` for the graphs not drawn.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from graphscope._version import __version__
 from graphscope.model import (
     ERROR,
+    FINDING_KINDS,
+    INFO,
     WARNING,
     AutogradGraph,
     Finding,
     ScriptError,
+    ScriptExit,
     jsonable,
+    location,
     plural,
     ranges,
     short_path,
@@ -33,7 +47,10 @@ if TYPE_CHECKING:
     from graphscope.watcher import Scope
 
 __all__ = [
+    "FAIL_ON",
+    "Policy",
     "Report",
+    "SCHEMA_VERSION",
     "finding_lines",
     "graph_caption",
     "outcome_lines",
@@ -43,29 +60,101 @@ __all__ = [
 ]
 
 
+#: version of the JSON report's layout (its ``schema`` field; ``report.schema.json`` describes it)
+SCHEMA_VERSION = 1
+
+#: ``--fail-on`` values: the least severe finding that makes the exit status 1
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which findings a report keeps and which ones fail it (``--select``, ``--ignore``,
+    ``--fail-on``, or the same keys of ``[tool.graphscope]``).
+
+    >>> Policy(select=("graph-freed",)).keeps("leaf-inplace")
+    False
+    >>> Policy(fail_on="bogus")
+    Traceback (most recent call last):
+    ...
+    ValueError: fail-on must be one of error, warning, info, never (got 'bogus')
+    """
+
+    select: tuple[str, ...] = ()  # finding kinds to keep; empty: every kind
+    ignore: tuple[str, ...] = ()  # finding kinds to drop
+    fail_on: str = "warning"
+
+    def __post_init__(self) -> None:
+        if self.fail_on not in FAIL_ON:
+            raise ValueError(f"fail-on must be one of {', '.join(FAIL_ON)} (got {self.fail_on!r})")
+        for option, kinds in (("select", self.select), ("ignore", self.ignore)):
+            unknown = [k for k in kinds if k not in FINDING_KINDS]
+            if unknown:
+                raise ValueError(
+                    f"{option}: unknown finding kind {', '.join(map(repr, unknown))}; "
+                    f"the kinds are {', '.join(FINDING_KINDS)}"
+                )
+
+    def keeps(self, kind: str) -> bool:
+        """Whether findings of ``kind`` are reported."""
+        return (not self.select or kind in self.select) and kind not in self.ignore
+
+    def kept(self, findings: Iterable[Finding]) -> list[Finding]:
+        return [f for f in findings if self.keeps(f.kind)]
+
+    def fails(self, findings: Iterable[Finding]) -> bool:
+        """Whether any of ``findings`` is at least as severe as ``fail_on``."""
+        if self.fail_on == "never":
+            return False
+        worst = {"error": (ERROR,), "warning": (ERROR, WARNING), "info": (ERROR, WARNING, INFO)}
+        return any(f.severity in worst[self.fail_on] for f in findings)
+
+
 def finding_lines(findings: Sequence[Finding]) -> list[str]:
     """``findings: 2`` then one line per finding and the fix under it."""
     lines = [f"findings: {len(findings)}" if findings else "findings: none"]
     for f in findings:
-        lines.append(f"  {f.severity}: {f.kind} at {short_path(f.file)}:{f.line}: {f.message}")
+        lines.append(f"  {f.severity}: {f.kind} at {location(f.file, f.line)}: {f.message}")
         if f.hint:
             lines.append(f"    fix: {f.hint}")
     return lines
 
 
 def outcome_lines(
-    findings: Sequence[Finding], notes: Sequence[str], error: ScriptError | None
+    findings: Sequence[Finding],
+    notes: Sequence[str],
+    error: ScriptError | None,
+    ending: ScriptExit | None = None,
 ) -> list[str]:
-    """The findings, graphscope's own notes and the script's error, as report lines."""
+    """The findings, graphscope's own notes and how the script ended, as report lines."""
     lines = finding_lines(findings)
     for note in notes:
         lines.append(f"graphscope: {note} (your program was not affected)")
-    if error is not None:
+    end = ending_line(ending) if ending is not None else None
+    if end is not None:
+        lines.append(end)
+    elif error is not None:
         lines.append(
-            f"the script raised {error.type}: {error.message} "
-            f"({short_path(error.file)}:{error.line})"
+            f"the script raised {error.type}: {error.message} ({location(error.file, error.line)})"
         )
     return lines
+
+
+def ending_line(ending: ScriptExit) -> str | None:
+    """``the script raised KeyError: 'x' (train.py:5)``, ``the script called sys.exit(3)``;
+    None when it ran to its end or exited with status 0."""
+    where = f" ({location(ending.file, ending.line)})" if ending.file else ""
+    if ending.how == "raised":
+        text = f"{ending.type}: {ending.message}" if ending.message else str(ending.type)
+        return f"the script raised {text}{where}"
+    if ending.how == "interrupted":
+        return (
+            f"the script was interrupted (KeyboardInterrupt){where}: reporting what ran until then"
+        )
+    if ending.how == "sys.exit" and ending.status != 0:
+        arg = ending.message if ending.stderr is None else repr(ending.message)
+        return f"the script called sys.exit({arg}){where}: exit status {ending.status}"
+    return None
 
 
 def scope_text(scope: Scope, findings: Sequence[Finding] | None = None) -> str:
@@ -86,12 +175,17 @@ def scope_dict(
     scope: Scope,
     files: Mapping[str, str] | None = None,
     findings: Sequence[Finding] | None = None,
+    *,
+    ending: ScriptExit | None = None,
+    status: int | None = None,
 ) -> dict[str, Any]:
-    """The JSON report of DESIGN.md (``files``: graph id -> file written)."""
+    """The JSON report of DESIGN.md (``files``: graph id -> file written; ``ending`` and
+    ``status``: how a script run ended and graphscope's exit status, None under ``watch``).
+    ``graphscope/report.schema.json`` is its JSON Schema."""
     found = scope.findings if findings is None else findings
-    err = scope.events.error
     return jsonable(  # type: ignore[no-any-return]
         {
+            "schema": SCHEMA_VERSION,
             "graphscope": __version__,
             "script": scope.script,
             "backward_calls": len(scope.events.backward),
@@ -106,11 +200,31 @@ def scope_dict(
                 for g in scope.captures
             ],
             "findings": [f.to_dict() for f in found],
-            "error": None
-            if err is None
-            else {"type": err.type, "message": err.message, "file": err.file, "line": err.line},
+            "error": error_dict(scope.events.error, ending),
+            "exit_code": None if ending is None else ending.status,
+            "status": status,
         }
     )
+
+
+def error_dict(error: ScriptError | None, ending: ScriptExit | None) -> dict[str, Any] | None:
+    """The report's ``error``: how the script ended when that was not a plain finish (an
+    exception, ``sys.exit`` with a non-zero status, Ctrl-C), else None."""
+    if ending is None:
+        if error is None:
+            return None
+        ending = ScriptExit("raised", 1, error.type, error.message, error.file, error.line)
+    if ending.how == "finished" or (ending.how == "sys.exit" and ending.status == 0):
+        return None
+    return {
+        "type": ending.type,
+        "message": (ending.message or "")[:2000],
+        "file": ending.file,
+        "line": ending.line,
+        "how": ending.how,
+        "exit_code": ending.status,
+        "traceback": ending.stderr if ending.how in ("raised", "interrupted") else None,
+    }
 
 
 def scope_repr(scope: Scope) -> str:
@@ -135,32 +249,41 @@ def graph_caption(g: AutogradGraph) -> str:
 
 @dataclass
 class Report:
-    """A finished ``render`` or ``check`` of a script: what ran, what was written, and the
-    findings (computed once, when the report is made)."""
+    """A finished ``render`` or ``check`` of a script: what ran, how it ended, what was
+    written, and the findings the :class:`Policy` keeps (computed once, when the report is
+    made)."""
 
     scope: Scope
-    exit_code: int | str | None = None  # the script's own sys.exit() value
+    ending: ScriptExit | None = None  # how the script ended (None: not a script run)
+    policy: Policy = field(default_factory=Policy)
     files: dict[str, str] = field(default_factory=dict)  # graph id -> its main file
     written: list[str] = field(default_factory=list)  # every file written, report.json last
     engine: str | None = None  # the layout engine that ran
+    #: ``(signal name, exit status)`` when SIGINT/SIGTERM stopped the drawing
+    stopped: tuple[str, int] | None = None
+    not_drawn: dict[str, str] = field(default_factory=dict)  # graph id -> the file it would be
+    drawing: list[str] = field(default_factory=list)  # what the drawing had to change
     findings: list[Finding] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.findings = self.scope.findings
+        self.findings = self.policy.kept(self.scope.findings)
+
+    @property
+    def script_status(self) -> int:
+        """The exit status ``python SCRIPT`` would have given."""
+        if self.ending is not None:
+            return self.ending.status
+        return 1 if self.scope.events.error is not None else 0
 
     @property
     def status(self) -> int:
-        """The exit status (see the module docstring)."""
-        bad = self.scope.events.error is not None or any(
-            f.severity in (ERROR, WARNING) for f in self.findings
-        )
-        ours = 1 if bad else 0
-        code = self.exit_code
-        theirs = code if isinstance(code, int) else (1 if code is not None else 0)
-        return max(ours, theirs)
+        """graphscope's exit status: the larger of ours and the script's (module docstring)."""
+        if self.stopped is not None:
+            return self.stopped[1]
+        return max(1 if self.policy.fails(self.findings) else 0, self.script_status)
 
-    def summary(self) -> str:
-        """What ``graphscope render`` prints."""
+    def summary(self, *, verbose: bool = False) -> str:
+        """What ``graphscope render`` prints (``verbose``: also every backward call)."""
         scope = self.scope
         calls = len(scope.events.backward)
         lines = [
@@ -171,21 +294,65 @@ class Report:
         for g in scope.captures:
             n = len(g.graph.get("calls", []))
             lines.append(f"  {g.graph.get('id')}: {len(g)} nodes, stands for {n} call(s)")
+        if verbose:
+            lines.extend(call_lines(scope))
         if calls == 0:
             lines.append(
                 "  no backward call ran, so there is no graph to draw: graphscope captures the "
                 "graph at each backward call (or call graphscope.render(tensor, path) in the script)"
             )
         lines.extend(f"  wrote {p}" for p in self.written)
-        lines.extend(outcome_lines(self.findings, scope.notes, scope.events.error))
+        lines.extend(f"  note: {n}" for n in self.drawing)
+        lines.extend(self.outcome())
         return "\n".join(lines)
 
-    def text(self) -> str:
-        """What ``graphscope check`` prints."""
-        return scope_text(self.scope, self.findings)
+    def skipped(self) -> str | None:
+        """When a signal stopped the drawing: which graphs it left out (None otherwise)."""
+        if self.stopped is None:
+            return None
+        name, code = self.stopped
+        left = ", ".join(f"{gid} ({path})" for gid, path in self.not_drawn.items())
+        return (
+            f"graphscope: {name} stopped the drawing; skipped {left or 'nothing'}; "
+            f"report.json lists what was drawn (exit status {code})"
+        )
+
+    def outcome(self) -> list[str]:
+        """The findings, graphscope's notes and how the script ended (what ``-q`` keeps)."""
+        return outcome_lines(self.findings, self.scope.notes, self.scope.events.error, self.ending)
+
+    def text(self, *, verbose: bool = False) -> str:
+        """What ``graphscope check`` prints (``verbose``: also every backward call)."""
+        scope = self.scope
+        lines = [
+            f"backward calls: {len(scope.events.backward)}, distinct graphs: {len(scope.captures)}"
+        ]
+        for g in scope.captures:
+            lines.append(
+                f"  {g.graph.get('id')}: {len(g)} nodes, {g.number_of_edges()} edges, "
+                f"calls {ranges(g.graph.get('calls', []))}"
+            )
+        if verbose:
+            lines.extend(call_lines(scope))
+        return "\n".join(lines + self.outcome())
 
     def to_dict(self) -> dict[str, Any]:
-        return scope_dict(self.scope, self.files, self.findings)
+        """The JSON report (:func:`scope_dict`) of this run."""
+        return scope_dict(
+            self.scope, self.files, self.findings, ending=self.ending, status=self.status
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+
+def call_lines(scope: Scope) -> list[str]:
+    """One line per backward call: ``  call 2: backward of loss at train.py:9 -> g1``."""
+    lines = []
+    for b in scope.events.backward:
+        roots = ", ".join(b.roots) or "?"
+        at = f" at {location(b.file, b.line)}" if b.file else ""
+        graph = f" -> {b.graph}" if b.graph else " (not captured)"
+        error = f" raised {b.error_type}" if b.error_type else ""
+        lines.append(f"  call {b.index}: {b.api} of {roots}{at}{graph}{error}")
+    return lines

@@ -1,8 +1,13 @@
 """Run a user's script under ``watch`` and report on it: the library behind the command line.
 
 ``graphscope check train.py`` is :func:`check_script`, ``graphscope render train.py`` is
-:func:`render_script`; both return a :class:`~graphscope.report.Report` (what ran, the
-findings, the files written, the exit status).
+:func:`render_script` (``module=True``: ``script`` is a module name run as ``python -m``
+would); both return a :class:`~graphscope.report.Report` (what ran, how it ended, the
+findings its :class:`~graphscope.report.Policy` keeps, the files written, the exit status).
+A script that raised, called ``sys.exit`` or was stopped by Ctrl-C still gets its report and
+pictures of what it captured until then; ``show`` receives, as soon as it ended, what Python
+would have printed to stderr (the traceback of the script's own frames, a ``sys.exit``
+message).
 
 >>> import graphscope.runner as runner  # doctest: +SKIP
 >>> rep = runner.render_script("train.py", out="out")  # doctest: +SKIP
@@ -19,17 +24,19 @@ from typing import TYPE_CHECKING
 from graphscope._gc import gc_paused
 from graphscope.errors import UsageError
 from graphscope.options import Options
-from graphscope.report import Report
+from graphscope.report import Policy, Report
 
 if TYPE_CHECKING:
     from graphscope.layout import Engine
     from graphscope.script import Run
     from graphscope.watcher import Scope
 
-__all__ = ["check_script", "render_script", "Progress"]
+__all__ = ["check_script", "render_script", "Progress", "Show"]
 
 #: ``progress(message)``: a line to show the user while a long run goes on (stderr)
 Progress = Callable[[str], None]
+#: ``show(text)``: what Python prints to stderr as the script dies (traceback, sys.exit text)
+Show = Callable[[str], None]
 
 _BIG = 2000  # graphs over this many nodes get a "drawing ..." line
 
@@ -38,12 +45,16 @@ def check_script(
     script: str | os.PathLike[str],
     args: Sequence[str] = (),
     *,
+    module: bool = False,
+    policy: Policy | None = None,
     max_graphs: int = 20,
     progress: Progress | None = None,
+    show: Show | None = None,
 ) -> Report:
-    """Run ``script`` with ``args`` as ``python script args`` would, under ``watch``."""
-    run = _run(script, args, max_graphs, progress)
-    return Report(run.scope, run.exit_code)
+    """Run ``script`` with ``args`` as ``python script args`` (``module``: ``python -m script
+    args``) would, under ``watch``."""
+    run = _run(script, args, module, max_graphs, progress, show)
+    return Report(run.scope, run.ending, policy or Policy())
 
 
 def render_script(
@@ -52,8 +63,11 @@ def render_script(
     *,
     out: str | os.PathLike[str] = "graphscope-out",
     options: Options | None = None,
+    module: bool = False,
+    policy: Policy | None = None,
     max_graphs: int = 20,
     progress: Progress | None = None,
+    show: Show | None = None,
 ) -> Report:
     """:func:`check_script`, then draw each distinct graph into ``out`` (``<stem>.<gid>.<ext>``,
     plus drill-downs) and write ``out/report.json``."""
@@ -62,17 +76,29 @@ def render_script(
     options = options or Options()
     outdir = _outdir(out)
     engine = find_engine(options.engine) if options.format not in ("dot", "json") else None
-    run = _run(script, args, max_graphs, progress)
-    report = Report(run.scope, run.exit_code, engine=engine.name if engine else None)
-    _draw(report, outdir, Path(script).stem, options, engine, progress)
+    if options.format == "pdf" and engine is not None and engine.name == "embedded":
+        from graphscope.pdf import require_typst
+
+        require_typst()  # before the script runs, not after
+    run = _run(script, args, module, max_graphs, progress, show)
+    report = Report(
+        run.scope, run.ending, policy or Policy(), engine=engine.name if engine else None
+    )
+    stem = str(script) if module else Path(script).stem
+    _draw(report, outdir, stem, options, engine, progress)
     _write_json(report, outdir / "report.json")
     return report
 
 
 def _run(
-    script: str | os.PathLike[str], args: Sequence[str], max_graphs: int, progress: Progress | None
+    script: str | os.PathLike[str],
+    args: Sequence[str],
+    module: bool,
+    max_graphs: int,
+    progress: Progress | None,
+    show: Show | None,
 ) -> Run:
-    from graphscope.script import run_script
+    from graphscope.script import run_module, run_script
 
     tick = None
     if progress is not None:
@@ -83,7 +109,17 @@ def _run(
                 f"graphscope: {script} running for {seconds:.0f} s, {calls} backward calls so far"
             )
 
-    return run_script(script, list(args), progress=tick, progress_every=10.0, max_graphs=max_graphs)
+    if module:
+        run = run_module(
+            str(script), list(args), progress=tick, progress_every=10, max_graphs=max_graphs
+        )
+    else:
+        run = run_script(
+            script, list(args), progress=tick, progress_every=10, max_graphs=max_graphs
+        )
+    if show is not None and run.ending.stderr:
+        show(run.ending.stderr)
+    return run
 
 
 def _outdir(out: str | os.PathLike[str]) -> Path:
@@ -106,19 +142,34 @@ def _draw(
     progress: Progress | None,
 ) -> None:
     """Each distinct graph (findings attached) into ``outdir``; records what was written."""
+    from graphscope._child import Interrupted, stop_on_signals
     from graphscope.draw import render_graph
 
     ext = "gv" if options.format == "dot" else options.format
     # the script is done: the drawing of a big graph should not pay for the collector
-    # rescanning the user's model and our capture again and again (seconds at 50k nodes)
+    # rescanning the user's model and our capture again and again (seconds at 50k nodes);
+    # SIGINT/SIGTERM now stop the layout and keep what is drawn (not while the script ran)
     with gc_paused():
-        for g in report.scope.graphs(report.findings):
-            gid = str(g.graph.get("id"))
-            if len(g) > _BIG and progress is not None:
-                progress(f"graphscope: drawing {gid} ({len(g)} nodes)...")
-            res = render_graph(g, outdir / f"{stem}.{gid}.{ext}", options, engine=engine)
-            report.files[gid] = str(res.path)
-            report.written += [str(res.path), *(str(p) for p in res.extra)]
+        try:  # around the with: a signal that lands while it restores the handlers is caught
+            with stop_on_signals():
+                for g in report.scope.graphs(report.findings):
+                    gid = str(g.graph.get("id"))
+                    path = outdir / f"{stem}.{gid}.{ext}"
+                    report.not_drawn[gid] = str(path)
+                    if len(g) > _BIG and progress is not None:
+                        progress(f"graphscope: drawing {gid} ({len(g)} nodes)...")
+                    res = render_graph(g, path, options, engine=engine)
+                    del report.not_drawn[gid]
+                    report.files[gid] = str(res.path)
+                    report.written += [str(res.path), *(str(p) for p in res.extra)]
+                    report.drawing += res.notes
+        except Interrupted as err:
+            report.stopped = (err.name, err.exit_code)
+            drawn = set(report.files)
+            for g in report.scope.captures:
+                gid = str(g.graph.get("id"))
+                if gid not in drawn:
+                    report.not_drawn.setdefault(gid, str(outdir / f"{stem}.{gid}.{ext}"))
 
 
 def _write_json(report: Report, path: Path) -> None:

@@ -1,13 +1,19 @@
-"""Run a user's script the way ``python SCRIPT ARGS`` would, under :func:`graphscope.watch`.
+"""Run a user's script the way ``python SCRIPT ARGS`` (or ``python -m MODULE ARGS``) would,
+under :func:`graphscope.watch`.
 
-``__name__`` is ``"__main__"``, ``sys.argv`` is ``[SCRIPT, *ARGS]`` and the script's directory
-is first on ``sys.path``. Whatever the script does (raise, ``sys.exit``, print), the caller
-gets a :class:`~graphscope.watch.Scope` back, with the script's own exception, if any, turned
-into plain data in ``scope.events.error``; the interpreter state we touched is restored.
+A file runs with ``__name__ == "__main__"``, ``sys.argv == [SCRIPT, *ARGS]`` and the script's
+directory first on ``sys.path``; a module (:func:`run_module`) as ``python -m`` runs it:
+``runpy.run_module`` semantics, ``sys.argv[0]`` the module's file and the working directory
+first on ``sys.path``. Whatever the script does (raise, ``sys.exit``, print, be interrupted by
+Ctrl-C), the caller gets a :class:`Run` back: what ``watch`` captured up to that moment, and
+how the script ended (:class:`~graphscope.model.ScriptExit`: Python's exit status, and the
+traceback of the script's own frames as Python would print it). The interpreter state we
+touched (``sys.argv``, ``sys.path``) is restored.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import runpy
 import sys
@@ -19,12 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import torch
+
 from graphscope._tensors import is_internal
 from graphscope.errors import UsageError
-from graphscope.model import ScriptError
+from graphscope.model import ScriptError, ScriptExit
 from graphscope.watcher import Scope, watch
 
-__all__ = ["run_script", "Run"]
+__all__ = ["run_script", "run_module", "Run", "script_traceback"]
+
+_OUR_DIR = os.path.dirname(os.path.abspath(__file__))
+_SCENARIO_DIR = os.path.join(_OUR_DIR, "scenarios")  # user code, shipped with us
+_RUNPY = os.path.abspath(runpy.__file__)
+_OVERRIDES = os.path.join(os.path.dirname(os.path.abspath(torch.__file__)), "overrides.py")
 
 
 @dataclass
@@ -32,11 +45,17 @@ class Run:
     """A finished script run: what ``watch`` saw, plus how the script ended."""
 
     scope: Scope
-    exit_code: int | str | None  # the script's sys.exit() value, None when it just ended
+    ending: ScriptExit
     seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        """The exit status ``python SCRIPT`` would have given."""
+        return self.ending.status
 
 
 def check_script(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a readable Python file, or a UsageError saying what is wrong with it."""
     p = Path(path)
     if not p.exists():
         raise UsageError(f"no such script: {path}")
@@ -52,6 +71,25 @@ def check_script(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def check_module(name: str) -> str:
+    """``name`` as a module ``python -m`` could find (its top-level package is looked up
+    without running any of its code), or a UsageError."""
+    parts = name.split(".")
+    if not name or not all(part.isidentifier() for part in parts):
+        raise UsageError(f"-m {name!r}: not a module name (give a dotted name such as pkg.train)")
+    top = parts[0]
+    sys.path.insert(0, os.getcwd())
+    try:
+        found = top in sys.modules or importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        found = False
+    finally:
+        sys.path.pop(0)
+    if not found:
+        raise UsageError(f"-m {name}: no module named {top} (looked in {os.getcwd()} and sys.path)")
+    return name
+
+
 def run_script(
     path: str | os.PathLike[str],
     args: Sequence[str] = (),
@@ -60,33 +98,67 @@ def run_script(
     progress_every: float = 5.0,
     **watch_options: object,
 ) -> Run:
-    """Run ``path`` with ``args`` under ``watch(**watch_options)``; never raises for the
-    script's own errors (they land in ``run.scope.events.error``).
+    """Run ``path`` with ``args`` under ``watch(**watch_options)`` as ``python path args``
+    would; never raises for the script's own errors, ``sys.exit`` or Ctrl-C (see :class:`Run`).
 
     ``progress(scope, seconds)`` is called from a background thread every
     ``progress_every`` seconds while the script runs (for a long run's progress line).
     """
     p = check_script(path)
     script = str(p)
+    code_path = os.path.abspath(script)  # as python names the file of its code (3.9+)
+
+    def body() -> None:
+        runpy.run_path(code_path, run_name="__main__")
+
+    path0 = str(p.resolve().parent)
+    return _run(body, script, [script, *args], path0, progress, progress_every, watch_options)
+
+
+def run_module(
+    name: str,
+    args: Sequence[str] = (),
+    *,
+    progress: Callable[[Scope, float], None] | None = None,
+    progress_every: float = 5.0,
+    **watch_options: object,
+) -> Run:
+    """Run module ``name`` with ``args`` under ``watch`` as ``python -m name args`` would
+    (``runpy.run_module`` with ``alter_sys``: ``sys.argv[0]`` becomes the module's file, the
+    working directory is first on ``sys.path``); otherwise as :func:`run_script`."""
+    check_module(name)
+
+    def body() -> None:
+        runpy.run_module(name, run_name="__main__", alter_sys=True)
+
+    return _run(body, name, [name, *args], os.getcwd(), progress, progress_every, watch_options)
+
+
+def _run(
+    body: Callable[[], None],
+    script: str,
+    argv: list[str],
+    path0: str,
+    progress: Callable[[Scope, float], None] | None,
+    progress_every: float,
+    watch_options: dict[str, object],
+) -> Run:
+    """Run ``body`` under ``watch`` with ``sys.argv``/``sys.path[0]`` set; how it ended."""
     saved_argv, saved_path = sys.argv[:], sys.path[:]
-    sys.argv = [script, *args]
-    sys.path.insert(0, str(p.resolve().parent))
-    exit_code: int | str | None = None
+    sys.argv = argv
+    sys.path.insert(0, path0)
+    ending = ScriptExit("finished")
     start = time.perf_counter()
     stop = threading.Event()
     try:
         with watch(script=script, **watch_options) as scope:  # type: ignore[arg-type]
             ticker = _ticker(scope, progress, progress_every, stop, start) if progress else None
             try:
-                runpy.run_path(script, run_name="__main__")
-            except SystemExit as ex:
-                exit_code = (
-                    ex.code if isinstance(ex.code, (int, str)) or ex.code is None else str(ex.code)
-                )
-            except KeyboardInterrupt:
-                raise
-            except BaseException as ex:  # the script's own failure: keep it as data
-                scope.events.error = _script_error(ex, script)
+                body()
+            except BaseException as ex:  # the script's own ending: keep it as data
+                ending = _ending(ex, script)
+                if ending.how == "raised":
+                    scope.events.error = _script_error(ex, ending)
                 del ex
             finally:
                 stop.set()
@@ -94,7 +166,7 @@ def run_script(
                     ticker.join(timeout=1)
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
-    return Run(scope, exit_code, time.perf_counter() - start)
+    return Run(scope, ending, time.perf_counter() - start)
 
 
 def _ticker(
@@ -114,15 +186,82 @@ def _ticker(
     return t
 
 
-def _script_error(ex: BaseException, script: str) -> ScriptError:
-    """Type, message and the innermost line of the user's code of an exception."""
+def _ending(ex: BaseException, script: str) -> ScriptExit:
+    """How the script ended with ``ex``, as Python's top level would treat it."""
+    file, line = _user_line(ex, script)
+    if isinstance(ex, SystemExit):
+        code = ex.code
+        if code is None or isinstance(code, int):  # bool is an int too, as in Python
+            status = int(code or 0) % 256
+            return ScriptExit("sys.exit", status, "SystemExit", str(code), file, line)
+        text = str(code)  # Python prints any other argument to stderr and exits 1
+        return ScriptExit("sys.exit", 1, "SystemExit", text, file, line, text + "\n")
+    how, status = ("interrupted", 130) if isinstance(ex, KeyboardInterrupt) else ("raised", 1)
+    message = str(ex).strip()
+    return ScriptExit(how, status, type(ex).__name__, message, file, line, script_traceback(ex))
+
+
+def _user_line(ex: BaseException, script: str) -> tuple[str | None, int | None]:
+    """The innermost line of the user's code in ``ex``'s traceback (a SyntaxError: its own)."""
+    if isinstance(ex, SyntaxError):
+        return ex.filename or script, ex.lineno
     file = line = None
     tb: TracebackType | None = ex.__traceback__
     for frame, lineno in traceback.walk_tb(tb):
         name = frame.f_code.co_filename
         if not is_internal(name):
             file, line = name, lineno
-    if isinstance(ex, SyntaxError):
-        file, line = ex.filename or script, ex.lineno
-    message = str(ex).strip() or type(ex).__name__
-    return ScriptError(type(ex).__name__, message[:2000], file, line)
+    return file, line
+
+
+def _script_error(ex: BaseException, ending: ScriptExit) -> ScriptError:
+    """The exception as the checks read it: type, message, innermost user line."""
+    message = ending.message or type(ex).__name__
+    return ScriptError(type(ex).__name__, message[:2000], ending.file, ending.line)
+
+
+def _ours(filename: str) -> bool:
+    """A frame of graphscope itself or of the runpy machinery that started the script."""
+    if filename.startswith(_OUR_DIR + os.sep):
+        return not filename.startswith(_SCENARIO_DIR + os.sep)
+    return filename in (_RUNPY, "<frozen runpy>")
+
+
+def script_traceback(ex: BaseException) -> str:
+    """The traceback Python prints for ``ex``, without graphscope's or runpy's frames.
+
+    Chained exceptions (``raise ... from``, "During handling ...") are kept, as Python shows
+    them; torch's and the script's frames are kept; only the frames of ours that ran the
+    script (and the hooks we wrapped around torch's calls) are dropped.
+    """
+    te = traceback.TracebackException(type(ex), ex, ex.__traceback__, compact=True)
+    _drop_our_frames(te, set())
+    return "".join(te.format())
+
+
+def _drop_our_frames(te: traceback.TracebackException, seen: set[int]) -> None:
+    if id(te) in seen:
+        return
+    seen.add(id(te))
+    te.stack = traceback.StackSummary.from_list(_their_frames(list(te.stack)))
+    for nested in (te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())):
+        if nested is not None:
+            _drop_our_frames(nested, seen)
+
+
+def _their_frames(stack: list[traceback.FrameSummary]) -> list[traceback.FrameSummary]:
+    """``stack`` less our frames, and less the frames torch adds only to call into a mode of
+    ours (``return handle_torch_function(...)`` and ``torch/overrides.py`` just before one of
+    our frames), which plain Python would not show."""
+    drop = set()
+    for i, frame in enumerate(stack):
+        if not _ours(frame.filename):
+            continue
+        drop.add(i)
+        j = i - 1
+        while j >= 0 and stack[j].filename == _OVERRIDES:
+            drop.add(j)
+            j -= 1
+        if j < i - 1 and j >= 0 and "handle_torch_function" in (stack[j].line or ""):
+            drop.add(j)
+    return [f for i, f in enumerate(stack) if i not in drop]

@@ -35,7 +35,7 @@ from graphscope.model import (
     AutogradGraph,
     Finding,
     format_number,
-    short_path,
+    location,
     summary_text,
 )
 from graphscope.options import Options
@@ -57,6 +57,8 @@ GROUP_FILL, GROUP_BORDER = "#fff4cc", "#b7791f"
 UNREACHED_FILL, UNREACHED_FONT = "#f2f2f2", "#9a9a9a"
 SEVERITY_COLOR: Mapping[str, str] = {ERROR: "#d32f2f", WARNING: "#e65100", INFO: "#1565c0"}
 STALE_COLOR = SEVERITY_COLOR[ERROR]
+STATE_COLOR = "#6b46c1"  # a loop's state edge
+BOUNDARY_COLOR, BOUNDARY_FILL = "#8a8a8a", "#f7f7f7"  # a drill-down's neighbours
 FREED_COLOR = "#7a7a7a"
 MAX_SAVED_LINES = 6
 MAX_PARAM_LINES = 4
@@ -94,10 +96,22 @@ def shape_text(shape: Sequence[int] | None) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def count_text(n: int) -> str:
+    """``7``, ``1.2k``, ``3.4M``: a parameter count, short.
+
+    >>> count_text(7), count_text(1234), count_text(3_400_000)
+    ('7', '1.2k', '3.4M')
+    """
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f}".rstrip("0").rstrip(".") + unit
+    return str(n)
+
+
 def _where(d: Mapping[str, Any]) -> str | None:
     if not d.get("file"):
         return None
-    return f"{short_path(d['file'], base_only=True)}:{d.get('line')}"
+    return location(d["file"], d.get("line"), base_only=True)
 
 
 def flags_text(d: Mapping[str, Any]) -> list[str]:
@@ -140,10 +154,12 @@ def _worst(findings: Sequence[Finding]) -> str | None:
     return None
 
 
-def tensor_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[str, str]:
+def tensor_style(
+    d: Mapping[str, Any], findings: Sequence[Finding] = (), cluster: str | None = None
+) -> dict[str, str]:
     role = d.get("role") or ROLE_NAMED
     fill, border, _ = ROLE_STYLE.get(role, ROLE_STYLE[ROLE_NAMED])
-    title = d.get("name") or d.get("label") or "tensor"
+    title = short_name(d.get("name") or d.get("label") or "tensor", cluster)
     lines = [_font(esc(title), bold=True)]
     lines.append(
         _font(esc(f"{shape_text(d.get('shape'))} {d.get('dtype') or ''}".strip()), size=SMALL)
@@ -171,8 +187,8 @@ def tensor_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict
     return attrs
 
 
-def saved_line(s: Mapping[str, Any]) -> str:
-    name = s.get("tensor_name") or s.get("name")
+def saved_line(s: Mapping[str, Any], cluster: str | None = None) -> str:
+    name = short_name(str(s.get("tensor_name") or s.get("name")), cluster)
     status = s.get("status")
     if status == SAVED_STALE:
         return _font(
@@ -192,21 +208,27 @@ def saved_line(s: Mapping[str, Any]) -> str:
 
 
 def op_style(
-    d: Mapping[str, Any], options: Options, findings: Sequence[Finding] = ()
+    d: Mapping[str, Any],
+    options: Options,
+    findings: Sequence[Finding] = (),
+    cluster: str | None = None,
 ) -> dict[str, str]:
     lines = [_font(esc(d.get("label") or d.get("name") or "op"), bold=True)]
     if options.show_source:
         where = _where(d)
-        parts = [p for p in (where, d.get("module")) if p]
+        module = d.get("module") if d.get("module") != cluster else None  # the box says it
+        parts = [p for p in (where, module) if p]
         if parts:
             lines.append(_font(esc(" · ".join(parts)), size=SMALL))
+    if options.show_shapes and d.get("shape") is not None:
+        lines.append(_font(esc(f"→ {shape_text(d['shape'])}"), size=SMALL))
     saved = d.get("saved") or []
     if options.show_saved and saved:
         if d.get("freed") and all(s.get("status") == SAVED_FREED for s in saved):
             lines.append(_font("saved tensors freed by backward", color=FREED_COLOR, size=SMALL))
         else:
             shown = sorted(saved, key=lambda s: s.get("status") != SAVED_STALE)[:MAX_SAVED_LINES]
-            lines.extend(saved_line(s) for s in shown)
+            lines.extend(saved_line(s, cluster) for s in shown)
             if len(saved) > MAX_SAVED_LINES:
                 lines.append(_font(esc(f"… {len(saved) - MAX_SAVED_LINES} more saved"), size=SMALL))
     if options.show_attrs:
@@ -229,10 +251,19 @@ def op_style(
 def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[str, str]:
     name = d.get("name") or d.get("label") or "group"
     repeat = int(d.get("repeat") or 1)
-    title = f"{name} ×{repeat}" if repeat > 1 else str(name)
-    lines = [_font(esc(title), bold=True), _font(esc(f"{d.get('ops', 0)} ops"), size=SMALL)]
+    title = str(d.get("label") or (f"{name} ×{repeat}" if repeat > 1 else name))
+    ops = int(d.get("ops") or 0)
+    count = f"{ops} ops" + (f", {ops // repeat} per copy" if repeat > 1 and ops >= repeat else "")
+    cls = d.get("module_class")
+    if cls and str(cls) not in title:
+        count = f"{cls} · {count}"
+    if d.get("param_count"):
+        count += f" · {count_text(int(d['param_count']))} params"
+    lines = [_font(esc(title), bold=True), _font(esc(count), size=SMALL)]
     params = list(d.get("params") or [])
+    module = d.get("module")
     for pname, pshape in params[:MAX_PARAM_LINES]:
+        pname = short_name(str(pname), module)
         lines.append(_font(esc(f"{pname} {shape_text(pshape)}"), size=SMALL))
     if len(params) > MAX_PARAM_LINES:
         lines.append(_font(esc(f"… {len(params) - MAX_PARAM_LINES} more parameters"), size=SMALL))
@@ -246,7 +277,7 @@ def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[
         "fillcolor": GROUP_FILL,
         "color": GROUP_BORDER,
         "label": _label(lines),
-        "tooltip": esc(f"{title}: {d.get('ops', 0)} ops collapsed"),
+        "tooltip": esc(f"{title}: {ops} ops collapsed"),
     }
     if d.get("link"):
         # a drill-down file name: ASCII letters, digits and ._- (draw._file_name), never cut
@@ -258,18 +289,38 @@ def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[
     return attrs
 
 
+def short_name(name: str, cluster: str | None) -> str:
+    """A name inside the box of module ``cluster``, from that module's own name on:
+    ``model.bert.encoder.layer.0.output.dense.weight`` in the box ``...output.dense`` reads
+    ``dense.weight`` (the boxes around it say the rest; the tooltip has the full name)."""
+    if cluster and name.startswith(cluster + "."):
+        parts = cluster.split(".")
+        keep = 2 if len(parts) > 1 and parts[-1].isdigit() else 1  # ``main.0.weight``
+        return ".".join(parts[-keep:]) + name[len(cluster) :]
+    return name
+
+
 def node_style(
-    d: Mapping[str, Any], options: Options, findings: Sequence[Finding] = ()
+    d: Mapping[str, Any],
+    options: Options,
+    findings: Sequence[Finding] = (),
+    cluster: str | None = None,
 ) -> dict[str, str]:
-    """graphviz attributes for one node of an :class:`~graphscope.model.AutogradGraph`."""
+    """graphviz attributes for one node of an :class:`~graphscope.model.AutogradGraph`;
+    ``cluster``: the module box it is drawn in, if any (names inside it are shortened)."""
     kind = d.get("kind")
     if kind == TENSOR:
-        return tensor_style(d, findings)
-    if kind == OP:
-        return op_style(d, options, findings)
-    if kind == GROUP:
-        return group_style(d, findings)
-    return {"label": _label([esc(d.get("label") or "?")])}
+        attrs = tensor_style(d, findings, cluster)
+    elif kind == OP:
+        attrs = op_style(d, options, findings, cluster)
+    elif kind == GROUP:
+        attrs = group_style(d, findings)
+    else:
+        return {"label": _label([esc(d.get("label") or "?")])}
+    if d.get("boundary"):  # a drill-down's neighbour: drawn faint, it is not part of the group
+        attrs["style"] = attrs.get("style", "") + ",dashed"
+        attrs.update(color=BOUNDARY_COLOR, fontcolor=BOUNDARY_COLOR, fillcolor=BOUNDARY_FILL)
+    return attrs
 
 
 def edge_style(d: Mapping[str, Any], stale: bool = False) -> dict[str, str]:
@@ -280,8 +331,15 @@ def edge_style(d: Mapping[str, Any], stale: bool = False) -> dict[str, str]:
     slots = d.get("slots") or []
     if len(slots) > 1:
         attrs["label"] = esc(f"×{len(slots)}")
-    if d.get("repeat"):
-        attrs["style"] = "bold"
+    state = list(d.get("state") or [])
+    if d.get("recurrent") or "state" in d:  # a loop's state, handed from one step to the next
+        attrs.update(color=STATE_COLOR, fontcolor=STATE_COLOR, penwidth="1.6", style="bold")
+        attrs["label"] = esc(
+            ", ".join(state) if state else "next" if d.get("recurrent") else "state"
+        )
+        attrs["tooltip"] = esc(
+            "each copy hands this to the next" + (f": {shape_text(shape)}" if shape else "")
+        )
     if stale:
         attrs.update(color=STALE_COLOR, penwidth="2")
     return attrs
@@ -381,14 +439,21 @@ MAX_CLUSTERS = 60  # more module boxes than this make the layout slow and the pi
 def module_tree(graph: AutogradGraph) -> dict[str, list[str]] | None:
     """Which nodes go in which module box: ``{module path: [node ids directly in it]}`` plus
     every ancestor path (empty lists), in order of first appearance; None when there is
-    nothing (or too much) to group. Ops and parameters are boxed by their ``module``."""
+    nothing (or too much) to group. Ops and parameters are boxed by their ``module``, groups
+    by their ``cluster`` (a fold stays inside the module whose steps it folds)."""
     members: dict[str, list[str]] = {}
     for n, d in graph.nodes(data=True):
+        if d.get("boundary"):
+            continue
         kind = d.get("kind")
         if kind == OP or (kind == TENSOR and d.get("role") == ROLE_PARAM):
             mod = d.get("module")
-            if mod:
-                members.setdefault(str(mod), []).append(n)
+        elif kind == GROUP:
+            mod = d.get("cluster")
+        else:
+            continue
+        if mod:
+            members.setdefault(str(mod), []).append(n)
     if not members:
         return None
     tree: dict[str, list[str]] = {}
@@ -402,6 +467,34 @@ def module_tree(graph: AutogradGraph) -> dict[str, list[str]] | None:
     if len(tree) > MAX_CLUSTERS:
         return None
     return tree
+
+
+def cluster_label(graph: AutogradGraph, path: str, parent: str) -> str:
+    """A module box's label: its name under the box around it, and its class when known
+    (``lstm1 · LSTMCell``)."""
+    rel = path[len(parent) + 1 :] if parent and path.startswith(parent + ".") else path
+    cls = graph.module_class(path)
+    info = (graph.graph.get("modules") or {}).get(path) or {}
+    params = info.get("params") if isinstance(info, dict) else None
+    text = f"{rel} · {cls}" if cls and cls != rel else rel
+    if params:
+        text += f" · {count_text(int(params))} param{'s' if params != 1 else ''}"
+    return esc(text)
+
+
+def caption(graph: AutogradGraph, options: Options) -> str | None:
+    """A line under the picture when it lacks what only ``watch`` records: the source lines
+    (and modules, when they were inferred from the parameters)."""
+    if not options.show_source:
+        return None
+    ops = [d for _, d in graph.nodes(data=True) if d.get("kind") == OP]
+    if not ops or any(d.get("file") for d in ops):
+        return None
+    text = "source lines need graphscope.watch() or the graphscope command (trace() alone "
+    text += "does not record them)"
+    if graph.graph.get("modules_inferred"):
+        text += "; modules here are inferred from the parameters each op reads"
+    return "<" + _font(html.escape(text), color=UNREACHED_FONT, size=SMALL) + ">"
 
 
 def stale_edges(graph: AutogradGraph) -> set[tuple[str, str]]:

@@ -131,8 +131,8 @@ def test_make_demo_renders_the_logistic_regression_model(tmp_path: Path) -> None
         "BinaryCrossEntropyBackward0",
         "loss",
     } <= set(titles)
-    assert any("features" in t for t in titles["AddmmBackward0"])  # module path on the op
-    # and the module's nodes drawn inside one box labelled with its name
+    # the module's nodes drawn inside one box labelled with its name (under the model's
+    # variable, lr_net) and class; the ops inside it need not repeat the module
     import xml.etree.ElementTree as ET
 
     from tests.graphs import SVG_NS
@@ -143,7 +143,11 @@ def test_make_demo_renders_the_logistic_regression_model(tmp_path: Path) -> None
         if g.get("class") == "cluster":
             label = [t.text for t in g.iter(f"{SVG_NS}text")]
             boxes[g.find(f"{SVG_NS}title").text] = label  # type: ignore[union-attr]
-    assert boxes["cluster_features"] == ["features"] and boxes["cluster_sigmoid"] == ["sigmoid"]
+    assert boxes["cluster_lr_net"] == ["lr_net · LR · 3 params"]
+    assert boxes["cluster_lr_net.features"] == ["features · Linear · 3 params"]
+    assert boxes["cluster_lr_net.sigmoid"] == ["sigmoid · Sigmoid"]
+    assert boxes["cluster_loss_fn"] == ["loss_fn · BCELoss"]
+    assert titles["AddmmBackward0"][1] == "logistic_regression.py:36"  # x = self.features(x)
 
 
 @pytest.mark.parametrize(

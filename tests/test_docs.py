@@ -59,6 +59,7 @@ def _toolchain_note() -> str:
     return ""
 
 
+@pytest.mark.slow
 def test_committed_docs_are_current(built: tuple[Path, list[Path]]) -> None:
     out, written = built
     fresh, committed = _files(out), _files(DOCS)

@@ -1,325 +1,263 @@
-"""_pdf: the embedded engine's PDF, drawn from graphviz-pure's -Tjson xdot operations."""
+"""PDF output: the embedded engine's SVG turned into PDF by graphscope.pdf (Typst), and dot -Tpdf."""
 
 from __future__ import annotations
 
-import json
+import html
 import re
 import shutil
 import subprocess
-import zlib
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+from click.testing import CliRunner
 
-from graphscope._pdf import MARGIN, parse_color, pdf_text, xdot_to_pdf
+from graphscope import pdf as gpdf
+from graphscope.cli import main
 from graphscope.dot import to_dot
 from graphscope.draw import render_graph
-from graphscope.layout import find_engine
+from graphscope.errors import RenderError
+from graphscope.layout import find_engine, layout
 from graphscope.options import Options
 from graphscope.tracer import trace
+from tests.graphs import seed_tensors
+
+SCRIPTS = Path(__file__).parent / "scripts"
+SEED_LABELS = {"y", "MulBackward0", "AddBackward0", "a", "b", "w", "x"}
+
+needs_pdftotext = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed"
+)
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None, reason="the system Graphviz 'dot' is not installed"
+)
 
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def layout_json(dot: str) -> bytes:
-    """graphviz-pure's -Tjson for ``dot``."""
-    proc = subprocess.run(
-        [find_engine("embedded").path, "-Tjson"],
-        input=dot.encode("utf-8"),
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    return proc.stdout
+def seed_graph():  # type: ignore[no-untyped-def]
+    """y = (w + x)(w + 1), w = 1, x = 2, after backward."""
+    t = seed_tensors()
+    t["y"].backward(retain_graph=True)
+    return trace(t["y"], names=t)
 
 
-def seed_graph():
-    """y = (w + x)(w + 1), w = 1, x = 2, a retains its grad, after backward."""
-    w = torch.tensor([1.0], requires_grad=True)
-    x = torch.tensor([2.0], requires_grad=True)
-    a = torch.add(w, x)
-    a.retain_grad()
-    b = torch.add(w, 1)
-    y = torch.mul(a, b)
-    y.backward(retain_graph=True)
-    return trace(y)
+def loop_graph():  # type: ignore[no-untyped-def]
+    """200 steps of h = tanh(h * w + b): folds into one ``Mul → Add → Tanh ×200`` block."""
+    torch.manual_seed(0)
+    w = torch.randn(4, requires_grad=True)
+    b = torch.randn(4, requires_grad=True)
+    h = torch.randn(4)
+    for _ in range(200):
+        h = torch.tanh(h * w + b)
+    loss = h.sum()
+    return trace(loss, names={"w": w, "b": b, "loss": loss, "h": h})
 
 
-@pytest.fixture(scope="module")
-def seed_json() -> bytes:
-    return layout_json(to_dot(seed_graph()))
-
-
-@pytest.fixture(scope="module")
-def seed_pdf(seed_json: bytes) -> bytes:
-    return xdot_to_pdf(seed_json)
-
-
-def parse_pdf(pdf: bytes) -> dict[int, bytes]:
-    """Objects of a PDF written without object streams, checked against its xref table."""
-    assert pdf.startswith(b"%PDF-1.4\n")
-    assert pdf.endswith(b"%%EOF\n")
+def pdf_objects(pdf: bytes) -> dict[int, bytes]:
+    """The objects of a PDF with a classic xref table, each checked against its offset."""
+    assert pdf.startswith(b"%PDF-1.")
+    assert pdf.rstrip().endswith(b"%%EOF")
     m = re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", pdf)
     assert m, "no startxref"
     xref = int(m.group(1))
-    assert pdf[xref:].startswith(b"xref\n")
-    head = re.match(rb"xref\n0 (\d+)\n", pdf[xref:])
-    assert head
+    head = re.match(rb"xref\r?\n0 (\d+)\r?\n", pdf[xref:])
+    assert head, "startxref does not point at the xref table"
     count = int(head.group(1))
     rows = pdf[xref + head.end() : xref + head.end() + 20 * count]
-    entries = [rows[i : i + 20] for i in range(0, len(rows), 20)]
-    assert len(entries) == count and all(len(e) == 20 and e.endswith(b" \n") for e in entries)
-    assert entries[0] == b"0000000000 65535 f \n"
-    trailer = pdf[xref + head.end() + 20 * count :]
-    assert trailer.startswith(b"trailer\n")
-    assert re.search(rb"/Size %d\b" % count, trailer)
+    entries = [rows[i : i + 20].split() for i in range(0, len(rows), 20)]
+    assert len(entries) == count and entries[0][2] == b"f"
     objects: dict[int, bytes] = {}
-    for num, entry in enumerate(entries[1:], 1):
-        off, gen, kind = entry.split()
-        assert kind == b"n" and gen == b"00000"
+    for num, (off, _gen, kind) in enumerate(entries[1:], 1):
+        assert kind == b"n"
         start = int(off)
-        assert pdf[start:].startswith(b"%d 0 obj\n" % num), f"xref offset of object {num} is wrong"
-        end = pdf.index(b"\nendobj\n", start)
-        objects[num] = pdf[start + len(b"%d 0 obj\n" % num) : end]
-    root = re.search(rb"/Root (\d+) 0 R", trailer)
-    assert root and b"/Type /Catalog" in objects[int(root.group(1))]
+        assert re.match(rb"%d 0 obj\b" % num, pdf[start:]), f"xref offset of object {num} is wrong"
+        objects[num] = pdf[start : pdf.index(b"endobj", start)]
+    assert re.search(rb"trailer\s*<<.*/Size %d\b" % count, pdf[xref:], re.S)
     return objects
 
 
-def content(pdf: bytes) -> str:
-    """The page's decompressed content stream."""
-    objects = parse_pdf(pdf)
-    page = next(body for body in objects.values() if b"/Type /Page " in body)
-    num = int(re.search(rb"/Contents (\d+) 0 R", page).group(1))
-    body = objects[num]
-    length = int(re.search(rb"/Length (\d+)", body).group(1))
-    assert b"/Filter /FlateDecode" in body
-    start = body.index(b"stream\n") + len(b"stream\n")
-    assert body[start + length :] == b"\nendstream"
-    return zlib.decompress(body[start : start + length]).decode("latin-1")
+def svg_size(svg: bytes) -> tuple[float, float]:
+    m = re.search(rb'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+    assert m, "no width/height in pt"
+    return float(m.group(1)), float(m.group(2))
 
 
-def shown_text(stream: str) -> list[str]:
-    """The strings of the content stream's ``Tj`` operators, unescaped."""
-    out = []
-    for m in re.finditer(r"\(((?:\\.|[^\\)])*)\) Tj", stream):
-        out.append(re.sub(r"\\(.)", r"\1", m.group(1)))
-    return out
+def svg_text_lines(svg: bytes) -> list[str]:
+    """Every ``<text>`` of a Graphviz SVG, unescaped."""
+    return [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg.decode())]
 
 
-def media_box(pdf: bytes) -> list[float]:
-    m = re.search(rb"/MediaBox \[([^\]]*)\]", pdf)
-    assert m
-    return [float(v) for v in m.group(1).split()]
+def pdftotext(path: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
-# -- structure ----------------------------------------------------------------------------------
+def no_space(text: str) -> str:
+    return re.sub(r"\s+", "", text)
 
 
-def test_valid_pdf_with_xref_offsets(seed_pdf: bytes) -> None:
-    objects = parse_pdf(seed_pdf)
-    assert b"/Type /Pages /Kids [3 0 R] /Count 1" in objects[2]
-    fonts = [body for body in objects.values() if b"/Type /Font" in body]
-    assert fonts and all(b"/Encoding /WinAnsiEncoding" in f for f in fonts)
-    assert b"/CreationDate" not in seed_pdf and b"/ModDate" not in seed_pdf
+@pytest.fixture(scope="module")
+def seed_svg() -> bytes:
+    return layout(to_dot(seed_graph()), "svg", find_engine("embedded"))
 
 
-def test_media_box_is_bb_plus_margin(seed_json: bytes, seed_pdf: bytes) -> None:
-    llx, lly, urx, ury = (float(v) for v in json.loads(seed_json)["bb"].split(","))
-    box = media_box(seed_pdf)
-    assert box[:2] == [0, 0]
-    assert box[2] == pytest.approx(urx - llx + 2 * MARGIN, abs=1e-3)
-    assert box[3] == pytest.approx(ury - lly + 2 * MARGIN, abs=1e-3)
-    assert content(seed_pdf).startswith(f"1 0 0 1 {MARGIN - llx:g} {MARGIN - lly:g} cm\n")
+@pytest.fixture(scope="module")
+def seed_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pdf") / "seed"
+    return render_graph(seed_graph(), out, Options(format="pdf", engine="embedded")).path
 
 
-def test_deterministic(seed_json: bytes, seed_pdf: bytes) -> None:
-    assert xdot_to_pdf(seed_json) == seed_pdf
-    assert xdot_to_pdf(bytes(seed_json)) == xdot_to_pdf(seed_json)
+# -- the embedded engine's PDF ----------------------------------------------------------------------
 
 
-def test_external_checkers_accept_it(seed_pdf: bytes, tmp_path) -> None:
-    """qpdf / pdftotext, when installed (not required)."""
-    path = tmp_path / "g.pdf"
-    path.write_bytes(seed_pdf)
-    ran = False
-    if shutil.which("qpdf"):
-        ran = True
-        proc = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    if shutil.which("pdftotext"):
-        ran = True
-        proc = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True)
-        assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
-        assert "MulBackward0" in proc.stdout and "grad=[5]" in proc.stdout
-    if not ran:
-        pytest.skip("neither qpdf nor pdftotext is installed")
+def test_embedded_pdf_is_one_page_the_size_of_the_svg(seed_pdf: Path, seed_svg: bytes) -> None:
+    assert seed_pdf.suffix == ".pdf"
+    objects = pdf_objects(seed_pdf.read_bytes())
+    pages = [o for o in objects.values() if re.search(rb"/Type\s*/Page\b", o)]
+    assert len(pages) == 1
+    box = re.search(rb"/MediaBox\s*\[([^\]]*)\]", pages[0])
+    assert box
+    x0, y0, x1, y1 = (float(v) for v in box.group(1).split())
+    width, height = svg_size(seed_svg)
+    assert (x0, y0) == (0, 0)
+    assert (x1, y1) == pytest.approx((width, height), abs=0.01)
+    assert x1 / y1 == pytest.approx(width / height, rel=1e-4)
 
 
-# -- drawing ------------------------------------------------------------------------------------
+def test_fonts_are_embedded_dejavu_sans_mono_regular_and_bold(seed_pdf: Path) -> None:
+    data = seed_pdf.read_bytes()
+    found = re.findall(rb"/BaseFont\s*/[A-Z]{6}\+([\w-]+)", data)
+    fonts = {f.removesuffix(b"-Identity-H") for f in found}
+    assert fonts == {b"DejaVuSansMono", b"DejaVuSansMono-Bold"}  # bold: the <B> titles
+    assert b"/FontFile2" in data  # the glyphs are in the file, not left to the viewer
 
 
-def test_every_label_line_is_drawn(seed_json: bytes, seed_pdf: bytes) -> None:
-    texts = shown_text(content(seed_pdf))
-    for needle in (
-        "MulBackward0",
-        "AddBackward0",
-        "is_leaf=True requires_grad=True",
-        "is_leaf=False requires_grad=True",
-        "grad=[5]",
-        "grad=[2]",
-        "saved b (1,) v0",
-        "(1,) float32",
-        "legend",
-        "root: backward starts here",
-    ):
-        assert needle in texts, needle
-    # every T operation of the layout, in order
-    g = json.loads(seed_json)
-    expected = []
-    for obj in [g, *g.get("objects", []), *g.get("edges", [])]:
-        for key in ("_ldraw_", "_hldraw_", "_tldraw_"):
-            expected += [op["text"] for op in obj.get(key, []) if op["op"] == "T"]
-    assert sorted(texts) == sorted(expected)
+def test_same_svg_gives_the_same_bytes_and_no_date(seed_svg: bytes) -> None:
+    first = gpdf.svg_to_pdf(seed_svg)
+    assert gpdf.svg_to_pdf(seed_svg) == first
+    assert b"/CreationDate" not in first and b"/ModDate" not in first
 
 
-def test_fonts_courier_for_cousine_bold_for_html_b(seed_pdf: bytes) -> None:
-    stream = content(seed_pdf)
-    objects = parse_pdf(seed_pdf)
-    bases = {
-        m.group(1).decode(): m.group(2).decode()
-        for m in re.finditer(rb"/(F\d+) (\d+) 0 R", objects[3])
-    }
-    names = {
-        f: re.search(rb"/BaseFont /([\w-]+)", objects[int(n)]).group(1).decode()
-        for f, n in bases.items()
-    }
-    assert set(names.values()) == {"Courier", "Courier-Bold"}
-    bold = next(f for f, n in names.items() if n == "Courier-Bold")
-    plain = next(f for f, n in names.items() if n == "Courier")
-    assert re.search(rf"BT /{bold} 11 Tf [\d.]+ [\d.]+ Td \(MulBackward0\) Tj ET", stream)
-    assert re.search(rf"BT /{bold} 9 Tf [\d.]+ [\d.]+ Td \(grad=\[5\]\) Tj ET", stream)
-    assert re.search(rf"BT /{plain} 9 Tf [\d.]+ [\d.]+ Td \(saved b \\\(1,\\\) v0\) Tj ET", stream)
+def test_fallback_font_follows_every_family() -> None:
+    svg = '<text font-family="Cousine">a</text><text font-family="Times,serif">b</text>'
+    assert gpdf._with_fallback_font(svg) == (
+        '<text font-family="Cousine, DejaVu Sans Mono">a</text>'
+        '<text font-family="Times,serif, DejaVu Sans Mono">b</text>'
+    )
 
 
-def test_text_centred_with_courier_widths(seed_json: bytes, seed_pdf: bytes) -> None:
-    g = json.loads(seed_json)
-    node = next(o for o in g["objects"] if o.get("name") == "n1")  # MulBackward0
-    t = next(op for op in node["_ldraw_"] if op["op"] == "T" and op["text"] == "MulBackward0")
-    size = 11
-    width = 0.6 * size * len("MulBackward0")
-    x0 = t["pt"][0] - {"l": 0, "c": width / 2, "r": width}[t["align"]]
-    m = re.search(r"([\d.]+) ([\d.]+) Td \(MulBackward0\) Tj", content(seed_pdf))
-    assert float(m.group(1)) == pytest.approx(x0, abs=1e-3)
-    assert float(m.group(2)) == pytest.approx(t["pt"][1], abs=1e-3)
-    assert t["width"] == pytest.approx(
-        0.6 * size * len("MulBackward0"), abs=0.5
-    )  # Cousine = Courier
+@needs_pdftotext
+def test_pdftotext_reads_every_label_line(seed_pdf: Path, seed_svg: bytes) -> None:
+    text = pdftotext(seed_pdf)
+    lines = {ln.strip() for ln in text.splitlines()}
+    assert SEED_LABELS <= lines  # each node's title is a line of its own
+    flat = no_space(text)
+    wanted = svg_text_lines(seed_svg)
+    assert len(wanted) > 30
+    assert [t for t in wanted if no_space(t) not in flat] == []
+    assert "is_leaf=True requires_grad=True" in text and "legend" in lines
 
 
-def test_node_fill_and_pen_colours(seed_pdf: bytes) -> None:
-    stream = content(seed_pdf)
-    assert "0.933 0.941 0.953 rg" in stream  # #eef0f3, op nodes
-    assert "0.851 0.949 0.816 rg" in stream  # #d9f2d0, leaves
-    assert "0.992 0.878 0.702 rg" in stream  # #fde0b3, root
-    assert "0.918 0.863 0.984 rg" in stream  # #eadcfb, retained
-    assert "0.184 0.522 0.353 RG" in stream  # #2f855a, leaf outline
-    assert "0.753 0.337 0.129 RG" in stream and "2 w" in stream  # root: penwidth=2
-    assert "[5 2] 0 d" in stream  # dashed outline of the named non-leaf b
-    assert re.search(r"\nB\n", stream) and re.search(r"\nS\n", stream)  # filled+stroked, stroked
+def test_pdfinfo_accepts_it(seed_pdf: Path, seed_svg: bytes) -> None:
+    if shutil.which("pdfinfo") is None:
+        pytest.skip("pdfinfo (poppler-utils) is not installed")
+    proc = subprocess.run(["pdfinfo", str(seed_pdf)], capture_output=True, text=True, check=True)
+    assert proc.stderr == ""  # no "Syntax Error" of any kind
+    info = proc.stdout
+    assert re.search(r"^Pages:\s+1$", info, re.M)
+    width, height = svg_size(seed_svg)
+    assert re.search(rf"^Page size:\s+{width:g} x {height:g} pts", info, re.M), info
 
 
-def test_background_fill_without_outline(seed_pdf: bytes) -> None:
-    # the graph's background: white fill, pen "#fffffe00" (alpha 0 = none), so only "f"
-    stream = content(seed_pdf)
-    first = stream.split("\n")[1:8]
-    assert first[0] == "1 1 1 rg" and first[-1] == "f"
+@needs_pdftotext
+def test_fold_label_with_arrows_and_times_is_text(tmp_path: Path) -> None:
+    out = render_graph(loop_graph(), tmp_path / "loop", Options(format="pdf", engine="embedded"))
+    assert out.collapsed
+    lines = {ln.strip() for ln in pdftotext(out.path).splitlines()}
+    assert "Mul → Add → Tanh ×200" in lines
+    assert {"loss", "SumBackward0", "w", "b"} <= lines
 
 
-SHAPES_DOT = r"""
-digraph shapes {
-  bgcolor=transparent
-  a [label="x→y × … ⚠ ⓘ (p) é ∀" style="dashed,bold"]
-  b [shape=ellipse style=filled fillcolor="#ff000080" color=red fontname="Helvetica-Bold"]
-  c [shape=point]
-  d [style=filled fillcolor="red:blue" fontname="Times-Roman"]
-  e [shape=box style=filled fillcolor="lightblue" color="none" label=<<U>u</U> <I>i</I>>]
-  a -> b [style=dotted label="lbl"]
-  b -> c [color="blue:red"]
-  b -> e [style=invis]
-}
-"""
+@pytest.mark.slow
+@needs_pdftotext
+def test_cli_pdf_of_the_transformer_keeps_dashes_and_ellipses(tmp_path: Path) -> None:
+    script = str(SCRIPTS / "transformer6.py")
+    args = ["render", script, "-o", str(tmp_path), "--engine", "embedded", "--format", "pdf"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "wrote " + str(tmp_path / "transformer6.g1.pdf") in result.stdout
+    lines = {ln.strip() for ln in pdftotext(tmp_path / "transformer6.g1.pdf").splitlines()}
+    assert "layers.0–5 · TransformerEncoderLayer ×6" in lines
+    assert "… 68 more parameters" in lines
+    assert {"loss", "MeanBackward0", "PowBackward0", "x"} <= lines
 
 
-def test_shapes_styles_and_non_latin_text() -> None:
-    pdf = xdot_to_pdf(layout_json(SHAPES_DOT))
-    stream = content(pdf)
-    texts = shown_text(stream)
-    encoded = [t.encode("latin-1") for t in texts]
-    assert b"x->y \xd7 \x85 ! i (p) \xe9 ?" in encoded  # WinAnsi ×, …, é; ∀ unknown
-    assert b"lbl" in encoded
-    assert "[1 5] 0 d" in stream and "[5 2] 0 d" in stream  # dotted edge, dashed node
-    assert "/GS0 gs" in stream and b"/ca 0.502" in pdf  # #ff000080: half transparent fill
-    assert " c\n" in stream  # ellipses as Béziers
-    assert "0.678 0.847 0.902 rg" in stream  # X11 lightblue
-    assert "1 0 0 rg" in stream  # the gradient's first stop
-    assert b"/BaseFont /Helvetica-Bold" in pdf and b"/BaseFont /Times-Roman" in pdf
-    assert b"/BaseFont /Times-Italic" in pdf  # <I>
-    parse_pdf(pdf)
-    assert xdot_to_pdf(layout_json(SHAPES_DOT)) == pdf
+# -- errors -----------------------------------------------------------------------------------------
 
 
-def test_parse_color() -> None:
-    assert parse_color("#cfe3f7") == pytest.approx((207 / 255, 227 / 255, 247 / 255, 1.0))
-    assert parse_color("#fffffe00") is None
-    assert parse_color("#ff000080")[3] == pytest.approx(128 / 255)
-    assert parse_color("none") is None and parse_color("transparent") is None
-    assert parse_color("white") == (1.0, 1.0, 1.0, 1.0)
-    assert parse_color("Black") == (0.0, 0.0, 0.0, 1.0)
-    assert parse_color("gray50") == (0.5, 0.5, 0.5, 1.0)
-    assert parse_color("/x11/red") == (1.0, 0.0, 0.0, 1.0)
-    assert parse_color("lightblue3") == parse_color("lightblue")
-    assert parse_color("no-such-colour") == (0.0, 0.0, 0.0, 1.0)
-    assert parse_color("0 0 1") == (1.0, 1.0, 1.0, 1.0)  # HSV
+def test_missing_typst_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, seed_svg: bytes
+) -> None:
+    monkeypatch.setitem(sys.modules, "typst", None)  # import typst now raises ImportError
+    with pytest.raises(RenderError) as err:
+        gpdf.svg_to_pdf(seed_svg)
+    message = str(err.value)
+    assert "'typst' package" in message
+    assert "pip install 'torch-graphscope[pdf]'" in message
+    assert "--engine dot" in message and "system Graphviz" in message
 
 
-def test_pdf_text_encoding() -> None:
-    assert pdf_text("→←×…⚠ⓘ☃") == b"-><-\xd7\x85!i?"
-    assert pdf_text("é€") == b"\xe9\x80"
-    assert pdf_text("a\nb") == b"a b"
+def test_missing_typst_is_a_clean_cli_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "typst", None)
+    script = str(SCRIPTS / "seed_graph.py")
+    args = ["render", script, "-o", str(tmp_path), "--engine", "embedded", "--format", "pdf"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "pip install 'torch-graphscope[pdf]'" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "seed_graph.g1.pdf").exists()
 
 
-def test_escapes_in_strings() -> None:
-    g = {
-        "bb": "0,0,100,20",
-        "objects": [
-            {
-                "_gvid": 0,
-                "name": "n",
-                "_ldraw_": [
-                    {"op": "F", "size": 10.0, "face": "Cousine"},
-                    {"op": "c", "grad": "none", "color": "black"},
-                    {"op": "T", "pt": [50, 5], "align": "l", "width": 1, "text": "a(b)\\c"},
-                ],
-            }
-        ],
-    }
-    stream = content(xdot_to_pdf(json.dumps(g).encode()))
-    assert "BT /F1 10 Tf 50 5 Td (a\\(b\\)\\\\c) Tj ET" in stream
+def test_bad_svg_is_a_render_error() -> None:
+    with pytest.raises(RenderError, match="cannot convert the SVG to PDF: failed to parse SVG"):
+        gpdf.svg_to_pdf(b"<svg")
+    with pytest.raises(RenderError, match="cannot convert the SVG to PDF: it is not UTF-8"):
+        gpdf.svg_to_pdf(b"<svg>\xff</svg>")
 
 
-def test_not_json_object() -> None:
-    with pytest.raises(ValueError):
-        xdot_to_pdf(b"[1, 2]")
+@pytest.mark.slow
+def test_typst_is_loaded_only_for_a_pdf() -> None:
+    code = (
+        "import sys, graphscope.draw, graphscope.layout\n"
+        "assert 'graphscope.pdf' not in sys.modules and 'typst' not in sys.modules\n"
+        "print('ok')"
+    )
+    root = str(Path(__file__).parent.parent)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=False
+    )
+    assert proc.stdout.strip() == "ok", proc.stderr
 
 
-# -- end to end -----------------------------------------------------------------------------------
+# -- the system Graphviz still writes PDF itself ----------------------------------------------------
 
 
-def test_render_graph_pdf_with_embedded_engine(tmp_path) -> None:
-    out = render_graph(seed_graph(), tmp_path / "g.pdf", Options(format="pdf", engine="embedded"))
-    assert out.path == tmp_path / "g.pdf" and out.engine == "embedded"
-    pdf = out.path.read_bytes()
-    parse_pdf(pdf)
-    texts = shown_text(content(pdf))
-    assert "MulBackward0" in texts and "grad=[5]" in texts
+@needs_dot
+def test_dot_engine_writes_pdf_without_typst(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "typst", None)  # proves the dot path does not need it
+    out = render_graph(seed_graph(), tmp_path / "seed", Options(format="pdf", engine="dot"))
+    assert out.engine == "dot"
+    data = out.path.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    assert b"Typst" not in data
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed: labels not read back")
+    lines = {ln.strip() for ln in pdftotext(out.path).splitlines()}
+    assert SEED_LABELS <= lines

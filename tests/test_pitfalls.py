@@ -31,7 +31,8 @@ def _check(script: Path) -> tuple[int, dict]:  # type: ignore[type-arg]
 
 def test_every_finding_kind_has_a_pitfall_script() -> None:
     kinds = {EXPECT.match(p.read_text().splitlines()[0])["kind"] for p in PITFALLS}  # type: ignore[index]
-    assert kinds == set(FINDING_KINDS)
+    # ranks-differ needs two ranks: tests/test_distributed.py runs it under torchrun
+    assert kinds == set(FINDING_KINDS) - {"ranks-differ"}
 
 
 @pytest.mark.parametrize("script", PITFALLS, ids=[p.stem for p in PITFALLS])

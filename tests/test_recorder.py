@@ -101,13 +101,14 @@ def test_module_paths(rec: Recorder) -> None:
         hit = rec.provenance(seq)
         if hit is not None:
             mods.setdefault(name, set()).add(hit[3])
-    assert mods["TBackward0"] == {"features.0", "features.2.0", "classifier"}
-    assert mods["ReluBackward0"] == {"features.1"}
-    assert mods["TanhBackward0"] == {"features.2.1"}
-    assert mods["MulBackward0"] == {"LR"}  # the root's own op: its class name
-    assert mods["SigmoidBackward0"] == {"LR"}
+    # paths start at the user's variable for the outermost module
+    assert mods["TBackward0"] == {"model.features.0", "model.features.2.0", "model.classifier"}
+    assert mods["ReluBackward0"] == {"model.features.1"}
+    assert mods["TanhBackward0"] == {"model.features.2.1"}
+    assert mods["MulBackward0"] == {"model"}  # the root's own op: its name
+    assert mods["SigmoidBackward0"] == {"model"}
     mul = next(op for op in rec.events.ops if op.api == "mul")
-    assert (mul.line, mul.module) == (line_of("LR-mul"), "LR")
+    assert (mul.line, mul.module) == (line_of("LR-mul"), "model")
 
 
 def test_modules_ran_and_roots() -> None:
@@ -117,9 +118,10 @@ def test_modules_ran_and_roots() -> None:
         model = LR()
         model(torch.ones(2, 3))
         paths = [p for p, _ in rec.modules_ran()]
-        assert paths[:3] == ["LR", "features", "features.0"]
-        assert "classifier" in paths
+        assert paths[:3] == ["model", "model.features", "model.features.0"]
+        assert "model.classifier" in paths
         assert rec.root_modules() == [model]
+        assert rec.named_roots() == [("model", model)]
     finally:
         rec.uninstall()
     assert rec.modules_ran() == [] and rec.root_modules() == []

@@ -145,7 +145,8 @@ def test_render_draws_the_compiled_module_as_one_named_node(
     assert compiled["opaque"] and compiled["op"] == name and compiled["line"] == line
     into = {e["source"] for e in graph["edges"] if e["target"] == compiled["id"]}
     params = {nodes[s]["label"] for s in into}
-    assert params == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+    # named under the model's variable, never with dynamo's "_orig_mod." prefix
+    assert params == {"model.fc1.weight", "model.fc1.bias", "model.fc2.weight", "model.fc2.bias"}
     assert all(nodes[s]["grad"] is not None for s in into)
 
 
@@ -286,11 +287,12 @@ def test_hostile_names_give_valid_files(tmp_path: Path, fmt: str) -> None:
     assert ran.code == 0, ran.out + ran.err[-2000:]
     suffix = {"dot": ".gv"}.get(fmt, f".{fmt}")
     files = sorted(out.glob(f"*{suffix}"))
-    assert len(files) >= 5  # the overview and its drill-downs
+    # the overview and its drill-downs (html: one page holding every level)
+    assert len(files) >= 5 if fmt != "html" else len(files) == 1
     links: set[str] = set()
     texts: list[str] = []
     for f in files:
-        assert f.name.isascii() and len(f.name.encode()) <= 120
+        assert f.name.isascii() and len(f.name.encode()) <= 200  # a file system takes 255
         text = f.read_text(encoding="utf-8")
         if fmt == "svg":
             root = ET.fromstring(text)
@@ -302,11 +304,13 @@ def test_hostile_names_give_valid_files(tmp_path: Path, fmt: str) -> None:
         elif fmt == "html":
             for block in re.findall(r"<script[^>]*>(.*?)</script>", text, re.S):
                 assert "<!--" not in block and "<script" not in block.lower()
-            data = re.search(
-                r'<script id="gs-data" type="application/json">(.*?)</script>', text, re.S
+            blocks = re.findall(
+                r'<script type="application/json" id="([^"]+)">(.*?)</script>', text, re.S
             )
-            assert data is not None and "<" not in data.group(1) and ">" not in data.group(1)
-            texts.append(json.dumps(json.loads(data.group(1)), ensure_ascii=False))
+            assert len(blocks) >= 6  # the data and the pictures of five levels or more
+            for _, block in blocks:  # no raw < > & inside: the browser cannot end them early
+                assert not set(block) & set("<>&")
+                texts.append(json.dumps(json.loads(block), ensure_ascii=False))
         else:
             _check_dot(text)
     if fmt == "svg":  # every drill-down link leads to a file that was written
@@ -333,6 +337,8 @@ def _check_dot(text: str) -> None:
 _MEMORY = textwrap.dedent(
     """
     import sys, tracemalloc, torch, graphscope
+    import graphscope.recorder.ops as ops
+    ops.KEEP_RECORDS = int(sys.argv[1])
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -359,8 +365,11 @@ _MEMORY = textwrap.dedent(
 def test_memory_is_flat_over_10000_backward_calls_under_watch() -> None:
     """Each call used to keep ~0.6 KB (a BackwardCall, an OptimizerStep, the graph's call
     list): 10,000 calls grew the heap by ~6 MB. Kept as runs, the log of a loop is constant;
-    what is left is torch's own noise, a few bytes a call."""
-    ran = _run([sys.executable, "-c", _MEMORY])
+    what is left is torch's own noise, a few bytes a call. (The recorder keeps the ops and
+    module spans of earlier steps, for graphs that reach back into them, up to
+    ``ops.KEEP_RECORDS``: lowered here to what a few steps fill, so that any other growth
+    shows.)"""
+    ran = _run([sys.executable, "-c", _MEMORY, "200"])
     assert ran.code == 0, ran.err[-2000:]
     calls, steps, grown = map(int, ran.out.split())
     assert calls == steps == 11_000

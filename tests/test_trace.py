@@ -220,6 +220,7 @@ def test_5000_deep_chain_no_recursion_error() -> None:
     assert g.number_of_edges() == 5001
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backward", [False, True])
 def test_100k_deep_chain_traced_then_freed_does_not_crash(backward: bool) -> None:
     code = textwrap.dedent(
@@ -298,13 +299,29 @@ def test_parameters_named_by_named_parameters_and_unreached_marked() -> None:
     loss = net(torch.ones(3, 2)).mean()
     g = trace(loss, params=net)
     t = _by_name(g)
-    assert t["features.weight"]["role"] == "param" and t["features.weight"]["reached"] is True
-    assert t["features.weight"]["module"] == "features"
-    assert t["aux_head.weight"]["reached"] is False and t["aux_head.bias"]["reached"] is False
+    # named from the caller's variable for the module, then named_parameters()
+    w = t["net.features.weight"]
+    assert w["role"] == "param" and w["reached"] is True and w["module"] == "net.features"
+    assert t["net.aux_head.weight"]["reached"] is False
+    assert t["net.aux_head.bias"]["reached"] is False
     assert (
-        g.in_degree(g.by_name("aux_head.weight")) == 0
-        and g.out_degree(g.by_name("aux_head.weight")) == 0
+        g.in_degree(g.by_name("net.aux_head.weight")) == 0
+        and g.out_degree(g.by_name("net.aux_head.weight")) == 0
     )
+    # no recorder ran: the ops' modules come from the parameters they read
+    ops = {d["name"]: d.get("module") for _, d in g.nodes(data=True) if d["kind"] == "op"}
+    assert ops == {
+        "AddmmBackward0": "net.features",
+        "TBackward0": "net.features",
+        "SigmoidBackward0": None,  # after the last module: the model's own op, or the script's
+        "MeanBackward0": None,
+    }
+    assert g.graph["modules_inferred"] is True
+    assert g.graph["modules"] == {
+        "net": {"cls": "Net"},
+        "net.features": {"cls": "Linear"},
+        "net.aux_head": {"cls": "Linear"},
+    }
 
 
 def test_trace_rejects_bad_roots_with_a_clear_message() -> None:
@@ -390,7 +407,7 @@ def test_saved_tensor_fast_path_agrees_with_the_general_reader() -> None:
     w = walk.Walker(Names(), None, (), False)
     fn = y.grad_fn.next_functions[0][0]  # LogsumexpBackward0
     info = types.type_info(fn)
-    fast = w._saved(fn, info)
+    fast = w.saved.read(fn, info, "n0")
     slow = [
         e
         for _, _, attr in info.raw_slots

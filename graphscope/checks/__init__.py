@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from graphscope.checks import (
+    ddp_param_ready_twice,
+    ddp_unused_param,
     grad_accumulation,
     graph_freed,
     leaf_inplace,
@@ -25,6 +27,7 @@ from graphscope.checks import (
     nonfinite_grad,
     nonleaf_grad_access,
     nonscalar_backward,
+    ranks_differ,
     saved_tensor_modified,
 )
 from graphscope.model import TENSOR, AutogradGraph, Events, Finding, sorted_findings
@@ -44,6 +47,9 @@ CHECKS: dict[str, ModuleType] = {
         no_grad_param,
         nonfinite_grad,
         no_grad_fn,
+        ddp_unused_param,
+        ddp_param_ready_twice,
+        ranks_differ,
     )
 }
 
@@ -55,7 +61,8 @@ def run_checks(graphs: Sequence[AutogradGraph], events: Events) -> list[Finding]
     found in several graphs is kept once (the copy that points at a node, if any). The
     explanation of an error drawn from its text alone (``from_error``) is dropped when a
     finding of that kind was made from the events. A tensor reached by the backward in any graph
-    is not reported as unreached by another.
+    is not reported as unreached by another, nor by ``no-grad-param`` where a DDP finding on its
+    graph already names it.
     """
     if not graphs:
         empty = AutogradGraph()
@@ -71,7 +78,7 @@ def run_checks(graphs: Sequence[AutogradGraph], events: Events) -> list[Finding]
             found.extend(module.from_error(events))
     reached = _reached_names(graphs)
     found = [f for f in found if not _reached_elsewhere(f, graphs, reached)]
-    return sorted_findings(_unique(found))
+    return sorted_findings(_unique(_told_by_ddp(found)))
 
 
 def attach(graph: AutogradGraph, findings: Sequence[Finding]) -> AutogradGraph:
@@ -88,6 +95,14 @@ def _unique(findings: Sequence[Finding]) -> list[Finding]:
         if k not in best or (best[k].node is None and f.node is not None):
             best[k] = f
     return list(best.values())
+
+
+def _told_by_ddp(findings: list[Finding]) -> list[Finding]:
+    """Without the ``no-grad-param`` findings of a graph whose backward DDP refused: DDP's
+    finding names those parameters (one finding per cause)."""
+    kinds = (ddp_unused_param.KIND, ddp_param_ready_twice.KIND)
+    told = {f.graph for f in findings if f.kind in kinds and f.graph is not None}
+    return [f for f in findings if not (f.kind == no_grad_param.KIND and f.graph in told)]
 
 
 def _names(d: dict) -> set[str]:  # type: ignore[type-arg]

@@ -17,3 +17,14 @@ def error_finding(
     yield Finding(
         kind=kind, severity="error", message=message, hint=hint, file=err.file, line=err.line
     )
+
+
+def ddp_error(events: Events, mark: str) -> str | None:
+    """The text of DDP's error holding ``mark``: the script's exception (whole message) or, when
+    the script caught it, the failed backward call's first line; ``None`` when neither holds it."""
+    if events.error is not None and mark in events.error.message:
+        return events.error.message
+    for c in events.backward:
+        if c.error is not None and mark in c.error:
+            return c.error
+    return None

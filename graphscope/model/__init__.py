@@ -23,6 +23,7 @@ from graphscope.model.events import (
     OpCall,
     OptimizerStep,
     ScriptError,
+    ScriptExit,
 )
 from graphscope.model.findings import (
     ERROR,
@@ -67,8 +68,10 @@ from graphscope.model.graph import (
 )
 from graphscope.model.runs import RunList
 from graphscope.model.text import (
+    cell_name,
     format_number,
     jsonable,
+    location,
     plural,
     ranges,
     short_path,
@@ -118,6 +121,7 @@ __all__ = [
     "SavedEntry",
     "SavedStatus",
     "ScriptError",
+    "ScriptExit",
     "Severity",
     "TENSOR",
     "TensorData",
@@ -128,6 +132,8 @@ __all__ = [
     "plural",
     "ranges",
     "short_path",
+    "cell_name",
+    "location",
     "problems",
     "sorted_findings",
     "summary_text",

@@ -116,6 +116,27 @@ class ScriptError:
     line: int | None
 
 
+@dataclass(frozen=True)
+class ScriptExit:
+    """How the user's script ended, and what ``python SCRIPT`` would have done at that point.
+
+    ``how`` is ``"finished"`` (ran to its end), ``"sys.exit"`` (``SystemExit``), ``"raised"``
+    (an uncaught exception, also in ``Events.error``) or ``"interrupted"`` (KeyboardInterrupt).
+    ``status`` is Python's exit status for it: 0; the ``sys.exit`` code modulo 256; 1 for
+    ``sys.exit("text")`` or an uncaught exception; 130 for KeyboardInterrupt (the shell's
+    128 + SIGINT). ``stderr`` is what Python prints to stderr as the script dies (the traceback
+    of the script's own frames, or the ``sys.exit`` text), else None.
+    """
+
+    how: str
+    status: int = 0
+    type: str | None = None  # "SystemExit", "KeyError", "KeyboardInterrupt"
+    message: str | None = None  # str() of the exception or of the sys.exit argument
+    file: str | None = None  # innermost line of the user's code when it ended
+    line: int | None = None
+    stderr: str | None = None
+
+
 @dataclass
 class Events:
     """Everything a ``watch`` session recorded, in order. Plain data only."""

@@ -23,6 +23,9 @@ FINDING_KINDS: Mapping[str, str] = {
     "no-grad-param": "a tensor that requires grad (e.g. a parameter) that the backward did not reach",
     "nonfinite-grad": "NaN or Inf first appears in a gradient at this node",
     "no-grad-fn": "backward on a tensor that does not require grad / has no grad_fn",
+    "ddp-unused-param": "DDP waited for gradients of parameters that the backward did not reach",
+    "ddp-param-ready-twice": "DDP got two gradients for one parameter in one backward pass",
+    "ranks-differ": "ranks built different autograd graphs at the same backward call",
 }
 
 

@@ -134,6 +134,8 @@ class OpData(_NodeCommon):
     freed: bool  # backward already freed this node's saved tensors
     custom: bool  # the backward of a custom ``autograd.Function`` (ctx attributes in attrs)
     opaque: bool  # its inside is hidden (compiled region, reentrant checkpoint)
+    shape: tuple[int, ...] | None  # the shape of its (first) forward output; None: unknown
+    order: int  # rank in forward (creation) order among the graph's ops: 0 = made first
 
 
 class GroupData(_NodeCommon):
@@ -145,9 +147,13 @@ class GroupData(_NodeCommon):
     repeat: int  # how many identical copies it stands for, 1 if not folded
     ops: int  # number of op nodes inside
     params: list[tuple[str, tuple[int, ...]]]  # (name, shape) of the parameters inside
+    param_count: int  # the number of parameter elements inside (sum of their numel)
+    module_class: str | None  # the class of the module it collapses (``Linear``), when known
     members: list[str]  # ids of the nodes of the original graph it stands for
-    unit: list[str] | None  # for a fold: the ids of its first copy (what its drill-down shows)
-    module: str | None  # the module path it collapses, None for a loop fold
+    unit: list[str] | None  # for a fold: the ids of the copy its drill-down shows
+    module: str | None  # the module path it collapses, None for a loop fold or a part
+    cluster: str | None  # the module box it is drawn in (its parent module), None: none
+    state: dict[str, list[str]]  # a loop's unit: op id -> names of the loop variables it feeds
     link: str | None  # file name (or page level) of its drill-down picture, when written
     finding_kinds: list[str]  # kinds of the findings on nodes inside (shown on the group)
 
@@ -160,6 +166,8 @@ class EdgeData(TypedDict, total=False):
     output_nr: int | None  # the output index on the producer
     shape: tuple[int, ...] | None
     dtype: str | None
+    recurrent: bool  # a fold's self-loop: each copy hands this data to the next one
+    state: list[str]  # the loop variables that edge carries (``h1``, ``c1``), when known
 
 
 class GraphData(TypedDict, total=False):
@@ -170,6 +178,15 @@ class GraphData(TypedDict, total=False):
     call: int | None  # the backward call it was captured at
     calls: Sequence[int]  # every backward call it stands for (a list, or a RunList: runs.py)
     findings: tuple[Finding, ...]  # the findings attached to it (see :meth:`with_findings`)
+    modules: dict[str, ModuleInfo]  # module path -> facts about the module, when known
+    modules_inferred: bool  # op modules inferred from the parameters they read (no recorder)
+
+
+class ModuleInfo(TypedDict, total=False):
+    """What is known about one module (``graph.graph["modules"][path]``)."""
+
+    cls: str  # its class name: ``Linear``, ``TransformerEncoderLayer``
+    params: int  # the number of parameter elements in it and its submodules (under ``watch``)
 
 
 NODE_TYPES: dict[str, type] = {TENSOR: TensorData, OP: OpData, GROUP: GroupData}
@@ -191,6 +208,11 @@ class AutogradGraph(nx.DiGraph):  # type: ignore[type-arg]
     def findings(self) -> tuple[Finding, ...]:
         """The findings attached to this graph (``graph.graph["findings"]``)."""
         return tuple(self.graph.get("findings", ()))
+
+    def module_class(self, path: str | None) -> str | None:
+        """The class name of module ``path`` (``graph.graph["modules"]``), when known."""
+        info = (self.graph.get("modules") or {}).get(path or "")
+        return info.get("cls") if isinstance(info, dict) else None
 
     def findings_at(self, node: str) -> list[Finding]:
         """The findings attached to ``node``."""
@@ -261,6 +283,13 @@ class AutogradGraph(nx.DiGraph):  # type: ignore[type-arg]
         from graphscope.draw import svg_text
 
         return svg_text(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a graph as its explorer (front-ends that strip scripts fall back to
+        :meth:`_repr_svg_`)."""
+        from graphscope.explorer import graph_repr_html
+
+        return graph_repr_html(self)
 
     def __repr__(self) -> str:
         gid = self.graph.get("id")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -72,6 +74,62 @@ def short_path(path: str | None, *, base_only: bool = False) -> str:
     except ValueError:  # another drive (Windows)
         return path
     return path if rel.startswith("..") else rel
+
+
+#: a cell's file as the Jupyter kernel names it (``/tmp/ipykernel_4242/1234567890.py``), and as
+#: IPython's terminal did before 8.0 (``<ipython-input-3-0123abcd>``: the number is the cell's)
+_KERNEL_CELL = re.compile(r"(?:^|[/\\])ipykernel_\d+[/\\]\d+\.py$")
+_IPYTHON_INPUT = re.compile(r"^<ipython-input-(\d+)-[0-9a-f]+>$")
+
+
+def cell_name(path: str | None) -> str | None:
+    """``In [3]`` when ``path`` is the file of a Jupyter/IPython cell, else None.
+
+    The kernel compiles each cell into a file named after a hash of its code and records the
+    cell's execution count in ``get_ipython().compile`` (``format_code_name``, which IPython's
+    own tracebacks use); this asks it when IPython is running, and never imports it.
+
+    >>> cell_name("<ipython-input-3-0123abcd>"), cell_name("train.py")
+    ('In [3]', None)
+    """
+    if not path:
+        return None
+    m = _IPYTHON_INPUT.match(path)
+    if m:
+        return f"In [{m.group(1)}]"
+    number = _execution_count(path)
+    if number is not None:
+        return f"In [{number}]"
+    return "In [?]" if _KERNEL_CELL.search(path) else None
+
+
+def _execution_count(path: str) -> str | None:
+    """The execution count IPython recorded for the cell compiled into ``path``, if any."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    try:
+        shell = get() if callable(get) else None
+        named = shell.compile.format_code_name(path) if shell is not None else None
+    except Exception:  # an IPython without this API: the plain path is shown
+        return None
+    if not named:
+        return None
+    m = re.search(r"\[\s*(\d+)\s*\]", str(named[-1]))
+    return m.group(1) if m else None
+
+
+def location(file: str | None, line: int | None, *, base_only: bool = False) -> str:
+    """Where a line of the user's code is, for a report or a picture: ``train.py:5``, or
+    ``In [3], line 5`` for a notebook cell (see :func:`cell_name`; ``base_only`` as in
+    :func:`short_path`).
+
+    >>> location("/elsewhere/train.py", 5, base_only=True), location("<ipython-input-2-ab>", 5)
+    ('train.py:5', 'In [2], line 5')
+    """
+    cell = cell_name(file)
+    if cell is not None:
+        return f"{cell}, line {line}" if line is not None else cell
+    return f"{short_path(file, base_only=base_only)}:{line}"
 
 
 def ranges(numbers: Sequence[int]) -> str:

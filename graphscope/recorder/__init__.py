@@ -31,6 +31,7 @@ API::
     rec.provenance(seq) -> (api, file, line, module) | None   # a tracer.Provenance
     rec.modules_ran()  -> [(path, module), ...]   # modules whose forward ran (cleared by uninstall)
     rec.root_modules() -> [module, ...]           # the outermost ones among them
+    rec.named_roots()  -> [(name, module), ...]   # the same, with the names their paths use
 """
 
 from __future__ import annotations
@@ -239,6 +240,19 @@ class Recorder:
 
     def root_modules(self) -> list[torch.nn.Module]:
         return self.spans.root_modules()
+
+    def module_facts(self) -> dict[str, dict[str, Any]]:
+        """``{path: {"cls": class name, "params": parameter elements}}`` of the modules that
+        ran (a :class:`~graphscope.model.graph.ModuleInfo` each)."""
+        out: dict[str, dict[str, Any]] = {}
+        for path, m in self.spans.modules_ran():
+            if path not in out:
+                params = sum(p.numel() for p in m.parameters())
+                out[path] = {"cls": type(m).__name__, "params": int(params)}
+        return out
+
+    def named_roots(self) -> list[tuple[str, torch.nn.Module]]:
+        return self.spans.named_roots()
 
     def root_ids(self) -> tuple[int, ...]:
         return self.spans.root_ids()

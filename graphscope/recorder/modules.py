@@ -2,12 +2,17 @@
 
 A span ``[lo, hi)`` of the autograd sequence counter is opened when a module's forward starts
 and closed when it ends (``always_call=True``: also when it raises); the module of a backward
-node is the narrowest span holding its ``_sequence_nr()`` (autograd-notes §5). Paths are relative
-to the outermost module that ran (``features.0``, ``encoder.layers.0.self_attn``); ops in the
-outermost module's own ``forward`` get its class name (``LR``), so "made by the model itself"
-stays distinguishable from "made outside any module" (``None``). A module called through
-``module.forward(x)`` runs no hooks: its nodes belong to the caller. A module that is not a
-submodule of the outermost one gets ``<caller path>.<ClassName>``.
+node is the narrowest span holding its ``_sequence_nr()`` (autograd-notes §5).
+
+Paths name module *instances* the way the user does: an outermost module (one called while no
+other runs) is named after the user's variable for it (``cell1``, ``netG``, ``blocks[3]``;
+:func:`graphscope._tensors.module_names`), its submodules by their path under it
+(``netG.main.2``, ``encoder.layers.0.self_attn``); ops in its own ``forward`` get its name, so
+"made by the model itself" stays distinguishable from "made outside any module" (``None``).
+A module the user's code does not hold gets its class name, numbered when two instances would
+share it (``LSTMCell``, ``LSTMCell#2``). A module called through ``module.forward(x)`` runs no
+hooks: its nodes belong to the caller. A module that is not a submodule of the outermost one
+gets its own variable's name, else ``<caller path>.<ClassName>``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from torch.nn.modules.module import (
     register_module_forward_hook,
     register_module_forward_pre_hook,
 )
+
+from graphscope._tensors import module_names, unwrap, user_frame
+from graphscope.recorder.ops import KEEP_INTERVALS, cut_point
 
 __all__ = ["ModuleSpans"]
 
@@ -47,6 +55,9 @@ class ModuleSpans:
         self._paths_root = -1  # id() of the root _paths was built for
         self._ran: dict[int, tuple[str, torch.nn.Module]] = {}
         self._roots: dict[int, torch.nn.Module] = {}
+        self._names: dict[int, tuple[str, torch.nn.Module]] = {}  # id -> (user's name, module)
+        self._taken: dict[str, int] = {}  # name -> id() of the module that has it
+        self._marks: list[int] = []  # the sequence counter at the last forget() calls
 
     @property
     def hooked(self) -> bool:
@@ -81,13 +92,31 @@ class ModuleSpans:
         self._stack_ids.clear()
         self._ran.clear()
         self._roots.clear()
+        self._names.clear()
+        self._taken.clear()
         self._paths = {}
         self._paths_root = -1
+        self._marks.clear()
 
     def forget(self) -> None:
-        """Drop the closed spans (a long run keeps O(one step) of them)."""
-        if not self._stack:
-            self._spans.clear()
+        """A backward call ended: drop the spans of modules that ran before the last few such
+        calls (see :func:`graphscope.recorder.ops.cut_point`)."""
+        spans = self._spans
+        self._marks.append(len(spans))
+        cut = cut_point(self._marks, len(spans))
+        if self._stack or not cut:  # a module is running: indexes must stay put
+            del self._marks[: -KEEP_INTERVALS - 1]
+            return
+        for i in range(cut):  # a span still open at the cut (backward inside a forward) stays
+            if spans[i][1] is None or (cut < len(spans) and spans[i][1] > spans[cut][0]):
+                cut = i
+                break
+        if cut:
+            del spans[:cut]
+            for span in spans:
+                span[3] = span[3] - cut if span[3] >= cut else -1
+            self._marks = [m - cut for m in self._marks if m - cut > 0]
+        del self._marks[: -KEEP_INTERVALS - 1]
 
     def module_of(self, seq: int) -> str | None:
         """The path of the narrowest module span holding sequence number ``seq``."""
@@ -110,13 +139,38 @@ class ModuleSpans:
 
     def root_modules(self) -> list[torch.nn.Module]:
         """The outermost modules that ran (not a submodule of another one that ran)."""
+        return [m for _, m in self.named_roots()]
+
+    def named_roots(self) -> list[tuple[str, torch.nn.Module]]:
+        """``(path, module)`` of :meth:`root_modules`: the names their ops' paths start with."""
         roots = list(self._roots.values())
         inner: set[int] = set()
         for r in roots:
             for _, m in r.named_modules():
                 if m is not r:
                     inner.add(id(m))
-        return [r for r in roots if id(r) not in inner]
+        return [(self._names[id(r)][0], r) for r in roots if id(r) not in inner]
+
+    def _name(self, module: torch.nn.Module, fallback: str | None) -> str:
+        """The user's name for ``module`` (found once, then kept), unique among the modules
+        named so far; ``fallback`` (else the class name) when the user's code does not hold
+        it."""
+        key = id(module)
+        hit = self._names.get(key)
+        if hit is not None and hit[1] is module:
+            return hit[0]
+        try:
+            found = module_names(user_frame()).get(key)
+        except Exception:  # never let naming break the user's call
+            found = None
+        name = found[0] if found is not None else (fallback or type(module).__name__)
+        base, n = name, 1
+        while self._taken.get(name, key) != key:
+            n += 1
+            name = f"{base}#{n}"
+        self._taken[name] = key
+        self._names[key] = (name, module)
+        return name
 
     # the hooks ---------------------------------------------------------------------------------
 
@@ -135,7 +189,7 @@ class ModuleSpans:
             if self.on_root_call():
                 return
             parent = -1
-            path = type(module).__name__
+            path = self._name(module, None)
             if key not in self._roots:
                 self._roots[key] = module
             if self._paths_root != key:
@@ -170,16 +224,19 @@ class ModuleSpans:
 
     def _path_slow(self, module: torch.nn.Module, parent: int) -> str:
         """Path of ``module`` under the running root; rebuilds the root's table on a miss."""
-        root = self._roots.get(self._stack_ids[0])
+        root_key = self._stack_ids[0]
+        root = self._roots.get(root_key)
         if root is not None:
+            top = self._names[root_key][0]
             paths: dict[int, tuple[str, torch.nn.Module]] = {}
-            for name, m in root.named_modules():
-                paths.setdefault(id(m), (name, m))
+            # a DDP-wrapped model has the paths it has unwrapped (``head``, not ``module.head``)
+            for name, m in unwrap(root).named_modules():
+                paths.setdefault(id(m), (f"{top}.{name}" if name else top, m))
             self._paths = paths
             hit = paths.get(id(module))
-            if hit is not None and hit[1] is module and hit[0]:
+            if hit is not None and hit[1] is module and hit[1] is not root:
                 return hit[0]
-        path = f"{self._spans[parent][2]}.{type(module).__name__}"
+        path = self._name(module, f"{self._spans[parent][2]}.{type(module).__name__}")
         self._paths[id(module)] = (path, module)
         return path
 

@@ -13,7 +13,23 @@ from bisect import bisect_right
 from graphscope.model import Events, OpCall
 from graphscope.recorder.sites import Sites
 
-__all__ = ["OpLog"]
+__all__ = ["OpLog", "KEEP_INTERVALS"]
+
+#: how long recorded ops stay findable: a later graph can hold nodes made before an earlier
+#: backward (a trunk shared with retain_graph=True, a GAN's generator in its second backward,
+#: the previous batch of an RNN), and they keep their line and module there. Records older
+#: than the last KEEP_INTERVALS backward calls are dropped, but never the last KEEP_RECORDS
+#: (a few MB): a long run keeps O(a few steps) of them
+KEEP_INTERVALS = 4
+KEEP_RECORDS = 100_000
+
+
+def cut_point(marks: list[int], size: int) -> int:
+    """How many of the oldest ``size`` records to drop, given the record counts at the last
+    backward calls (``marks``, oldest first)."""
+    if len(marks) <= KEEP_INTERVALS:
+        return 0
+    return max(0, min(marks[-KEEP_INTERVALS - 1], size - KEEP_RECORDS))
 
 
 class OpLog:
@@ -24,6 +40,7 @@ class OpLog:
         self.sites = sites
         self._lo: list[int] = []
         self._ops: list[OpCall] = []
+        self._marks: list[int] = []  # len(self._ops) at each of the last forget() calls
 
     def add(self, api: str, module: str | None, lo: int, hi: int) -> None:
         file, line = self.sites.where()
@@ -46,5 +63,16 @@ class OpLog:
         return None
 
     def forget(self) -> None:
+        """A backward call ended: drop the ops recorded before the last few such calls."""
+        self._marks.append(len(self._ops))
+        cut = cut_point(self._marks, len(self._ops))
+        if cut:
+            del self._lo[:cut]
+            del self._ops[:cut]
+            self._marks = [m - cut for m in self._marks if m - cut > 0]
+        del self._marks[: -KEEP_INTERVALS - 1]
+
+    def clear(self) -> None:
         self._lo.clear()
         self._ops.clear()
+        self._marks.clear()

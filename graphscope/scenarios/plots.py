@@ -6,13 +6,15 @@
 
 The numbers are not copied from anywhere: row 11 runs the scenario itself and reads the line it
 prints every 20 iterations (w0, w1, b, accuracy, loss); row 15 runs :func:`gradient_descent`, the
-notes' loop in plain Python. matplotlib is imported lazily (``pip install graphscope[plots]``) and
-only through its object API with the SVG backend, so no global pyplot state is touched. The SVGs are
+notes' loop in plain Python. matplotlib is optional (``pip install torch-graphscope[plots]``):
+without it the scenarios still run and render, and these pictures are skipped with
+:data:`MISSING` as the note (:func:`available`). It is imported lazily and only through its object API with the SVG backend, so no global pyplot state is touched. The SVGs are
 byte-for-byte deterministic: fixed ``svg.hashsalt``, no date, text drawn as paths.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 from collections.abc import Callable
@@ -88,14 +90,26 @@ def gradient_descent(
     return history
 
 
+#: the note shown where a training-dynamics picture was skipped
+MISSING = (
+    "the training-dynamics pictures need matplotlib, which is not installed: "
+    "pip install torch-graphscope[plots]"
+)
+
+
+def available() -> bool:
+    """Whether matplotlib is installed (the pictures can be drawn)."""
+    try:
+        return importlib.util.find_spec("matplotlib") is not None
+    except ValueError:  # a half-imported matplotlib without a spec
+        return False
+
+
 def _matplotlib() -> Any:
     try:
         from matplotlib.figure import Figure
     except ImportError as err:
-        raise GraphscopeError(
-            "the training-dynamics pictures need matplotlib, which is not installed; "
-            "install it with: pip install graphscope[plots]"
-        ) from err
+        raise GraphscopeError(MISSING) from err
     return Figure
 
 
@@ -213,15 +227,18 @@ _FIGURES: dict[str, Callable[[Scenario, Path], list[Path]]] = {
 FIGURE_SCENARIOS: tuple[str, ...] = tuple(_FIGURES)
 
 
-def figures(name: str, out_dir: str | Path) -> list[Path]:
+def figures(name: str, out_dir: str | Path, *, skip_missing: bool = False) -> list[Path]:
     """Write the training-dynamics SVGs of scenario ``name`` into ``out_dir``; their paths.
 
     A scenario without pictures gives ``[]``; an unknown name raises UsageError; a missing
-    matplotlib raises GraphscopeError with the install command.
+    matplotlib raises GraphscopeError with the install command, or gives ``[]`` with
+    ``skip_missing`` (the caller shows :data:`MISSING`).
     """
     scenario = get(name)
     make = _FIGURES.get(scenario.name)
     if make is None:
+        return []
+    if skip_missing and not available():
         return []
     _matplotlib()
     out = Path(out_dir)
@@ -232,6 +249,8 @@ def figures(name: str, out_dir: str | Path) -> list[Path]:
 __all__ = [
     "FIGURE_SCENARIOS",
     "LEARNING_RATES",
+    "MISSING",
+    "available",
     "Snapshot",
     "figures",
     "gradient_descent",

@@ -21,11 +21,12 @@ from typing import Any
 import torch
 
 from graphscope._gc import gc_paused
-from graphscope._tensors import Names, user_frame
+from graphscope._tensors import Names, module_names, user_frame
 from graphscope.errors import TraceError
 from graphscope.model import AutogradGraph, InplaceWrite
 from graphscope.tracer.capture import Capture, Provenance
 from graphscope.tracer.freeing import SPACING, protect
+from graphscope.tracer.infer import infer_modules
 from graphscope.tracer.walk import Walker
 
 __all__ = ["trace", "Capture", "capture", "Provenance", "protect", "SPACING", "check_params"]
@@ -39,9 +40,10 @@ def trace(
     """Trace the autograd graph behind ``roots`` into plain data.
 
     ``params``: a module, a ``{name: tensor}`` mapping or ``(name, tensor)`` pairs; their
-    names label the leaves, and those the graph does not reach are added greyed
-    (``reached=False``). ``names``: ``{"loss": loss}`` overrides every other name. Otherwise
-    tensors are named after the caller's variables.
+    names label the leaves (``model.fc.weight`` for ``params=model``), and those the graph
+    does not reach are added greyed (``reached=False``); the ops get the module of the
+    parameters they read (:mod:`~graphscope.tracer.infer`). ``names``: ``{"loss": loss}``
+    overrides every other name. Otherwise tensors are named after the caller's variables.
     """
     tensors = _check_roots(roots)
     table = Names()
@@ -54,14 +56,25 @@ def trace(
             raise TraceError(f"names[{n!r}] must be a tensor (got {type(t).__name__})")
         table.add(n, t)
     with gc_paused():
+        frame = user_frame()
         candidates: list[int] = []
         if params is not None:
-            table.add_params(check_params(params))
+            checked = check_params(params)
+            table.add_params(checked, _prefix(checked, frame))
             candidates = [k for k in table.name if k in table.params]
-        table.add_frame(user_frame())
+        table.add_frame(frame)
         cap = capture(tensors, table, unreached=candidates)
+        infer_modules(cap.graph)
     cap.release()
     return cap.graph
+
+
+def _prefix(params: Any, frame: Any) -> str:
+    """``"model."`` for ``params=model`` when the caller holds it as ``model``."""
+    if not isinstance(params, torch.nn.Module):
+        return ""
+    hit = module_names(frame).get(id(params))
+    return hit[0] + "." if hit is not None else ""
 
 
 def check_params(params: Any) -> Any:

@@ -14,13 +14,21 @@ from typing import Any
 
 import torch
 
-from graphscope._tensors import Names, dtype_name, shape_of, storage_key, version_of
+from graphscope._tensors import (
+    _DTYPE_NAMES,
+    Names,
+    dtype_name,
+    shape_of,
+    storage_key,
+    version_of,
+)
 from graphscope.model import (
     SAVED_FREED,
     SAVED_HOOKED,
     SAVED_OK,
     SAVED_STALE,
     SAVED_UNKNOWN,
+    TENSOR,
     InplaceWrite,
 )
 from graphscope.tracer.types import short_text
@@ -77,25 +85,7 @@ def inspect_slot(
         msg = str(err)
         m = _STALE_RE.search(msg)
         if m:
-            e = entry(short, SAVED_STALE)
-            e["version_saved"] = int(m["exp"])
-            e["version_now"] = int(m["cur"])
-            e["shape"] = tuple(int(s) for s in m["shape"].split(",") if s.strip())
-            t = _raw_tensor(raws)
-            if t is not None:
-                if histories is not None:
-                    histories.append((e, t.grad_fn))
-                _link_tensor(e, t, names, tensor_ids)
-                e["dtype"] = dtype_name(t.dtype)
-                e["writes"] = _writes(inplace, storage_key(t), e["version_saved"], e["version_now"])
-                if e["tensor_name"] is None and e["writes"] and inplace:
-                    # a saved output (``sigmoid``'s result) is the tensor the user wrote to
-                    by_index = {w.index: w for w in inplace}
-                    named = [
-                        by_index[i].name for i in e["writes"] if i in by_index and by_index[i].name
-                    ]
-                    e["tensor_name"] = named[-1] if named else None
-            return [e]
+            return [_stale_entry(short, m, raws, inplace, names, tensor_ids, histories)]
         if _FREED_MARK in msg:
             return [entry(short, SAVED_FREED)]
         return [entry(short, SAVED_UNKNOWN, error=msg.splitlines()[0][:200])]
@@ -113,6 +103,36 @@ def inspect_slot(
         _link_tensor(e, v, names, tensor_ids)
         out.append(e)
     return out
+
+
+def _stale_entry(
+    short: str,
+    m: re.Match[str],
+    raws: list[Any],
+    inplace: Sequence[InplaceWrite] | None,
+    names: Names | None,
+    tensor_ids: Mapping[int, str],
+    histories: list[tuple[dict[str, Any], Any]] | None,
+) -> dict[str, Any]:
+    """The entry of a stale slot, from torch's message (``m``) and the raw saved tensor."""
+    e = entry(short, SAVED_STALE)
+    e["version_saved"] = int(m["exp"])
+    e["version_now"] = int(m["cur"])
+    e["shape"] = tuple(int(s) for s in m["shape"].split(",") if s.strip())
+    t = _raw_tensor(raws)
+    if t is None:
+        return e
+    if histories is not None:
+        histories.append((e, t.grad_fn))
+    _link_tensor(e, t, names, tensor_ids)
+    e["dtype"] = dtype_name(t.dtype)
+    e["writes"] = _writes(inplace, storage_key(t), e["version_saved"], e["version_now"])
+    if e["tensor_name"] is None and e["writes"] and inplace:
+        # a saved output (``sigmoid``'s result) is the tensor the user wrote to
+        by_index = {w.index: w for w in inplace}
+        named = [by_index[i].name for i in e["writes"] if i in by_index and by_index[i].name]
+        e["tensor_name"] = named[-1] if named else None
+    return e
 
 
 def entry(name: str, status: str, **extra: Any) -> dict[str, Any]:
@@ -158,3 +178,147 @@ def _writes(
     if not inplace or storage is None:
         return []
     return [w.index for w in inplace if w.storage == storage and saved < w.version_after <= now]
+
+
+_NONE: tuple[Any, ...] = ()
+_MAX_WRITES = 64  # in-place writes followed back from a stale tensor to its saved value
+
+
+class SavedReader:
+    """Reads the saved tensors of each op during one walk, and links them to the walk's
+    tensor nodes once it is over (a saved tensor's node may come later in the walk)."""
+
+    def __init__(
+        self, names: Names, inplace: Sequence[InplaceWrite], tensor_ids: Mapping[int, str]
+    ) -> None:
+        self.names = names
+        self.inplace = inplace
+        self.tensor_ids = tensor_ids  # the walk's id(tensor) -> node id, filled as it goes
+        #: entries whose tensor may get its node later in the walk: ``(entry, id(tensor))``
+        self._pending: list[tuple[dict[str, Any], int | None]] = []
+        #: stale entries: (the op that saved it, entry, the tensor's grad_fn now)
+        self._stale: list[tuple[str, dict[str, Any], Any]] = []
+        self._histories: list[tuple[dict[str, Any], Any]] = []  # filled by inspect_slot
+
+    def read_custom(self, fn: Any, nid: str) -> list[dict[str, Any]]:
+        """The ``saved_tensors`` of a custom ``autograd.Function``'s node ``nid``."""
+        entries = inspect_slot(
+            fn, "saved_tensors", None, self.inplace, self.names, self.tensor_ids, self._histories
+        )
+        self._note(entries, nid)
+        return entries
+
+    def read(self, fn: Any, info: Any, nid: str) -> list[dict[str, Any]]:
+        """The saved tensors of a built-in node ``nid``: a plain saved tensor is read
+        directly; lists, hooked, stale and freed ones go through :func:`inspect_slot`.
+
+        Reading a slot saved under ``saved_tensors_hooks`` (checkpoint, offloading) would run
+        its unpack hook, so a slot is read only once its ``_raw`` twin shows no hook. A node
+        saves all its tensors at once, under the same default hooks, except wrapped Python
+        numbers (0-dim), which never get hooks: so once one slot holding a tensor of 1+ dims
+        has no hook, neither has any other slot of the node and their checks are skipped.
+        """
+        out: list[dict[str, Any]] = []
+        name_of = self.names.name
+        tensor_ids = self.tensor_ids
+        dtypes = _DTYPE_NAMES
+        saved_type = _SavedTensor
+        unhooked = False  # the node is known to have been saved without hooks
+        for short, raw_attr, attr in info.raw_slots:
+            try:
+                if not unhooked:
+                    raw = getattr(fn, raw_attr)
+                    if type(raw) is not saved_type or raw.unpack_hook is not None:
+                        raise LookupError  # a list, or hooked: the slow path says which
+                v = getattr(fn, attr)  # raises if stale or freed
+                key = id(v)
+                dtype = v.dtype
+                shape = tuple(v.shape)
+                tid = tensor_ids.get(key)
+                name = name_of.get(key)
+                e = {
+                    "name": short,
+                    "status": SAVED_OK,
+                    "shape": shape,
+                    "dtype": dtypes.get(dtype) or dtype_name(dtype),
+                    "version_saved": None,
+                    "version_now": v._version,
+                    "tensor": tid,
+                    "tensor_name": name,
+                    "writes": _NONE,
+                }
+            except Exception:  # not a plain tensor (None, list, stale, freed, odd layout, ...)
+                slow = inspect_slot(
+                    fn, attr, attr, self.inplace, self.names, tensor_ids, self._histories
+                )
+                self._note(slow, nid)
+                out.extend(slow)
+                continue
+            if shape:
+                unhooked = True
+            if tid is None and name is not None:
+                self._pending.append((e, key))
+            out.append(e)
+        return out
+
+    def _note(self, entries: list[dict[str, Any]], nid: str) -> None:
+        for e in entries:
+            if e["tensor"] is None and e["tensor_name"] is not None:
+                self._pending.append((e, None))
+        if self._histories:
+            self._stale.extend((nid, e, fn) for e, fn in self._histories)
+            self._histories.clear()
+
+    def link(
+        self,
+        nodes: Mapping[str, Mapping[str, Any]],
+        ids: Mapping[Any, str],
+        out_node: Mapping[tuple[Any, int], str],
+        edges: Sequence[tuple[Any, ...]],
+    ) -> None:
+        """After the walk: point entries at their tensor's node (the same tensor, else the
+        tensor node of the same name), and set where each stale entry's value came from."""
+        by_name: dict[str, str] | None = None
+        for e, key in self._pending:
+            e["tensor"] = self.tensor_ids.get(key) if key is not None else None
+            if e["tensor"] is not None:
+                continue
+            if by_name is None:
+                by_name = {}
+                for n, d in nodes.items():
+                    if d["kind"] == TENSOR and d["name"] is not None:
+                        by_name.setdefault(d["name"], n)
+            e["tensor"] = by_name.get(e["tensor_name"])
+        if self._stale:
+            _link_stale(self._stale, ids, out_node, edges)
+        self._pending.clear()
+        self._stale.clear()
+
+
+def _link_stale(
+    stale: list[tuple[str, dict[str, Any], Any]],
+    ids: Mapping[Any, str],
+    out_node: Mapping[tuple[Any, int], str],
+    edges: Sequence[tuple[Any, ...]],
+) -> None:
+    """Set ``source`` of each stale entry: the node whose edge into the op that saved it
+    carries the value. The in-place write gave the tensor a new history (``a.add_(1)`` after
+    ``a`` was saved: ``a.grad_fn`` is now the write's node, whose first input is what ``a`` was
+    before): follow it back to a node of this graph."""
+    into: dict[str, set[str]] = {nid: set() for nid, _, _ in stale}
+    for src, dst, *_ in edges:
+        if dst in into:
+            into[dst].add(src)
+    for nid, e, fn in stale:
+        for _ in range(_MAX_WRITES):
+            if fn is None or fn in ids:
+                break
+            nexts = fn.next_functions
+            fn = nexts[0][0] if nexts else None
+        found = None
+        if fn is not None and fn in ids:
+            for cand in (e.get("tensor"), out_node.get((fn, 0)), ids[fn]):
+                if cand is not None and cand in into[nid]:
+                    found = cand
+                    break
+        e["source"] = found

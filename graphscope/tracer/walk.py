@@ -30,13 +30,12 @@ from graphscope.model import (
     ROLE_RETAINED,
     ROLE_ROOT,
     SAVED_FREED,
-    SAVED_OK,
     TENSOR,
     AutogradGraph,
     InplaceWrite,
 )
 from graphscope.tracer.capture import Capture, Provenance
-from graphscope.tracer.saved import _SavedTensor, ctx_attrs, inspect_slot
+from graphscope.tracer.saved import SavedReader, ctx_attrs
 from graphscope.tracer.types import (
     TYPE_INFO,
     TypeInfo,
@@ -51,7 +50,6 @@ __all__ = ["Walker"]
 _SEQ_NONE = (1 << 64) - 1
 #: the empty sequence every empty list-valued key shares (no allocation, nothing for the GC)
 _NONE: tuple[Any, ...] = ()
-_MAX_WRITES = 64  # in-place writes followed back from a stale tensor to its saved value
 
 
 class Walker:
@@ -79,11 +77,9 @@ class Walker:
         self.out_node: dict[tuple[Any, int], str] = {}  # (fn, output_nr) -> tensor node id
         self.root_keys: set[int] = set()
         self.grads: list[tuple[str, torch.Tensor]] = []  # (node id, .grad) to summarize
-        #: stale saved entries: (the op that saved it, entry, the tensor's grad_fn now)
-        self.stale: list[tuple[str, dict[str, Any], Any]] = []
-        self.histories: list[tuple[dict[str, Any], Any]] = []  # filled by inspect_slot
-        #: saved entries whose tensor may get its node later in the walk: ``(entry, id(tensor))``
-        self.pending: list[tuple[dict[str, Any], int | None]] = []
+        self.saved = SavedReader(names, inplace, self.tensor_ids)
+        #: ``(sequence number, visit index, node id)`` of each op: its forward order
+        self.seqs: list[tuple[int, int, str]] = []
 
     # tensor nodes ----------------------------------------------------------------------------
 
@@ -144,11 +140,33 @@ class Walker:
     # the walk --------------------------------------------------------------------------------
 
     def run(self, roots: Sequence[torch.Tensor], unreached: Iterable[int]) -> Capture:
+        root_ids, stack = self._start(roots)
+        edges = self._walk(stack)
+        self._add_unreached(unreached)
+        self.saved.link(self.nodes, self.ids, self.out_node, edges)
+        self._number_ops()
+        if self.grads:  # thousands of parameters after a backward: a few batched kernels
+            summaries = grad_summaries_full([g for _, g in self.grads])
+            for (nid, _), summary in zip(self.grads, summaries, strict=True):
+                self.nodes[nid]["grad"] = summary
+            self.grads.clear()
+        named = self._named_output_edges()
+        _op_shapes(self.nodes, self.ids, itertools.chain(named, edges))
+        _fill_graph(self.g, self.nodes, itertools.chain(named, edges))
+        self.g.graph.update(roots=root_ids, call=None, calls=[])
+        modules = self._module_classes()
+        if modules:
+            self.g.graph["modules"] = modules
+        if not self.keep:
+            self.cap.release()
+        return self.cap
+
+    def _start(self, roots: Sequence[torch.Tensor]) -> tuple[list[str], list[Any]]:
+        """The roots' nodes, and the stack the walk starts from."""
         self.root_keys = {id(r) for r in roots}
         for fn, nr, key in self.names.non_leaf_outputs():
             self.outputs.setdefault(fn, []).append((nr, key))
         root_ids = []
-        stack: list[Any] = []
         for r in roots:
             if r.grad_fn is None:  # a leaf as root: its own node
                 root_ids.append(self._add_tensor(r, ROLE_LEAF))
@@ -157,13 +175,17 @@ class Walker:
                 self.names.tensors[id(r)] = r
             root_ids.append(self._add_tensor(r, ROLE_ROOT))
             self.out_node[(r.grad_fn, int(r.output_nr))] = root_ids[-1]
-        for r in reversed(roots):
-            if r.grad_fn is not None:
-                stack.append((r.grad_fn, -1))
-        # Every lookup of a backward node happens while it is hot in the CPU cache (just
-        # popped, or just read from its parent's next_functions): on a 10k-node graph a
-        # second pass over cold nodes costs more than all the rest of the edge work.
-        # ``edges[i]`` is the i-th edge found, (src, dst, slot, output_nr, shape, dtype).
+        stack = [(r.grad_fn, -1) for r in reversed(roots) if r.grad_fn is not None]
+        return root_ids, stack
+
+    def _walk(self, stack: list[Any]) -> list[Any]:
+        """The depth-first walk; returns the edges, ``(src, dst, slot, output_nr, shape,
+        dtype)`` in the order found.
+
+        Every lookup of a backward node happens while it is hot in the CPU cache (just
+        popped, or just read from its parent's next_functions): on a 10k-node graph a second
+        pass over cold nodes costs more than all the rest of the edge work.
+        """
         edges: list[Any] = []
         ids = self.ids
         nodes = self.nodes
@@ -202,20 +224,7 @@ class Walker:
                 else:
                     push((child, len(edges)))
                     new_edge((nid, slot, nr))
-        self._add_unreached(unreached)
-        self._link_saved()
-        if self.stale:
-            _link_stale(self.stale, self.ids, self.out_node, edges)
-        if self.grads:  # thousands of parameters after a backward: a few batched kernels
-            summaries = grad_summaries_full([g for _, g in self.grads])
-            for (nid, _), summary in zip(self.grads, summaries, strict=True):
-                self.nodes[nid]["grad"] = summary
-            self.grads.clear()
-        _fill_graph(self.g, self.nodes, itertools.chain(self._named_output_edges(), edges))
-        self.g.graph.update(roots=root_ids, call=None, calls=[])
-        if not self.keep:
-            self.cap.release()
-        return self.cap
+        return edges
 
     def _visit_op(self, fn: Any, info: TypeInfo) -> str:
         nid = f"n{len(self.nodes)}"
@@ -223,11 +232,12 @@ class Walker:
         name = info.name or str(fn.name())
         api = file = module = None
         line = None
+        try:
+            seq = int(fn._sequence_nr())
+        except Exception:
+            seq = _SEQ_NONE
+        self.seqs.append((seq, len(self.seqs), nid))
         if self.provenance is not None:
-            try:
-                seq = int(fn._sequence_nr())
-            except Exception:
-                seq = _SEQ_NONE
             hit = self.provenance(seq) if seq != _SEQ_NONE else None
             if hit is not None:
                 api, file, line, module = hit
@@ -239,19 +249,13 @@ class Walker:
             except Exception:
                 continue
         if info.custom:
-            saved = inspect_slot(
-                fn, "saved_tensors", None, self.inplace, self.names, self.tensor_ids, self.histories
-            )
-            self._note_pending(saved)
+            saved = self.saved.read_custom(fn, nid)
             attrs.update(ctx_attrs(fn))
         elif info.raw_slots:
-            saved = self._saved(fn, info)
+            saved = self.saved.read(fn, info, nid)
         else:
             saved = _NONE
         freed = any(e["status"] == SAVED_FREED for e in saved)
-        if self.histories:
-            self.stale.extend((nid, e, fn) for e, fn in self.histories)
-            self.histories.clear()
         opaque = info.opaque if info.name else is_opaque(name)
         label = info.label if info.name else display_name(name)
         if opaque and api is not None and api.startswith("compiled: "):
@@ -269,6 +273,7 @@ class Walker:
             "freed": freed,
             "custom": info.custom,
             "opaque": opaque,
+            "shape": None,  # its output's, read off the edges once the walk is done
         }
         if self.keep:
             self.cap.fns[nid] = fn
@@ -282,64 +287,6 @@ class Walker:
                 self.out_node[(fn, nr)] = self._add_tensor(t, self._role_of(t))
         return nid
 
-    def _saved(self, fn: Any, info: TypeInfo) -> list[dict[str, Any]]:
-        """The saved tensors of a built-in node: a plain saved tensor is read directly; lists,
-        hooked, stale and freed ones go through :func:`_inspect_slot`.
-
-        Reading a slot saved under ``saved_tensors_hooks`` (checkpoint, offloading) would run
-        its unpack hook, so a slot is read only once its ``_raw`` twin shows no hook. A node
-        saves all its tensors at once, under the same default hooks, except wrapped Python
-        numbers (0-dim), which never get hooks: so once one slot holding a tensor of 1+ dims
-        has no hook, neither has any other slot of the node and their checks are skipped.
-        """
-        out: list[dict[str, Any]] = []
-        name_of = self.names.name
-        tensor_ids = self.tensor_ids
-        dtypes = _DTYPE_NAMES
-        saved_type = _SavedTensor
-        unhooked = False  # the node is known to have been saved without hooks
-        for short, raw_attr, attr in info.raw_slots:
-            try:
-                if not unhooked:
-                    raw = getattr(fn, raw_attr)
-                    if type(raw) is not saved_type or raw.unpack_hook is not None:
-                        raise LookupError  # a list, or hooked: the slow path says which
-                v = getattr(fn, attr)  # raises if stale or freed
-                key = id(v)
-                dtype = v.dtype
-                shape = tuple(v.shape)
-                tid = tensor_ids.get(key)
-                name = name_of.get(key)
-                e = {
-                    "name": short,
-                    "status": SAVED_OK,
-                    "shape": shape,
-                    "dtype": dtypes.get(dtype) or dtype_name(dtype),
-                    "version_saved": None,
-                    "version_now": v._version,
-                    "tensor": tid,
-                    "tensor_name": name,
-                    "writes": _NONE,
-                }
-            except Exception:  # not a plain tensor (None, list, stale, freed, odd layout, ...)
-                slow = inspect_slot(
-                    fn, attr, attr, self.inplace, self.names, tensor_ids, self.histories
-                )
-                self._note_pending(slow)
-                out.extend(slow)
-                continue
-            if shape:
-                unhooked = True
-            if tid is None and name is not None:
-                self.pending.append((e, key))
-            out.append(e)
-        return out
-
-    def _note_pending(self, entries: list[dict[str, Any]]) -> None:
-        for e in entries:
-            if e["tensor"] is None and e["tensor_name"] is not None:
-                self.pending.append((e, None))
-
     def _named_output_edges(self) -> list[tuple[str, str, int | None, int, Any, Any]]:
         """op -> the named tensors it produced (drawn before the walk's edges)."""
         out: list[tuple[str, str, int | None, int, Any, Any]] = []
@@ -349,20 +296,32 @@ class Walker:
                 out.append((nid, tid, None, nr, *_meta(fn, nr)))
         return out
 
-    def _link_saved(self) -> None:
-        """Point saved-tensor entries whose tensor node came later in the walk at that node
-        (the same tensor, else the tensor node of the same name)."""
-        by_name: dict[str, str] | None = None
-        for e, key in self.pending:
-            e["tensor"] = self.tensor_ids.get(key) if key is not None else None
-            if e["tensor"] is not None:
-                continue
-            if by_name is None:
-                by_name = {}
-                for n, d in self.nodes.items():
-                    if d["kind"] == TENSOR and d["name"] is not None:
-                        by_name.setdefault(d["name"], n)
-            e["tensor"] = by_name.get(e["tensor_name"])
+    def _module_classes(self) -> dict[str, dict[str, Any]]:
+        """``{module path: {"cls": class name}}`` for the modules the graph's nodes belong to
+        (and their parents), as far as the names know them."""
+        classes = self.names.classes
+        if not classes:
+            return {}
+        paths = {d["module"] for d in self.nodes.values() if d.get("module")}
+        out: dict[str, dict[str, Any]] = {}
+        for path in sorted(paths):
+            parts = path.split(".")
+            for j in range(1, len(parts) + 1):
+                pre = ".".join(parts[:j])
+                cls = classes.get(pre)
+                if cls is not None:
+                    out[pre] = {"cls": cls}
+        return out
+
+    def _number_ops(self) -> None:
+        """Each op's ``order``: its rank in forward (creation) order among this graph's ops
+        (autograd numbers nodes as the forward pass creates them; a node of another thread
+        or without a number sorts by its place in the walk)."""
+        self.seqs.sort()
+        nodes = self.nodes
+        for rank, (_, _, nid) in enumerate(self.seqs):
+            nodes[nid]["order"] = rank
+        self.seqs.clear()
 
     def _add_unreached(self, keys: Iterable[int]) -> None:
         for key in keys:
@@ -375,33 +334,23 @@ class Walker:
             self.nodes[nid]["reached"] = False
 
 
-def _link_stale(
-    stale: list[tuple[str, dict[str, Any], Any]],
+def _op_shapes(
+    nodes: dict[str, dict[str, Any]],
     ids: dict[Any, str],
-    out_node: dict[tuple[Any, int], str],
-    edges: list[tuple[str, str, int | None, int, Any, Any]],
+    edges: Iterable[tuple[str, str, int | None, int, Any, Any]],
 ) -> None:
-    """Set ``source`` of each stale entry: the node whose edge into the op that saved it
-    carries the value. The in-place write gave the tensor a new history (``a.add_(1)`` after
-    ``a`` was saved: ``a.grad_fn`` is now the write's node, whose first input is what ``a`` was
-    before): follow it back to a node of this graph."""
-    into: dict[str, set[str]] = {nid: set() for nid, _, _ in stale}
-    for src, dst, *_ in edges:
-        if dst in into:
-            into[dst].add(src)
-    for nid, e, fn in stale:
-        for _ in range(_MAX_WRITES):
-            if fn is None or fn in ids:
-                break
-            nexts = fn.next_functions
-            fn = nexts[0][0] if nexts else None
-        found = None
-        if fn is not None and fn in ids:
-            for cand in (e.get("tensor"), out_node.get((fn, 0)), ids[fn]):
-                if cand is not None and cand in into[nid]:
-                    found = cand
-                    break
-        e["source"] = found
+    """Each op's output shape (output 0) from an edge that carries it; an op whose output 0
+    feeds nothing drawn asks its node."""
+    seen: set[str] = set()
+    for src, _, _, nr, shape, _ in edges:
+        if nr == 0 and src not in seen:
+            seen.add(src)
+            d = nodes[src]
+            if d["kind"] == OP:
+                d["shape"] = shape
+    for fn, nid in ids.items():
+        if nid not in seen and nodes[nid]["kind"] == OP:
+            nodes[nid]["shape"] = _output_meta(fn, 0)[0]
 
 
 def _fill_graph(

@@ -9,20 +9,21 @@ from typing import Any
 import torch
 
 from graphscope._gc import gc_paused
-from graphscope._tensors import Names, frame_variable, user_frame
+from graphscope._tensors import Names, frame_variable, module_names, user_frame
 
 __all__ = ["SessionNames"]
 
 
 class SessionNames:
-    """Explicit ``names=``, then ``params=``, then the caller's variables and modules, then the
-    modules that ran (``root_modules()``, from the recorder)."""
+    """Explicit ``names=``, then ``params=``, then the modules that ran (``named_roots()``,
+    from the recorder: their parameters are named with the path their ops have, ``cell1.weight_ih``),
+    then the modules and variables of the user's code."""
 
     def __init__(
         self,
         names: Mapping[str, torch.Tensor] | None,
         params: Any,
-        root_modules: Callable[[], list[torch.nn.Module]],
+        root_modules: Callable[[], list[tuple[str, torch.nn.Module]]],
         root_ids: Callable[[], tuple[int, ...]],
     ) -> None:
         self.explicit = {n: v for n, v in (names or {}).items() if isinstance(v, torch.Tensor)}
@@ -47,11 +48,12 @@ class SessionNames:
 
     def _param_table(self, roots: tuple[int, ...]) -> dict[int, str]:
         table = self._base()
+        frame = user_frame(2)
         if self.params is not None:
-            table.add_params(self.params)
-        table.add_frame(user_frame(2), variables=False)  # modules only: names that last
-        for m in self._root_modules():
-            table.add_params(m)
+            table.add_params(self.params, _prefix(self.params, frame))
+        for name, m in self._root_modules():
+            table.add_params(m, name + ".")
+        table.add_frame(frame, variables=False)  # modules only: names that last
         self._table_roots = roots
         return dict(table.name)
 
@@ -61,10 +63,10 @@ class SessionNames:
         table = self._base()
         expected: set[int] = set()
         if self.params is not None:
-            expected.update(table.add_params(self.params))
+            expected.update(table.add_params(self.params, _prefix(self.params, frame)))
+        for name, m in self._root_modules():
+            expected.update(table.add_params(m, name + "."))
         table.add_frame(frame)
-        for m in self._root_modules():
-            expected.update(table.add_params(m))
         candidates = [k for k in table.name if k in table.params and k in expected]
         return table, candidates
 
@@ -73,3 +75,11 @@ class SessionNames:
         for n, v in self.explicit.items():
             table.add(n, v)
         return table
+
+
+def _prefix(params: Any, frame: FrameType | None) -> str:
+    """``"model."`` for ``params=model`` held as ``model``; ``""`` for a mapping or pairs."""
+    if not isinstance(params, torch.nn.Module):
+        return ""
+    hit = module_names(frame).get(id(params))
+    return hit[0] + "." if hit is not None else ""

@@ -71,7 +71,7 @@ class Session:
         self.names = SessionNames(
             names,
             params,
-            root_modules=rec.root_modules if rec is not None else list,
+            root_modules=rec.named_roots if rec is not None else list,
             root_ids=rec.root_ids if rec is not None else tuple,
         )
         self.hooks = EngineHooks(self)
@@ -256,6 +256,8 @@ class Session:
         if not new:
             cap.release()
             return None, gid, leaves
+        if self.recorder is not None:
+            self.store.set_modules(gid, self.recorder.module_facts())
         return cap, gid, leaves
 
     def _protect(self, roots: list[torch.Tensor], fp: tuple[Any, ...]) -> None:

@@ -4,7 +4,10 @@ A training loop builds the same graph at every step. :func:`fingerprint` walks a
 backward nodes in one pass (their types and the order they link in; leaves by identity, as
 parameters persist across steps) and :class:`GraphStore` answers a repeat from it without a
 trace. A new fingerprint is traced; a trace whose structure equals a kept graph (the same graph
-reached another way) joins that graph. The store owns the graphs: after a capture, only it
+reached another way) joins that graph. Structure here (:func:`distinct_key`) leaves out shapes
+(a last, smaller batch builds the same graph) and the parameters the backward did not reach (a
+GAN's first discriminator step, before the generator ever ran, is the same graph as the next
+ones); the kept graph gains the unreached parameters it did not have. The store owns the graphs: after a capture, only it
 changes their data (the leaves' gradients, the freed marks, stale saved tensors).
 """
 
@@ -19,7 +22,7 @@ import torch
 from graphscope.model import OP, AutogradGraph, GradSummary, RunList
 from graphscope.tracer import Capture
 
-__all__ = ["GraphStore", "fingerprint", "leaf_nodes"]
+__all__ = ["GraphStore", "fingerprint", "leaf_nodes", "distinct_key"]
 
 _ACCUMULATE = getattr(torch._C._functions, "AccumulateGrad")  # noqa: B009 (not in the stubs)
 _HISTORY = 50  # gradient values kept per leaf in the picture
@@ -97,10 +100,11 @@ class GraphStore:
         key = None  # computed only when there is another capture to compare with
         for existing in self.captures:
             if key is None:
-                key = g.structure_key()
+                key = distinct_key(g)
             if self._key(existing) == key:
                 existing.graph["calls"].append(index)
                 _merge_stale(existing, g)
+                _merge_unreached(existing, g)
                 return str(existing.graph["id"]), leaves, False
         self.stale_writes.update(_stale_writes(g))
         gid = f"g{len(self.captures) + 1}"
@@ -127,6 +131,15 @@ class GraphStore:
             d["grad_history"] = (list(d.get("grad_history") or []) + [history])[-_HISTORY:]
         d["grad"], d["grad_call"] = summary, call
 
+    def set_modules(self, gid: str, facts: dict[str, Any]) -> None:
+        """Record the class and parameter count of the modules the graph's ops came from."""
+        g = self._by_gid[gid]
+        used = {d.get("module") for _, d in g.nodes(data=True) if d.get("module")}
+        prefixes = {p.rsplit(".", k)[0] for p in used if p for k in range(p.count(".") + 1)}
+        modules = {path: dict(info) for path, info in facts.items() if path in prefixes}
+        if modules:
+            g.graph["modules"] = modules
+
     def mark_freed(self, gid: str) -> None:
         """What a failed call found: the graph's saved tensors were already freed."""
         for _, d in self._by_gid[gid].nodes(data=True):
@@ -138,7 +151,7 @@ class GraphStore:
         gid = g.graph["id"]
         key = self._keys.get(gid)
         if key is None:
-            key = self._keys[gid] = g.structure_key()
+            key = self._keys[gid] = distinct_key(g)
         return key
 
 
@@ -192,6 +205,45 @@ def fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[to
         if push:
             stack.extend(reversed(push))
     return tuple(parts), leaves
+
+
+def distinct_key(g: AutogradGraph) -> tuple[Any, ...]:
+    """What makes two captures one distinct graph: the reached nodes (kind, name, role, line,
+    module) and the edges; not values, not shapes, not the parameters left unreached."""
+    nodes = tuple(
+        (
+            n,
+            d.get("kind"),
+            d.get("name"),
+            d.get("role"),
+            d.get("file"),
+            d.get("line"),
+            d.get("module"),
+        )
+        for n, d in g.nodes(data=True)
+        if d.get("reached", True)
+    )
+    edges = tuple(
+        (u, v, tuple(d.get("slots") or (d.get("slot"),))) for u, v, d in g.edges(data=True)
+    )
+    return (nodes, edges)
+
+
+def _merge_unreached(existing: AutogradGraph, new: AutogradGraph) -> None:
+    """Add to a kept graph the unreached parameters a re-capture has and it lacks."""
+    have = {d.get("name") for _, d in existing.nodes(data=True) if d.get("reached") is False}
+    extra = [
+        d
+        for _, d in new.nodes(data=True)
+        if d.get("reached") is False and d.get("name") not in have
+    ]
+    if not extra:
+        return
+    used = {n for n in existing if n[:1] == "n" and n[1:].isdigit()}
+    k = max((int(n[1:]) for n in used), default=-1) + 1
+    for d in extra:
+        existing.add_node(f"n{k}", **dict(d))
+        k += 1
 
 
 def _stale_writes(g: AutogradGraph) -> set[int]:
