@@ -65,6 +65,9 @@ def is_internal(filename: str) -> bool:
 #: code objects of graphscope's call-site trampolines (recorder/callsite.py): they carry the
 #: file name and line of a user's frame, for torch's warnings, but are not the user's frames
 BORROWED: set[CodeType] = set()
+#: their function name, which a traceback shows (script.py drops those frames, as Python
+#: without graphscope has none)
+CALL_SITE = "<graphscope call site>"
 
 
 def user_frame(depth: int = 1) -> FrameType | None:

@@ -5,10 +5,11 @@ attributed to the innermost Python frame: under a TorchFunctionMode that is the 
 ``__torch_function__``. The user's ``warnings.filterwarnings(..., module="__main__")`` then no
 longer matches, "once per location" counts graphscope's line instead of the user's, and the
 message points into graphscope. :func:`call_from` makes the call from a one-line function whose
-code carries the caller's file, line and name and which runs in the caller's globals (its
+code carries the caller's file and line and which runs in the caller's globals (its
 ``__name__`` for the filters, its ``__warningregistry__``): what the warnings machinery sees is
 exactly what it sees without graphscope. No filter is touched (touching one resets every
-once-per-location registry).
+once-per-location registry). The function's name is ``CALL_SITE``: a traceback through it
+shows the user's line twice, so the script runner drops the copy.
 
 >>> import warnings, torch
 >>> def f(): return call_from(caller(torch.ones), torch.ones, (1,), {})
@@ -24,7 +25,7 @@ from typing import Any
 
 import torch
 
-from graphscope._tensors import BORROWED
+from graphscope._tensors import BORROWED, CALL_SITE
 
 __all__ = ["call_from", "caller"]
 
@@ -68,9 +69,9 @@ def _trampoline(code: types.CodeType, line: int) -> types.CodeType:
     outer = compile(src, code.co_filename, "eval")
     inner = next(c for c in outer.co_consts if isinstance(c, types.CodeType))
     if sys.version_info >= (3, 11):
-        inner = inner.replace(co_name=code.co_name, co_qualname=code.co_qualname)
+        inner = inner.replace(co_name=CALL_SITE, co_qualname=CALL_SITE)
     else:  # pragma: no cover
-        inner = inner.replace(co_name=code.co_name)
+        inner = inner.replace(co_name=CALL_SITE)
     _CODES[(code, line)] = inner
     BORROWED.add(inner)
     return inner
