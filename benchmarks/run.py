@@ -189,6 +189,22 @@ def print_row(values: dict[str, str], widths: dict[str, int]) -> None:
     print("  ".join(cells).rstrip(), flush=True)
 
 
+def _raise_stack_limit() -> None:
+    """torchviz walks the graph from Python too, and torch 2.13 then frees a 50k-deep graph
+    recursively in C++ (autograd-notes §12); graphscope protects the graphs it walks
+    (tracer/freeing.py), torchviz does not: for the comparison rows, this benchmark process
+    raises its own soft stack limit (Linux grows the main thread's stack up to it)."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+        want = 1 << 30 if hard == resource.RLIM_INFINITY else min(1 << 30, hard)
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(resource.RLIMIT_STACK, (want, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -207,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         sizes = sizes[:1]
     torch.set_num_threads(1)
-    gs_trace._raise_stack_limit()  # torch frees 50k-deep graphs recursively in C++
+    _raise_stack_limit()  # for torchviz's walk: see below
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     found = ", ".join(f"{label}={path}" for label, path in engines()) or "none"
     print(f"torch {torch.__version__}, 1 thread, layout engines: {found}")

@@ -6,13 +6,14 @@ Everything here reads tensors and returns plain values; nothing keeps a tensor.
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import os
 import sys
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
-from types import FrameType, ModuleType
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import CodeType, FrameType, ModuleType
+from typing import Any, TypeVar
 
 import torch
 
@@ -23,6 +24,33 @@ _OUR_DIR = os.path.dirname(os.path.abspath(__file__))
 _SCENARIO_DIR = os.path.join(_OUR_DIR, "scenarios")  # user code, shipped with us
 _SKIP_PREFIXES = (_TORCH_DIR, _OUR_DIR, "<frozen")
 _FIRST_VALUES = 6
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_DisableTorchFunction = torch._C.DisableTorchFunction
+_dispatch_modes = getattr(torch._C, "_len_torch_dispatch_stack", lambda: 0)
+
+
+def _disable_dispatch_modes() -> Any:
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    return _disable_current_modes()
+
+
+def outside_modes(fn: _F) -> _F:
+    """Run ``fn`` (graphscope's own tensor work: gradient summaries, NaN checks) with every
+    TorchFunctionMode and TorchDispatchMode of the user's turned off, so that their modes see
+    only their program's ops, and ours neither."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if _dispatch_modes():
+            with _disable_dispatch_modes(), _DisableTorchFunction():
+                return fn(*args, **kwargs)
+        with _DisableTorchFunction():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def is_internal(filename: str) -> bool:
@@ -36,11 +64,19 @@ def is_internal(filename: str) -> bool:
     )
 
 
+#: code objects of graphscope's call-site trampolines (recorder/callsite.py): they carry the
+#: file name and line of a user's frame, for torch's warnings, but are not the user's frames
+BORROWED: set[CodeType] = set()
+#: their function name, which a traceback shows (script.py drops those frames, as Python
+#: without graphscope has none)
+CALL_SITE = "<graphscope call site>"
+
+
 def user_frame(depth: int = 1) -> FrameType | None:
     """The innermost frame outside torch and graphscope (the user's line)."""
     f: FrameType | None = sys._getframe(depth)
     while f is not None:
-        if not is_internal(f.f_code.co_filename):
+        if not is_internal(f.f_code.co_filename) and f.f_code not in BORROWED:
             return f
         f = f.f_back
     return None
@@ -103,6 +139,7 @@ def storage_digest(t: torch.Tensor) -> int | None:
         return None
 
 
+@outside_modes
 def grad_summary_lite(t: torch.Tensor | None) -> GradSummary | None:
     """Two reads instead of six: shape, numel, first values and norm (non-finite when the norm
     is). What ``watch`` keeps for every leaf at every backward call."""
@@ -128,6 +165,7 @@ def grad_summary_lite(t: torch.Tensor | None) -> GradSummary | None:
     }
 
 
+@outside_modes
 def grad_summaries(
     grads: list[torch.Tensor], *, first_values: bool = False
 ) -> list[GradSummary | None]:
@@ -168,6 +206,7 @@ def grad_summaries(
     return out
 
 
+@outside_modes
 def grad_summary(t: torch.Tensor | None) -> GradSummary | None:
     """Plain-data summary of a gradient: numel, norm, min, max, first values, non-finite flag.
 
@@ -216,6 +255,7 @@ _BATCH_MIN = 64  # below this many gradients, one grad_summary each is as fast
 _BATCH_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
+@outside_modes
 def grad_summaries_full(grads: list[torch.Tensor | None]) -> list[GradSummary | None]:
     """``[grad_summary(g) for g in grads]`` with a few batched kernels for the many small
     gradients of a big model (one ``cat``, then per-gradient min/max/sum by segment). The
@@ -341,11 +381,18 @@ def unwrap(module: torch.nn.Module) -> torch.nn.Module:
     without it (``aux.weight``), and so does graphscope, in parameter names and module paths.
     """
     wrappers = (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)
-    while isinstance(module, wrappers) and isinstance(
-        getattr(module, "module", None), torch.nn.Module
-    ):
-        module = module.module
-    return module
+    while True:
+        if isinstance(module, wrappers) and isinstance(
+            getattr(module, "module", None), torch.nn.Module
+        ):
+            module = module.module
+            continue
+        # torch.compile(model): its parameters keep their own names (no "_orig_mod." prefix)
+        inner = module.__dict__.get("_modules", {}).get("_orig_mod")
+        if type(module).__name__ == "OptimizedModule" and isinstance(inner, torch.nn.Module):
+            module = inner
+            continue
+        return module
 
 
 _MAX_ELEMENTS = 256  # list/dict elements looked at per container when naming modules

@@ -19,7 +19,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,9 @@ class _Main(click.Group):
             raise
         except GraphscopeError as err:
             raise _Error(str(err), err.exit_code) from None
+        except BrokenPipeError:  # `graphscope check x.py | head`: the reader left; so do we
+            _quiet_stdout()
+            sys.exit(1)
         except Exception as err:
             if os.environ.get("GRAPHSCOPE_DEBUG"):
                 raise
@@ -321,12 +324,56 @@ def check(**params: Any) -> None:
     run = _Run(click.get_current_context(), params)
     kwargs = dict(module=run.module, policy=run.policy(), progress=run.progress, show=_show)
     if params["as_json"]:
-        with contextlib.redirect_stdout(sys.stderr):
+        with _stdout_to_stderr():
             report = check_script(run.target, run.args, **kwargs)  # type: ignore[arg-type]
         click.echo(report.to_json())
         sys.exit(report.status)
     report = check_script(run.target, run.args, **kwargs)  # type: ignore[arg-type]
     run.finish(report.text(verbose=run.verbose), report)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """While the script runs, everything written to standard output goes to standard error:
+    ``print``, ``sys.__stdout__``, ``os.write(1, ...)`` and child processes (when standard
+    output is file descriptor 1, that descriptor itself is pointed at stderr, and put back)."""
+    try:
+        real = sys.stdout.fileno() == 1
+    except (OSError, ValueError, AttributeError):  # a Python-level stream (click's test runner)
+        real = False
+    if not real:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    _flush(sys.stdout, sys.__stdout__, sys.stderr)
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _flush(sys.stdout, sys.__stdout__, sys.stderr)
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _flush(*streams: Any) -> None:
+    for stream in streams:
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at the null device, so that Python's own flush at exit does not
+    complain about the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 class _Run:

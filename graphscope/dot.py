@@ -7,6 +7,8 @@ for byte the same for the same graph.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 import graphviz
@@ -15,7 +17,7 @@ from graphscope import style
 from graphscope.model import AutogradGraph
 from graphscope.options import Options
 
-__all__ = ["to_dot"]
+__all__ = ["to_dot", "dot_id"]
 
 
 def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
@@ -37,10 +39,10 @@ def to_dot(graph: AutogradGraph, options: Options | None = None) -> str:
         _emit_clusters(dot, graph, options, tree, "", placed)
     for n, d in graph.nodes(data=True):
         if n not in placed:
-            dot.node(_dot_id(n), **style.node_style(d, options, graph.findings_at(n)))
+            dot.node(dot_id(n), **style.node_style(d, options, graph.findings_at(n)))
     stale = style.stale_edges(graph)
     for u, v, d in graph.edges(data=True):
-        dot.edge(_dot_id(u), _dot_id(v), **style.edge_style(d, stale=(u, v) in stale))
+        dot.edge(dot_id(u), dot_id(v), **style.edge_style(d, stale=(u, v) in stale))
     if options.show_legend and len(graph):
         keys = style.legend_keys(d for _, d in graph.nodes(data=True))
         legend = style.legend_node(keys | style.finding_keys(graph.findings))
@@ -63,15 +65,32 @@ def _emit_clusters(
         p for p in tree if (p.count(".") == depth) and (not parent or p.startswith(parent + "."))
     ]
     for path in children:
-        with dot.subgraph(name="cluster_" + _dot_id(path)) as sub:
+        with dot.subgraph(name="cluster_" + dot_id(path)) as sub:
             sub.attr(label=style.cluster_label(graph, path, parent), **style.cluster_attrs())
             for n in tree[path]:
                 d = graph.nodes[n]
-                sub.node(_dot_id(n), **style.node_style(d, options, graph.findings_at(n), path))
+                sub.node(dot_id(n), **style.node_style(d, options, graph.findings_at(n), path))
                 placed.add(n)
             _emit_clusters(sub, graph, options, tree, path, placed)
 
 
-def _dot_id(node: str) -> str:
-    """A node id DOT reads as one name: ``a:b`` in an edge would mean node ``a``, port ``b``."""
-    return node.replace(":", "__")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+
+
+def dot_id(text: str) -> str:
+    """The DOT name of a node id or module path: the text itself when it holds only ASCII
+    letters, digits and ``_.-`` (``n12``, ``encoder.layers.0``; ``:`` becomes ``__``, as ``a:b``
+    in an edge would mean node ``a``, port ``b``), else ``_`` and a stable hash of it. Never
+    built from raw text: a name may hold quotes, backslashes (a trailing one would escape DOT's
+    closing quote), newlines, anything. The SVG's ``<title>`` of a node is this name.
+
+    >>> dot_id("n12"), dot_id("g:layers.0"), dot_id('g:layers.0 "x"')
+    ('n12', 'g__layers.0', '_965c1205acfb7ca614ea')
+    """
+    plain = text.replace(":", "__")
+    if _PLAIN_ID.fullmatch(plain):
+        return plain
+    return "_" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+_dot_id = dot_id  # the explorer's name for it

@@ -202,7 +202,7 @@ def _file_name(out: Path, name: str) -> str:
     """``<stem>.<name><suffix>`` with ``name`` made safe for a file name (and not too long)."""
     safe = re.sub(r"[^\w.-]+", "_", name, flags=re.ASCII).strip("._") or "group"
     if len(safe) > _MAX_FILE_NAME:
-        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+        digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         safe = f"{safe[: _MAX_FILE_NAME - 9]}_{digest}"
     return f"{out.stem}.{safe}{out.suffix}"
 
@@ -242,6 +242,8 @@ def render(
     Returns the path written.
     """
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{path} is a directory; give the file to write, e.g. {p / 'graph.svg'}")
     if format is None:
         format = _format_of(p)
     if "expand" in options and not isinstance(options["expand"], str):

@@ -27,7 +27,7 @@ from types import TracebackType
 
 import torch
 
-from graphscope._tensors import is_internal
+from graphscope._tensors import CALL_SITE, is_internal
 from graphscope.errors import UsageError
 from graphscope.model import ScriptError, ScriptExit
 from graphscope.watcher import Scope, watch
@@ -255,6 +255,9 @@ def _their_frames(stack: list[traceback.FrameSummary]) -> list[traceback.FrameSu
     our frames), which plain Python would not show."""
     drop = set()
     for i, frame in enumerate(stack):
+        if frame.name == CALL_SITE:  # recorder/callsite.py: the user's line, shown just above
+            drop.add(i)
+            continue
         if not _ours(frame.filename):
             continue
         drop.add(i)

@@ -280,7 +280,8 @@ def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[
         "tooltip": esc(f"{title}: {ops} ops collapsed"),
     }
     if d.get("link"):
-        attrs["URL"] = esc(d["link"])
+        # a drill-down file name: ASCII letters, digits and ._- (draw._file_name), never cut
+        attrs["URL"] = str(d["link"])
         attrs["target"] = "_self"
     if kinds:
         attrs.update(color=SEVERITY_COLOR[WARNING], penwidth="2.5")

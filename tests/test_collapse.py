@@ -14,6 +14,7 @@ from torch.nn.modules.module import (
 )
 
 from graphscope._tensors import Names
+from graphscope.dot import dot_id
 from graphscope.errors import UsageError
 from graphscope.model import GROUP, OP, AutogradGraph, Finding
 from graphscope.overview import collapse, plan_drilldown, subgraph_for
@@ -331,6 +332,6 @@ def test_a_finding_inside_a_collapsed_group_is_drawn_on_the_overview_file(
         Options(engine="embedded", max_nodes=50),
     )
     overview = svg_nodes(out.path)
-    block = overview["g__layers.0-5"]
+    block = overview[dot_id("g:layers.0-5")]
     assert "(!) saved v0, now v1" in block  # the badge, on the group that holds the node
     assert "(!) saved-tensor-modified inside" in block

@@ -40,7 +40,18 @@ ALLOWED: dict[str, set[str]] = {
     "_tensors": {"model"},
     "tracer": {"_tensors", "_gc", "errors", "model"},
     "recorder": {"_tensors", "model"},
-    "watcher": {"_tensors", "_gc", "model", "tracer", "recorder", "checks", "report", "explorer"},
+    # errors: watch() answers bad arguments with a UsageError
+    "watcher": {
+        "_tensors",
+        "_gc",
+        "model",
+        "tracer",
+        "recorder",
+        "checks",
+        "report",
+        "explorer",
+        "errors",
+    },
     "script": {"_tensors", "errors", "model", "watcher"},
     "scenarios": {"errors", "model", "tracer"},
     # running a script and reporting; the gallery; the command line

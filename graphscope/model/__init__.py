@@ -72,6 +72,7 @@ from graphscope.model.graph import (
     TensorData,
     iter_findings_for,
 )
+from graphscope.model.runs import RunList
 from graphscope.model.text import (
     cell_name,
     format_number,
@@ -86,6 +87,7 @@ from graphscope.model.validate import problems, validate
 
 __all__ = [
     "AliasExport",
+    "RunList",
     "AutogradGraph",
     "BackwardCall",
     "ERROR",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphscope.model.graph import GradSummary
+from graphscope.model.runs import RunList
 
 
 @dataclass(frozen=True)
@@ -246,9 +247,13 @@ class Events:
 
     ops: list[OpCall] = field(default_factory=list)
     inplace: list[InplaceWrite] = field(default_factory=list)
-    backward: list[BackwardCall] = field(default_factory=list)
+    #: a training loop's repeated calls and steps are kept as runs (model/runs.py): the log of
+    #: 10,000 identical steps is as small as the log of one
+    backward: RunList[BackwardCall] = field(default_factory=lambda: RunList(stepping=("index",)))
     grads: list[GradUpdate] = field(default_factory=list)
-    steps: list[OptimizerStep] = field(default_factory=list)
+    steps: RunList[OptimizerStep] = field(
+        default_factory=lambda: RunList(stepping=("index", "after_call"))
+    )
     grad_reads: list[GradRead] = field(default_factory=list)
     nonfinite: list[NonFinite] = field(default_factory=list)
     carries: list[GraphCarry] = field(default_factory=list)

@@ -180,7 +180,7 @@ class GraphData(TypedDict, total=False):
     id: str  # the distinct graph's id under ``watch`` (``g1``)
     roots: list[str]  # node ids of the roots, in order
     call: int | None  # the backward call it was captured at
-    calls: list[int]  # every backward call it stands for
+    calls: Sequence[int]  # every backward call it stands for (a list, or a RunList: runs.py)
     findings: tuple[Finding, ...]  # the findings attached to it (see :meth:`with_findings`)
     modules: dict[str, ModuleInfo]  # module path -> facts about the module, when known
     modules_inferred: bool  # op modules inferred from the parameters they read (no recorder)

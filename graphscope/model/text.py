@@ -9,12 +9,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from graphscope.model.runs import RunList
+
 
 def jsonable(x: Any) -> Any:
     """Tuples to lists and non-finite floats to strings, recursively, for JSON."""
     if isinstance(x, dict):
         return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, (list, tuple, RunList)):
         return [jsonable(v) for v in x]
     if isinstance(x, float) and not math.isfinite(x):
         return str(x)

@@ -28,6 +28,7 @@ from graphscope.model.graph import (
     EdgeData,
     GraphData,
 )
+from graphscope.model.runs import RunList
 
 __all__ = ["validate", "problems"]
 
@@ -108,7 +109,9 @@ def _matches(value: Any, hint: Any) -> bool:
     if typing.is_typeddict(hint):
         return isinstance(value, dict) and not _check_dict("", value, hint, ())
     if origin in (list, tuple, Sequence):
-        if not isinstance(value, (list, tuple)):
+        if not isinstance(value, (list, tuple)) and not (
+            origin is Sequence and isinstance(value, RunList)
+        ):
             return False
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
             return all(_matches(x, args[0]) for x in value)

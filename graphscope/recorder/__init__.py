@@ -53,10 +53,12 @@ from typing import Any
 
 import torch
 
-from graphscope._tensors import frame_variable, user_frame
+from graphscope._tensors import frame_variable, outside_modes, user_frame
 from graphscope.model import Events
 from graphscope.recorder.aliases import Aliases
 from graphscope.recorder.carry import Carries
+from graphscope.recorder.compiled import CompiledCalls
+from graphscope.recorder.fastpath import FastPaths
 from graphscope.recorder.gradmode import GradOffs
 from graphscope.recorder.mode import PLAIN, RecordingMode, classify, on_stack, remove_mode
 from graphscope.recorder.modules import ModuleSpans
@@ -122,6 +124,8 @@ class Recorder:
         self.writes.on_alias = self.aliases.call
         self.writes.describe = self._describe
         self._mode: RecordingMode | None = None
+        self.fast = FastPaths(lambda: self._mode)
+        self.compiled = CompiledCalls(self)
         self._paused = False
         self.pause_pending = False
         self._step_names: dict[int, str | None] = {}  # names asked for inside one step
@@ -142,10 +146,12 @@ class Recorder:
         try:
             if self._modules:
                 self.spans.install()
+            self.fast.install()
             self.steps.install()
             self.resets.install()
             self.offs.install()
             self.reparam.install()
+            self.compiled.install()
             self._enter()
         except BaseException:
             self.uninstall()
@@ -158,6 +164,8 @@ class Recorder:
             if mode is not None:
                 remove_mode(mode)
         finally:
+            self.compiled.uninstall()
+            self.fast.uninstall()
             self.steps.uninstall()
             self.resets.uninstall()
             self.offs.uninstall()
@@ -175,6 +183,29 @@ class Recorder:
         mode = RecordingMode(self)
         mode.__enter__()
         self._mode = mode
+
+    def step_aside(self) -> Callable[[], None]:
+        """Take the mode off the stack and remove the module hooks (for a call into compiled
+        code, :mod:`~graphscope.recorder.compiled`); returns what puts them back as they were."""
+        mode = self._mode
+        index = _stack_index(mode) if mode is not None else None
+        hooked = self.spans.hooked
+        if index is not None and mode is not None:
+            remove_mode(mode)
+        if hooked:
+            self.spans.remove_hooks()
+        fast = self.fast.hooked
+        self.fast.uninstall()
+
+        def back() -> None:
+            if hooked and self._mode is mode:
+                self.spans.install()
+            if fast and self._mode is mode:
+                self.fast.install()
+            if index is not None and mode is not None and self._mode is mode:
+                _insert_mode(mode, index)
+
+        return back
 
     def pause(self) -> None:
         """Stop the per-op recording (the mode and the module hooks: the costly parts); the
@@ -195,6 +226,7 @@ class Recorder:
         remove_mode(mode)
         self._paused = True
         self.spans.remove_hooks()
+        self.fast.uninstall()
 
     def _pause_point(self) -> bool:
         """A safe point (an optimizer step boundary): apply a pending pause; paused now?"""
@@ -216,6 +248,7 @@ class Recorder:
         self._paused = False
         if self._modules:
             self.spans.install()
+        self.fast.install()
         self._enter()
 
     def forget(self) -> None:
@@ -278,6 +311,7 @@ class Recorder:
 
     # for the mode ---------------------------------------------------------------------------
 
+    @outside_modes
     def op_made(
         self, api: str, lo: int, hi: int, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
@@ -347,3 +381,21 @@ def _text(module: torch.nn.Module) -> str:
     except Exception:
         extra = ""
     return f"{cls}({extra})" if extra else cls
+
+
+def _stack_index(mode: Any) -> int | None:
+    """The position of ``mode`` on this thread's torch-function mode stack, if it is there."""
+    for i in range(torch._C._len_torch_function_stack()):
+        if torch._C._get_function_stack_at(i) is mode:
+            return i
+    return None
+
+
+def _insert_mode(mode: Any, index: int) -> None:
+    """Push ``mode`` back at ``index`` of the stack (under the modes pushed since)."""
+    above = []
+    while torch._C._len_torch_function_stack() > index:
+        above.append(torch._C._pop_torch_function_stack())
+    torch._C._push_on_torch_function_stack(mode)
+    while above:
+        torch._C._push_on_torch_function_stack(above.pop())

@@ -17,12 +17,14 @@ grow the list). Nothing here changes what the call returns.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import torch
 
-from graphscope._tensors import storage_digest, storage_key
+from graphscope._tensors import outside_modes, storage_digest, storage_key
 from graphscope.model import AliasExport, Events
+from graphscope.recorder.callsite import call_from
 from graphscope.recorder.gradmode import GradOffs
 from graphscope.recorder.sites import Sites
 
@@ -50,8 +52,15 @@ class Aliases:
         self.wrote = wrote  # tells the recorder a write may have happened now
         self._at: dict[tuple[str, str | None, int | None], int] = {}
 
-    def call(self, func: Any, api: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        out = func(*args, **kwargs)
+    def call(
+        self,
+        func: Any,
+        api: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        frame: FrameType,
+    ) -> Any:
+        out = call_from(frame, func, args, kwargs)  # under the user's own modes and frame
         try:
             t = args[0] if args and isinstance(args[0], _Tensor) else None
             if t is not None:
@@ -60,6 +69,7 @@ class Aliases:
             pass
         return out
 
+    @outside_modes
     def _after(self, api: str, t: torch.Tensor) -> None:
         if api == "detach" and not t.requires_grad:
             return

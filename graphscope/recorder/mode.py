@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.overrides import TorchFunctionMode
 
+from graphscope.recorder.callsite import call_from, caller
+
 if TYPE_CHECKING:
     from graphscope.recorder import Recorder
 
@@ -24,7 +26,7 @@ __all__ = ["RecordingMode", "classify", "remove_mode", "on_stack"]
 
 _get_seq = torch._C._autograd._get_sequence_nr
 _get_ident = threading.get_ident
-_compiler = torch.compiler
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
 
 _INPLACE_DUNDERS = frozenset(
     f"__i{op}__"
@@ -88,8 +90,11 @@ class RecordingMode(TorchFunctionMode):
         if kwargs is None:
             kwargs = {}
         rec = self.rec
-        if _compiler._is_compiling_flag or _get_ident() != rec.thread or rec.pause_pending:
+        if _is_compiling():  # dynamo or AOT tracing (dynamo reads this without a guard)
             return func(*args, **kwargs)
+        frame = caller(func)  # torch's warnings are the caller's, not ours (callsite)
+        if _get_ident() != rec.thread or rec.pause_pending:
+            return call_from(frame, func, args, kwargs)
         kind = rec.kinds.get(func)
         if kind is None:
             kind = rec.classify(func)
@@ -97,7 +102,7 @@ class RecordingMode(TorchFunctionMode):
             kind = WRITER
         if kind == PLAIN:
             lo = _get_seq()
-            out = func(*args, **kwargs)
+            out = call_from(frame, func, args, kwargs)
             if _get_seq() != lo:
                 try:
                     rec.op_made(rec.apis[func], lo, _get_seq(), args, kwargs)
@@ -105,8 +110,8 @@ class RecordingMode(TorchFunctionMode):
                     pass
             return out
         if kind == GRAD:
-            return rec.writes.grad_get(func, args, kwargs)
-        return rec.writes.call(func, rec.apis[func], args, kwargs, rec.spans.current)
+            return rec.writes.grad_get(func, args, kwargs, frame)
+        return rec.writes.call(func, rec.apis[func], args, kwargs, rec.spans.current, frame)
 
 
 def on_stack(mode: TorchFunctionMode) -> bool:

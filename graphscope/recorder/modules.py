@@ -35,6 +35,7 @@ __all__ = ["ModuleSpans"]
 
 _get_seq = torch._C._autograd._get_sequence_nr
 _get_ident = threading.get_ident
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
 
 
 class ModuleSpans:
@@ -58,6 +59,11 @@ class ModuleSpans:
         self._taken: dict[str, int] = {}  # name -> id() of the module that has it
         self._marks: list[int] = []  # the sequence counter at the last forget() calls
         self._built: set[int] = set()  # id() of modules whose forward made backward nodes
+
+    @property
+    def hooked(self) -> bool:
+        """Are the hooks installed?"""
+        return bool(self._handles)
 
     @property
     def running(self) -> bool:
@@ -191,7 +197,7 @@ class ModuleSpans:
     # the hooks ---------------------------------------------------------------------------------
 
     def _pre(self, module: torch.nn.Module, inputs: Any) -> None:
-        if _get_ident() != self.thread:
+        if _is_compiling() or _get_ident() != self.thread:  # dynamo tracing: not a real call
             return
         key = id(module)
         stack = self._stack
@@ -218,7 +224,7 @@ class ModuleSpans:
         self._spans.append([_get_seq(), None, path, parent])
 
     def _post(self, module: torch.nn.Module, inputs: Any, output: Any) -> None:
-        if _get_ident() != self.thread:
+        if _is_compiling() or _get_ident() != self.thread:
             return
         ids = self._stack_ids
         key = id(module)

@@ -17,6 +17,7 @@ from torch.optim.optimizer import (
     register_optimizer_step_pre_hook,
 )
 
+from graphscope._tensors import outside_modes
 from graphscope.model import Events, OptimizerStep
 from graphscope.recorder.resets import Resets
 from graphscope.recorder.sites import Sites
@@ -25,6 +26,7 @@ from graphscope.recorder.writes import Writes
 __all__ = ["StepHooks"]
 
 _get_ident = threading.get_ident
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
 
 
 class StepHooks:
@@ -51,6 +53,9 @@ class StepHooks:
         self.pause_point = pause_point
         self.thread = -1
         self._handles: list[Any] = []
+        #: ids of the parameters that had a grad at a step -> their names (a training loop asks
+        #: for the same set at every step: one name lookup per parameter, once)
+        self._name_cache: dict[tuple[int, ...], tuple[str, ...]] = {}
 
     def install(self) -> None:
         self.thread = _get_ident()
@@ -61,9 +66,10 @@ class StepHooks:
         while self._handles:
             self._handles.pop().remove()
         self.writes.step_params = None
+        self._name_cache.clear()
 
     def _pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        if _get_ident() != self.thread:
+        if _is_compiling() or _get_ident() != self.thread:
             return
         if self.resets is not None:
             try:
@@ -74,18 +80,25 @@ class StepHooks:
             return
         self.writes.step_params = {id(p) for g in optimizer.param_groups for p in g["params"]}
 
+    @outside_modes
+    def _names(self, optimizer: torch.optim.Optimizer) -> tuple[str, ...]:
+        """Names of the parameters that have a gradient at this step, in the optimizer's order
+        (the same at every step of a loop, so its steps are logged as one run)."""
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        key = tuple(id(p) for p in params)
+        names = self._name_cache.get(key)
+        if names is None:
+            if len(self._name_cache) > 64:
+                self._name_cache.clear()
+            found = (self.name(p) for p in params)
+            names = self._name_cache[key] = tuple(n for n in found if n is not None)
+        return names
+
     def _post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        if _get_ident() != self.thread:
+        if _is_compiling() or _get_ident() != self.thread:
             return
         try:
-            recording = self.writes.step_params is not None
-            names = []
-            for g in optimizer.param_groups:
-                for p in g["params"]:
-                    if recording and p.grad is not None:  # a lookup per parameter: sampled steps
-                        n = self.name(p)
-                        if n is not None:
-                            names.append(n)
+            names = self._names(optimizer)
             file, line = self.sites.where()
             ordinal, built = 0, cast(tuple[str | None, int | None], (None, None))
             if self.resets is not None:
@@ -95,7 +108,7 @@ class StepHooks:
                     index=len(self.events.steps),
                     optimizer=type(optimizer).__name__,
                     after_call=self.backward_count(),
-                    params=tuple(names),
+                    params=names,
                     file=file,
                     line=line,
                     optimizer_id=ordinal,

@@ -7,7 +7,7 @@ import sys
 from types import CodeType
 from typing import Any
 
-from graphscope._tensors import _TORCH_DIR, is_internal
+from graphscope._tensors import _TORCH_DIR, BORROWED, is_internal
 
 __all__ = ["Sites"]
 
@@ -55,7 +55,9 @@ class Sites:
             code = f.f_code
             kind = cache.get(code)
             if kind is None:
-                kind = cache[code] = _frame_kind(code.co_filename)
+                kind = cache[code] = (
+                    _DISPATCH if code in BORROWED else _frame_kind(code.co_filename)
+                )
             if kind == _USER:
                 return code.co_filename, f.f_lineno, library
             if kind == _LIBRARY:

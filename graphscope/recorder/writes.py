@@ -9,15 +9,15 @@ and re-raised unchanged. A read of ``.grad`` on a non-leaf that does not retain 
 
 from __future__ import annotations
 
-import sys
-import warnings
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import torch
 
-from graphscope._tensors import storage_key
+from graphscope._tensors import outside_modes, storage_key
 from graphscope.model import Events, GradRead, InplaceWrite
+from graphscope.recorder.callsite import call_from
 from graphscope.recorder.ops import OpLog
 from graphscope.recorder.sites import Sites
 
@@ -44,6 +44,18 @@ def tensor_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.Ten
         elif isinstance(a, (list, tuple)):
             out.extend(x for x in a if isinstance(x, _Tensor))
     return out
+
+
+def leaf_flags(t: torch.Tensor) -> tuple[bool, bool]:
+    """``(is_leaf, requires_grad)`` of ``t``, read without side effects. Reading ``is_leaf`` or
+    ``grad_fn`` of a view whose base was written since makes torch rebuild the view's
+    ``grad_fn``, after which torch no longer refuses an in-place write into it as "a leaf
+    Variable that requires grad" (the program would take another path): so a view counts as a
+    leaf exactly when it does not require grad (a view that requires grad has a history)."""
+    requires_grad = bool(t.requires_grad)
+    if t._is_view():
+        return not requires_grad, requires_grad
+    return bool(t.is_leaf), requires_grad
 
 
 def _version(t: torch.Tensor) -> int | None:
@@ -79,40 +91,64 @@ class Writes:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         module: Callable[[], str | None],
+        frame: FrameType,
     ) -> Any:
-        """Run ``func(*args, **kwargs)``, recording its op and the versions it moved."""
+        """Run ``func(*args, **kwargs)`` (from ``frame``: see :mod:`~graphscope.recorder.callsite`),
+        recording its op and the versions it moved. Only the call itself runs under the user's
+        own modes: the bookkeeping around it is invisible to them."""
         if api in ALIAS_APIS and self.on_alias is not None:
-            return self.on_alias(func, api, args, kwargs)
+            return self.on_alias(func, api, args, kwargs, frame)
         try:
-            tensors = tensor_args(args, kwargs)
             grad_enabled = torch.is_grad_enabled()
-            if self.step_params is not None and not grad_enabled:  # inside optimizer.step()
-                keep = self.step_params
-                tensors = [t for t in tensors if id(t) in keep]
-            before = [(_version(t), t.is_leaf, t.requires_grad) for t in tensors]
+            tensors, before = self._before(args, kwargs, grad_enabled)
         except Exception:  # never let our bookkeeping break the user's call
-            return func(*args, **kwargs)
+            return call_from(frame, func, args, kwargs)
         lo = _get_seq()
         try:
-            out = func(*args, **kwargs)
+            out = call_from(frame, func, args, kwargs)
         except RuntimeError as err:
             if _LEAF_INPLACE in str(err) and tensors:
                 self._refused(api, args, tensors, before, grad_enabled, str(err))
             raise
         try:
-            hi = _get_seq()
-            if hi != lo:
-                self.on_op(self.ops.add(api, module(), lo, hi), args, kwargs)
-            for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
-                if v0 is None:
-                    continue
-                v1 = _version(t)
-                if v1 is not None and v1 != v0:
-                    self._record(api, t, (v0, v1), (is_leaf, rg, grad_enabled), None, lo)
+            self._after(api, module, lo, tensors, before, grad_enabled, args, kwargs)
         except Exception:
             pass
         return out
 
+    @outside_modes
+    def _before(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], grad_enabled: bool
+    ) -> tuple[list[torch.Tensor], list[tuple[int | None, bool, bool]]]:
+        tensors = tensor_args(args, kwargs)
+        if self.step_params is not None and not grad_enabled:  # inside optimizer.step()
+            keep = self.step_params
+            tensors = [t for t in tensors if id(t) in keep]
+        return tensors, [(_version(t), *leaf_flags(t)) for t in tensors]
+
+    @outside_modes
+    def _after(
+        self,
+        api: str,
+        module: Callable[[], str | None],
+        lo: int,
+        tensors: list[torch.Tensor],
+        before: list[tuple[int | None, bool, bool]],
+        grad_enabled: bool,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        hi = _get_seq()
+        if hi != lo:
+            self.on_op(self.ops.add(api, module(), lo, hi), args, kwargs)
+        for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
+            if v0 is None:
+                continue
+            v1 = _version(t)
+            if v1 is not None and v1 != v0:
+                self._record(api, t, (v0, v1), (is_leaf, rg, grad_enabled), None, lo)
+
+    @outside_modes
     def _refused(
         self,
         api: str,
@@ -124,11 +160,11 @@ class Writes:
     ) -> None:
         try:
             target = args[0] if args and isinstance(args[0], _Tensor) else tensors[0]
-            for t, (v0, is_leaf, rg) in zip(tensors, before, strict=True):
+            view_of_leaf = "a view of a leaf" in msg  # torch says which one it refused
+            for t, (v0, _, rg) in zip(tensors, before, strict=True):
                 if t is target:
-                    self._record(
-                        api, t, (v0 or 0, v0 or 0), (is_leaf, rg, grad_enabled), msg, _get_seq()
-                    )
+                    flags = (not view_of_leaf, rg, grad_enabled)
+                    self._record(api, t, (v0 or 0, v0 or 0), flags, msg, _get_seq())
                     break
         except Exception:  # the user's own error is what must propagate
             pass
@@ -180,32 +216,29 @@ class Writes:
             )
         )
 
-    def grad_get(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """``t.grad``; a read that returns None on a non-leaf is recorded."""
+    def grad_get(
+        self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType
+    ) -> Any:
+        """``t.grad``; a read that returns None on a non-leaf is recorded. torch's own warning
+        about it is raised from ``frame`` (the reader's line, under the user's filters and
+        once-per-location registry: see :mod:`~graphscope.recorder.callsite`)."""
+        out = call_from(frame, func, args, kwargs)
         t = args[0] if args else None
-        if not isinstance(t, _Tensor) or t.is_leaf or t.retains_grad:
-            return func(*args, **kwargs)
-        # torch warns from C++ at the innermost Python frame, which is ours here: catch the
-        # warning and emit it again at the caller's frame, under the user's own filters
-        caller = sys._getframe(2)  # the frame that read .grad (the mode calls us directly)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            out = func(*args, **kwargs)
-        glb = caller.f_globals
-        for w in caught:
-            warnings.warn_explicit(
-                w.message,
-                w.category,
-                caller.f_code.co_filename,
-                caller.f_lineno,
-                module=glb.get("__name__", "<string>"),
-                registry=glb.setdefault("__warningregistry__", {}),
-                module_globals=glb,
-            )
-        if out is None:
-            file, line = self.sites.where()
-            fn = t.grad_fn
-            self.events.grad_reads.append(
-                GradRead(self.name(t, True), file, line, fn.name() if fn is not None else None)
-            )
+        if out is None and isinstance(t, _Tensor):
+            try:
+                self._none_read(t)
+            except Exception:  # never let our bookkeeping break the user's read
+                pass
         return out
+
+    @outside_modes
+    def _none_read(self, t: torch.Tensor) -> None:
+        """A ``.grad`` read that gave None: recorded when ``t`` is a non-leaf."""
+        is_leaf, _ = leaf_flags(t)
+        if is_leaf or t.retains_grad:
+            return
+        file, line = self.sites.where()
+        fn = None if t._is_view() else t.grad_fn  # a view's grad_fn: see leaf_flags
+        self.events.grad_reads.append(
+            GradRead(self.name(t, True), file, line, fn.name() if fn is not None else None)
+        )

@@ -15,8 +15,6 @@ once it returns.
 
 from __future__ import annotations
 
-import resource
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -27,11 +25,21 @@ from graphscope._tensors import Names, module_names, user_frame
 from graphscope.errors import TraceError
 from graphscope.model import AutogradGraph, InplaceWrite
 from graphscope.tracer.capture import Capture, Provenance
+from graphscope.tracer.freeing import SPACING, protect
 from graphscope.tracer.infer import infer_modules
 from graphscope.tracer.silent import SilentIndex
 from graphscope.tracer.walk import Walker
 
-__all__ = ["trace", "Capture", "capture", "Provenance", "SilentIndex"]
+__all__ = [
+    "trace",
+    "Capture",
+    "capture",
+    "Provenance",
+    "SilentIndex",
+    "protect",
+    "SPACING",
+    "check_params",
+]
 
 
 def trace(
@@ -61,7 +69,7 @@ def trace(
         frame = user_frame()
         candidates: list[int] = []
         if params is not None:
-            checked = _check_params(params)
+            checked = check_params(params)
             table.add_params(checked, _prefix(checked, frame))
             candidates = [k for k in table.name if k in table.params]
         table.add_frame(frame)
@@ -79,7 +87,7 @@ def _prefix(params: Any, frame: Any) -> str:
     return hit[0] + "." if hit is not None else ""
 
 
-def _check_params(params: Any) -> Any:
+def check_params(params: Any) -> Any:
     """``params`` as given, once it is a module, a mapping or (name, tensor) pairs."""
     if isinstance(params, (torch.nn.Module, Mapping)):
         return params
@@ -129,32 +137,10 @@ def capture(
     silent: SilentIndex | None = None,
 ) -> Capture:
     """Walk from ``roots``. With ``keep`` the Capture holds the torch objects for ``refresh``;
-    ``silent`` marks saved tensors written behind autograd's back (:mod:`~graphscope.tracer.silent`)."""
-    _raise_stack_limit()
+    ``silent`` marks saved tensors written behind autograd's back (:mod:`~graphscope.tracer.silent`).
+    The walk gives the graph's nodes Python wrappers; :func:`protect` makes sure torch can
+    still free the graph however deep it is (autograd-notes §12)."""
     with gc_paused():  # the walk allocates many small containers: collections would cost ~40%
-        return Walker(names, provenance, inplace, keep, silent).run(roots, unreached)
-
-
-_STACK_RAISED = False
-
-
-def _raise_stack_limit() -> None:
-    """Let torch free very deep graphs after a Python walk (autograd-notes §12).
-
-    torch 2.13 overflows the C stack when it destroys a 50,000+ deep graph whose nodes had
-    Python wrappers; raising the soft stack limit (Linux grows the main thread's stack up to it)
-    avoids the crash. Done once, only upwards, never above the hard limit.
-    """
-    global _STACK_RAISED
-    if _STACK_RAISED or not sys.platform.startswith("linux"):
-        return
-    _STACK_RAISED = True
-    try:
-        soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
-        want = 1 << 30
-        if hard != resource.RLIM_INFINITY:
-            want = min(want, hard)
-        if soft != resource.RLIM_INFINITY and soft < want:
-            resource.setrlimit(resource.RLIMIT_STACK, (want, hard))
-    except (ValueError, OSError):
-        pass
+        cap = Walker(names, provenance, inplace, keep, silent).run(roots, unreached)
+        protect(roots, nodes=len(cap.graph))
+    return cap

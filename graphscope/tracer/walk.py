@@ -259,9 +259,13 @@ class Walker:
         else:
             saved = _NONE
         freed = any(e["status"] == SAVED_FREED for e in saved)
+        opaque = info.opaque if info.name else is_opaque(name)
+        label = info.label if info.name else display_name(name)
+        if opaque and api is not None and api.startswith("compiled: "):
+            label = api  # a compiled region's one node, named after what was compiled
         self.nodes[nid] = {
             "kind": OP,
-            "label": info.label if info.name else display_name(name),
+            "label": label,
             "name": name,
             "op": api,
             "module": module,
@@ -271,7 +275,7 @@ class Walker:
             "saved": saved,
             "freed": freed,
             "custom": info.custom,
-            "opaque": info.opaque if info.name else is_opaque(name),
+            "opaque": opaque,
             "shape": None,  # its output's, read off the edges once the walk is done
         }
         if self.keep:

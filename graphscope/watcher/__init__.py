@@ -33,6 +33,8 @@ from typing import Any
 
 import torch
 
+from graphscope.errors import TraceError, UsageError
+from graphscope.tracer import check_params
 from graphscope.watcher.scope import Scope
 from graphscope.watcher.session import Session
 
@@ -59,6 +61,7 @@ def watch(
     ``sample``-th step only (``sample=None``: every step); backward calls, gradients and
     optimizer steps are recorded at every step regardless.
     """
+    params = _check_options(names, params, max_graphs, sample)
     scope = Scope(script=script)
     session = Session(
         scope,
@@ -74,3 +77,31 @@ def watch(
         yield scope
     finally:
         session.uninstall()
+
+
+def _check_options(names: Any, params: Any, max_graphs: Any, sample: Any) -> Any:
+    """Bad arguments are a clear :class:`~graphscope.errors.UsageError` before anything is
+    installed; returns ``params`` as :func:`graphscope.trace` takes it (an iterator of pairs
+    read into a list once)."""
+    if names is not None and not isinstance(names, Mapping):
+        raise UsageError(
+            f"names must be a dict such as {{'loss': loss}} (got {type(names).__name__})"
+        )
+    for key, value in (names or {}).items():
+        if not isinstance(value, torch.Tensor):
+            raise UsageError(f"names[{key!r}] must be a tensor (got {type(value).__name__})")
+    if params is not None:
+        try:
+            params = check_params(params)
+        except TraceError as err:
+            raise UsageError(str(err)) from None
+    for name, value in (("max_graphs", max_graphs), ("sample", sample)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(
+                f"{name} must be None or a positive int (got {value!r}, a {type(value).__name__})"
+            )
+        if value < 1:
+            raise UsageError(f"{name} must be None or at least 1 (got {value})")
+    return params

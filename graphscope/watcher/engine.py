@@ -7,12 +7,14 @@ what calls them: optimizer closures, checkpoint, ``torch.autograd.functional``) 
 it; the public ``backward``/``grad`` are wrapped too, for their arguments (``gradient=``) and for
 the errors they raise before the engine runs (a non-scalar root). Only the thread that installed
 the hooks is watched, and only top-level calls (``_current_graph_task_id() == -1``): a backward
-run inside another one (reentrant checkpoint) belongs to its outer call.
+run inside another one (reentrant checkpoint) belongs to its outer call. A top-level call in
+another thread is counted (the report says how many were not captured) and runs untouched.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -20,9 +22,12 @@ from typing import Any, Protocol
 import torch
 
 from graphscope._tensors import user_frame, where
+from graphscope.recorder.callsite import call_from
 from graphscope.watcher.calls import PublicCall
 
 __all__ = ["EngineHooks", "Listener"]
+
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
 
 
 class Listener(Protocol):
@@ -42,6 +47,8 @@ class Listener(Protocol):
     ) -> None: ...
 
     def on_internal(self, what: str, err: Exception) -> None: ...
+
+    def on_other_thread(self, thread: str) -> None: ...
 
 
 class EngineHooks:
@@ -86,8 +93,13 @@ class EngineHooks:
         @functools.wraps(orig)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             state = hooks._public
-            if getattr(state, "call", None) is not None or threading.get_ident() != hooks.thread:
-                return orig(*args, **kwargs)
+            frame = sys._getframe(1)  # torch's own warnings come from our caller (callsite)
+            if (
+                getattr(state, "call", None) is not None
+                or threading.get_ident() != hooks.thread
+                or _is_compiling()
+            ):
+                return call_from(frame, orig, args, kwargs)
             try:
                 given = kwargs.get(grad_kw) is not None or (
                     len(args) > grad_pos and args[grad_pos] is not None
@@ -95,11 +107,11 @@ class EngineHooks:
                 file, line = where(user_frame(2))
             except Exception as err:
                 hooks.listener.on_internal("reading a backward call's arguments", err)
-                return orig(*args, **kwargs)
+                return call_from(frame, orig, args, kwargs)
             public = PublicCall(api, file, line, given)
             state.call = public
             try:
-                return orig(*args, **kwargs)
+                return call_from(frame, orig, args, kwargs)
             except Exception as err:
                 if not public.reached_engine:  # raised before the engine ran (e.g. non-scalar)
                     hooks.listener.on_failed(public, args, kwargs, err)
@@ -114,11 +126,15 @@ class EngineHooks:
 
         @functools.wraps(orig)
         def engine(t_outputs: Any, *args: Any, **kwargs: Any) -> Any:
-            if (
-                hooks._busy
-                or threading.get_ident() != hooks.thread
-                or torch._C._current_graph_task_id() != -1
-            ):
+            if threading.get_ident() != hooks.thread:
+                if torch._C._current_graph_task_id() == -1:  # a top-level call we will miss
+                    try:
+                        hooks.listener.on_other_thread(threading.current_thread().name)
+                    except Exception:
+                        pass
+                return orig(t_outputs, *args, **kwargs)
+            if hooks._busy or torch._C._current_graph_task_id() != -1 or _is_compiling():
+                # a nested call, or AOTAutograd tracing a compiled region's backward
                 return orig(t_outputs, *args, **kwargs)
             hooks._busy = True
             try:

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from graphscope._tensors import outside_modes
 from graphscope.model import OP, Events, NonFinite
 from graphscope.tracer import Capture
 
@@ -64,6 +65,7 @@ def nonfinite_hooks(
     return handles
 
 
+@outside_modes
 def _all_finite(tensors: Sequence[Any]) -> bool:
     for t in tensors:
         if isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel():
@@ -75,6 +77,7 @@ def _all_finite(tensors: Sequence[Any]) -> bool:
     return True
 
 
+@outside_modes
 def _nonfinite_kind(tensors: Sequence[Any]) -> str:
     nan = inf = False
     for t in tensors:

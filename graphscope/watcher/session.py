@@ -9,6 +9,7 @@ reported as a note and never reaches the user's backward or ops.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,8 +17,8 @@ from typing import Any
 import torch
 
 from graphscope._gc import gc_paused
-from graphscope._tensors import frame_variable, user_frame, where
-from graphscope.tracer import Capture, SilentIndex, capture
+from graphscope._tensors import frame_variable, outside_modes, user_frame, where
+from graphscope.tracer import SPACING, Capture, SilentIndex, capture, protect
 from graphscope.watcher.calls import (
     CallRecord,
     PublicCall,
@@ -78,6 +79,10 @@ class Session:
         self.hooks = EngineHooks(self)
         self.seq_after_backward = -1  # the sequence counter when the last backward call ended
         self.diag = Diagnostics(self)
+        self._shallow: set[str] = set()  # graphs too shallow to need freeing.protect
+        self._other_threads: dict[str, int] = {}  # thread name -> backward calls not captured
+        self._thread_note: int | None = None  # index of their note in scope.notes
+        self._thread_name = threading.current_thread().name
 
     def _name_of(self, t: torch.Tensor, variables: bool = True) -> str | None:
         return self.names.name_of(t, variables)
@@ -168,8 +173,26 @@ class Session:
                 f"graphscope: {note} (your program is not affected)", RuntimeWarning, stacklevel=2
             )
 
+    def on_other_thread(self, thread: str) -> None:
+        """A top-level backward call in another thread: not captured, but said so (a note)."""
+        counts = self._other_threads
+        counts[thread] = counts.get(thread, 0) + 1
+        total = sum(counts.values())
+        names = ", ".join(sorted(counts))
+        note = (
+            f"{total} backward call(s) in other threads ({names}) were not captured: graphscope "
+            f"watches the thread that started it ({self._thread_name})"
+        )
+        notes = self.scope.notes
+        if self._thread_note is None:
+            self._thread_note = len(notes)
+            notes.append(note)
+        else:
+            notes[self._thread_note] = note
+
     # one call --------------------------------------------------------------------------------
 
+    @outside_modes
     def _prepare(
         self,
         t_outputs: Any,
@@ -213,6 +236,7 @@ class Session:
         if not roots or all(r.grad_fn is None for r in roots):
             return None, None, []
         fp, leaf_list = fingerprint(roots)
+        self._protect(roots, fp)
         # a write recorded after nodes were made since the last backward (during or after this
         # forward) may have made a saved tensor stale: then trace. The optimizer's writes come
         # right after a backward, before any node of the next forward.
@@ -241,6 +265,19 @@ class Session:
             self.store.set_modules(gid, self.recorder.module_facts())
         return cap, gid, leaves
 
+    def _protect(self, roots: list[torch.Tensor], fp: tuple[Any, ...]) -> None:
+        """The fingerprint walk gave the graph's nodes Python wrappers: make it safe to free
+        however deep it is (:func:`graphscope.tracer.protect`). A repeat of a graph that
+        needed nothing needs nothing again."""
+        if len(fp) < SPACING:
+            return
+        gid = self.store.known_gid(fp)
+        if gid is not None and gid in self._shallow:
+            return
+        if protect(roots) == 0 and gid is not None:
+            self._shallow.add(gid)
+
+    @outside_modes
     def _conclude(self, rec: CallRecord, error: BaseException | None) -> None:
         for h in rec.hooks:
             h.remove()

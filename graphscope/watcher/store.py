@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from graphscope.model import OP, AutogradGraph, GradSummary
+from graphscope.model import OP, AutogradGraph, GradSummary, RunList
 from graphscope.tracer import Capture
 
 __all__ = ["GraphStore", "fingerprint", "leaf_nodes", "distinct_key"]
@@ -70,6 +70,13 @@ class GraphStore:
             d = self._nodes[key] = graph.nodes[nid]
         return d
 
+    def known_gid(self, fp: tuple[Any, ...]) -> str | None:
+        """The id of the kept graph with this fingerprint, if any (nothing is recorded)."""
+        for k in self._known:
+            if k.fingerprint == fp:
+                return k.gid
+        return None
+
     def repeat(
         self, fp: tuple[Any, ...], leaves: Sequence[torch.Tensor], index: int
     ) -> tuple[str, list[tuple[str, torch.Tensor]]] | None:
@@ -102,7 +109,7 @@ class GraphStore:
                 return str(existing.graph["id"]), leaves, False
         self.stale_writes.update(_stale_writes(g))
         gid = f"g{len(self.captures) + 1}"
-        g.graph.update(id=gid, call=index, calls=[index])
+        g.graph.update(id=gid, call=index, calls=RunList([index]))
         self.captures.append(g)
         self._by_gid[gid] = g
         if key is not None:
