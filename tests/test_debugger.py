@@ -264,22 +264,8 @@ def test_legitimate_patterns_stay_clean(name: str, runs: dict[str, Any]) -> None
     assert report["backward_calls"] >= 1
 
 
-#: the recording mode pushes an eval-mode TransformerEncoder under no_grad off torch's fused fast
-#: path (issue 10, item 3: the reliability work on recorder/mode.py); strict, so that the fix
-#: turns this into a failure that says to drop the mark
-_FAST_PATH = pytest.mark.xfail(
-    strict=True, reason="issue 10 item 3: recording mode disables the eval fast path"
-)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [
-        n if n != "legit_eval_transformer" else pytest.param(n, marks=_FAST_PATH)
-        for n in sorted(BUGS) + LEGIT
-    ],
-)
+@pytest.mark.parametrize("name", sorted(BUGS) + LEGIT)
 def test_gradients_are_byte_identical_with_and_without_graphscope(
     name: str, runs: dict[str, Any]
 ) -> None:

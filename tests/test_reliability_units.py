@@ -256,9 +256,3 @@ def test_torchs_warning_comes_from_the_users_line_under_watch(tmp_path: Path) ->
 
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[('warns.py', 6), ('warns.py', 7)]"
-
-
-def _line() -> int:
-    import sys
-
-    return sys._getframe(1).f_lineno
