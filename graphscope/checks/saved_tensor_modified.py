@@ -174,52 +174,17 @@ def _silent(
     gid: str | None,
 ) -> Finding:
     """A saved tensor changed through an alias torch does not track: no error, wrong gradient."""
-    tensor = entry.get("tensor_name")
-    if not tensor and entry.get("tensor") in graph:
-        tensor = graph.nodes[entry["tensor"]].get("name")
-    if not tensor and entry.get("name") == "result":  # the op's own output: the tensor after it
-        outs = [graph.nodes[s].get("name") for s in graph.successors(node)]
-        tensor = next((n for n in outs if n), None)
+    tensor = _saved_tensor_name(graph, node, entry)
     what = (
         f"{tensor}, which {_op_text(d)} saved for backward,"
         if tensor
         else (f"the tensor `{entry.get('name')}` that {_op_text(d)} saved for backward")
     )
-    if write is not None:
-        how = (
-            f"{write.api}() at line {write.line} wrote into {what} through an alias with a "
-            "version counter of its own (.data, set_(), a view of its storage)"
-        )
-        file, line = write.file, write.line
-    elif via:
-        x = via[-1]
-        alias = "the NumPy array" if x.api == "numpy" else "the storage"
-        how = (
-            f"{what} was changed through {alias} that .{x.api}() handed out at line {x.line}, "
-            "whose writes no version counter sees"
-        )
-        file, line = x.file, x.line
-    else:
-        how = f"{what} was changed through an alias that autograd does not track"
-        file, line = d.get("file"), d.get("line")
+    how, file, line = _silent_how(what, d, write, via)
     message = (
         f"{how}: torch will not warn, and backward silently computes the gradient from the "
         "changed values."
     )
-    t = tensor or "x"
-    node_of = graph.by_name(t) if tensor else None
-    if node_of is not None and graph.nodes[node_of].get("role") == "param":
-        hint = (
-            f"Change the parameter {t} only after backward() and optimizer.step() (e.g. a "
-            "max-norm or clipping constraint: `with torch.no_grad(): p.clamp_(-c, c)` after the "
-            "step), never between the forward pass and backward()."
-        )
-    else:
-        hint = (
-            f"Do not write into {t} (through .data, NumPy or its storage) between the forward "
-            f"pass and backward(): change it out of place (`{t} = {t}.clamp(...)`, a new "
-            "tensor)."
-        )
     related: tuple[Location, ...] = ()
     if d.get("line") is not None:
         related = (
@@ -229,7 +194,7 @@ def _silent(
         kind=KIND,
         severity="error",
         message=message,
-        hint=hint,
+        hint=_silent_hint(graph, tensor),
         file=file,
         line=line,
         node=node,
@@ -238,6 +203,59 @@ def _silent(
         badge=f"saved value changed silently ← line {line}"
         if line is not None
         else "saved value changed silently",
+    )
+
+
+def _saved_tensor_name(graph: AutogradGraph, node: str, entry: dict[str, Any]) -> str | None:
+    """The user's name of the saved tensor: recorded, its tensor node's, or the op's output's."""
+    tensor = entry.get("tensor_name")
+    if not tensor and entry.get("tensor") in graph:
+        tensor = graph.nodes[entry["tensor"]].get("name")
+    if not tensor and entry.get("name") == "result":  # the op's own output: the tensor after it
+        outs = [graph.nodes[s].get("name") for s in graph.successors(node)]
+        tensor = next((n for n in outs if n), None)
+    return tensor
+
+
+def _silent_how(
+    what: str, d: dict[str, Any], write: InplaceWrite | None, via: list[AliasExport]
+) -> tuple[str, str | None, int | None]:
+    """How the saved value changed (a .data/set_ write, a NumPy or storage alias), and where."""
+    if write is not None:
+        how = (
+            f"{write.api}() at line {write.line} wrote into {what} through an alias with a "
+            "version counter of its own (.data, set_(), a view of its storage)"
+        )
+        return how, write.file, write.line
+    if via:
+        x = via[-1]
+        alias = "the NumPy array" if x.api == "numpy" else "the storage"
+        how = (
+            f"{what} was changed through {alias} that .{x.api}() handed out at line {x.line}, "
+            "whose writes no version counter sees"
+        )
+        return how, x.file, x.line
+    return (
+        f"{what} was changed through an alias that autograd does not track",
+        d.get("file"),
+        d.get("line"),
+    )
+
+
+def _silent_hint(graph: AutogradGraph, tensor: str | None) -> str:
+    """A parameter is changed after the step; anything else out of place."""
+    t = tensor or "x"
+    node_of = graph.by_name(t) if tensor else None
+    if node_of is not None and graph.nodes[node_of].get("role") == "param":
+        return (
+            f"Change the parameter {t} only after backward() and optimizer.step() (e.g. a "
+            "max-norm or clipping constraint: `with torch.no_grad(): p.clamp_(-c, c)` after the "
+            "step), never between the forward pass and backward()."
+        )
+    return (
+        f"Do not write into {t} (through .data, NumPy or its storage) between the forward "
+        f"pass and backward(): change it out of place (`{t} = {t}.clamp(...)`, a new "
+        "tensor)."
     )
 
 
