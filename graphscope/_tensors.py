@@ -441,6 +441,23 @@ def module_names(frame: FrameType | None) -> dict[int, tuple[str, torch.nn.Modul
     return found
 
 
+def module_name(frame: FrameType | None, module: torch.nn.Module) -> str | None:
+    """The user's name for ``module``: as :func:`module_names` finds it, else as a submodule of
+    a module found there (``model.encoder`` for a submodule called on its own)."""
+    found = module_names(frame)
+    hit = found.get(id(module))
+    if hit is not None:
+        return hit[0]
+    for name, outer in found.values():
+        try:
+            for sub, m in outer.named_modules():
+                if m is module and sub:
+                    return f"{name}.{sub}"
+        except Exception:
+            continue
+    return None
+
+
 def _name_safely(found: dict[int, tuple[str, torch.nn.Module]], name: str, v: Any) -> None:
     try:
         _name_value(found, name, v)
@@ -483,12 +500,24 @@ def _name_elements(found: dict[int, tuple[str, torch.nn.Module]], name: str, v: 
 
 
 def _plain_attrs(m: torch.nn.Module) -> list[tuple[str, Any]]:
-    """A module's attributes that are plain lists, tuples or dicts (modules kept there are not
-    its submodules)."""
+    """A module's own attributes that are plain lists, tuples or dicts (modules kept there are
+    not its submodules); not torch's bookkeeping (``_modules``, ``_parameters``, the hook
+    dicts): its submodules are named through ``named_parameters()`` already."""
+    own = _module_internals()
     try:
-        return [(k, v) for k, v in vars(m).items() if isinstance(v, (list, tuple, dict)) and v]
+        return [
+            (k, v)
+            for k, v in vars(m).items()
+            if k not in own and isinstance(v, (list, tuple, dict)) and v
+        ]
     except TypeError:
         return []
+
+
+@functools.cache
+def _module_internals() -> frozenset[str]:
+    """The attribute names every ``nn.Module`` gets from ``Module.__init__``."""
+    return frozenset(vars(torch.nn.Module()))
 
 
 def _is_plain_object(v: Any) -> bool:

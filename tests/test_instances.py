@@ -200,3 +200,33 @@ def test_parameters_are_named_from_the_variable_even_in_a_method() -> None:
     names = Names()
     names.add_params(net.layers[0], "first.")
     assert names.classes == {"first": "Layer"}
+
+
+def test_torchs_own_bookkeeping_names_nothing_and_a_submodule_called_alone_is_named_under_its_model() -> (
+    None
+):
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Linear(2, 3)
+            self.head = nn.Linear(3, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(torch.relu(self.body(x)))
+
+    torch.manual_seed(0)
+    net = Net()
+    found = {name for name, _ in module_names(sys._getframe()).values()}
+    assert "net" in found and not any("_modules" in n for n in found)  # not net._modules['body']
+    g = graphscope.trace(net(torch.randn(4, 2)).sum(), params=net)
+    names = {d["name"]: list(d["aliases"]) for _, d in g.nodes(data=True) if d.get("role") == "param"}
+    assert names == {
+        "net.body.weight": [],
+        "net.body.bias": [],
+        "net.head.weight": [],
+        "net.head.bias": [],
+    }
+    with graphscope.watch() as scope:
+        net.head(torch.randn(4, 3)).sum().backward()  # the submodule on its own
+    (g,) = scope.captures
+    assert {d["module"] for d in _ops(g)} == {"net.head", None}

@@ -6,7 +6,7 @@ node is the narrowest span holding its ``_sequence_nr()`` (autograd-notes §5).
 
 Paths name module *instances* the way the user does: an outermost module (one called while no
 other runs) is named after the user's variable for it (``cell1``, ``netG``, ``blocks[3]``;
-:func:`graphscope._tensors.module_names`), its submodules by their path under it
+:func:`graphscope._tensors.module_name`), its submodules by their path under it
 (``netG.main.2``, ``encoder.layers.0.self_attn``); ops in its own ``forward`` get its name, so
 "made by the model itself" stays distinguishable from "made outside any module" (``None``).
 A module the user's code does not hold gets its class name, numbered when two instances would
@@ -28,7 +28,7 @@ from torch.nn.modules.module import (
     register_module_forward_pre_hook,
 )
 
-from graphscope._tensors import module_names, unwrap, user_frame
+from graphscope._tensors import module_name, unwrap, user_frame
 from graphscope.recorder.ops import KEEP_INTERVALS, cut_point
 
 __all__ = ["ModuleSpans"]
@@ -182,10 +182,10 @@ class ModuleSpans:
         if hit is not None and hit[1] is module:
             return hit[0]
         try:
-            found = module_names(user_frame()).get(key)
+            found = module_name(user_frame(), module)
         except Exception:  # never let naming break the user's call
             found = None
-        name = found[0] if found is not None else (fallback or type(module).__name__)
+        name = found if found is not None else (fallback or type(module).__name__)
         base, n = name, 1
         while self._taken.get(name, key) != key:
             n += 1

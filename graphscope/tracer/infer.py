@@ -12,43 +12,59 @@ last module, such as the loss, to none). Sets
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from graphscope.model import OP, TENSOR, AutogradGraph
 
 __all__ = ["infer_modules"]
+
+_UNSET: Any = object()
 
 
 def infer_modules(graph: AutogradGraph) -> None:
     """Fill the ``module`` of ``graph``'s ops from the parameters they read (in place: the
     graph is the tracer's own until it returns it)."""
-    ops = [n for n, d in graph.nodes(data=True) if d.get("kind") == OP]
-    if not ops or any(graph.nodes[n].get("module") for n in ops):
+    data = dict(graph.nodes(data=True))  # the node dicts themselves: plain lookups from here
+    ops = [n for n, d in data.items() if d.get("kind") == OP]
+    if not ops or any(data[n].get("module") for n in ops):
         return
-    ops.sort(key=lambda n: graph.nodes[n].get("order", 0))
-    own: dict[str, str | None] = {n: _read_params(graph, n) for n in ops}
+    succ = dict(graph.adjacency())  # read only: networkx's own neighbour dicts
+    pred: dict[str, list[str]] = {n: [] for n in data}
+    for u, nbrs in succ.items():
+        for v in nbrs:
+            pred[v].append(u)
+    own: dict[str, str | None] = {n: _read_params(data, pred[n]) for n in ops}
     if not any(own.values()):
         return
+    ops.sort(key=lambda n: data[n].get("order", 0))
     rank = {n: k for k, n in enumerate(ops)}
-    up: dict[str, str | None] = {}
+    free = [n for n in ops if own[n] is None]  # the ops whose module is to be inferred
+    up, down = dict(own), dict(own)
+    for n in free:  # forward order: an op's feeders come first
+        feeders = _ops_next(data, pred, n)
+        up[n] = up[max(feeders, key=rank.__getitem__)] if feeders else None
+    for n in reversed(free):
+        fed = _ops_next(data, succ, n)
+        down[n] = down[min(fed, key=rank.__getitem__)] if fed else None
+    between: dict[tuple[str, str], str | None] = {}  # a few distinct pairs, many ops
+    for n in free:
+        a, b = up[n], down[n]
+        if a is not None and b is not None:
+            mod = between.get((a, b), _UNSET)
+            if mod is _UNSET:
+                mod = between[a, b] = _between(a, b)
+            data[n]["module"] = mod
     for n in ops:
-        feeders = sorted(_ops_before(graph, n), key=rank.__getitem__)
-        up[n] = own[n] if own[n] is not None else (up[feeders[-1]] if feeders else None)
-    down: dict[str, str | None] = {}
-    for n in reversed(ops):
-        fed = sorted(_ops_after(graph, n), key=rank.__getitem__)
-        down[n] = own[n] if own[n] is not None else (down[fed[0]] if fed else None)
-    for n in ops:
-        mod, a, b = own[n], up[n], down[n]
-        if mod is None and a is not None and b is not None:
-            mod = _between(a, b)
-        graph.nodes[n]["module"] = mod
+        if own[n] is not None:
+            data[n]["module"] = own[n]
     graph.graph["modules_inferred"] = True
 
 
-def _read_params(graph: AutogradGraph, op: str) -> str | None:
+def _read_params(data: dict[str, dict[str, Any]], inputs: list[str]) -> str | None:
+    """The deepest module holding every parameter among an op's ``inputs``."""
     mods = [
-        graph.nodes[p]["module"]
-        for p in graph.pred[op]
-        if graph.nodes[p].get("kind") == TENSOR and graph.nodes[p].get("module")
+        data[p]["module"] for p in inputs if data[p].get("kind") == TENSOR and data[p].get("module")
     ]
     if not mods:
         return None
@@ -58,23 +74,16 @@ def _read_params(graph: AutogradGraph, op: str) -> str | None:
     return out or None
 
 
-def _ops_before(graph: AutogradGraph, op: str) -> list[str]:
+def _ops_next(
+    data: dict[str, dict[str, Any]], adj: Mapping[str, Iterable[str]], op: str
+) -> list[str]:
+    """The ops one step along ``adj`` from ``op`` (looking through a named tensor between)."""
     out = []
-    for p in graph.pred[op]:
-        if graph.nodes[p].get("kind") == OP:
+    for p in adj[op]:
+        if data[p].get("kind") == OP:
             out.append(p)
         else:
-            out.extend(q for q in graph.pred[p] if graph.nodes[q].get("kind") == OP)
-    return out
-
-
-def _ops_after(graph: AutogradGraph, op: str) -> list[str]:
-    out = []
-    for s in graph.succ[op]:
-        if graph.nodes[s].get("kind") == OP:
-            out.append(s)
-        else:
-            out.extend(q for q in graph.succ[s] if graph.nodes[q].get("kind") == OP)
+            out.extend(q for q in adj[p] if data[q].get("kind") == OP)
     return out
 
 
@@ -95,7 +104,7 @@ def _common(a: str | None, b: str | None) -> str | None:
     if a is None or b is None:
         return None
     pa, pb = a.split("."), b.split(".")
-    k = 0
-    while k < min(len(pa), len(pb)) and pa[k] == pb[k]:
+    k, m = 0, min(len(pa), len(pb))
+    while k < m and pa[k] == pb[k]:
         k += 1
     return ".".join(pa[:k]) or None

@@ -379,9 +379,8 @@ def _fill_graph(
             "dtype": dtype,
         }
     g.add_nodes_from(nodes)  # ids only: networkx's fast path
-    view = g.nodes
-    for n, d in nodes.items():
-        view[n].update(d)
+    for n, d in g.nodes(data=True):  # networkx's own dicts, without a view per node
+        d.update(nodes[n])
     g.add_edges_from([(u, v, d) for (u, v), d in found.items()])
 
 
