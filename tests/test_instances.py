@@ -219,7 +219,9 @@ def test_torchs_own_bookkeeping_names_nothing_and_a_submodule_called_alone_is_na
     found = {name for name, _ in module_names(sys._getframe()).values()}
     assert "net" in found and not any("_modules" in n for n in found)  # not net._modules['body']
     g = graphscope.trace(net(torch.randn(4, 2)).sum(), params=net)
-    names = {d["name"]: list(d["aliases"]) for _, d in g.nodes(data=True) if d.get("role") == "param"}
+    names = {
+        d["name"]: list(d["aliases"]) for _, d in g.nodes(data=True) if d.get("role") == "param"
+    }
     assert names == {
         "net.body.weight": [],
         "net.body.bias": [],
