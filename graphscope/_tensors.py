@@ -573,6 +573,44 @@ def named_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parame
     return out
 
 
+def params_and_classes(
+    prefix: str, module: torch.nn.Module
+) -> tuple[list[tuple[str, torch.nn.Parameter]], dict[str, str]]:
+    """:func:`named_parameters` and :func:`module_classes` in one walk of the module tree
+    (the same names, order and de-duplication as the two calls)."""
+    if unwrap(module) is not module or (
+        type(module).named_parameters is not torch.nn.Module.named_parameters
+        or type(module).named_modules is not torch.nn.Module.named_modules
+    ):
+        return named_parameters(module), module_classes(prefix, module)
+    params: list[tuple[str, torch.nn.Parameter]] = []
+    classes: dict[str, str] = {}
+    base = prefix.rstrip(".")
+    seen_modules: set[int] = set()
+    seen: set[int] = set()
+    stack: list[tuple[str, torch.nn.Module]] = [("", module)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        name, m = pop()
+        if id(m) in seen_modules:
+            continue
+        seen_modules.add(id(m))
+        path = f"{base}.{name}" if base and name else (base or name)
+        if path:
+            classes.setdefault(path, type(m).__name__)
+        at = name + "." if name else ""
+        for n, p in m._parameters.items():
+            if p is not None and id(p) not in seen:
+                seen.add(id(p))
+                params.append((at + n, p))
+        children = m._modules
+        if children:
+            for n, c in reversed(children.items()):
+                if c is not None:
+                    push((at + n, c))
+    return params, classes
+
+
 class Names:
     """``id(tensor) -> name`` for the tensors a user can name, built once per capture.
 
@@ -612,9 +650,10 @@ class Names:
         returns their keys (``id``). ``prefix``: ``"model."`` for a module held as ``model``."""
         if isinstance(params, torch.nn.Module):
             self.modules.append((prefix, params))
-            for path, cls in module_classes(prefix, params).items():
+            items: Iterable[tuple[str, Any]]
+            items, classes = params_and_classes(prefix, params)
+            for path, cls in classes.items():
                 self.classes.setdefault(path, cls)
-            items: Iterable[tuple[str, Any]] = named_parameters(params)
         elif isinstance(params, Mapping):
             items = params.items()
         else:

@@ -29,6 +29,8 @@ def infer_modules(graph: AutogradGraph) -> None:
     ops = [n for n, d in data.items() if d.get("kind") == OP]
     if not ops or any(data[n].get("module") for n in ops):
         return
+    if not any(d.get("module") for d in data.values() if d.get("kind") == TENSOR):
+        return  # no parameter with a module: nothing to infer from
     succ = dict(graph.adjacency())  # read only: networkx's own neighbour dicts
     pred: dict[str, list[str]] = {n: [] for n in data}
     for u, nbrs in succ.items():
