@@ -152,3 +152,47 @@ def test_the_render_summary_says_what_the_drawing_changed() -> None:
     rep = Report(Scope())
     rep.drawing.append("x.svg: layout stopped after 5 s; drawn collapsed one level more")
     assert "  note: x.svg: layout stopped after 5 s" in rep.summary()
+
+
+def test_a_list_of_blocks_run_twice_is_two_folds_none_of_them_lost() -> None:
+    import torch
+    from torch import nn
+
+    import graphscope
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = nn.ModuleList(
+                [nn.Sequential(nn.Linear(8, 8), nn.Tanh()) for _ in range(4)]
+            )
+            self.mid = nn.Linear(8, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for b in self.blocks:
+                x = b(x)
+            x = self.mid(x)
+            for b in self.blocks:  # the same blocks again: two folds with the same name
+                x = b(x)
+            return x
+
+    torch.manual_seed(0)
+    model = Net()
+    with graphscope.watch() as scope:
+        model(torch.randn(4, 8)).pow(2).mean().backward()
+    (g,) = scope.captures
+    levels = plan_levels(g, max_nodes=12)
+    blocks = next(lv for lv in levels if lv.id.endswith("g:model.blocks"))
+    folds = {
+        n: d for n, d in blocks.graph.nodes(data=True) if d["kind"] == GROUP and d.get("repeat")
+    }
+    assert sorted(folds) == ["g:model.blocks.0-3", "g:model.blocks.0-3#2"]
+    first, second = (set(d["members"]) for d in folds.values())
+    assert not first & second
+    block_ops = {
+        n
+        for n, d in g.nodes(data=True)
+        if d["kind"] == "op" and (d.get("module") or "").startswith("model.blocks")
+    }
+    assert len(block_ops) == 24 and block_ops <= first | second  # every op of both passes
+    assert len(set(blocks.opens[n] for n in folds)) == 2  # each opens a level of its own

@@ -34,7 +34,7 @@ def build(ix: Index, items: list[Item]) -> AutogradGraph:
             nid = ix.ids[it.members[0]]
             g.add_node(nid, **copy.deepcopy(ix.data[it.members[0]]))
         else:
-            nid = it.group.gid or _number(it.group, numbers)
+            nid = _unique(g, it.group.gid or _number(it.group, numbers))
             g.add_node(nid, **_group_attrs(ix, it))
         ids.append(nid)
     _edges(ix, g, items, rep, ids)
@@ -48,6 +48,17 @@ def build(ix: Index, items: list[Item]) -> AutogradGraph:
     if findings:
         g.graph["findings"] = tuple(findings)
     return g
+
+
+def _unique(g: AutogradGraph, nid: str) -> str:
+    """``nid``, or ``nid#2``, ``#3``... when a group of that id is drawn already (the same
+    list of blocks run twice in one forward: two folds ``g:blocks.0-3``)."""
+    if nid not in g:
+        return nid
+    k = 2
+    while f"{nid}#{k}" in g:
+        k += 1
+    return f"{nid}#{k}"
 
 
 def _number(group: Group, numbers: dict[str, int]) -> str:
