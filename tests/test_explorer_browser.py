@@ -541,3 +541,31 @@ def test_a_frame_hidden_while_it_loads_fits_once_shown(
         _assert_fits(driver)
     finally:
         driver.switch_to.default_content()
+
+
+def test_a_saved_tensor_left_alone_shows_its_version_not_a_question_mark(
+    driver: Any, pages: dict[str, Path]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    data = page_data(pages["enc"].read_text(encoding="utf-8"))
+    nodes = Nodes(data)
+    i = next(  # an op drawn as itself on the overview, with saved tensors that are all ok
+        i
+        for i in range(nodes.n)
+        if nodes.node(i)["saved"]
+        and all(e["status"] == "ok" for e, _ in nodes.node(i)["saved"])
+        and nodes.drawn(i) == (0, ("node", i))
+    )
+    saved = nodes.node(i)["saved"]
+    _open(driver, pages["enc"])
+    driver.find_element(By.CSS_SELECTOR, f'#gs-view g.node[data-ref="{i}"]').click()
+    rows = _wait(
+        driver,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#gs-inspector table.gs-saved tr")[1:],
+        "the saved-tensor table",
+    )
+    assert len(rows) == len(saved)
+    for row, (entry, _) in zip(rows, saved, strict=True):
+        version = row.find_elements(By.TAG_NAME, "td")[3].text
+        assert version == f"v{entry['version_now']} (unchanged)", version

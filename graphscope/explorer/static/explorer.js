@@ -444,8 +444,10 @@
       var s = V[pair[0]] || {}, ref = pair[1];
       var name = s.name + (ref >= 0 ? ' = ' + title(ref) : (s.tensor_name ? ' = ' + s.tensor_name : ''));
       var cell = ref >= 0 ? el('button', { cls: 'gs-link', type: 'button', text: name, on: function () { goNode(ref); } }) : name;
-      var vers = (s.version_saved === null || s.version_saved === undefined ? '?' : 'v' + s.version_saved) +
-                 ' → ' + (s.version_now === null || s.version_now === undefined ? '?' : 'v' + s.version_now);
+      var known = function (v) { return v !== null && v !== undefined; };
+      // an unchanged tensor's saved version is its version now (torch only records a mismatch)
+      var vers = known(s.version_saved) ? 'v' + s.version_saved + ' → ' + (known(s.version_now) ? 'v' + s.version_now : '?')
+        : (known(s.version_now) ? 'v' + s.version_now + (s.status === 'ok' ? ' (unchanged)' : '') : '?');
       t.appendChild(el('tr', { cls: s.status === 'stale' ? 'gs-stale' : '' }, el('td', null, cell),
         el('td', { text: shapeText(s.shape) }), el('td', { text: s.dtype || '' }), el('td', { text: vers }),
         el('td', { text: s.status || '' })));
