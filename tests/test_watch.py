@@ -297,3 +297,25 @@ def test_reading_findings_inside_watch_does_not_freeze_them() -> None:
         inside = [f.kind for f in scope.findings]
     assert inside == ["grad-accumulation"]
     assert [f.kind for f in scope.findings] == ["grad-accumulation"]
+
+
+def test_a_gradient_clipped_before_it_accumulates_shows_its_clipped_value_not_a_question_mark() -> (
+    None
+):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    norms = []
+    with graphscope.watch() as scope:
+        for _ in range(3):  # no zero_grad(): the gradients sum; clipping changes them in place
+            model(torch.randn(8, 4)).pow(2).mean().backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.01)
+            norms.append(float(model.weight.grad.norm()))
+            opt.step()
+    (f,) = [f for f in scope.findings if f.kind == "grad-accumulation"]
+    assert "?" not in f.message and "?" not in (f.badge or "")
+    (g,) = scope.captures
+    (w,) = [d for _, d in g.nodes(data=True) if d.get("name") == "model.weight"]
+    history = [h.get("norm") for h in w["grad_history"]]
+    assert history[0] == pytest.approx(norms[0], rel=1e-6)  # the clipped value after call 1
+    assert all(n is not None for n in history)

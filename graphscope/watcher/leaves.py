@@ -86,6 +86,9 @@ class LeafTracker:
                     self._materialize(state, grad_summary_lite(g) or {"shape": []}, nid, gid)
             else:
                 out[key] = "changed" if state is not None else "kept"
+                if state is not None and state.pending:  # changed (clipped, scaled) before
+                    # anything read it: the changed value is the one this call sums into
+                    self._materialize(state, grad_summary_lite(g) or {"shape": []}, nid, gid)
         return out
 
     def after(
