@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import itertools
 import math
 import os
 import sys
@@ -396,6 +397,7 @@ def unwrap(module: torch.nn.Module) -> torch.nn.Module:
 
 
 _MAX_ELEMENTS = 256  # list/dict elements looked at per container when naming modules
+_MAX_HELD = 32  # items of a dict variable looked at for tensors to name
 
 
 def user_frames(frame: FrameType | None) -> list[FrameType]:
@@ -611,6 +613,24 @@ def params_and_classes(
     return params, classes
 
 
+def _tensors_held(name: str, d: dict[Any, Any]) -> list[tuple[str, torch.Tensor]]:
+    """``out.loss`` for the tensors of a model output held in a variable (a dict whose keys
+    are also its attributes, as transformers' ``ModelOutput``; its first few items). Plain
+    dicts name nothing: a ``{name: tensor}`` table is a program's bookkeeping, not a name."""
+    out: list[tuple[str, torch.Tensor]] = []
+    if type(d) is dict:
+        return out
+    try:
+        items = list(itertools.islice(d.items(), _MAX_HELD))
+        for key, v in items:
+            if isinstance(v, torch.Tensor) and isinstance(key, str) and key.isidentifier():
+                if getattr(d, key, None) is v:
+                    out.append((f"{name}.{key}", v))
+    except Exception:  # a mapping whose items or attributes misbehave names nothing
+        return []
+    return out
+
+
 class Names:
     """``id(tensor) -> name`` for the tensors a user can name, built once per capture.
 
@@ -674,12 +694,17 @@ class Names:
             return
         spaces = frame_namespaces(frame)
         found: list[tuple[str, torch.Tensor]] = []
+        held: list[tuple[str, torch.Tensor]] = []  # in a dict or a model output: named after
         for space in spaces:
             for k, v in list(space.items()):
-                if isinstance(v, torch.Tensor) and not k.startswith("__"):
+                if k.startswith("__"):
+                    continue
+                if isinstance(v, torch.Tensor):
                     found.append((k, v))
+                elif isinstance(v, dict) and v:
+                    held.extend(_tensors_held(k, v))
         _drop_locals_snapshot(spaces)
-        for k, v in found:
+        for k, v in found + held:
             self.add(k, v, param=isinstance(v, torch.nn.Parameter))
 
     def _add_modules(self, modules: list[tuple[str, torch.nn.Module]]) -> None:

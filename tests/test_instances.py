@@ -232,3 +232,21 @@ def test_torchs_own_bookkeeping_names_nothing_and_a_submodule_called_alone_is_na
         net.head(torch.randn(4, 3)).sum().backward()  # the submodule on its own
     (g,) = scope.captures
     assert {d["module"] for d in _ops(g)} == {"net.head", None}
+
+
+def test_tensors_of_a_model_output_are_named_from_it_and_plain_dicts_name_nothing() -> None:
+    class Output(dict):  # as transformers' ModelOutput: its keys are attributes too
+        def __init__(self, **items: torch.Tensor) -> None:
+            super().__init__(**items)
+            self.__dict__.update(items)
+
+    torch.manual_seed(0)
+    net = nn.Linear(3, 1)
+    batch = {"x": torch.randn(4, 3, requires_grad=True), 7: torch.ones(1)}
+    pred = net(batch["x"])
+    out = Output(loss=pred.pow(2).mean(), logits=pred)
+    g = graphscope.trace(out.loss, params=net)
+    names = {d["name"] for _, d in g.nodes(data=True) if d["kind"] != OP}
+    assert {"out.loss", "pred"} <= names  # pred, a variable, wins over out.logits
+    assert not any(n and n.startswith("batch") for n in names)
+    assert "out.logits" in next(d["aliases"] for _, d in g.nodes(data=True) if d["name"] == "pred")
