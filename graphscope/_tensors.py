@@ -622,10 +622,11 @@ def _tensors_held(name: str, d: dict[Any, Any]) -> list[tuple[str, torch.Tensor]
         return out
     try:
         items = list(itertools.islice(d.items(), _MAX_HELD))
-        for key, v in items:
-            if isinstance(v, torch.Tensor) and isinstance(key, str) and key.isidentifier():
-                if getattr(d, key, None) is v:
-                    out.append((f"{name}.{key}", v))
+        for key, value in items:
+            if not (isinstance(value, torch.Tensor) and isinstance(key, str)):
+                continue
+            if key.isidentifier() and getattr(d, key, None) is value:
+                out.append((f"{name}.{key}", value))
     except Exception:  # a mapping whose items or attributes misbehave names nothing
         return []
     return out
