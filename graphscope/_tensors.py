@@ -625,8 +625,9 @@ def _tensors_held(name: str, d: dict[Any, Any]) -> list[tuple[str, torch.Tensor]
         for key, value in items:
             if not (isinstance(value, torch.Tensor) and isinstance(key, str)):
                 continue
-            if key.isidentifier() and getattr(d, key, None) is value:
-                out.append((f"{name}.{key}", value))
+            tensor: torch.Tensor = value
+            if key.isidentifier() and getattr(d, key, None) is tensor:
+                out.append((f"{name}.{key}", tensor))
     except Exception:  # a mapping whose items or attributes misbehave names nothing
         return []
     return out
