@@ -532,17 +532,27 @@ def _is_plain_object(v: Any) -> bool:
 
 
 def module_classes(prefix: str, module: torch.nn.Module) -> dict[str, str]:
-    """``{path: class name}`` for ``module`` (at ``prefix``) and its submodules."""
+    """``{path: class name}`` for ``module`` (at ``prefix``) and its submodules; a wrapper
+    (:func:`unwrap`) is looked through, as parameter names are, and named on the root
+    (``GPT (compiled)``, ``Net (DistributedDataParallel)``)."""
     out: dict[str, str] = {}
     base = prefix.rstrip(".")
+    inner = unwrap(module)
     try:
-        for name, m in module.named_modules():
+        for name, m in inner.named_modules():
             path = f"{base}.{name}" if base and name else (base or name)
             if path:
                 out.setdefault(path, type(m).__name__)
     except Exception:
         pass
+    if inner is not module and base:
+        out[base] = f"{type(inner).__name__} ({_wrapper_name(module)})"
     return out
+
+
+def _wrapper_name(module: torch.nn.Module) -> str:
+    name = type(module).__name__
+    return "compiled" if name == "OptimizedModule" else name
 
 
 def named_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:

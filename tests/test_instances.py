@@ -250,3 +250,20 @@ def test_tensors_of_a_model_output_are_named_from_it_and_plain_dicts_name_nothin
     assert {"out.loss", "pred"} <= names  # pred, a variable, wins over out.logits
     assert not any(n and n.startswith("batch") for n in names)
     assert "out.logits" in next(d["aliases"] for _, d in g.nodes(data=True) if d["name"] == "pred")
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_a_compiled_model_is_labelled_by_its_own_class_and_paths_skip_orig_mod() -> None:
+    from graphscope._tensors import module_classes
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 1)
+
+    compiled = torch.compile(Net())  # nothing is compiled until it is called
+    assert module_classes("model.", compiled) == {"model": "Net (compiled)", "model.fc": "Linear"}
+    assert module_classes("model.", nn.DataParallel(Net())) == {
+        "model": "Net (DataParallel)",
+        "model.fc": "Linear",
+    }
