@@ -206,6 +206,41 @@ def test_a_100k_deep_graph_walked_in_a_thread_is_freed(how: str) -> None:
     assert lines[1:] == ["freed", "stack limit unchanged: True", ""]
 
 
+_SIDE_LEAVES = textwrap.dedent(
+    """
+    import threading
+    import torch, graphscope
+    from graphscope.tracer import SPACING, protect
+    def work():
+        w = torch.tensor([1.0], requires_grad=True)
+        b = torch.tensor([0.5], requires_grad=True)
+        h = w
+        for _ in range(20_000):  # a parameter beside every step: a leaf child of every node
+            h = h * b
+        holds = protect([h])
+        print(holds, holds <= 2 * (2 * 20_000 // SPACING + 1))
+        print(len(graphscope.trace(h)))
+        del h
+        print("freed", flush=True)
+    threading.stack_size(512 * 1024)  # 20k nested frees would need ~3 MB
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_deep_graph_with_a_leaf_beside_every_step_is_freed_in_a_small_thread_stack() -> None:
+    """Leaves are no anchors (a parameter's AccumulateGrad is a subtree of one): the holds
+    stay about one per SPACING steps of depth, and the frees still nest only that deep."""
+    ran = _run([sys.executable, "-c", _SIDE_LEAVES])
+    assert ran.code == 0, f"exit {ran.code}: {ran.err[-2000:]}"
+    holds, few = ran.out.split("\n")[0].split()
+    assert int(holds) > 0 and few == "True", ran.out
+    assert ran.out.split("\n")[1:] == ["20003", "freed", ""]
+
+
 def _hard_stack_8mb() -> None:
     resource.setrlimit(resource.RLIMIT_STACK, (8 << 20, 8 << 20))
 

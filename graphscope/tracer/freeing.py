@@ -35,6 +35,8 @@ __all__ = ["protect", "SPACING", "KEY"]
 
 #: anchors per path: at most this many nested frees (≈ 170 bytes of C stack each) at a time
 SPACING = 500
+#: a subtree shallower than this is freed without an anchor (at most SPACING + _SMALL nested)
+_SMALL = SPACING // 10
 #: the key of our entry in a node's ``metadata`` dict
 KEY = "graphscope_free_in_steps"
 
@@ -150,8 +152,9 @@ def _plan(
     kids: list[list[int]], topo: list[int], roots: set[int], order: list[Any]
 ) -> list[tuple[int, list[int]]]:
     """``(holder, [anchors below it])``: an anchor is a node with a child in a lower height
-    band (height // SPACING), so every path crosses one every SPACING steps; each anchor and
-    root holds the anchors it reaches without passing another one."""
+    band (height // SPACING) that is not a small subtree, so every path crosses one every
+    SPACING steps (plus at most ``_SMALL`` into a small subtree); each anchor and root holds
+    the anchors it reaches without passing another one."""
     height = [0] * len(kids)
     anchor = [False] * len(kids)
     below: list[frozenset[int]] = [frozenset()] * len(kids)  # non-anchors: anchors they reach
@@ -162,7 +165,9 @@ def _plan(
             continue
         h = height[i] = 1 + max(height[j] for j in ks)
         band = h // SPACING
-        anchor[i] = any(height[j] // SPACING < band for j in ks)
+        # a child in a lower band starts a long path down; a small subtree (a parameter's
+        # AccumulateGrad, a transpose of it) needs no anchor: it nests at most _SMALL frees
+        anchor[i] = any(height[j] // SPACING < band and height[j] >= _SMALL for j in ks)
         reach = _reach(ks, anchor, below)
         if anchor[i] or id(order[i]) in roots:
             if reach:
