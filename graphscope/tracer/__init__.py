@@ -25,7 +25,7 @@ from graphscope._tensors import Names, module_names, user_frame
 from graphscope.errors import TraceError
 from graphscope.model import AutogradGraph, InplaceWrite
 from graphscope.tracer.capture import Capture, Provenance
-from graphscope.tracer.freeing import SPACING, protect
+from graphscope.tracer.freeing import KEY, SPACING, protect, protect_walked
 from graphscope.tracer.infer import infer_modules
 from graphscope.tracer.silent import SilentIndex
 from graphscope.tracer.walk import Walker
@@ -141,6 +141,23 @@ def capture(
     The walk gives the graph's nodes Python wrappers; :func:`protect` makes sure torch can
     still free the graph however deep it is (autograd-notes §12)."""
     with gc_paused():  # the walk allocates many small containers: collections would cost ~40%
-        cap = Walker(names, provenance, inplace, keep, silent).run(roots, unreached)
-        protect(roots, nodes=len(cap.graph))
+        walker = Walker(names, provenance, inplace, keep, silent)
+        cap = walker.run(roots, unreached)
+        if walker.structure is not None and not _held(roots):
+            order, kids = walker.structure
+            fns = [r.grad_fn for r in roots if r.grad_fn is not None]
+            protect_walked(order, kids, fns)
+        elif walker.structure is None:
+            protect(roots, nodes=len(cap.graph))
+        walker.structure = None
     return cap
+
+
+def _held(roots: Sequence[torch.Tensor]) -> bool:
+    """Every root's node holds its anchors already (``watch`` protected the graph before
+    capturing it): nothing to place again."""
+    fns: list[Any] = [r.grad_fn for r in roots if r.grad_fn is not None]
+    try:
+        return bool(fns) and all(KEY in fn.metadata for fn in fns)  # a dict, not a method
+    except Exception:
+        return False

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["protect", "SPACING", "KEY"]
+__all__ = ["protect", "protect_walked", "SPACING", "KEY"]
 
 #: anchors per path: at most this many nested frees (≈ 170 bytes of C stack each) at a time
 SPACING = 500
@@ -87,6 +87,12 @@ def protect(roots: Sequence[torch.Tensor], nodes: int | None = None) -> int:
     if not fns:
         return 0
     order, kids = _graph(fns)
+    return protect_walked(order, kids, fns)
+
+
+def protect_walked(order: list[Any], kids: list[list[int]], fns: list[Any]) -> int:
+    """:func:`protect` for a graph already walked: ``order``, its backward nodes (the roots'
+    ``fns`` among them), ``kids``, each one's children as indexes into ``order``."""
     if len(order) < SPACING:
         return 0
     topo = _topological(kids)

@@ -35,6 +35,7 @@ from graphscope.model import (
     InplaceWrite,
 )
 from graphscope.tracer.capture import Capture, Provenance
+from graphscope.tracer.freeing import SPACING
 from graphscope.tracer.saved import SavedReader, ctx_attrs
 from graphscope.tracer.silent import SilentIndex
 from graphscope.tracer.types import (
@@ -83,6 +84,8 @@ class Walker:
         self.saved = SavedReader(names, inplace, self.tensor_ids, self.silent)
         #: ``(sequence number, visit index, node id)`` of each op: its forward order
         self.seqs: list[tuple[int, int, str]] = []
+        #: (backward nodes, their children) when the graph is deep enough to need holds
+        self.structure: tuple[list[Any], list[list[int]]] | None = None
 
     # tensor nodes ----------------------------------------------------------------------------
 
@@ -145,6 +148,8 @@ class Walker:
     def run(self, roots: Sequence[torch.Tensor], unreached: Iterable[int]) -> Capture:
         root_ids, stack = self._start(roots)
         edges = self._walk(stack)
+        if len(self.ids) >= SPACING:  # deep enough to need holds: the walk's own structure
+            self.structure = self._structure(edges)
         self._add_unreached(unreached)
         self.saved.link(self.nodes, self.ids, self.out_node, edges)
         self._number_ops()
@@ -163,6 +168,24 @@ class Walker:
         if not self.keep:
             self.cap.release()
         return self.cap
+
+    def _structure(self, edges: list[Any]) -> tuple[list[Any], list[list[int]]] | None:
+        """The backward nodes walked (in discovery order) and each one's children as indexes,
+        for :func:`~graphscope.tracer.freeing.protect_walked` (no second walk); None when an
+        edge's end is not a walked node (then protect walks for itself)."""
+        order = list(self.ids)
+        at = {nid: k for k, nid in enumerate(self.ids.values())}
+        for (fn, _), tid in self.out_node.items():  # a named output stands for its op
+            k = at.get(self.ids.get(fn))  # type: ignore[arg-type]
+            if k is not None:
+                at.setdefault(tid, k)
+        kids: list[list[int]] = [[] for _ in order]
+        for e in edges:
+            a, b = at.get(e[1]), at.get(e[0])
+            if a is None or b is None:
+                return None
+            kids[a].append(b)
+        return order, kids
 
     def _start(self, roots: Sequence[torch.Tensor]) -> tuple[list[str], list[Any]]:
         """The roots' nodes, and the stack the walk starts from."""
