@@ -563,26 +563,7 @@ def named_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parame
     module = unwrap(module)
     if type(module).named_parameters is not torch.nn.Module.named_parameters:
         return list(module.named_parameters())  # a module that redefines it: trust it
-    out: list[tuple[str, torch.nn.Parameter]] = []
-    seen_modules: set[int] = set()
-    seen: set[int] = set()
-    stack: list[tuple[str, torch.nn.Module]] = [("", module)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        prefix, m = pop()
-        if id(m) in seen_modules:
-            continue
-        seen_modules.add(id(m))
-        for n, p in m._parameters.items():
-            if p is not None and id(p) not in seen:
-                seen.add(id(p))
-                out.append((prefix + n, p))
-        children = m._modules
-        if children:
-            for n, c in reversed(children.items()):
-                if c is not None:
-                    push((prefix + n + ".", c))
-    return out
+    return _tree(module, None)[0]
 
 
 def params_and_classes(
@@ -595,9 +576,16 @@ def params_and_classes(
         or type(module).named_modules is not torch.nn.Module.named_modules
     ):
         return named_parameters(module), module_classes(prefix, module)
+    return _tree(module, prefix.rstrip("."))
+
+
+def _tree(
+    module: torch.nn.Module, base: str | None
+) -> tuple[list[tuple[str, torch.nn.Parameter]], dict[str, str]]:
+    """One iterative walk of the module tree, in ``named_parameters()`` order: the parameters
+    (``fc.weight``), and, unless ``base`` is None, ``{path under base: class name}``."""
     params: list[tuple[str, torch.nn.Parameter]] = []
     classes: dict[str, str] = {}
-    base = prefix.rstrip(".")
     seen_modules: set[int] = set()
     seen: set[int] = set()
     stack: list[tuple[str, torch.nn.Module]] = [("", module)]
@@ -607,9 +595,10 @@ def params_and_classes(
         if id(m) in seen_modules:
             continue
         seen_modules.add(id(m))
-        path = f"{base}.{name}" if base and name else (base or name)
-        if path:
-            classes.setdefault(path, type(m).__name__)
+        if base is not None:
+            path = f"{base}.{name}" if base and name else (base or name)
+            if path:
+                classes.setdefault(path, type(m).__name__)
         at = name + "." if name else ""
         for n, p in m._parameters.items():
             if p is not None and id(p) not in seen:
