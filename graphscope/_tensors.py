@@ -531,37 +531,13 @@ def _is_plain_object(v: Any) -> bool:
     return hasattr(v, "__dict__") and not isinstance(v, (type, torch.Tensor, ModuleType))
 
 
-def module_classes(prefix: str, module: torch.nn.Module) -> dict[str, str]:
-    """``{path: class name}`` for ``module`` (at ``prefix``) and its submodules; a wrapper
-    (:func:`unwrap`) is looked through, as parameter names are, and named on the root
-    (``GPT (compiled)``, ``Net (DistributedDataParallel)``)."""
-    out: dict[str, str] = {}
-    base = prefix.rstrip(".")
-    inner = unwrap(module)
-    try:
-        for name, m in inner.named_modules():
-            path = f"{base}.{name}" if base and name else (base or name)
-            if path:
-                out.setdefault(path, type(m).__name__)
-    except Exception:
-        pass
-    if inner is not module and base:
-        out[base] = f"{type(inner).__name__} ({_wrapper_name(module)})"
-    return out
-
-
-def _wrapper_name(module: torch.nn.Module) -> str:
-    name = type(module).__name__
-    return "compiled" if name == "OptimizedModule" else name
-
-
 def named_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
     """``list(module.named_parameters())`` (same names, order and de-duplication), walked
     iteratively without generators: several times faster on models with thousands of
     submodules. A DDP/DataParallel wrapper is looked through (:func:`unwrap`): the names
     carry no ``module.`` prefix."""
     module = unwrap(module)
-    if type(module).named_parameters is not torch.nn.Module.named_parameters:
+    if _redefines(module, "named_parameters"):
         return list(module.named_parameters())  # a module that redefines it: trust it
     return _tree(module, None)[0]
 
@@ -569,14 +545,40 @@ def named_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parame
 def params_and_classes(
     prefix: str, module: torch.nn.Module
 ) -> tuple[list[tuple[str, torch.nn.Parameter]], dict[str, str]]:
-    """:func:`named_parameters` and :func:`module_classes` in one walk of the module tree
-    (the same names, order and de-duplication as the two calls)."""
-    if unwrap(module) is not module or (
-        type(module).named_parameters is not torch.nn.Module.named_parameters
-        or type(module).named_modules is not torch.nn.Module.named_modules
-    ):
-        return named_parameters(module), module_classes(prefix, module)
-    return _tree(module, prefix.rstrip("."))
+    """:func:`named_parameters`, and ``{path: class name}`` for the module (at ``prefix``) and
+    its submodules, in one walk of the module tree. A wrapper (:func:`unwrap`) is looked
+    through, as parameter names are, and named on the root (``GPT (compiled)``,
+    ``Net (DistributedDataParallel)``)."""
+    inner = unwrap(module)
+    base = prefix.rstrip(".")
+    if _redefines(inner, "named_parameters") or _redefines(inner, "named_modules"):
+        params, classes = named_parameters(inner), dict[str, str]()
+        try:
+            for name, m in inner.named_modules():
+                path = _path(base, name)
+                if path:
+                    classes.setdefault(path, type(m).__name__)
+        except Exception:
+            pass
+    else:
+        params, classes = _tree(inner, base)
+    if inner is not module and base:
+        classes[base] = f"{type(inner).__name__} ({_wrapper_name(module)})"
+    return params, classes
+
+
+def _redefines(module: torch.nn.Module, method: str) -> bool:
+    return getattr(type(module), method) is not getattr(torch.nn.Module, method)
+
+
+def _path(base: str, name: str) -> str:
+    """``model.fc`` for submodule ``fc`` under ``model`` (either may be empty)."""
+    return f"{base}.{name}" if base and name else (base or name)
+
+
+def _wrapper_name(module: torch.nn.Module) -> str:
+    name = type(module).__name__
+    return "compiled" if name == "OptimizedModule" else name
 
 
 def _tree(
@@ -595,10 +597,8 @@ def _tree(
         if id(m) in seen_modules:
             continue
         seen_modules.add(id(m))
-        if base is not None:
-            path = f"{base}.{name}" if base and name else (base or name)
-            if path:
-                classes.setdefault(path, type(m).__name__)
+        if base is not None and (base or name):
+            classes.setdefault(_path(base, name), type(m).__name__)
         at = name + "." if name else ""
         for n, p in m._parameters.items():
             if p is not None and id(p) not in seen:
@@ -711,24 +711,25 @@ class Names:
     def _add_modules(self, modules: list[tuple[str, torch.nn.Module]]) -> None:
         # each parameter is named from the outermost module holding it (the longest
         # named_parameters() name), after the user's variable for that module
-        best: dict[int, tuple[str, str, Any, torch.nn.Module]] = {}
+        best: dict[int, tuple[str, str, Any, int]] = {}
+        classes: dict[int, dict[str, str]] = {}  # id(module) -> its classes under its name
         given = {id(mm) for _, mm in self.modules}
         for var, m in modules:
             if id(m) in given:  # already named through params= or as a module that ran
                 continue
             try:
-                named = named_parameters(m)
+                named, classes[id(m)] = params_and_classes(var, m)
             except Exception:
                 continue
             for pn, p in named:
                 cur = best.get(id(p))
                 if cur is None or pn.count(".") > cur[1].count("."):
-                    best[id(p)] = (var, pn, p, m)
+                    best[id(p)] = (var, pn, p, id(m))
         used: set[str] = set()
-        for var, pn, p, m in best.values():
+        for var, pn, p, key in best.values():
             if var not in used:
                 used.add(var)
-                for path, cls in module_classes(var, m).items():
+                for path, cls in classes[key].items():
                     self.classes.setdefault(path, cls)
             full = f"{var}.{pn}"
             self.add(full, p, param=True, module=full.rpartition(".")[0])

@@ -254,7 +254,10 @@ def test_tensors_of_a_model_output_are_named_from_it_and_plain_dicts_name_nothin
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_a_compiled_model_is_labelled_by_its_own_class_and_paths_skip_orig_mod() -> None:
-    from graphscope._tensors import module_classes
+    from graphscope._tensors import params_and_classes
+
+    def module_classes(prefix: str, module: nn.Module) -> dict[str, str]:
+        return params_and_classes(prefix, module)[1]
 
     class Net(nn.Module):
         def __init__(self) -> None:

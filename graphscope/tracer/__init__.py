@@ -143,13 +143,11 @@ def capture(
     with gc_paused():  # the walk allocates many small containers: collections would cost ~40%
         walker = Walker(names, provenance, inplace, keep, silent)
         cap = walker.run(roots, unreached)
-        if walker.structure is not None and not _held(roots):
-            order, kids = walker.structure
+        if walker.structure is None:  # shallow (returns at once), or an edge the walk lacks
+            protect(roots, nodes=len(walker.ids))
+        elif not _held(roots):
             fns = [r.grad_fn for r in roots if r.grad_fn is not None]
-            protect_walked(order, kids, fns)
-        elif walker.structure is None:
-            protect(roots, nodes=len(cap.graph))
-        walker.structure = None
+            protect_walked(*walker.structure, fns)
     return cap
 
 

@@ -12,14 +12,13 @@ last module, such as the loss, to none). Sets
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from graphscope.model import OP, TENSOR, AutogradGraph
 
 __all__ = ["infer_modules"]
-
-_UNSET: Any = object()
 
 
 def infer_modules(graph: AutogradGraph) -> None:
@@ -49,14 +48,10 @@ def infer_modules(graph: AutogradGraph) -> None:
     for n in reversed(free):
         fed = _ops_next(data, succ, n)
         down[n] = down[min(fed, key=rank.__getitem__)] if fed else None
-    between: dict[tuple[str, str], str | None] = {}  # a few distinct pairs, many ops
     for n in free:
         a, b = up[n], down[n]
         if a is not None and b is not None:
-            mod = between.get((a, b), _UNSET)
-            if mod is _UNSET:
-                mod = between[a, b] = _between(a, b)
-            data[n]["module"] = mod
+            data[n]["module"] = _between(a, b)
     for n in ops:
         if own[n] is not None:
             data[n]["module"] = own[n]
@@ -89,6 +84,7 @@ def _ops_next(
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # a few distinct pairs, many ops
 def _between(up: str, down: str) -> str | None:
     """The module of an op after ``up``'s and before ``down``'s: their common module, but
     the next one of a list (``layers.0`` ... ``layers.1``) when they are two of its items

@@ -176,9 +176,9 @@ class Walker:
         order = list(self.ids)
         at = {nid: k for k, nid in enumerate(self.ids.values())}
         for (fn, _), tid in self.out_node.items():  # a named output stands for its op
-            k = at.get(self.ids.get(fn))  # type: ignore[arg-type]
-            if k is not None:
-                at.setdefault(tid, k)
+            nid = self.ids.get(fn)
+            if nid is not None:
+                at.setdefault(tid, at[nid])
         kids: list[list[int]] = [[] for _ in order]
         for e in edges:
             a, b = at.get(e[1]), at.get(e[0])

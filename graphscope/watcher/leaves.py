@@ -80,15 +80,12 @@ class LeafTracker:
                 zero = False
             if zero:
                 out[key] = "zero"
-            elif same:
-                out[key] = "kept"
-                if state is not None and state.pending:  # the grad still holds that value
-                    self._materialize(state, grad_summary_lite(g) or {"shape": []}, nid, gid)
-            else:
-                out[key] = "changed" if state is not None else "kept"
-                if state is not None and state.pending:  # changed (clipped, scaled) before
-                    # anything read it: the changed value is the one this call sums into
-                    self._materialize(state, grad_summary_lite(g) or {"shape": []}, nid, gid)
+                continue
+            out[key] = "kept" if same or state is None else "changed"
+            if state is not None and state.pending:
+                # this call sums into a value nobody read yet: the one the grad holds now (as
+                # the last call left it, or changed since: clipped, unscaled)
+                self._materialize(state, grad_summary_lite(g) or {"shape": []}, nid, gid)
         return out
 
     def after(
