@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import weakref
+from typing import Any
 
 import pytest
 import torch
@@ -478,16 +479,20 @@ def test_tensors_saved_under_hooks_are_never_unpacked() -> None:
 
 def test_graph_filling_merges_two_edges_between_the_same_nodes() -> None:
     from graphscope.model import AutogradGraph
-    from graphscope.tracer.walk import _fill_graph
+    from graphscope.tracer.walk import _fill_graph, _merge_edges
 
-    nodes = {"n0": {"kind": "op"}, "n1": {"kind": "tensor"}, "n2": {"kind": "op"}}
+    nodes = {
+        "n0": {"kind": "op", "shape": None},
+        "n1": {"kind": "tensor", "shape": (2,)},
+        "n2": {"kind": "op", "shape": None},
+    }
     edges = [
         ("n1", "n0", 0, 0, (2,), "float32"),
         ("n1", "n0", 1, 0, (2,), "float32"),  # x * x: one edge, two slots
         ("n2", "n1", None, 0, (2,), "float32"),  # op -> its named output
     ]
     g = AutogradGraph()
-    _fill_graph(g, dict(nodes), edges)
+    _fill_graph(g, dict(nodes), _merge_edges(nodes, edges))
     assert list(g.nodes) == ["n0", "n1", "n2"]
     assert list(g.edges["n1", "n0"]["slots"]) == [0, 1] and g.edges["n1", "n0"]["slot"] == 0
     assert list(g.edges["n2", "n1"]["slots"]) == [] and g.edges["n2", "n1"]["slot"] is None
@@ -513,3 +518,42 @@ def test_sparse_and_nested_saved_tensors_are_read_without_error() -> None:
     sin = next(d for _, d in g.nodes(data=True) if d.get("name") == "SinBackward0")
     ((name, status),) = [(e["name"], e["status"]) for e in sin["saved"]]
     assert (name, status) == ("self", "ok")  # a nested tensor has no single shape
+
+
+def _traced_data() -> Any:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    x = torch.randn(4, 3)
+    loss = model(x * x).sum()
+    g = trace(loss, params=model)
+    return g.to_data(), [list(g.predecessors(n)) for n in g]
+
+
+@pytest.mark.parametrize("networkx_does", ["ignore the hooks", "ask for more dicts"])
+def test_a_networkx_that_makes_its_attribute_dicts_otherwise_gets_copies(
+    monkeypatch: pytest.MonkeyPatch, networkx_does: str
+) -> None:
+    """The fill hands networkx the walk's dicts through its factory hooks; a networkx that
+    does not take them that way (ignores the hooks, or calls them more often) is caught by
+    the check after, and the graph is filled again with copies: the same graph either way."""
+    import networkx as nx
+
+    from graphscope.model import AutogradGraph
+
+    expected = _traced_data()
+    add_nodes = nx.DiGraph.add_nodes_from
+    taken: list[str] = []
+
+    def other_add_nodes_from(self: Any, nodes: Any, **attr: Any) -> None:
+        hook = vars(self).get("node_attr_dict_factory")
+        if hook is not None:
+            taken.append(networkx_does)
+            if networkx_does == "ignore the hooks":
+                vars(self).pop("node_attr_dict_factory")
+            else:
+                hook()  # one more than there are nodes: the last one raises StopIteration
+        add_nodes(self, nodes, **attr)
+
+    monkeypatch.setattr(AutogradGraph, "add_nodes_from", other_add_nodes_from)
+    assert _traced_data() == expected
+    assert taken == [networkx_does]  # the hooked fill ran once, then the copying one

@@ -26,7 +26,6 @@ from graphscope.errors import TraceError
 from graphscope.model import AutogradGraph, InplaceWrite
 from graphscope.tracer.capture import Capture, Provenance
 from graphscope.tracer.freeing import KEY, SPACING, protect, protect_walked
-from graphscope.tracer.infer import infer_modules
 from graphscope.tracer.silent import SilentIndex
 from graphscope.tracer.walk import Walker
 
@@ -73,8 +72,7 @@ def trace(
             table.add_params(checked, _prefix(checked, frame))
             candidates = [k for k in table.name if k in table.params]
         table.add_frame(frame)
-        cap = capture(tensors, table, unreached=candidates)
-        infer_modules(cap.graph)
+        cap = capture(tensors, table, unreached=candidates, infer=True)
     cap.release()
     return cap.graph
 
@@ -135,13 +133,15 @@ def capture(
     unreached: Iterable[int] = (),
     keep: bool = False,
     silent: SilentIndex | None = None,
+    infer: bool = False,
 ) -> Capture:
     """Walk from ``roots``. With ``keep`` the Capture holds the torch objects for ``refresh``;
-    ``silent`` marks saved tensors written behind autograd's back (:mod:`~graphscope.tracer.silent`).
+    ``silent`` marks saved tensors written behind autograd's back (:mod:`~graphscope.tracer.silent`);
+    ``infer`` gives ops the module of the parameters they read (:mod:`~graphscope.tracer.infer`).
     The walk gives the graph's nodes Python wrappers; :func:`protect` makes sure torch can
     still free the graph however deep it is (autograd-notes §12)."""
     with gc_paused():  # the walk allocates many small containers: collections would cost ~40%
-        walker = Walker(names, provenance, inplace, keep, silent)
+        walker = Walker(names, provenance, inplace, keep, silent, infer)
         cap = walker.run(roots, unreached)
         if walker.structure is None:  # shallow (returns at once), or an edge the walk lacks
             protect(roots, nodes=len(walker.ids))

@@ -169,11 +169,15 @@ def _plan(
         ks = kids[i]
         if not ks:
             continue
-        h = height[i] = 1 + max(height[j] for j in ks)
+        hs = [height[j] for j in ks]
+        h = height[i] = 1 + max(hs)
         band = h // SPACING
         # a child in a lower band starts a long path down; a small subtree (a parameter's
         # AccumulateGrad, a transpose of it) needs no anchor: it nests at most _SMALL frees
-        anchor[i] = any(height[j] // SPACING < band and height[j] >= _SMALL for j in ks)
+        for hj in hs:
+            if hj >= _SMALL and hj // SPACING < band:
+                anchor[i] = True
+                break
         reach = _reach(ks, anchor, below)
         if anchor[i] or id(order[i]) in roots:
             if reach:

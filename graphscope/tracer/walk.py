@@ -8,8 +8,9 @@ in one batch at the end.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -36,6 +37,7 @@ from graphscope.model import (
 )
 from graphscope.tracer.capture import Capture, Provenance
 from graphscope.tracer.freeing import SPACING
+from graphscope.tracer.infer import infer_modules
 from graphscope.tracer.saved import SavedReader, ctx_attrs
 from graphscope.tracer.silent import SilentIndex
 from graphscope.tracer.types import (
@@ -52,6 +54,11 @@ __all__ = ["Walker"]
 _SEQ_NONE = (1 << 64) - 1
 #: the empty sequence every empty list-valued key shares (no allocation, nothing for the GC)
 _NONE: tuple[Any, ...] = ()
+#: the ``slots`` of an edge into one slot, shared (a tuple per edge would be one more object
+#: per edge for the garbage collector to scan)
+_SLOTS = tuple((i,) for i in range(64))
+#: an op's shape until an edge (or its node) gives it
+_UNSET: Any = object()
 
 
 class Walker:
@@ -66,8 +73,10 @@ class Walker:
         inplace: Sequence[InplaceWrite],
         keep: bool,
         silent: SilentIndex | None = None,
+        infer: bool = False,
     ) -> None:
         self.names = names
+        self.infer = infer  # ops get the module of the parameters they read (trace() alone)
         self.provenance = provenance
         self.inplace = inplace
         self.keep = keep
@@ -148,20 +157,28 @@ class Walker:
     def run(self, roots: Sequence[torch.Tensor], unreached: Iterable[int]) -> Capture:
         root_ids, stack = self._start(roots)
         edges = self._walk(stack)
-        if len(self.ids) >= SPACING:  # deep enough to need holds: the walk's own structure
-            self.structure = self._structure(edges)
         self._add_unreached(unreached)
         self.saved.link(self.nodes, self.ids, self.out_node, edges)
-        self._number_ops()
+        ops = self._number_ops()
         if self.grads:  # thousands of parameters after a backward: a few batched kernels
             summaries = grad_summaries_full([g for _, g in self.grads])
             for (nid, _), summary in zip(self.grads, summaries, strict=True):
                 self.nodes[nid]["grad"] = summary
             self.grads.clear()
-        named = self._named_output_edges()
-        _op_shapes(self.nodes, self.ids, itertools.chain(named, edges))
-        _fill_graph(self.g, self.nodes, itertools.chain(named, edges))
+        found = _merge_edges(self.nodes, itertools.chain(self._named_output_edges(), edges))
+        self._unset_shapes()
+        deep = len(self.ids) >= SPACING  # deep enough to need holds: the walk's own structure
+        inferred = False
+        if deep or (self.infer and self.names.param_module):
+            succ, pred = _neighbours(found)
+            if self.infer and self.names.param_module:
+                inferred = infer_modules(self.nodes, ops, succ, pred)
+            if deep:
+                self.structure = self._structure(pred)
+        _fill_graph(self.g, self.nodes, found)
         self.g.graph.update(roots=root_ids, call=None, calls=[])
+        if inferred:
+            self.g.graph["modules_inferred"] = True
         modules = self._module_classes()
         if modules:
             self.g.graph["modules"] = modules
@@ -169,7 +186,7 @@ class Walker:
             self.cap.release()
         return self.cap
 
-    def _structure(self, edges: list[Any]) -> tuple[list[Any], list[list[int]]] | None:
+    def _structure(self, pred: dict[str, list[str]]) -> tuple[list[Any], list[list[int]]] | None:
         """The backward nodes walked (in discovery order) and each one's children as indexes,
         for :func:`~graphscope.tracer.freeing.protect_walked` (no second walk); None when an
         edge's end is not a walked node (then protect walks for itself)."""
@@ -179,13 +196,22 @@ class Walker:
             nid = self.ids.get(fn)
             if nid is not None:
                 at.setdefault(tid, at[nid])
-        kids: list[list[int]] = [[] for _ in order]
-        for e in edges:
-            a, b = at.get(e[1]), at.get(e[0])
-            if a is None or b is None:
-                return None
-            kids[a].append(b)
+        kids: list[list[int]] = []
+        none: list[str] = []
+        try:
+            for nid in self.ids.values():  # an op's inputs are its children in backward
+                kids.append([at[p] for p in pred.get(nid, none)])
+        except KeyError:
+            return None
         return order, kids
+
+    def _unset_shapes(self) -> None:
+        """An op whose output 0 feeds nothing drawn asks its node for its shape."""
+        nodes = self.nodes
+        for fn, nid in self.ids.items():
+            d = nodes[nid]
+            if d["shape"] is _UNSET:
+                d["shape"] = _output_meta(fn, 0)[0]
 
     def _start(self, roots: Sequence[torch.Tensor]) -> tuple[list[str], list[Any]]:
         """The roots' nodes, and the stack the walk starts from."""
@@ -281,7 +307,7 @@ class Walker:
             saved = self.saved.read(fn, info, nid, seq if seq != _SEQ_NONE else -1)
         else:
             saved = _NONE
-        freed = any(e["status"] == SAVED_FREED for e in saved)
+        freed = bool(saved) and any(e["status"] == SAVED_FREED for e in saved)
         opaque = info.opaque if info.name else is_opaque(name)
         label = info.label if info.name else display_name(name)
         if opaque and api is not None and api.startswith("compiled: "):
@@ -299,7 +325,7 @@ class Walker:
             "freed": freed,
             "custom": info.custom,
             "opaque": opaque,
-            "shape": None,  # its output's, read off the edges once the walk is done
+            "shape": _UNSET,  # its output 0's, read off the edges once the walk is done
         }
         if self.keep:
             self.cap.fns[nid] = fn
@@ -328,26 +354,26 @@ class Walker:
         classes = self.names.classes
         if not classes:
             return {}
-        paths = {d["module"] for d in self.nodes.values() if d.get("module")}
-        out: dict[str, dict[str, Any]] = {}
-        for path in sorted(paths):
-            parts = path.split(".")
-            for j in range(1, len(parts) + 1):
-                pre = ".".join(parts[:j])
-                cls = classes.get(pre)
-                if cls is not None:
-                    out[pre] = {"cls": cls}
-        return out
+        paths = {d["module"] for d in self.nodes.values()}
+        paths.discard(None)
+        known: set[str] = set()  # paths whose parents are done
+        for path in paths:
+            while path and path not in known:
+                known.add(path)
+                path = path.rpartition(".")[0]
+        return {p: {"cls": classes[p]} for p in sorted(known) if p in classes}
 
-    def _number_ops(self) -> None:
+    def _number_ops(self) -> list[str]:
         """Each op's ``order``: its rank in forward (creation) order among this graph's ops
         (autograd numbers nodes as the forward pass creates them; a node of another thread
-        or without a number sorts by its place in the walk)."""
+        or without a number sorts by its place in the walk). Returns the ops in that order."""
         self.seqs.sort()
         nodes = self.nodes
-        for rank, (_, _, nid) in enumerate(self.seqs):
+        ops = [nid for _, _, nid in self.seqs]
+        for rank, nid in enumerate(ops):
             nodes[nid]["order"] = rank
         self.seqs.clear()
+        return ops
 
     def _add_unreached(self, keys: Iterable[int]) -> None:
         for key in keys:
@@ -360,51 +386,109 @@ class Walker:
             self.nodes[nid]["reached"] = False
 
 
-def _op_shapes(
+def _merge_edges(
     nodes: dict[str, dict[str, Any]],
-    ids: dict[Any, str],
     edges: Iterable[tuple[str, str, int | None, int, Any, Any]],
-) -> None:
-    """Each op's output shape (output 0) from an edge that carries it; an op whose output 0
-    feeds nothing drawn asks its node."""
-    seen: set[str] = set()
-    for src, _, _, nr, shape, _ in edges:
-        if nr == 0 and src not in seen:
-            seen.add(src)
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """``{(src, dst): edge data}`` for the edges ``(src, dst, slot, output_nr, shape, dtype)``
+    in the order found; two edges between the same nodes (``x * x``) become one with both
+    slots. Sets each op's output shape (output 0) from the first edge that carries it."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    shapes: dict[Any, Any] = {}  # one tuple per distinct shape: fewer objects for the GC
+    for src, dst, slot, nr, shape, dtype in edges:
+        if shape is not None:
+            shape = shapes.setdefault(shape, shape)
+        if nr == 0:
             d = nodes[src]
-            if d["kind"] == OP:
+            if d["shape"] is _UNSET:
                 d["shape"] = shape
-    for fn, nid in ids.items():
-        if nid not in seen and nodes[nid]["kind"] == OP:
-            nodes[nid]["shape"] = _output_meta(fn, 0)[0]
+        e = found.get((src, dst))
+        if e is not None:
+            if slot is not None and slot not in e["slots"]:
+                e["slots"] = (*e["slots"], slot)
+            continue
+        found[(src, dst)] = {
+            "slot": slot,
+            "slots": _NONE if slot is None else _SLOTS[slot] if slot < 64 else (slot,),
+            "output_nr": nr,
+            "shape": shape,
+            "dtype": dtype,
+        }
+    return found
+
+
+def _neighbours(
+    found: Iterable[tuple[str, str]],
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Each node's successors and predecessors (along the data flow), in edge order."""
+    succ: dict[str, list[str]] = {}
+    pred: dict[str, list[str]] = {}
+    for u, v in found:
+        s = succ.get(u)
+        if s is None:
+            succ[u] = [v]
+        else:
+            s.append(v)
+        p = pred.get(v)
+        if p is None:
+            pred[v] = [u]
+        else:
+            p.append(u)
+    return succ, pred
 
 
 def _fill_graph(
     g: AutogradGraph,
     nodes: dict[str, dict[str, Any]],
-    edges: Iterable[tuple[str, str, int | None, int, Any, Any]],
+    found: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
-    """Add ``nodes`` and ``edges`` ``(src, dst, slot, output_nr, shape, dtype)`` to a new,
-    empty graph, in order, through networkx's public calls; two edges between the same nodes
-    (``x * x``) become one with both slots."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for src, dst, slot, nr, shape, dtype in edges:
-        d = found.get((src, dst))
-        if d is not None:
-            if slot is not None and slot not in d["slots"]:
-                d["slots"] = (*d["slots"], slot)
-            continue
-        found[(src, dst)] = {
-            "slot": slot,
-            "slots": _NONE if slot is None else (slot,),
-            "output_nr": nr,
-            "shape": shape,
-            "dtype": dtype,
-        }
-    g.add_nodes_from(nodes)  # ids only: networkx's fast path
-    for n, d in g.nodes(data=True):  # networkx's own dicts, without a view per node
-        d.update(nodes[n])
-    g.add_edges_from([(u, v, d) for (u, v), d in found.items()])
+    """Add ``nodes`` and the merged edges ``found`` to a new, empty graph, in order, through
+    networkx's public calls.
+
+    networkx's documented factory hooks (``node_attr_dict_factory``, ``edge_attr_dict_factory``:
+    DiGraph's "Subclasses (Advanced)") hand it the walk's own attribute dicts as the ones it
+    makes for each new node and edge, instead of a copy of each (a third of the fill's time).
+    The hooks are set on this graph only, for these two calls; that networkx took the dicts in
+    order is checked after, and a graph where it did not is filled again with copies.
+    """
+    if not _fill_with(g, nodes, found):
+        g.clear()
+        g.add_nodes_from(nodes)
+        for n, d in g.nodes(data=True):
+            d.update(nodes[n])
+        g.add_edges_from([(u, v, dict(d)) for (u, v), d in found.items()])
+
+
+def _fill_with(
+    g: AutogradGraph,
+    nodes: dict[str, dict[str, Any]],
+    found: dict[tuple[str, str], dict[str, Any]],
+) -> bool:
+    """:func:`_fill_graph` through the factory hooks; False if networkx made its dicts
+    otherwise (then ``g`` is to be filled again)."""
+    try:
+        with _handing(g, "node_attr_dict_factory", nodes.values()):
+            g.add_nodes_from(nodes)
+        with _handing(g, "edge_attr_dict_factory", found.values()):
+            g.add_edges_from(found)  # its keys are the (src, dst) pairs
+    except (StopIteration, RuntimeError):  # more dicts asked for than made
+        return False
+    if any(d is not nodes[n] for n, d in g.nodes(data=True)):
+        return False
+    if not found:
+        return True
+    ends = (next(iter(found)), next(reversed(found)))  # a shift shows at the last edge
+    return all(g.edges[e] is found[e] for e in ends)
+
+
+@contextlib.contextmanager
+def _handing(g: AutogradGraph, hook: str, dicts: Iterable[dict[str, Any]]) -> Iterator[None]:
+    """networkx factory ``hook`` of ``g`` (this graph only) returns ``dicts`` one by one."""
+    g.__dict__[hook] = iter(dicts).__next__
+    try:
+        yield
+    finally:
+        g.__dict__.pop(hook, None)
 
 
 def _edge(
