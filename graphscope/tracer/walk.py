@@ -174,36 +174,17 @@ class Walker:
             if self.infer and self.names.param_module:
                 inferred = infer_modules(self.nodes, ops, succ, pred)
             if deep:
-                self.structure = self._structure(pred)
+                self.structure = _structure(self.ids, self.out_node, pred)
         _fill_graph(self.g, self.nodes, found)
         self.g.graph.update(roots=root_ids, call=None, calls=[])
         if inferred:
             self.g.graph["modules_inferred"] = True
-        modules = self._module_classes()
+        modules = _module_classes(self.nodes, self.names.classes)
         if modules:
             self.g.graph["modules"] = modules
         if not self.keep:
             self.cap.release()
         return self.cap
-
-    def _structure(self, pred: dict[str, list[str]]) -> tuple[list[Any], list[list[int]]] | None:
-        """The backward nodes walked (in discovery order) and each one's children as indexes,
-        for :func:`~graphscope.tracer.freeing.protect_walked` (no second walk); None when an
-        edge's end is not a walked node (then protect walks for itself)."""
-        order = list(self.ids)
-        at = {nid: k for k, nid in enumerate(self.ids.values())}
-        for (fn, _), tid in self.out_node.items():  # a named output stands for its op
-            nid = self.ids.get(fn)
-            if nid is not None:
-                at.setdefault(tid, at[nid])
-        kids: list[list[int]] = []
-        none: list[str] = []
-        try:
-            for nid in self.ids.values():  # an op's inputs are its children in backward
-                kids.append([at[p] for p in pred.get(nid, none)])
-        except KeyError:
-            return None
-        return order, kids
 
     def _unset_shapes(self) -> None:
         """An op whose output 0 feeds nothing drawn asks its node for its shape."""
@@ -348,21 +329,6 @@ class Walker:
                 out.append((nid, tid, None, nr, *_meta(fn, nr)))
         return out
 
-    def _module_classes(self) -> dict[str, dict[str, Any]]:
-        """``{module path: {"cls": class name}}`` for the modules the graph's nodes belong to
-        (and their parents), as far as the names know them."""
-        classes = self.names.classes
-        if not classes:
-            return {}
-        paths = {d["module"] for d in self.nodes.values()}
-        paths.discard(None)
-        known: set[str] = set()  # paths whose parents are done
-        for path in paths:
-            while path and path not in known:
-                known.add(path)
-                path = path.rpartition(".")[0]
-        return {p: {"cls": classes[p]} for p in sorted(known) if p in classes}
-
     def _number_ops(self) -> list[str]:
         """Each op's ``order``: its rank in forward (creation) order among this graph's ops
         (autograd numbers nodes as the forward pass creates them; a node of another thread
@@ -384,6 +350,45 @@ class Walker:
                 continue
             nid = self._add_tensor(t, ROLE_LEAF)
             self.nodes[nid]["reached"] = False
+
+
+def _structure(
+    ids: dict[Any, str], out_node: dict[tuple[Any, int], str], pred: dict[str, list[str]]
+) -> tuple[list[Any], list[list[int]]] | None:
+    """The backward nodes walked (``ids``, in discovery order) and each one's children as
+    indexes, for :func:`~graphscope.tracer.freeing.protect_walked` (no second walk); None when
+    an edge's end is not a walked node (then protect walks for itself)."""
+    order = list(ids)
+    at = {nid: k for k, nid in enumerate(ids.values())}
+    for (fn, _), tid in out_node.items():  # a named output stands for its op
+        nid = ids.get(fn)
+        if nid is not None:
+            at.setdefault(tid, at[nid])
+    kids: list[list[int]] = []
+    none: list[str] = []
+    try:
+        for nid in ids.values():  # an op's inputs are its children in backward
+            kids.append([at[p] for p in pred.get(nid, none)])
+    except KeyError:
+        return None
+    return order, kids
+
+
+def _module_classes(
+    nodes: dict[str, dict[str, Any]], classes: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """``{module path: {"cls": class name}}`` for the modules the graph's ``nodes`` belong to
+    (and their parents), as far as ``classes`` knows them."""
+    if not classes:
+        return {}
+    paths = {d["module"] for d in nodes.values()}
+    paths.discard(None)
+    known: set[str] = set()  # paths whose parents are done
+    for path in paths:
+        while path and path not in known:
+            known.add(path)
+            path = path.rpartition(".")[0]
+    return {p: {"cls": classes[p]} for p in sorted(known) if p in classes}
 
 
 def _merge_edges(
