@@ -168,10 +168,11 @@ class Walker:
         found = _merge_edges(self.nodes, itertools.chain(self._named_output_edges(), edges))
         self._unset_shapes()
         deep = len(self.ids) >= SPACING  # deep enough to need holds: the walk's own structure
+        infer = self.infer and bool(self.names.param_module)  # a parameter has a module
         inferred = False
-        if deep or (self.infer and self.names.param_module):
+        if deep or infer:
             succ, pred = _neighbours(found)
-            if self.infer and self.names.param_module:
+            if infer:
                 inferred = infer_modules(self.nodes, ops, succ, pred)
             if deep:
                 self.structure = _structure(self.ids, self.out_node, pred)
@@ -365,10 +366,9 @@ def _structure(
         if nid is not None:
             at.setdefault(tid, at[nid])
     kids: list[list[int]] = []
-    none: list[str] = []
     try:
         for nid in ids.values():  # an op's inputs are its children in backward
-            kids.append([at[p] for p in pred.get(nid, none)])
+            kids.append([at[p] for p in pred.get(nid, _NONE)])
     except KeyError:
         return None
     return order, kids
