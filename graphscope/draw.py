@@ -46,11 +46,12 @@ class Rendered:
 
 
 def shown_graph(graph: AutogradGraph, options: Options) -> tuple[AutogradGraph, bool]:
-    """The graph to draw: collapsed when over budget or when depth/expand ask for it."""
-    if len(graph) <= options.max_nodes and options.depth is None and not options.expand:
-        return graph, False
-    from graphscope.overview import collapse  # only needed for big graphs
+    """The graph to draw: collapsed when over budget (or too wide: an op reading many
+    parameters) or when depth/expand ask for it."""
+    from graphscope.overview import collapse, needs_collapse
 
+    if not needs_collapse(graph, options.max_nodes, options.depth, options.expand):
+        return graph, False
     return collapse(
         graph, max_nodes=options.max_nodes, depth=options.depth, expand=options.expand
     ), True

@@ -253,14 +253,16 @@ def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[
     repeat = int(d.get("repeat") or 1)
     title = str(d.get("label") or (f"{name} ×{repeat}" if repeat > 1 else name))
     ops = int(d.get("ops") or 0)
+    params = list(d.get("params") or [])
     count = f"{ops} ops" + (f", {ops // repeat} per copy" if repeat > 1 and ops >= repeat else "")
+    if not ops and params:  # a bundle: the parameters one op reads, from one module
+        count = f"{len(params)} tensors"
     cls = d.get("module_class")
     if cls and str(cls) not in title:
         count = f"{cls} · {count}"
     if d.get("param_count"):
         count += f" · {count_text(int(d['param_count']))} params"
     lines = [_font(esc(title), bold=True), _font(esc(count), size=SMALL)]
-    params = list(d.get("params") or [])
     module = d.get("module")
     for pname, pshape in params[:MAX_PARAM_LINES]:
         pname = short_name(str(pname), module)
@@ -277,7 +279,7 @@ def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[
         "fillcolor": GROUP_FILL,
         "color": GROUP_BORDER,
         "label": _label(lines),
-        "tooltip": esc(f"{title}: {ops} ops collapsed"),
+        "tooltip": esc(f"{title}: {_count_of(ops, len(params))} collapsed"),
     }
     if d.get("link"):
         # a drill-down file name: ASCII letters, digits and ._- (draw._file_name), never cut
@@ -431,6 +433,11 @@ def legend_node(present: set[str] | None = None) -> dict[str, str] | None:
         + "</TABLE>"
     )
     return {"shape": "plain", "label": "<" + table + ">"}
+
+
+def _count_of(ops: int, params: int) -> str:
+    """``12 ops``, or ``6 parameters`` for a group of parameters only."""
+    return f"{params} parameters" if not ops and params else f"{ops} ops"
 
 
 MAX_CLUSTERS = 60  # more module boxes than this make the layout slow and the picture busy

@@ -16,6 +16,9 @@ graph (the input is never changed) of at most ``max_nodes`` nodes, in which
   ×300``) or runs inside one module's ``forward``. The state a step hands to the next shows as
   a self-loop on the fold.
 * when nothing else is left, consecutive steps are cut into parts (``part 2 of 5``).
+* an op that reads more than :data:`~graphscope.overview.fitting.BUNDLE` parameters (a compiled
+  region reads them all) gets them as one node per module, even when the graph is small: one
+  row of 30 weights is no picture (:func:`needs_collapse`).
 
 :func:`plan_drilldown` gives each group's drill-down graph and :func:`plan_levels` the whole
 tree of pictures, each within the budget (:mod:`~graphscope.overview.levels`).
@@ -45,12 +48,20 @@ from graphscope.model import AutogradGraph
 from graphscope.options import DEFAULT_MAX_NODES
 from graphscope.overview.build import build, copy_graph
 from graphscope.overview.drilldown import plan_drilldown, subgraph_for
-from graphscope.overview.fitting import fit
+from graphscope.overview.fitting import fit, too_wide
 from graphscope.overview.grouping import Planner
 from graphscope.overview.index import Index
 from graphscope.overview.levels import Level, Levels, plan_levels
 
-__all__ = ["collapse", "subgraph_for", "plan_drilldown", "plan_levels", "Level", "Levels"]
+__all__ = [
+    "collapse",
+    "needs_collapse",
+    "subgraph_for",
+    "plan_drilldown",
+    "plan_levels",
+    "Level",
+    "Levels",
+]
 
 
 def collapse(
@@ -62,8 +73,7 @@ def collapse(
 ) -> AutogradGraph:
     """A new graph of at most ``max_nodes`` nodes: modules collapsed, repeats folded.
 
-    Returns an unchanged copy when ``graph`` already fits and neither ``depth`` nor ``expand``
-    is given. Deterministic: the same graph gives the same ids in the same order. Group ids
+    Returns an unchanged copy when ``graph`` already fits (:func:`needs_collapse`). Deterministic: the same graph gives the same ids in the same order. Group ids
     are ``g:<module path>`` (``g:encoder.layers.0-5`` for a fold of siblings), ``loop0``,
     ``loop1``... for loops and ``part0``... for parts.
     """
@@ -74,9 +84,20 @@ def collapse(
     if isinstance(expand, str):
         expand = (expand,)
     expand = tuple(expand)
-    if len(graph) <= max_nodes and depth is None and not expand:
+    if not needs_collapse(graph, max_nodes, depth, expand):
         return copy_graph(graph)
     with gc_paused():
         ix = Index(graph)
         planner = Planner(ix, expand)
         return build(ix, fit(planner, max_nodes, depth))
+
+
+def needs_collapse(
+    graph: AutogradGraph,
+    max_nodes: int,
+    depth: int | None = None,
+    expand: Sequence[str] = (),
+) -> bool:
+    """Whether ``graph`` is drawn collapsed: more than ``max_nodes`` nodes, ``depth`` or
+    ``expand`` given, or an op reading too many parameters to draw in one row."""
+    return len(graph) > max_nodes or depth is not None or bool(expand) or too_wide(graph)

@@ -66,12 +66,14 @@ def subgraph(
     into the next copy (a node of ``members`` outside ``ids``) carry the loop's variables.
 
     The other readers of a parameter inside (the other 299 steps of a loop, a tied weight's
-    other module) are not neighbours: they say nothing about this part."""
+    other module) are not neighbours: they say nothing about this part, unless ``ids`` are
+    leaves only (a bundle of the parameters one op reads: that op is what they are for)."""
     inside = set(ids)
+    bundle = all(_is_leaf(graph, n) for n in inside)
     border: set[str] = set()
     for n in inside:
         border.update(graph.pred[n])
-        if graph.pred[n] or graph.nodes[n].get("kind") != "tensor":
+        if bundle or not _is_leaf(graph, n):
             border.update(graph.succ[n])
     border -= inside
     g = AutogradGraph()
@@ -84,12 +86,7 @@ def subgraph(
             g.add_node(n, **{**copy.deepcopy(d), "boundary": True})
     for u, v, d in graph.edges(data=True):
         if (u in inside and (v in inside or v in border)) or (v in inside and u in border):
-            if (
-                u in inside
-                and v in border
-                and not graph.pred[u]
-                and graph.nodes[u].get("kind") == "tensor"
-            ):
+            if u in inside and v in border and not bundle and _is_leaf(graph, u):
                 continue  # a leaf inside feeding outside: not drawn (see above)
             g.add_edge(u, v, **copy.deepcopy(d))
     if state:
@@ -98,6 +95,10 @@ def subgraph(
     if found or "findings" in g.graph:
         g.graph["findings"] = found
     return g
+
+
+def _is_leaf(graph: AutogradGraph, n: str) -> bool:
+    return not graph.pred[n] and graph.nodes[n].get("kind") == "tensor"
 
 
 def _mark_state(

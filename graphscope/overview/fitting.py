@@ -7,6 +7,12 @@ between two modules shows as one node feeding both). When even the shallowest pi
 (no modules, no repeats), consecutive steps are cut into *chunks* (``part 2 of 5``); when a
 drill-down has too many neighbours outside it, they are drawn as one node per place they come
 from. Either way the result has at most ``max_nodes`` nodes.
+
+A picture is also too *wide* when one op reads more than :data:`BUNDLE` parameters that nothing
+else reads (a ``torch.compile`` region reads every weight of the model, a multi-layer ``nn.LSTM``
+all of its own): dot draws them side by side in one row tens of thousands of points long. Such
+parameters are drawn as one node per module (*bundles*, ``h.0 · Block``, with a drill-down of
+their own), at the deepest module level that gives at most :data:`BUNDLE` of them.
 """
 
 from __future__ import annotations
@@ -14,12 +20,15 @@ from __future__ import annotations
 import heapq
 import math
 
-from graphscope.model import ROLE_PARAM
+from graphscope.model import ROLE_PARAM, TENSOR, AutogradGraph
 from graphscope.overview.grouping import Planner
 from graphscope.overview.groups import CHUNK, FOLD, MODULE, OUTSIDE, Group, Item
 from graphscope.overview.index import Index, Path, split
 
-__all__ = ["fit"]
+__all__ = ["fit", "too_wide", "BUNDLE"]
+
+#: parameters read by one op (and nothing else) drawn one by one at most; more are bundled
+BUNDLE = 8
 
 
 def fit(planner: Planner, max_nodes: int, depth: int | None) -> list[Item]:
@@ -29,6 +38,7 @@ def fit(planner: Planner, max_nodes: int, depth: int | None) -> list[Item]:
         best = _best_first(planner, max_nodes)
     else:
         best = _assemble(planner, depth)
+    best = _bundled(planner, best)
     if len(best) > max_nodes:
         best = _outside(planner.ix, best, max_nodes)
     if len(best) > max_nodes:
@@ -161,6 +171,84 @@ def _unit_leaves(ix: Index, it: Item) -> None:
         if ix.leaf[i] and i not in unit and any(j in unit for j in ix.succ[i]):
             g.unit.append(i)
             unit.add(i)
+
+
+def too_wide(graph: AutogradGraph) -> bool:
+    """Some op of ``graph`` reads more than :data:`BUNDLE` parameters with a module that
+    nothing else reads: drawn as it is, they would make one very long row."""
+    count: dict[str, int] = {}
+    for n, d in graph.nodes(data=True):
+        if d.get("kind") != TENSOR or d.get("role") != ROLE_PARAM or not d.get("module"):
+            continue
+        if d.get("boundary") or graph.in_degree(n):
+            continue
+        readers = set(graph.successors(n))
+        if len(readers) == 1:
+            op = readers.pop()
+            count[op] = count.get(op, 0) + 1
+            if count[op] > BUNDLE:
+                return True
+    return False
+
+
+def _bundled(planner: Planner, items: list[Item]) -> list[Item]:
+    """``items`` with the parameters of an op that reads too many (see the module docstring)
+    drawn as one node per module."""
+    ix = planner.ix
+    item_of = [-1] * len(ix.ids)
+    for k, it in enumerate(items):
+        for i in it.members:
+            item_of[i] = k
+    readers: dict[int, list[int]] = {}  # an item -> the parameter items only it reads
+    for k, it in enumerate(items):
+        i = it.members[0]
+        if it.group is not None or not ix.leaf[i] or not ix.paths[i]:
+            continue
+        if ix.data[i].get("role") != ROLE_PARAM:
+            continue
+        consumers = {item_of[j] for j in ix.succ[i]}
+        if len(consumers) == 1:
+            readers.setdefault(consumers.pop(), []).append(k)
+    drop: set[int] = set()
+    out = list(items)
+    for ks in readers.values():
+        if len(ks) <= BUNDLE:
+            continue
+        for key, members in _by_module(ix, [items[k].members[0] for k in ks]).items():
+            if len(members) < 2:
+                continue  # a module of one parameter: the parameter itself
+            name = ".".join(key)
+            cluster = ".".join(key[:-1]) or None
+            title = planner.titled(name, cluster)
+            out.append(
+                Item(
+                    members,
+                    Group(
+                        MODULE, name, title, members, module=name, cluster=cluster, gid="g:" + name
+                    ),
+                )
+            )
+            drop.update(item_of[i] for i in members)
+    return [it for k, it in enumerate(out) if k not in drop] if drop else items
+
+
+def _by_module(ix: Index, params: list[int]) -> dict[Path, list[int]]:
+    """``params`` by module, at the deepest level below their common module that gives at
+    most :data:`BUNDLE` modules (the level just below it when none does)."""
+    paths = [ix.paths[i] for i in params]
+    common = 0
+    while all(len(p) > common and p[common] == paths[0][common] for p in paths):
+        common += 1
+    deepest = max(len(p) for p in paths)
+    depth = common + 1
+    for d in range(common + 1, deepest + 1):
+        if len({p[:d] for p in paths}) > BUNDLE:
+            break
+        depth = d
+    out: dict[Path, list[int]] = {}
+    for i, p in zip(params, paths, strict=True):
+        out.setdefault(p[:depth], []).append(i)
+    return out
 
 
 def _outside(ix: Index, items: list[Item], max_nodes: int) -> list[Item]:
