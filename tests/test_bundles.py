@@ -174,18 +174,9 @@ def test_a_compiled_model_is_drawn_with_its_parameters_bundled(tmp_path: Path) -
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for fmt in ("json", "svg"):
+        command = ["render", str(script), "-o", str(out), "--format", fmt]
         ran = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "graphscope",
-                "render",
-                str(script),
-                "-o",
-                str(out),
-                "--format",
-                fmt,
-            ],
+            [sys.executable, "-m", "graphscope", *command],
             capture_output=True,
             text=True,
             env=env,
