@@ -73,9 +73,11 @@ def collapse(
 ) -> AutogradGraph:
     """A new graph of at most ``max_nodes`` nodes: modules collapsed, repeats folded.
 
-    Returns an unchanged copy when ``graph`` already fits (:func:`needs_collapse`). Deterministic: the same graph gives the same ids in the same order. Group ids
-    are ``g:<module path>`` (``g:encoder.layers.0-5`` for a fold of siblings), ``loop0``,
-    ``loop1``... for loops and ``part0``... for parts.
+    Returns an unchanged copy when ``graph`` already fits (see :func:`needs_collapse`).
+    Deterministic: the same graph gives the same ids in the same order. Group ids are
+    ``g:<module path>`` (``g:encoder.layers.0-5`` for a fold of siblings; a bundle of
+    parameters is its module's group), ``loop0``, ``loop1``... for loops and ``part0``... for
+    parts.
     """
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
         raise UsageError(f"max_nodes must be a positive int (got {max_nodes!r})")
