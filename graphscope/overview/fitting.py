@@ -9,8 +9,9 @@ drill-down has too many neighbours outside it, they are drawn as one node per pl
 from. Either way the result has at most ``max_nodes`` nodes.
 
 A picture is also too *wide* when one op reads more than :data:`BUNDLE` parameters that nothing
-else reads (a ``torch.compile`` region reads every weight of the model, a multi-layer ``nn.LSTM``
-all of its own): dot draws them side by side in one row tens of thousands of points long. Such
+else reads (a ``torch.compile`` region reads every weight of the model, and so does a custom
+Function given them all): dot draws them side by side in one row tens of thousands of points
+long (a 4-layer nanoGPT compiled: 10,770 px). Such
 parameters are drawn as one node per module (*bundles*, ``h.0 · Block``, with a drill-down of
 their own), at the deepest module level that gives at most :data:`BUNDLE` of them.
 """
