@@ -9,6 +9,7 @@ sending statistics (``SE_AVOID_STATS``, an explicit driver path).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -100,6 +101,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "t6": _render("transformer6.py", base / "t6"),
         "enc": _render("explorer_encoder.py", base / "enc"),
         "loops": _render("explorer_loops.py", base / "loops"),
+        "fused": _render("explorer_fused.py", base / "fused"),
     }
 
 
@@ -340,6 +342,31 @@ def test_a_fold_opens_on_click_and_the_breadcrumb_and_back_return(
     _at_level(driver, "L1")
     driver.back()
     _at_level(driver, "L0")
+
+
+def test_a_bundle_of_parameters_opens_onto_them_and_the_op_they_feed(
+    driver: Any, pages: dict[str, Path]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open(driver, pages["fused"])
+    drawn = driver.find_elements(By.CSS_SELECTOR, "#gs-view g.node")
+    texts = [n.get_attribute("textContent") for n in drawn]
+    assert sum("6 tensors · 48 params" in t for t in texts) == 4  # one bundle per block
+    (bundle,) = [n for n, t in zip(drawn, texts, strict=True) if "2 · Sequential" in t]
+    bundle.click()
+    _at_level(driver, "L3")
+    assert _crumbs(driver) == ["overview", "2 · Sequential"]
+    inside = [
+        n.get_attribute("textContent")
+        for n in driver.find_elements(By.CSS_SELECTOR, "#gs-view g.node")
+    ]
+    names = sorted(m.group(1) for t in inside for m in [re.search(r"name=([^,]+)", t)] if m)
+    assert names == sorted(
+        ["Fused", *(f"model.2.{m}.{p}" for m in (0, 1, 2) for p in ("weight", "bias"))]
+    )  # the bundle's parameters and the op they feed, as a neighbour
+    _choose(driver, "model.1.0.weight", "model.1.0.weight")  # inside another bundle: opens it
+    _at_level(driver, "L2")
 
 
 def test_a_finding_opens_its_node_shows_the_fix_and_its_lines(
