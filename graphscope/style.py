@@ -254,9 +254,9 @@ def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[
     title = str(d.get("label") or (f"{name} ×{repeat}" if repeat > 1 else name))
     ops = int(d.get("ops") or 0)
     params = list(d.get("params") or [])
-    count = f"{ops} ops" + (f", {ops // repeat} per copy" if repeat > 1 and ops >= repeat else "")
-    if not ops and params:  # a bundle: the parameters one op reads, from one module
-        count = f"{len(params)} tensors"
+    # a group of parameters only (a bundle: the ones an op reads, from one module) counts them
+    what = f"{len(params)} tensors" if not ops and params else f"{ops} ops"
+    count = what + (f", {ops // repeat} per copy" if repeat > 1 and ops >= repeat else "")
     cls = d.get("module_class")
     if cls and str(cls) not in title:
         count = f"{cls} · {count}"
@@ -279,7 +279,7 @@ def group_style(d: Mapping[str, Any], findings: Sequence[Finding] = ()) -> dict[
         "fillcolor": GROUP_FILL,
         "color": GROUP_BORDER,
         "label": _label(lines),
-        "tooltip": esc(f"{title}: {_count_of(ops, len(params))} collapsed"),
+        "tooltip": esc(f"{title}: {what} collapsed"),
     }
     if d.get("link"):
         # a drill-down file name: ASCII letters, digits and ._- (draw._file_name), never cut
@@ -433,11 +433,6 @@ def legend_node(present: set[str] | None = None) -> dict[str, str] | None:
         + "</TABLE>"
     )
     return {"shape": "plain", "label": "<" + table + ">"}
-
-
-def _count_of(ops: int, params: int) -> str:
-    """``12 ops``, or ``6 parameters`` for a group of parameters only."""
-    return f"{params} parameters" if not ops and params else f"{ops} ops"
 
 
 MAX_CLUSTERS = 60  # more module boxes than this make the layout slow and the picture busy

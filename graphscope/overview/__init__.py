@@ -48,7 +48,7 @@ from graphscope.model import AutogradGraph
 from graphscope.options import DEFAULT_MAX_NODES
 from graphscope.overview.build import build, copy_graph
 from graphscope.overview.drilldown import plan_drilldown, subgraph_for
-from graphscope.overview.fitting import fit, too_wide
+from graphscope.overview.fitting import fit, needs_collapse
 from graphscope.overview.grouping import Planner
 from graphscope.overview.index import Index
 from graphscope.overview.levels import Level, Levels, plan_levels
@@ -92,14 +92,3 @@ def collapse(
         ix = Index(graph)
         planner = Planner(ix, expand)
         return build(ix, fit(planner, max_nodes, depth))
-
-
-def needs_collapse(
-    graph: AutogradGraph,
-    max_nodes: int,
-    depth: int | None = None,
-    expand: Sequence[str] = (),
-) -> bool:
-    """Whether ``graph`` is drawn collapsed: more than ``max_nodes`` nodes, ``depth`` or
-    ``expand`` given, or an op reading too many parameters to draw in one row."""
-    return len(graph) > max_nodes or depth is not None or bool(expand) or too_wide(graph)

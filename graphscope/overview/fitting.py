@@ -11,22 +11,23 @@ from. Either way the result has at most ``max_nodes`` nodes.
 A picture is also too *wide* when one op reads more than :data:`BUNDLE` parameters that nothing
 else reads (a ``torch.compile`` region reads every weight of the model, and so does a custom
 Function given them all): dot draws them side by side in one row tens of thousands of points
-long (a 4-layer nanoGPT compiled: 10,770 px). Such
-parameters are drawn as one node per module (*bundles*, ``h.0 · Block``, with a drill-down of
-their own), at the deepest module level that gives at most :data:`BUNDLE` of them.
+long (a 4-layer nanoGPT compiled: 10,770 px). Such parameters are drawn as one node per module
+(*bundles*, ``h.0 · Block``, with a drill-down of their own), at the deepest module level that
+gives at most :data:`BUNDLE` of them.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Sequence
 
 from graphscope.model import ROLE_PARAM, TENSOR, AutogradGraph
 from graphscope.overview.grouping import Planner
 from graphscope.overview.groups import CHUNK, FOLD, MODULE, OUTSIDE, Group, Item
 from graphscope.overview.index import Index, Path, split
 
-__all__ = ["fit", "too_wide", "BUNDLE"]
+__all__ = ["fit", "needs_collapse", "too_wide", "BUNDLE"]
 
 #: parameters read by one op (and nothing else) drawn one by one at most; more are bundled
 BUNDLE = 8
@@ -174,9 +175,21 @@ def _unit_leaves(ix: Index, it: Item) -> None:
             unit.add(i)
 
 
+def needs_collapse(
+    graph: AutogradGraph,
+    max_nodes: int,
+    depth: int | None = None,
+    expand: Sequence[str] = (),
+) -> bool:
+    """Whether ``graph`` is drawn collapsed: more than ``max_nodes`` nodes, ``depth`` or
+    ``expand`` given, or an op reading too many parameters to draw in one row."""
+    return len(graph) > max_nodes or depth is not None or bool(expand) or too_wide(graph)
+
+
 def too_wide(graph: AutogradGraph) -> bool:
     """Some op of ``graph`` reads more than :data:`BUNDLE` parameters with a module that
-    nothing else reads: drawn as it is, they would make one very long row."""
+    nothing else reads: drawn as it is, they would make one very long row. The test of
+    :func:`_bundled`, on the graph itself (no index built for a graph that fits)."""
     count: dict[str, int] = {}
     for n, d in graph.nodes(data=True):
         if d.get("kind") != TENSOR or d.get("role") != ROLE_PARAM or not d.get("module"):

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from graphscope.model import GROUP, AutogradGraph
+from graphscope.overview.fitting import needs_collapse
 
 __all__ = ["Level", "Levels", "plan_levels", "MAX_LEVELS"]
 
@@ -62,7 +63,7 @@ class Levels:
         self.max_levels = max_levels
         self.levels: dict[str, Level] = {}
         self.truncated = False  # some group opens nothing: max_levels was reached
-        collapsed = _needs_collapse(graph, max_nodes, depth, tuple(expand))
+        collapsed = needs_collapse(graph, max_nodes, depth, expand)
         shown = _collapse(graph, max_nodes, depth, tuple(expand)) if collapsed else graph
         self.root = self._add(
             Level("overview", "overview", None, shown, graph, "", max_nodes, collapsed)
@@ -92,7 +93,7 @@ class Levels:
             sub = subgraph(
                 level.source, ids, state=d.get("state") or {}, members=d.get("members") or ()
             )
-            fits = not _needs_collapse(sub, self.max_nodes, None, ())
+            fits = not needs_collapse(sub, self.max_nodes)
             shown = sub if fits else _collapse(sub, self.max_nodes, None, ())
             child = Level(
                 f"{level.id}/{gid}",
@@ -165,11 +166,3 @@ def _collapse(
     from graphscope.overview import collapse
 
     return collapse(graph, max_nodes=max_nodes, depth=depth, expand=expand)
-
-
-def _needs_collapse(
-    graph: AutogradGraph, max_nodes: int, depth: int | None, expand: tuple[str, ...]
-) -> bool:
-    from graphscope.overview import needs_collapse
-
-    return needs_collapse(graph, max_nodes, depth, expand)
