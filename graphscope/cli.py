@@ -2,6 +2,7 @@
 
     graphscope render [options] SCRIPT [ARGS...]      (or: -m MODULE [ARGS...])
     graphscope check  [options] SCRIPT [ARGS...] [--json]
+    graphscope kinds | explain KIND
     graphscope scenarios list | show NAME | render [NAME...] [-o DIR]
     graphscope docs build [-o DIR]
 
@@ -159,12 +160,20 @@ def _kinds(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> 
     unknown = [k for k in kinds if k not in FINDING_KINDS]
     if unknown:
         raise click.BadParameter(
-            f"unknown finding kind {', '.join(map(repr, unknown))}; "
-            f"the kinds are {', '.join(FINDING_KINDS)}",
+            f"unknown finding kind {', '.join(map(repr, unknown))}{_did_you_mean(unknown[0])}; "
+            f"the kinds are {', '.join(FINDING_KINDS)} (graphscope kinds)",
             ctx,
             param,
         )
     return kinds
+
+
+def _did_you_mean(word: str) -> str:
+    """`` (did you mean 'grad-accumulation'?)``, or nothing when no kind is close."""
+    from graphscope.model.explain import close_kinds
+
+    close = close_kinds(word)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
 
 
 _run_options = _options_of(
@@ -470,6 +479,31 @@ def _options(p: dict[str, Any]) -> Options:
 def _show(text: str) -> None:
     """What Python prints to stderr as the script dies: its traceback, its sys.exit text."""
     click.echo(text, err=True, nl=False)
+
+
+# -- finding kinds ------------------------------------------------------------------------------
+
+
+@main.command("kinds")
+def kinds() -> None:
+    """List the finding kinds: name, severity and what each means."""
+    from graphscope.model.explain import kinds_table
+
+    click.echo(kinds_table(), nl=False)
+
+
+@main.command("explain")
+@click.argument("kind", metavar="KIND")
+def explain(kind: str) -> None:
+    """What a finding kind means, a minimal example, the fix, and what is not a finding."""
+    from graphscope.model import FINDING_KINDS
+    from graphscope.model.explain import explain_text
+
+    if kind not in FINDING_KINDS:
+        raise UsageError(
+            f"no finding kind {kind!r}{_did_you_mean(kind)}; graphscope kinds lists them"
+        )
+    click.echo(explain_text(kind), nl=False)
 
 
 # -- scenarios ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
     docs/img/<name>.<plot>.svg    training-dynamics pictures (logistic-regression, learning-rate)
     docs/cli.md                   the ``--help`` text of every command
     docs/api.md                   the docstrings of the public API
+    docs/kinds.md                 every finding kind explained (graphscope/model/kinds/*.md)
 
 The gallery is reproducible byte for byte: graphs are laid out by the embedded engine (the same
 bytes on every machine), torch runs on one thread, and nothing written holds an absolute path,
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from graphscope.errors import GraphscopeError
 from graphscope.model import AutogradGraph, Finding, plural, short_path, sorted_findings
+from graphscope.model.explain import kinds_page
 from graphscope.options import Options
 from graphscope.report import graph_caption
 from graphscope.scenarios import Scenario, all_scenarios, single_threaded, trace_drawn
@@ -179,7 +181,8 @@ def build(out_dir: Path) -> list[Path]:
     _write(out_dir / "index.md", _index(rows))
     _write(out_dir / "cli.md", _cli_page())
     _write(out_dir / "api.md", _api_page())
-    written += [out_dir / "index.md", out_dir / "cli.md", out_dir / "api.md"]
+    _write(out_dir / "kinds.md", kinds_page())
+    written += [out_dir / p for p in ("index.md", "cli.md", "api.md", "kinds.md")]
     _remove_stale(out_dir, written, [r.scenario.name for r in rows])
     return written
 

@@ -51,6 +51,7 @@ def test_the_wheel_ships_py_typed_the_schema_and_the_metadata(wheel: Path) -> No
         entry_points = z.read(entry).decode("utf-8")
     assert {"graphscope/py.typed", "graphscope/report.schema.json"} <= names
     assert "graphscope/scenarios/s21_no_grad_fn.py" in names
+    assert "graphscope/model/kinds/grad-accumulation.md" in names  # graphscope explain's text
     assert not any(n.startswith("tests/") for n in names)
     assert "Name: torch-graphscope\n" in metadata
     assert "License-Expression: MIT\n" in metadata

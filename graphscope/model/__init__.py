@@ -7,6 +7,8 @@ Everything graphscope passes between its rooms is defined here, once, in four mo
 * :mod:`graphscope.model.events`: what ``watch`` records while a program runs;
 * :mod:`graphscope.model.findings`: :class:`Finding`, the finding kinds and severities;
 * :mod:`graphscope.model.text`: numbers and gradient summaries as short text, JSON conversion;
+* :mod:`graphscope.model.explain`: each finding kind explained (``kinds/<kind>.md``: what it
+  means, an example, the fix, what is not one), for ``graphscope explain`` and the docs;
 
 plus :func:`validate` (:mod:`graphscope.model.validate`). This package imports nothing else of
 graphscope's and no torch: a graph or an event is plain data, so checks and styles are tested on
