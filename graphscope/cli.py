@@ -198,7 +198,8 @@ _run_options = _options_of(
             multiple=True,
             metavar="KIND",
             callback=_kinds,
-            help="Do not report these finding kinds (repeatable or comma-separated).",
+            help="Do not report these finding kinds (repeatable or comma-separated); "
+            "# graphscope: ignore[KIND] on a line drops one finding.",
         ),
         click.option(
             "--fail-on",
@@ -214,7 +215,8 @@ _run_options = _options_of(
             "-v",
             "--verbose",
             is_flag=True,
-            help="Also list every backward call and the settings used.",
+            help="Also list every backward call, the findings # graphscope: ignore comments "
+            "suppressed, and the settings used.",
         ),
     ]
 )

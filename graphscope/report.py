@@ -44,6 +44,7 @@ from graphscope.model import (
 )
 
 if TYPE_CHECKING:
+    from graphscope.suppress import BadKind, Suppressed
     from graphscope.watcher import Scope
 
 __all__ = [
@@ -264,9 +265,15 @@ class Report:
     not_drawn: dict[str, str] = field(default_factory=dict)  # graph id -> the file it would be
     drawing: list[str] = field(default_factory=list)  # what the drawing had to change
     findings: list[Finding] = field(init=False)
+    #: findings dropped by a ``# graphscope: ignore`` comment (that the policy would keep)
+    suppressed: list[Suppressed] = field(init=False)
+    bad_comments: list[BadKind] = field(init=False)  # ignore[...] naming no finding kind
 
     def __post_init__(self) -> None:
-        self.findings = self.policy.kept(self.scope.findings)
+        checked = self.scope.checked()
+        self.findings = self.policy.kept(checked.kept)
+        self.suppressed = [s for s in checked.suppressed if self.policy.keeps(s.finding.kind)]
+        self.bad_comments = checked.bad
 
     @property
     def script_status(self) -> int:
@@ -296,6 +303,7 @@ class Report:
             lines.append(f"  {g.graph.get('id')}: {len(g)} nodes, stands for {n} call(s)")
         if verbose:
             lines.extend(call_lines(scope))
+            lines.extend(self.suppressed_lines())
         if calls == 0:
             lines.append(
                 "  no backward call ran, so there is no graph to draw: graphscope captures the "
@@ -319,7 +327,12 @@ class Report:
 
     def outcome(self) -> list[str]:
         """The findings, graphscope's notes and how the script ended (what ``-q`` keeps)."""
-        return outcome_lines(self.findings, self.scope.notes, self.scope.events.error, self.ending)
+        lines = outcome_lines(self.findings, self.scope.notes, self.scope.events.error, self.ending)
+        return lines + [bad_comment_line(b) for b in self.bad_comments]
+
+    def suppressed_lines(self) -> list[str]:
+        """``-v``: how many findings inline comments suppressed, and where."""
+        return suppressed_lines(self.suppressed)
 
     def text(self, *, verbose: bool = False) -> str:
         """What ``graphscope check`` prints (``verbose``: also every backward call)."""
@@ -334,6 +347,7 @@ class Report:
             )
         if verbose:
             lines.extend(call_lines(scope))
+            lines.extend(self.suppressed_lines())
         return "\n".join(lines + self.outcome())
 
     def to_dict(self) -> dict[str, Any]:
@@ -356,3 +370,25 @@ def call_lines(scope: Scope) -> list[str]:
         error = f" raised {b.error_type}" if b.error_type else ""
         lines.append(f"  call {b.index}: {b.api} of {roots}{at}{graph}{error}")
     return lines
+
+
+def suppressed_lines(suppressed: Sequence[Suppressed]) -> list[str]:
+    """``suppressed: 1 finding by # graphscope: ignore comments`` and one line each."""
+    if not suppressed:
+        return ["suppressed: none (no # graphscope: ignore comment dropped a finding)"]
+    lines = [f"suppressed: {plural(len(suppressed), 'finding')} by # graphscope: ignore comments"]
+    for s in suppressed:
+        f = s.finding
+        at = location(f.file, f.line) if f.file else "no line"
+        by = location(s.file, s.line)
+        lines.append(f"  {f.severity}: {f.kind} at {at}: ignored by the comment at {by}")
+    return lines
+
+
+def bad_comment_line(b: BadKind) -> str:
+    """A ``# graphscope: ignore[...]`` naming no finding kind (it suppresses nothing)."""
+    meant = f" (did you mean {' or '.join(map(repr, b.meant))}?)" if b.meant else ""
+    return (
+        f"graphscope: the comment at {location(b.file, b.line)} ignores {b.word!r}, which is no "
+        f"finding kind{meant}; graphscope kinds lists them"
+    )

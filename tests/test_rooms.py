@@ -26,10 +26,11 @@ ALLOWED: dict[str, set[str]] = {
     # pure rooms
     "checks": {"model"},
     "style": {"model", "options"},
-    "report": {"model", "_version", "watcher"},  # watcher: for type annotations only
+    "report": {"model", "_version", "watcher", "suppress"},  # watcher: for type annotations only
     "explorer": {"model", "options", "errors", "_version", "dot", "draw", "layout", "overview"},
     "overview": {"model", "errors", "_gc", "options"},  # options: the default budget
     "_gc": set(),
+    "suppress": {"model"},  # # graphscope: ignore[KIND] comments
     # drawing
     "dot": {"style", "model", "options"},
     "layout": {"errors", "options", "pdf", "_child"},
@@ -51,6 +52,7 @@ ALLOWED: dict[str, set[str]] = {
         "report",
         "explorer",
         "errors",
+        "suppress",
     },
     "script": {"_tensors", "errors", "model", "watcher"},
     "scenarios": {"errors", "model", "tracer"},

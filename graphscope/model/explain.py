@@ -177,7 +177,9 @@ def kinds_page() -> str:
         "the same text as `graphscope explain KIND` -->",
         "",
         "What `graphscope check` reports (`graphscope kinds` lists them, "
-        "`graphscope explain KIND` prints one entry); `--ignore KIND` drops a kind.",
+        "`graphscope explain KIND` prints one entry). A comment "
+        "`# graphscope: ignore[KIND]` on a finding's line (or one of its related lines) drops "
+        "that finding; `--ignore KIND` drops a kind everywhere.",
         "",
         "| kind | severity | what it means |",
         "|---|---|---|",

@@ -10,6 +10,7 @@ from typing import Any
 from graphscope import report
 from graphscope.checks import attach, run_checks
 from graphscope.model import AutogradGraph, Events, Finding
+from graphscope.suppress import Split, split
 
 __all__ = ["Scope"]
 
@@ -30,8 +31,14 @@ class Scope:
 
     @property
     def findings(self) -> list[Finding]:
-        """Findings of every check over the captures and events recorded so far."""
-        return run_checks(self.captures, self.events)
+        """Findings of every check over the captures and events recorded so far, but those a
+        ``# graphscope: ignore[KIND]`` comment suppresses (:mod:`graphscope.suppress`)."""
+        return self.checked().kept
+
+    def checked(self) -> Split:
+        """Findings of every check, split into those kept and those an inline comment
+        suppresses (with the comments naming no finding kind)."""
+        return split(run_checks(self.captures, self.events))
 
     def graphs(self, findings: list[Finding] | None = None) -> list[AutogradGraph]:
         """The captures with their findings attached (what render draws)."""
