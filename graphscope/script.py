@@ -13,6 +13,7 @@ touched (``sys.argv``, ``sys.path``) is restored.
 
 from __future__ import annotations
 
+import dis
 import importlib.util
 import os
 import runpy
@@ -31,6 +32,7 @@ from graphscope._tensors import CALL_SITE, is_internal
 from graphscope.errors import UsageError
 from graphscope.model import ScriptError, ScriptExit
 from graphscope.watcher import Scope, watch
+from graphscope.watcher.errorsite import error_site
 
 __all__ = ["run_script", "run_module", "Run", "script_traceback"]
 
@@ -215,9 +217,47 @@ def _user_line(ex: BaseException, script: str) -> tuple[str | None, int | None]:
 
 
 def _script_error(ex: BaseException, ending: ScriptExit) -> ScriptError:
-    """The exception as the checks read it: type, message, innermost user line."""
+    """The exception as the checks read it: type, message, innermost user line, who raised it."""
     message = ending.message or type(ex).__name__
-    return ScriptError(type(ex).__name__, message[:2000], ending.file, ending.line)
+    return ScriptError(
+        type(ex).__name__,
+        message[:2000],
+        ending.file,
+        ending.line,
+        _origin(ex),
+        error_site(ex),
+    )
+
+
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+_LIBRARY_DIRS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
+_RAISES = {dis.opmap[n] for n in ("RAISE_VARARGS", "RERAISE") if n in dis.opmap}
+
+
+def _origin(ex: BaseException) -> str | None:
+    """Who raised ``ex`` (see :class:`~graphscope.model.ScriptError`): the innermost frame that
+    is not ours is torch's (``"torch"``), another library's (``"library"``), or the user's, at a
+    ``raise`` statement (``"raise"``) or at a call into compiled code (``"call"``)."""
+    try:
+        last = None
+        tb: TracebackType | None = ex.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if not _ours(code.co_filename) and code.co_name != CALL_SITE:
+                last = tb
+            tb = tb.tb_next
+        if last is None:
+            return None
+        name = last.tb_frame.f_code.co_filename
+        if os.path.abspath(name).startswith(_TORCH_DIR):
+            return "torch"
+        if is_internal(name) or any(d in name for d in _LIBRARY_DIRS):
+            return "library"
+        code_bytes = last.tb_frame.f_code.co_code
+        op = code_bytes[last.tb_lasti] if 0 <= last.tb_lasti < len(code_bytes) else None
+        return "raise" if op in _RAISES else "call"
+    except Exception:  # a traceback we cannot read: say nothing rather than guess
+        return None
 
 
 def _ours(filename: str) -> bool:

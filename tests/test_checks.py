@@ -720,9 +720,10 @@ def test_unrelated_script_error_gives_nothing():
 
 
 def test_checks_cover_every_kind_in_design_order():
-    assert list(CHECKS) == list(FINDING_KINDS)
+    assert list(CHECKS) == [k for k in FINDING_KINDS if k != "torch-error-unexplained"]
     for kind, module in CHECKS.items():
-        assert module.KIND == kind and callable(module.check)
+        assert module.KIND == kind
+        assert callable(getattr(module, "check", None)) or module.MESSAGES, kind
 
 
 def test_no_graph_runs_on_an_empty_graph():
@@ -803,7 +804,8 @@ def test_checks_import_only_model_and_stdlib():
 
     folder = Path(checks.__file__).parent
     modules = sorted(folder.glob("*.py"))
-    assert len(modules) == 17  # the package, fifteen checks, _common
+    # the package, one module per kind, _common, catalogue
+    assert len(modules) == len(CHECKS) + 3
     own = {f"graphscope.checks.{p.stem}" for p in modules} | {"graphscope.checks"}
     for path in modules:
         tree = ast.parse(path.read_text())
@@ -820,7 +822,12 @@ def test_checks_import_only_model_and_stdlib():
             for name in names:
                 top = name.split(".")[0]
                 ok = (
-                    name in ("graphscope.model", "graphscope.checks._common")
+                    name
+                    in (
+                        "graphscope.model",
+                        "graphscope.checks._common",
+                        "graphscope.checks.catalogue",
+                    )
                     or (path.name == "__init__.py" and name in own)
                     or (top in sys.stdlib_module_names and top != "graphscope")
                 )

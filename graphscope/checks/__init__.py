@@ -2,8 +2,10 @@
 
 Every module defines ``KIND`` (a key of :data:`graphscope.model.FINDING_KINDS`) and
 ``check(graph, events) -> Iterator[Finding]``; the ones whose pitfall is a torch error also
-define ``from_error(events)``, which explains the script's own exception (or an engine error)
-when no recorded event did; one whose findings are listed together across graphs defines
+define ``MESSAGES``, their entries in the catalogue of torch's errors
+(:mod:`graphscope.checks.catalogue`: torch's wordings, and how to explain the script's own
+exception when no recorded event did; a module that only explains torch's errors has
+``MESSAGES`` and no ``check``); one whose findings are listed together across graphs defines
 ``merge(findings, graphs)``. They import :mod:`graphscope.model` and the standard library only.
 
 >>> from graphscope.model import AutogradGraph, Events, GradRead
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from graphscope.checks import (
+    catalogue,
     ddp_param_ready_twice,
     ddp_unused_param,
     grad_accumulation,
@@ -36,7 +39,7 @@ from graphscope.checks import (
 )
 from graphscope.model import TENSOR, AutogradGraph, Events, Finding, sorted_findings
 
-__all__ = ["CHECKS", "run_checks", "attach"]
+__all__ = ["CATALOGUE", "CHECKS", "run_checks", "attach"]
 
 #: kind -> module, in the order of DESIGN.md's table.
 CHECKS: dict[str, ModuleType] = {
@@ -60,14 +63,18 @@ CHECKS: dict[str, ModuleType] = {
     )
 }
 
+#: every message of torch's that a finding explains (the modules' ``MESSAGES``), in order
+CATALOGUE: list[catalogue.Entry] = catalogue.entries(CHECKS.values())
+
 
 def run_checks(graphs: Sequence[AutogradGraph], events: Events) -> list[Finding]:
     """Every check on every graph, de-duplicated, errors first.
 
     With no graph (no backward call happened) the checks run once on an empty graph. A finding
     found in several graphs is kept once (the copy that points at a node, if any). The
-    explanation of an error drawn from its text alone (``from_error``) is dropped when a
-    finding of that kind was made from the events. A tensor reached by the backward in any graph
+    explanation of the script's error from the catalogue (:mod:`~graphscope.checks.catalogue`)
+    is not made when a finding of that kind was made from the events; an autograd error the
+    catalogue does not know is an ``info`` finding. A tensor reached by the backward in any graph
     is not reported as unreached by another, nor by ``no-grad-param`` where a DDP finding on its
     graph already names it.
     """
@@ -78,11 +85,9 @@ def run_checks(graphs: Sequence[AutogradGraph], events: Events) -> list[Finding]
     found: list[Finding] = []
     for graph in graphs:
         for module in CHECKS.values():
-            found.extend(module.check(graph, events))
-    kinds = {f.kind for f in found}
-    for kind, module in CHECKS.items():
-        if kind not in kinds and hasattr(module, "from_error"):
-            found.extend(module.from_error(events))
+            if hasattr(module, "check"):
+                found.extend(module.check(graph, events))
+    found.extend(catalogue.explain(CATALOGUE, events, {f.kind for f in found}))
     reached = _reached_names(graphs)
     found = [f for f in found if not _reached_elsewhere(f, graphs, reached)]
     for module in CHECKS.values():

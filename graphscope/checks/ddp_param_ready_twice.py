@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator
 
 from graphscope.checks._common import ddp_error
+from graphscope.checks.catalogue import Entry
 from graphscope.model import OP, AutogradGraph, BackwardCall, Events, Finding, Location
 
 KIND = "ddp-param-ready-twice"
@@ -116,3 +117,15 @@ def _failed_call(events: Events) -> BackwardCall | None:
 def _name_in(text: str) -> str | None:
     m = _NAME.search(text)
     return m.group(2) if m else None
+
+
+#: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
+MESSAGES = (
+    Entry(
+        KIND,
+        (r"Expected to mark a variable ready only once",),
+        explain=lambda events, err: from_error(events),
+        example="Expected to mark a variable ready only once. This error is caused by one of the following reasons:",
+        caught=True,
+    ),
+)

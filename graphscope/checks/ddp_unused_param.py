@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator
 
 from graphscope.checks._common import ddp_error
+from graphscope.checks.catalogue import Entry
 from graphscope.model import (
     ROLE_PARAM,
     TENSOR,
@@ -132,3 +133,15 @@ def _join(names: list[str]) -> str:
     if len(names) > 6:
         return ", ".join(names[:6]) + f" and {len(names) - 6} more"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+#: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
+MESSAGES = (
+    Entry(
+        KIND,
+        (r"Expected to have finished reduction in the prior iteration before starting a new one",),
+        explain=lambda events, err: from_error(events),
+        example="Expected to have finished reduction in the prior iteration before starting a new one. This error indicates that your module has parameters that were not used in producing loss.",
+        caught=True,
+    ),
+)

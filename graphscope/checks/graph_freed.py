@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from graphscope.checks._common import error_finding
+from graphscope.checks.catalogue import Entry
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, GraphCarry, Location
 
 KIND = "graph-freed"
@@ -166,3 +167,14 @@ def _call(c: BackwardCall) -> str:
         return "torch.autograd.grad()"
     named = [r for r in c.roots if r != "?"]
     return f"{named[0]}.backward()" if len(c.roots) == 1 and named else "backward()"
+
+
+#: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
+MESSAGES = (
+    Entry(
+        KIND,
+        (r"Trying to backward through the graph a second time",),
+        explain=lambda events, err: from_error(events),
+        example="Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed).",
+    ),
+)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphscope.checks.catalogue import Entry
 from graphscope.model import AutogradGraph, Events, Finding, InplaceWrite
 
 KIND = "leaf-inplace"
@@ -97,3 +98,17 @@ def _op(api: str) -> str:
         sym = {"add": "+=", "sub": "-=", "mul": "*=", "truediv": "/=", "div": "/=", "pow": "**="}
         return f"`{sym.get(api[3:-2], api)}`"
     return f"{api}()"
+
+
+#: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
+MESSAGES = (
+    Entry(
+        KIND,
+        (
+            r"a (?:view of a )?leaf Variable that requires grad (?:is being|has been) used in an "
+            r"in-place operation",
+        ),
+        explain=lambda events, err: from_error(events),
+        example="a leaf Variable that requires grad is being used in an in-place operation.",
+    ),
+)

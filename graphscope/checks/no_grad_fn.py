@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import cast
 
 from graphscope.checks._common import error_finding
+from graphscope.checks.catalogue import Entry
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, GradOff, Location
 
 KIND = "no-grad-fn"
@@ -136,3 +137,14 @@ def _offending_root(c: BackwardCall) -> int | None:
         if not rg:
             return i
     return None
+
+
+#: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
+MESSAGES = (
+    Entry(
+        KIND,
+        (r"does not require grad and does not have a grad_fn",),
+        explain=lambda events, err: from_error(events),
+        example="element 0 of tensors does not require grad and does not have a grad_fn",
+    ),
+)

@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator
 
 from graphscope.checks._common import error_finding
+from graphscope.checks.catalogue import Entry
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding
 
 KIND = "nonscalar-backward"
@@ -96,3 +97,14 @@ def _offending_root(c: BackwardCall) -> int | None:
     if c.error is None and not c.gradient_given and nonscalar:
         return nonscalar[0]
     return None
+
+
+#: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
+MESSAGES = (
+    Entry(
+        KIND,
+        (r"grad can be implicitly created only for scalar outputs",),
+        explain=lambda events, err: from_error(events),
+        example="grad can be implicitly created only for scalar outputs",
+    ),
+)

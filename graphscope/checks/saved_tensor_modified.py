@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from graphscope.checks.catalogue import Entry
 from graphscope.model import (
     SAVED_STALE,
     AliasExport,
@@ -309,3 +310,15 @@ def _from_text(
         line=line,
         related=related,
     )
+
+
+#: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
+MESSAGES = (
+    Entry(
+        KIND,
+        (r"modified by an inplace operation",),
+        explain=lambda events, err: from_error(events),
+        example="one of the variables needed for gradient computation has been modified by an inplace operation: [torch.FloatTensor [3]] is at version 1; expected version 0 instead.",
+        caught=True,
+    ),
+)

@@ -211,6 +211,55 @@ class StepAfterReset:
 
 
 @dataclass(frozen=True)
+class Named:
+    """A name on the statement that raised, and what it held then (a tensor, a module).
+
+    ``line``/``text`` are where the name was last assigned before that statement in the same
+    function (``q, k, v = x.chunk(3, -1)``), or, for ``self.act``, the assignment to
+    ``self.act`` in the file's class (``self.act = nn.ReLU(inplace=True)``)."""
+
+    name: str  # "q", "self.act"
+    what: str  # "tensor", "module"
+    file: str | None
+    line: int | None
+    text: str | None
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None  # "torch.int64"
+    requires_grad: bool | None = None
+    is_leaf: bool | None = None
+    grad_fn: str | None = None  # "MulBackward0"
+    inference: bool | None = None  # made under torch.inference_mode()
+    module_text: str | None = None  # a module as it prints: "ReLU(inplace=True)"
+
+
+@dataclass(frozen=True)
+class FunctionSite:
+    """A custom ``torch.autograd.Function`` that torch's message names (``MyFnBackward``)."""
+
+    name: str  # the class name: "MyFn"
+    file: str | None
+    forward_line: int | None  # ``def forward``
+    backward_line: int | None  # ``def backward``
+    returns: tuple[int, ...]  # lines of backward's ``return`` statements
+    return_text: str | None  # the last of them, stripped: "return grad * b"
+    inputs: tuple[str, ...]  # forward's parameters, without ctx: ("a", "b", "scale")
+
+
+@dataclass(frozen=True)
+class ErrorSite:
+    """The user's statement that raised the script's exception, and what its names held."""
+
+    file: str | None
+    line: int | None  # the statement's first line
+    text: str | None  # the statement's source (several lines for a call that spans them)
+    names: tuple[Named, ...] = ()
+    functions: tuple[FunctionSite, ...] = ()
+
+    def named(self, name: str) -> Named | None:
+        return next((n for n in self.names if n.name == name), None)
+
+
+@dataclass(frozen=True)
 class ScriptError:
     """The exception the user's code raised (type, message, innermost user line)."""
 
@@ -218,6 +267,11 @@ class ScriptError:
     message: str
     file: str | None
     line: int | None
+    #: who raised it: "torch" (a frame of torch's own Python), "call" (a call from the user's
+    #: line into compiled code: torch's C++ most often), "raise" (a ``raise`` statement of the
+    #: user's), "library" (another library's Python); None when not known
+    origin: str | None = None
+    site: ErrorSite | None = None  # the statement that raised, and what its names held
 
 
 @dataclass(frozen=True)

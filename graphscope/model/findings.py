@@ -31,6 +31,8 @@ FINDING_KINDS: Mapping[str, str] = {
     "param-not-in-optimizer": "a parameter received gradients but no optimizer step covers it",
     "zeroed-before-step": "gradients were reset between backward() and the optimizer step that "
     "should use them",
+    "torch-error-unexplained": "torch raised an autograd error that graphscope does not explain "
+    "yet (its message is quoted: please report it)",
 }
 
 
