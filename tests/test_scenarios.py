@@ -20,9 +20,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-from graphscope.errors import UsageError  # noqa: E402
 from graphscope.checks import CHECKS  # noqa: E402
 from graphscope.checks.catalogue import UNEXPLAINED  # noqa: E402
+from graphscope.errors import UsageError  # noqa: E402
 from graphscope.model import FINDING_KINDS  # noqa: E402
 from graphscope.scenarios import Scenario, all_scenarios, get, load, run_plain  # noqa: E402
 
