@@ -35,6 +35,7 @@ from graphscope.checks import (
     param_not_in_optimizer,
     ranks_differ,
     saved_tensor_modified,
+    view_inplace,
     zeroed_before_step,
 )
 from graphscope.model import TENSOR, AutogradGraph, Events, Finding, sorted_findings
@@ -60,6 +61,7 @@ CHECKS: dict[str, ModuleType] = {
         graph_kept_alive,
         param_not_in_optimizer,
         zeroed_before_step,
+        view_inplace,
     )
 }
 

@@ -31,6 +31,8 @@ FINDING_KINDS: Mapping[str, str] = {
     "param-not-in-optimizer": "a parameter received gradients but no optimizer step covers it",
     "zeroed-before-step": "gradients were reset between backward() and the optimizer step that "
     "should use them",
+    "view-inplace": "an in-place write into a view autograd cannot rewrite (one of several "
+    "views chunk/split/unbind returned, a view a custom Function or backward hook returned)",
     "torch-error-unexplained": "torch raised an autograd error that graphscope does not explain "
     "yet (its message is quoted: please report it)",
 }

@@ -1,0 +1,191 @@
+"""view-inplace: an in-place write into a view that autograd cannot rewrite.
+
+torch refuses (torch 2.13 wording; earlier versions name the node ``SplitBackward0``)::
+
+    Output 0 of Split is a view and is being modified inplace. This view is the output of a
+    function that returns multiple views. ...
+    Output 0 of BackwardHookFunction is a view and is being modified inplace. This view was
+    created inside a custom Function ...
+    A view was created in no_grad mode and is being modified inplace with grad mode enabled.
+
+The first comes from ``q, k, v = x.chunk(3, -1); q *= scale`` (``chunk``, ``split``,
+``unbind``): the finding is at the in-place statement, with its out-of-place form as the fix, and
+the line that made the views as ``related``. The second most often comes from an in-place module
+(``nn.ReLU(inplace=True)``) inside a module with ``register_full_backward_hook``: the fix goes
+where that module is constructed (``self.act = nn.ReLU()``), the line that raised is ``related``.
+The evidence is the failing statement (:class:`~graphscope.model.ErrorSite`): the written
+tensor's name, where it was assigned, the modules named there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from graphscope.checks import _statement as st
+from graphscope.checks.catalogue import Entry, TorchError
+from graphscope.model import Events, Finding, Location, Named
+
+KIND = "view-inplace"
+
+_MULTI = (
+    r"Output (?P<n>\d+) of (?P<fn>\w+) is a view and is being modified inplace\. This view is "
+    r"the output of a function that returns multiple views"
+)
+_CUSTOM = (
+    r"Output (?P<n>\d+) of (?P<fn>\w+) is a view and is being modified inplace\. This view was "
+    r"created inside a custom Function"
+)
+_NO_GRAD = (
+    r"A view was created in no_grad mode and is being modified inplace with grad mode enabled"
+)
+_SPLITTERS = {"Split": "split/chunk", "SplitWithSizes": "split", "Unbind": "unbind"}
+
+
+def _multi(events: Events, err: TorchError) -> Iterator[Finding]:
+    site = err.script.site if err.script is not None else None
+    text = site.text if site is not None else None
+    target = st.inplace_target(text)
+    name = target[0] if target else None
+    fn = re.sub(r"Backward\d*$", "", err.match["fn"]) if err.match else "Split"
+    made = st.tensor(site, name) if name else None
+    related: tuple[Location, ...] = ()
+    where = ""
+    if made is not None and made.line is not None:
+        related = (Location(made.file, made.line, "the views are made here"),)
+        where = f" made at line {made.line} (`{made.text}`)" if made.text else ""
+    how = _SPLITTERS.get(fn, fn)
+    who = f"{name}, one of the views{where or ' that ' + how + ' returned'}" if name else "a view"
+    message = (
+        f"`{text}` writes in place into {who}: autograd cannot record an in-place change of one "
+        f"of several views of a tensor ({how} returns views that share its memory)."
+        if text and name
+        else f"An in-place write into one of the views that {how} returned: autograd cannot "
+        "record an in-place change of one of several views of a tensor."
+    )
+    fixed = st.out_of_place(text)
+    if fixed is not None:
+        hint = f"Write it out of place: `{fixed}` (a new tensor; the other views are unchanged)."
+    elif name:
+        hint = (
+            f"Copy the view before writing into it: `{name} = {name}.clone()` just before this "
+            "line, or build the new value out of place."
+        )
+    else:
+        hint = "Replace the in-place operation by an out-of-place one (`q = q * s`, not `q *= s`)."
+    yield Finding(KIND, "error", message, hint, err.file, err.line, related=related)
+
+
+def _custom(events: Events, err: TorchError) -> Iterator[Finding]:
+    site = err.script.site if err.script is not None else None
+    fn = re.sub(r"Backward\d*$", "", err.match["fn"]) if err.match else "a custom Function"
+    module = _inplace_module(site.names if site is not None else ())
+    hook = fn == "BackwardHookFunction"
+    why = (
+        "a module with register_full_backward_hook hands its forward a view of its input, "
+        if hook
+        else f"the custom Function {fn} returned a view (or one of its inputs as it is), "
+    )
+    raised = (Location(err.file, err.line, "torch raised here"),)
+    if module is not None and module.line is not None and module.text:
+        fixed = _without_inplace(module.text)
+        what = module.module_text or module.name
+        yield Finding(
+            KIND,
+            "error",
+            f"{module.name} ({what}) writes in place into its input, but {why}which autograd "
+            "cannot let a module change in place.",
+            f"Construct it without inplace: `{fixed}` (line {module.line}); the out-of-place "
+            "version gives the same values.",
+            module.file,
+            module.line,
+            related=raised,
+        )
+        return
+    yield Finding(
+        KIND,
+        "error",
+        f"An in-place write into the output of {fn}: {why}which autograd cannot let code change "
+        "in place.",
+        "Make the write out of place (`y = torch.relu(y)`, not `torch.relu_(y)`; "
+        "`nn.ReLU()` rather than `nn.ReLU(inplace=True)`), or clone the output first "
+        "(`y = y.clone()`).",
+        err.file,
+        err.line,
+    )
+
+
+def _no_grad(events: Events, err: TorchError) -> Iterator[Finding]:
+    site = err.script.site if err.script is not None else None
+    text = site.text if site is not None else None
+    target = st.inplace_target(text)
+    name = target[0] if target else "the view"
+    made = st.tensor(site, name) if target else None
+    related = (
+        (Location(made.file, made.line, "the view is made here, under no_grad"),)
+        if made is not None and made.line is not None
+        else ()
+    )
+    fixed = st.out_of_place(text)
+    yield Finding(
+        KIND,
+        "error",
+        f"{name} is a view made under torch.no_grad(), and this line writes into it in place "
+        "with gradients on: autograd cannot record the write.",
+        f"Write it out of place: `{fixed}`"
+        if fixed
+        else f"Make the view outside torch.no_grad(), or copy it: `{name} = {name}.clone()`.",
+        err.file,
+        err.line,
+        related=related,
+    )
+
+
+def _without_inplace(text: str) -> str:
+    """``nn.ReLU(inplace=True)`` -> ``nn.ReLU()``; ``nn.LeakyReLU(0.1, inplace=True)`` ->
+    ``nn.LeakyReLU(0.1)``."""
+    text = re.sub(r",\s*inplace\s*=\s*True", "", text)
+    return re.sub(r"inplace\s*=\s*True\s*,?\s*", "", text)
+
+
+def _inplace_module(names: tuple[Named, ...]) -> Named | None:
+    """The module named on the failing statement that works in place (``ReLU(inplace=True)``),
+    or whose construction says ``inplace=True``."""
+    for n in names:
+        if n.what != "module" or n.name == "self":
+            continue
+        own = n.module_text is not None and "\n" not in n.module_text
+        if (own and "inplace=True" in (n.module_text or "")) or (
+            n.text and "inplace=True" in n.text
+        ):
+            return n
+    return None
+
+
+#: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
+MESSAGES = (
+    Entry(
+        KIND,
+        (_MULTI,),
+        explain=_multi,
+        example="Output 0 of SplitBackward0 is a view and is being modified inplace. This view is "
+        "the output of a function that returns multiple views. Such functions do not allow the "
+        "output views to be modified inplace.",
+    ),
+    Entry(
+        KIND,
+        (_CUSTOM,),
+        explain=_custom,
+        example="Output 0 of BackwardHookFunctionBackward is a view and is being modified "
+        "inplace. This view was created inside a custom Function (or because an input was "
+        "returned as-is) and the autograd logic to handle view+inplace would override the "
+        "custom backward associated with the custom Function, leading to incorrect gradients.",
+    ),
+    Entry(
+        KIND,
+        (_NO_GRAD,),
+        explain=_no_grad,
+        example="A view was created in no_grad mode and is being modified inplace with grad mode "
+        "enabled. Given that this use case is ambiguous and error-prone, it is forbidden.",
+    ),
+)
