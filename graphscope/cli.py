@@ -1,7 +1,7 @@
 """The ``graphscope`` command: a thin click layer over the library. Nothing imports this module.
 
     graphscope render [options] SCRIPT [ARGS...]      (or: -m MODULE [ARGS...])
-    graphscope check  [options] SCRIPT [ARGS...] [--json]
+    graphscope check  [options] SCRIPT [ARGS...] [--json | --output-format github|sarif]
     graphscope kinds | explain KIND
     graphscope scenarios list | show NAME | render [NAME...] [-o DIR]
     graphscope docs build [-o DIR]
@@ -51,6 +51,7 @@ _EPILOG = (
     "format, rankdir, ...); options on the command line win."
 )
 FAIL_ON = ("error", "warning", "info", "never")  # as graphscope.report.FAIL_ON (no import here)
+OUTPUT_FORMATS = ("text", "json", "github", "sarif")  # as graphscope.ci.OUTPUT_FORMATS
 
 #: ``[tool.graphscope]`` key -> the parameter it sets, where the two names differ
 _PARAM_OF = {"format": "fmt"}
@@ -326,7 +327,17 @@ def render(**params: Any) -> None:
     "--json",
     "as_json",
     is_flag=True,
-    help="Print the JSON report on stdout (the script's own output goes to stderr).",
+    help="Print the JSON report on stdout (the script's own output goes to stderr); the same "
+    "as --output-format json.",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="text",
+    show_default=True,
+    help="text; json (the report of --json); github (::warning file=...,line=...:: lines, "
+    "for annotations on a pull request); sarif (SARIF 2.1.0, for code scanning). With all but "
+    "text, the script's own output goes to stderr.",
 )
 def check(**params: Any) -> None:
     """Run SCRIPT [ARGS...] (or -m MODULE [ARGS...]) and report autograd pitfalls."""
@@ -334,10 +345,18 @@ def check(**params: Any) -> None:
 
     run = _Run(click.get_current_context(), params)
     kwargs = dict(module=run.module, policy=run.policy(), progress=run.progress, show=_show)
-    if params["as_json"]:
+    fmt = "json" if params["as_json"] else params["output_format"]
+    if fmt != "text":
         with _stdout_to_stderr():
             report = check_script(run.target, run.args, **kwargs)  # type: ignore[arg-type]
-        click.echo(report.to_json())
+        if fmt == "json":
+            click.echo(report.to_json())
+        else:
+            from graphscope import ci
+
+            text = ci.github_text(report) if fmt == "github" else ci.sarif_text(report)
+            if text:
+                click.echo(text)
         sys.exit(report.status)
     report = check_script(run.target, run.args, **kwargs)  # type: ignore[arg-type]
     run.finish(report.text(verbose=run.verbose), report)

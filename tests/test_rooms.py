@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "overview": {"model", "errors", "_gc", "options"},  # options: the default budget
     "_gc": set(),
     "suppress": {"model"},  # # graphscope: ignore[KIND] comments
+    "ci": {"model", "report", "_version"},  # GitHub annotations and SARIF
     # drawing
     "dot": {"style", "model", "options"},
     "layout": {"errors", "options", "pdf", "_child"},
@@ -97,6 +98,7 @@ ALLOWED: dict[str, set[str]] = {
         "terminal",
         "model",  # FINDING_KINDS, imported only when --select/--ignore is given
         "report",  # Policy, imported when a script runs
+        "ci",  # --output-format github|sarif
         "distributed",  # under torchrun
     },
     "__init__": {"_version", "errors", "options", "model", "watcher", "tracer", "draw", "overview"},
