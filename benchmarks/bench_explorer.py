@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from models import MODELS  # noqa: E402
 
-from graphscope.explorer._levels import html_page  # noqa: E402
+from graphscope.draw import html_page  # noqa: E402
 from graphscope.options import Options  # noqa: E402
 from graphscope.watcher import watch  # noqa: E402
 

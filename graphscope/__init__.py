@@ -7,8 +7,10 @@
 ['y', 'MulBackward0', 'AddBackward0', 'w', 'AddBackward0']
 
 The public API: :func:`trace` (tensors -> :class:`AutogradGraph`), :func:`render` (a graph or
-tensors -> a picture), :func:`watch` (record a training loop's autograd activity: captures per
-backward call, findings), :func:`collapse` (a big graph -> a readable overview).
+tensors -> a picture; without a path, a drawing a notebook shows inline), :func:`watch` (record
+a training loop's autograd activity: captures per backward call, findings), :func:`collapse` (a
+big graph -> a readable overview). In IPython and Jupyter, importing graphscope registers how
+graphs and scopes display (:mod:`graphscope.notebook`).
 
 Importing graphscope loads nothing heavy: each name is imported on first use (torch only with
 ``trace``, ``watch`` and ``render``), so ``graphscope --version`` answers at once.
@@ -16,6 +18,7 @@ Importing graphscope loads nothing heavy: each name is imported on first use (to
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +56,17 @@ _LAZY = {
     "trace": "graphscope.tracer",
     "watch": "graphscope.watcher",
 }
+
+
+def _register_display() -> None:
+    """In IPython/Jupyter, show graphs and scopes inline (:mod:`graphscope.notebook`)."""
+    if "IPython" in sys.modules:
+        from graphscope.notebook import register
+
+        register()
+
+
+_register_display()
 
 
 def __getattr__(name: str) -> Any:

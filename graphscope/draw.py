@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from graphscope.dot import to_dot
 from graphscope.errors import LayoutTimeout, RenderError, UsageError
@@ -25,9 +25,18 @@ from graphscope.model import AutogradGraph, Finding
 from graphscope.options import FORMATS, Options
 
 if TYPE_CHECKING:
+    from graphscope.explorer import Level as ExplorerLevel
     from graphscope.overview.levels import Level, Levels
 
-__all__ = ["render", "render_graph", "level_pictures", "Rendered", "shown_graph", "svg_text"]
+__all__ = [
+    "Drawing",
+    "Rendered",
+    "html_page",
+    "level_pictures",
+    "render",
+    "render_graph",
+    "shown_graph",
+]
 
 _MAX_FILE_NAME = 120  # characters of a drill-down file's name before it is shortened
 
@@ -223,6 +232,21 @@ def _write(path: Path, data: bytes) -> None:
         raise RenderError(f"cannot write {path}: {err.strerror or err}") from err
 
 
+@overload
+def render(
+    graph_or_roots: AutogradGraph | Any,
+    path: None = None,
+    *,
+    format: str | None = None,
+    engine: str = "auto",
+    params: Any = None,
+    names: dict[str, Any] | None = None,
+    findings: Iterable[Finding] = (),
+    **options: Any,
+) -> Drawing: ...
+
+
+@overload
 def render(
     graph_or_roots: AutogradGraph | Any,
     path: str | os.PathLike[str],
@@ -233,20 +257,35 @@ def render(
     names: dict[str, Any] | None = None,
     findings: Iterable[Finding] = (),
     **options: Any,
-) -> Path:
-    """Draw an autograd graph to ``path``: ``graphscope.render(loss, "loss.svg")``.
+) -> Path: ...
+
+
+def render(
+    graph_or_roots: AutogradGraph | Any,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    format: str | None = None,
+    engine: str = "auto",
+    params: Any = None,
+    names: dict[str, Any] | None = None,
+    findings: Iterable[Finding] = (),
+    **options: Any,
+) -> Path | Drawing:
+    """Draw an autograd graph to ``path``: ``graphscope.render(loss, "loss.svg")``; without a
+    path, return the :class:`Drawing` (in a notebook, ``graphscope.render(loss)`` as the last
+    line of a cell shows the explorer inline, as torchviz's ``make_dot(loss)`` shows its picture).
 
     ``graph_or_roots`` is an :class:`AutogradGraph` or one tensor / a sequence of tensors (traced
     here, named after your variables; ``params=model`` names the parameters). ``format`` defaults
     to the path's suffix, else svg. Other keywords are :class:`~graphscope.options.Options` fields
     (``depth=2``, ``expand=["encoder.layers.0"]``, ``show_attrs=True``, ``max_nodes=500``).
-    Returns the path written.
+    Returns the path written (or the drawing).
     """
-    p = Path(path)
-    if p.is_dir():
+    p = None if path is None else Path(path)
+    if p is not None and p.is_dir():
         raise UsageError(f"{path} is a directory; give the file to write, e.g. {p / 'graph.svg'}")
     if format is None:
-        format = _format_of(p)
+        format = "svg" if p is None else _format_of(p)
     if "expand" in options and not isinstance(options["expand"], str):
         options["expand"] = tuple(options["expand"])
     try:
@@ -265,7 +304,83 @@ def render(
     findings = tuple(findings)
     if findings:
         graph = graph.with_findings(findings)
+    if p is None:
+        return Drawing(graph, opts)
     return render_graph(graph, p, opts).path
+
+
+class Drawing:
+    """A graph drawn in memory: what ``graphscope.render(loss)`` returns without a path.
+
+    A notebook shows it as the explorer (``text/html``: the page in a sandboxed iframe) with
+    its overview picture as the fallback (``image/svg+xml``, for front-ends that strip scripts),
+    both from one layout. :meth:`save` writes it as ``render(loss, path)`` would.
+    """
+
+    def __init__(self, graph: AutogradGraph, options: Options | None = None) -> None:
+        self.graph = graph
+        self.options = options or Options()
+        self._levels: list[tuple[Level, AutogradGraph, bytes]] | None = None
+
+    def _drawn(self) -> list[tuple[Level, AutogradGraph, bytes]]:
+        if self._levels is None:
+            self._levels = level_pictures(self.graph, self.options)
+        return self._levels
+
+    def svg(self) -> str:
+        """The overview picture (a collapsed overview when the graph is over the budget)."""
+        return self._drawn()[0][2].decode("utf-8")
+
+    def html(self, *, title: str | None = None) -> str:
+        """The explorer page, as ``--format html`` writes it."""
+        from graphscope.explorer._levels import page_from_levels
+
+        gid = self.graph.graph.get("id")
+        name = title or (f"graph {gid}" if gid else "autograd graph")
+        return page_from_levels(self.graph, self._drawn(), title=name)
+
+    def save(self, path: str | os.PathLike[str], *, format: str | None = None) -> Path:
+        """Write the drawing to ``path`` (format from its suffix, as :func:`render`)."""
+        p = Path(path)
+        fmt = format or _format_of(p)
+        try:
+            opts = replace(self.options, format=fmt)
+        except (TypeError, ValueError) as err:
+            raise UsageError(str(err)) from err
+        return render_graph(self.graph, p, opts).path
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from graphscope.explorer import notebook_html
+
+        return {
+            "text/html": notebook_html(self.html()),
+            "image/svg+xml": self.svg(),
+            "text/plain": repr(self),
+        }
+
+    def __repr__(self) -> str:
+        roots = [self.graph.nodes[r].get("label", r) for r in self.graph.roots() if r in self.graph]
+        return (
+            f"<Drawing of {', '.join(map(str, roots)) or 'a graph'}: {len(self.graph)} nodes; "
+            ".save('graph.svg') writes it, .svg() and .html() give its text>"
+        )
+
+
+def html_page(
+    graph: AutogradGraph,
+    options: Options | None = None,
+    *,
+    engine: Engine | None = None,
+    title: str = "graphscope",
+) -> tuple[str, list[ExplorerLevel]]:
+    """The explorer page of ``graph`` and the levels it holds (what ``--format html`` writes)."""
+    from graphscope.explorer._levels import explorer_levels
+    from graphscope.explorer._page import explorer_page
+    from graphscope.explorer._sources import collect_sources
+
+    levels = explorer_levels(level_pictures(graph, options, engine=engine))
+    page = explorer_page(graph, levels, title=title, sources=collect_sources(graph))
+    return page, levels
 
 
 def _format_of(path: Path) -> str:
@@ -281,12 +396,3 @@ def _format_of(path: Path) -> str:
         f"{', '.join(f'.{f}' for f in FORMATS)} (and .gv for dot): give a path ending in one, "
         "or format='svg' (or another) to add its suffix"
     )
-
-
-def svg_text(graph: AutogradGraph) -> str:
-    """The graph's picture as SVG text (the Jupyter display)."""
-    opts = Options(show_legend=False)
-    shown, _ = shown_graph(graph, opts)
-    return layout(
-        to_dot(shown, opts), "svg", find_engine("auto"), timeout=opts.layout_timeout
-    ).decode("utf-8")

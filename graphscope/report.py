@@ -3,7 +3,7 @@
 One module formats every report graphscope prints or writes: ``Scope.report()``, the summary of
 ``graphscope render`` and ``check``, ``report.json``, the gallery's captions and the HTML page's
 findings. Plain functions of plain data (a :class:`~graphscope.watcher.Scope` is read, never
-changed); no torch.
+changed; :class:`Scope` here says what is read of it); no torch.
 
 Exit status (:attr:`Report.status`) is the larger of two numbers:
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from graphscope._version import __version__
 from graphscope.model import (
@@ -33,6 +33,7 @@ from graphscope.model import (
     INFO,
     WARNING,
     AutogradGraph,
+    Events,
     Finding,
     ScriptError,
     ScriptExit,
@@ -44,8 +45,7 @@ from graphscope.model import (
 )
 
 if TYPE_CHECKING:
-    from graphscope.suppress import BadKind, Suppressed
-    from graphscope.watcher import Scope
+    from graphscope.suppress import BadKind, Split, Suppressed
 
 __all__ = [
     "FAIL_ON",
@@ -59,6 +59,25 @@ __all__ = [
     "scope_repr",
     "scope_text",
 ]
+
+
+class Scope(Protocol):
+    """What a report reads of a :class:`graphscope.watcher.Scope` (described here, not
+    imported: the watcher uses this module, so this module does not use the watcher)."""
+
+    captures: list[AutogradGraph]
+    events: Events
+    script: str | None
+    notes: list[str]
+
+    @property
+    def findings(self) -> list[Finding]: ...
+
+    def checked(self) -> Split: ...
+
+    def graphs(self, findings: list[Finding] | None = None) -> list[AutogradGraph]: ...
+
+    def report(self) -> str: ...
 
 
 #: version of the JSON report's layout (its ``schema`` field; ``report.schema.json`` describes it)

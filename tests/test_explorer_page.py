@@ -16,19 +16,18 @@ from typing import Any
 
 import pytest
 
-from graphscope.draw import render_graph
+from graphscope.draw import html_page, render_graph
 from graphscope.errors import RenderError
 from graphscope.explorer import (
     Level,
     collect_sources,
     explorer_page,
-    graph_repr_html,
     notebook_html,
 )
 from graphscope.explorer._data import pack
-from graphscope.explorer._levels import build_levels, html_page
 from graphscope.explorer._svg import clean_svg
 from graphscope.model import AutogradGraph, Finding, Location
+from graphscope.notebook import graph_bundle, scope_html
 from graphscope.options import Options
 from graphscope.script import run_script
 from graphscope.tracer import trace
@@ -435,7 +434,7 @@ def test_notebook_frame_holds_the_page_sandboxed() -> None:
     m = re.fullmatch(r'<iframe srcdoc="([^"]*)" sandbox="allow-scripts" (.*)></iframe>', frame)
     assert m is not None and html.unescape(m.group(1)) == page
     assert "height:500px" in m.group(2)
-    shown = graph_repr_html(g)
+    shown = graph_bundle(g)["text/html"]
     assert shown.startswith("<iframe srcdoc=") and "gs-data" in html.unescape(shown)
 
 
@@ -449,7 +448,7 @@ def test_scope_shows_as_a_readable_report() -> None:
     lines = text.splitlines()
     assert lines[0] == "backward calls: 3, distinct graphs: 1"
     assert any(ln.startswith("  warning: grad-accumulation at ") for ln in lines)
-    shown = scope._repr_html_()
+    shown = scope_html(scope)
     assert shown.startswith(f"<pre>{html.escape(text)}</pre>\n<iframe srcdoc=")
     assert shown.count("<iframe") == 1  # one explorer per distinct graph
 
@@ -479,7 +478,7 @@ def test_docstring_examples(module: str) -> None:
 
 def test_a_level_whose_parent_is_missing_is_refused() -> None:
     g = _seed_graph()
-    lv = build_levels(g, Options(engine="embedded"))[0]
+    lv = html_page(g, Options(engine="embedded"))[1][0]
     bad = Level("L1", "x", "L9", lv.graph, lv.svg, lv.dot_ids, {})
     with pytest.raises(RenderError, match="parent 'L9'"):
         explorer_page(g, [lv, bad], title="t", sources={})

@@ -222,9 +222,9 @@ def test_bad_option_values_are_usage_errors(tmp_path: Path) -> None:
         graphscope.render(s["y"], tmp_path / "x.svg", colour="red")
 
 
-def test_repr_svg_for_jupyter() -> None:
+def test_a_drawing_gives_its_svg() -> None:
     s = seed_tensors()
-    svg = trace(s["y"])._repr_svg_()
+    svg = graphscope.render(trace(s["y"])).svg()
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
 

@@ -7,22 +7,17 @@ licence (``vendor/``): a page opens from disk with no server and no network.
 """
 
 from graphscope.explorer._level import Level
-from graphscope.explorer._notebook import (
-    graph_repr_html,
-    notebook_html,
-    scope_repr_html,
-)
+from graphscope.explorer._notebook import FRAME_HEIGHT, notebook_html
 from graphscope.explorer._page import explorer_page, page_data, script_json
 from graphscope.explorer._sources import collect_sources, graph_findings
 
 __all__ = [
+    "FRAME_HEIGHT",
     "Level",
     "collect_sources",
     "explorer_page",
     "graph_findings",
-    "graph_repr_html",
     "notebook_html",
     "page_data",
-    "scope_repr_html",
     "script_json",
 ]

@@ -2,7 +2,8 @@
 
 :func:`graphscope.draw.level_pictures` lays out every level of a graph (the overview, then a
 drill-down per group, each within the budget: :mod:`graphscope.overview.levels`); this module
-turns them into the explorer's :class:`~graphscope.explorer.Level` records and the page.
+turns them into the explorer's :class:`~graphscope.explorer.Level` records and the page. (The
+explorer lays nothing out itself: :func:`graphscope.draw.html_page` does, then calls here.)
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from graphscope.dot import _dot_id
 from graphscope.explorer._level import Level
 from graphscope.explorer._page import explorer_page
 from graphscope.explorer._sources import collect_sources
-from graphscope.layout import Engine
 from graphscope.model import AutogradGraph
-from graphscope.options import Options
 
-__all__ = ["build_levels", "html_page", "page_from_levels"]
+__all__ = ["explorer_levels", "page_from_levels"]
 
 Drawn = Sequence[tuple[Any, AutogradGraph, bytes]]  # (overview Level, graph drawn, its SVG)
 
@@ -46,25 +45,3 @@ def page_from_levels(graph: AutogradGraph, drawn: Drawn, *, title: str) -> str:
     """The explorer page of ``graph`` from its laid-out levels."""
     levels = explorer_levels(drawn)
     return explorer_page(graph, levels, title=title, sources=collect_sources(graph))
-
-
-def build_levels(
-    graph: AutogradGraph, options: Options | None = None, *, engine: Engine | None = None
-) -> list[Level]:
-    """Lay out every level of ``graph`` and return the explorer's records of them."""
-    from graphscope.draw import level_pictures
-
-    return explorer_levels(level_pictures(graph, options, engine=engine))
-
-
-def html_page(
-    graph: AutogradGraph,
-    options: Options | None = None,
-    *,
-    engine: Engine | None = None,
-    title: str = "graphscope",
-) -> tuple[str, list[Level]]:
-    """The explorer page of ``graph`` and the levels it holds (what ``--format html`` writes)."""
-    levels = build_levels(graph, options, engine=engine)
-    page = explorer_page(graph, levels, title=title, sources=collect_sources(graph))
-    return page, levels

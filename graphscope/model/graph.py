@@ -281,20 +281,6 @@ class AutogradGraph(nx.DiGraph):  # type: ignore[type-arg]
         data["findings"] = [f.to_dict() for f in self.findings]
         return jsonable(data)  # type: ignore[no-any-return]
 
-    def _repr_svg_(self) -> str:
-        """Jupyter shows a graph as its picture. (The one import of a drawing room in the
-        vocabulary: a display method must live on the class, and runs only when called.)"""
-        from graphscope.draw import svg_text
-
-        return svg_text(self)
-
-    def _repr_html_(self) -> str:
-        """Jupyter shows a graph as its explorer (front-ends that strip scripts fall back to
-        :meth:`_repr_svg_`)."""
-        from graphscope.explorer import graph_repr_html
-
-        return graph_repr_html(self)
-
     def __repr__(self) -> str:
         gid = self.graph.get("id")
         roots = [self.nodes[r].get("label", r) for r in self.roots() if r in self]

@@ -58,9 +58,3 @@ class Scope:
 
     def __repr__(self) -> str:
         return report.scope_repr(self)
-
-    def _repr_html_(self) -> str:
-        """Jupyter shows a scope as its report and one explorer per distinct graph."""
-        from graphscope.explorer import scope_repr_html
-
-        return scope_repr_html(self)
