@@ -532,7 +532,7 @@ def explain(kind: str) -> None:
 
 @main.group()
 def scenarios() -> None:
-    """The bundled scenarios: every seed example and every pitfall, runnable."""
+    """The bundled scenarios: how autograd works, and every pitfall, runnable."""
 
 
 @scenarios.command("list")
@@ -555,7 +555,7 @@ def scenarios_show(name: str) -> None:
     s = sc.get(name)
     click.echo(f"{s.title}  ({s.name})\n")
     click.echo(s.explanation + "\n")
-    click.echo("code:\n" + _indent(s.code))
+    click.echo(f"code ({os.path.basename(s.path)}, from line {s.code_start}):\n" + _numbered(s))
     click.echo("prints:\n" + _indent(s.output or ""))
     kinds = ", ".join(f"{k} at line {line}" for k, line in s.kinds) or "none"
     click.echo(f"findings: {kinds}")
@@ -632,6 +632,15 @@ def docs_build(out: str) -> None:
             f"{plots_skipped(get(skipped[0]))}",
             err=True,
         )
+
+
+def _numbered(s: Any) -> str:
+    """The scenario's code with the file's line numbers (those the findings name)."""
+    lines = s.code.rstrip("\n").splitlines()
+    width = len(str(s.code_start + len(lines) - 1))
+    return "".join(
+        f"    {s.code_start + i:>{width}}  {line}".rstrip() + "\n" for i, line in enumerate(lines)
+    )
 
 
 def _indent(text: str) -> str:

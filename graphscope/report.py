@@ -22,6 +22,7 @@ the same, with ``"file": null`` for the graphs not drawn.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -154,9 +155,12 @@ def outcome_lines(
     if end is not None:
         lines.append(end)
     elif error is not None:
-        lines.append(
-            f"the script raised {error.type}: {error.message} ({location(error.file, error.line)})"
+        where = (
+            ""
+            if _says_where(error.message, error.line)
+            else " " + (f"({location(error.file, error.line)})")
         )
+        lines.append(f"the script raised {error.type}: {error.message}{where}")
     return lines
 
 
@@ -164,6 +168,8 @@ def ending_line(ending: ScriptExit) -> str | None:
     """``the script raised KeyError: 'x' (train.py:5)``, ``the script called sys.exit(3)``;
     None when it ran to its end or exited with status 0."""
     where = f" ({location(ending.file, ending.line)})" if ending.file else ""
+    if _says_where(ending.message, ending.line):
+        where = ""  # SyntaxError's own "(syn.py, line 2)" says it already
     if ending.how == "raised":
         text = f"{ending.type}: {ending.message}" if ending.message else str(ending.type)
         return f"the script raised {text}{where}"
@@ -175,6 +181,16 @@ def ending_line(ending: ScriptExit) -> str | None:
         arg = ending.message if ending.stderr is None else repr(ending.message)
         return f"the script called sys.exit({arg}){where}: exit status {ending.status}"
     return None
+
+
+def _says_where(message: str | None, line: int | None) -> bool:
+    """Whether ``message`` ends with Python's own ``(file, line N)`` for ``line``.
+
+    >>> _says_where("'(' was never closed (syn.py, line 2)", 2)
+    True
+    """
+    m = re.search(r"\([^()]*, line (\d+)\)$", message or "")
+    return m is not None and line is not None and int(m.group(1)) == line
 
 
 def scope_text(scope: Scope, findings: Sequence[Finding] | None = None) -> str:

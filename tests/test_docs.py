@@ -204,9 +204,28 @@ def test_scenarios_show_retain_graph() -> None:
     out = result.output
     assert out.startswith("A second backward needs retain_graph=True  (retain-graph)")
     assert "backward() frees the values the graph saved" in out
-    assert "    y.backward(retain_graph=True)\n" in out  # the code, indented
+    assert "code (s04_retain_graph.py, from line 15):\n    15  import torch\n" in out
+    # the lines the findings name are numbered in the listing
+    assert "    22  y.backward(retain_graph=True)\n" in out
+    assert "    24  y.backward()\n" in out and "    35      y.backward()\n" in out
     assert "    w.grad after the second backward: tensor([10.])\n" in out  # what it prints
     assert "findings: grad-accumulation at line 24, graph-freed at line 35" in out
+
+
+def test_what_a_newcomer_reads_names_no_private_notes() -> None:
+    """The gallery and ``scenarios show`` speak to a reader of this project: no "seed notes",
+    no "row" of a table they have never seen, no "the notes' locker analogy"."""
+    texts = [(DOCS / "index.md").read_text(encoding="utf-8")]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((DOCS / "scenarios").glob("*.md"))]
+    for s in SCENARIOS:
+        texts.append(CliRunner().invoke(main, ["scenarios", "show", s.name]).output)
+    bad = re.compile(
+        r"\bseed (notes|documents?|0\d\d)\b|\bthe notes\b|\brow \d|locker|\| row \|", re.I
+    )
+    found = sorted({m.group(0) for t in texts for m in bad.finditer(t)})
+    assert found == []
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    assert "| scenario | what it shows | findings | picture |" in index
 
 
 def test_scenarios_show_unknown_name_is_a_usage_error() -> None:

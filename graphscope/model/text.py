@@ -125,11 +125,14 @@ def location(file: str | None, line: int | None, *, base_only: bool = False) -> 
 
     >>> location("/elsewhere/train.py", 5, base_only=True), location("<ipython-input-2-ab>", 5)
     ('train.py:5', 'In [2], line 5')
+    >>> location("bin.py", None)  # no line known: the file alone
+    'bin.py'
     """
     cell = cell_name(file)
     if cell is not None:
         return f"{cell}, line {line}" if line is not None else cell
-    return f"{short_path(file, base_only=base_only)}:{line}"
+    path = short_path(file, base_only=base_only)
+    return f"{path}:{line}" if line is not None else path
 
 
 def ranges(numbers: Sequence[int]) -> str:

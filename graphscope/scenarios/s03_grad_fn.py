@@ -8,8 +8,8 @@ draw: y
 explanation: Every tensor made by an operation remembers the backward function of that operation
 in .grad_fn: a and b come from torch.add (AddBackward0), y from torch.mul (MulBackward0). The
 leaves w and x were created by the learner, so their grad_fn is None. The op boxes in the picture
-are exactly these grad_fn objects; the arrows are their next_functions. (The notes print the
-grad_fn objects themselves, whose text holds a memory address; here .name() keeps the output
+are exactly these grad_fn objects; the arrows are their next_functions. (Printing a grad_fn
+object itself shows a memory address that changes from run to run; .name() keeps the output
 stable.) The script makes no backward call, so the picture is y's graph traced after it ran.
 """
 

@@ -5,7 +5,7 @@ seeds: 000 003 004
 kinds: grad-accumulation@29
 nodes: w, x, y0, y1, loss, CatBackward0
 explanation: loss = [y0, y1] has two elements, so backward() needs to be told how to weigh them:
-gradient= (the notes' grad_tensors) gives the weight of each element, and w.grad is the weighted
+gradient= (called grad_tensors in older code) gives the weight of each element, and w.grad is the weighted
 sum of dy0/dw = 5 and dy1/dw = 2. Weights [1, 2] give 5 + 2 * 2 = 9; weights [1, 1] give 7. The
 graph is kept (retain_graph=True) for the second call and w.grad is reset to None in between, so
 the two results are not added together. x.grad is not reset, so it sums both calls (4, then

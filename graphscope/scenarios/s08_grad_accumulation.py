@@ -7,8 +7,8 @@ nodes: w, y
 explanation: Each loop builds the graph again and calls backward, but .grad is never reset, so
 every call adds its gradient to the previous ones: w.grad reads 5, 10, 15, 20. graphscope marks
 the backward line and shows the gradient history on w. The second loop zeroes the gradients at
-the start of each step (as optimizer.zero_grad() would) and w.grad reads 5 every time. (Note: seed
-000 writes grad.zero_() instead of w.grad.zero_(), which would raise a NameError.)
+the start of each step (as optimizer.zero_grad() would) and w.grad reads 5 every time. (Write
+w.grad.zero_(): a bare grad.zero_() would raise a NameError.)
 """
 
 import torch

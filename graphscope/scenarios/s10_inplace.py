@@ -6,8 +6,8 @@ kinds: leaf-inplace@34
 nodes: w, x, a, b, y
 draw: y
 explanation: a = a + 1 makes a new tensor and rebinds the name, a += 1 writes into the same tensor
-(same object, same memory). The notes print id(a); here the comparison is printed instead, so the
-output does not change from run to run. In-place writes are why autograd forbids them on a leaf
+(same object, same memory). id(a) differs from run to run, so the script prints the comparison,
+whose output does not. In-place writes are why autograd forbids them on a leaf
 that requires grad: backward reads w's value from the address it saved, so w.add_(1) raises "a leaf
 Variable that requires grad is being used in an in-place operation." graphscope marks that line.
 The picture is y's graph traced after the script ran (it makes no backward call).

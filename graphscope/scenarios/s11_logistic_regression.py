@@ -4,14 +4,14 @@ row: 11
 seeds: 000 001 003
 kinds:
 nodes: features.weight, features.bias, AddmmBackward0, SigmoidBackward0, SqueezeBackward0, BinaryCrossEntropyBackward0, loss
-explanation: The notes' five steps: data (two clouds of 100 points around 1.7 + 1 and -1.7 + 1),
+explanation: The five steps of training a model: data (two clouds of 100 points around 1.7 + 1 and -1.7 + 1),
 model (LR: a Linear(2, 1) followed by a Sigmoid), loss (BCELoss), optimizer (SGD, lr 0.01,
 momentum 0.9) and the training loop (forward, loss, backward, step, zero_grad). Every 20 iterations
-it measures the accuracy and prints the line the notes put in the title of their plot, and it stops
+it measures the accuracy and prints the weights, bias, accuracy and loss, and it stops
 once the accuracy passes 0.99. The graph is the same at every iteration, so graphscope draws it once:
 the data enters features (AddmmBackward0 with features.weight and features.bias), then sigmoid,
 squeeze and the binary cross entropy. optimizer.zero_grad() after each step keeps the gradients from
-piling up. Uses torch.manual_seed(10) as seed 001 does (seed 003 uses 1).
+piling up. torch.manual_seed(10) makes every run start from the same weights.
 """
 
 import torch

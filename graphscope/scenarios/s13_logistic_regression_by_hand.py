@@ -8,9 +8,9 @@ explanation: No nn.Module and no optimizer: w and b are plain leaves, the forwar
 F.linear + torch.sigmoid, the loss F.binary_cross_entropy, and the update is written out under
 torch.no_grad(), where w -= lr * w.grad is an in-place write on a leaf that autograd allows
 (nothing is being recorded), followed by w.grad.zero_() so the next backward starts from zero.
-The notes use sklearn's make_classification(n_features=10); sklearn is not a dependency here, so
+Instead of sklearn's make_classification(n_features=10) (sklearn is not a dependency here),
 an equivalent data set (100 samples, 10 features, labels from a noisy linear rule) is drawn with
-torch.manual_seed(0) and randn. The notes train 5000 steps with lr 1e-3; this runs 500 steps with
+torch.manual_seed(0) and randn. 5000 steps with lr 1e-3 would learn too; this runs 500 steps with
 lr 0.1 so that it finishes in well under a second.
 """
 

@@ -4,12 +4,12 @@ row: 14
 seeds: 002
 kinds:
 nodes: theta_t, bias_t, MmBackward0, SigmoidBackward0, LogBackward0, MeanBackward0, loss_t
-explanation: The notes' numpy version writes every step by hand: the forward pass (a dot product
+explanation: The numpy version writes every step by hand: the forward pass (a dot product
 and a sigmoid), the loss (binary cross entropy with a small epsilon inside the log), and the
 gradient from the formula dJ/dtheta = mean((y_hat - y) * x). Computing the same loss with torch
 tensors and calling backward() gives the same gradient: autograd does this calculus for every
-operation it recorded. (The notes divide by x.shape[-1], the number of features, instead of the
-number of samples; comparing with autograd is how such a slip shows up. Here m = x.shape[0].) The
+operation it recorded. (Dividing by x.shape[-1], the number of features, instead of the
+number of samples is an easy slip; comparing with autograd is how it shows up. Here m = x.shape[0].) The
 data stand in for sklearn's make_classification (100 samples, 10 features, numpy seed 0).
 """
 

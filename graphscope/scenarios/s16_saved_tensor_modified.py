@@ -8,7 +8,7 @@ explanation: torch.mul(a, b) saves a and b, because the gradient of a product ne
 factor: dy/dw = b + a. a.add_(1) then writes into a (its version goes from 0 to 1) after it was
 saved, so backward would use a value the forward pass never saw; autograd notices the version
 change and raises "one of the variables needed for gradient computation has been modified by an
-inplace operation". This is the notes' locker analogy for leaves, applied to any saved tensor.
+inplace operation". The same rule that forbids in-place writes on a leaf, for any saved tensor.
 graphscope marks the a.add_(1) line and points back at the multiplication that saved a; the
 picture shows MulBackward0's saved a as stale (saved at version 0, now 1). The fix: a = a + 1,
 or change a before using it.
