@@ -410,3 +410,116 @@ def test_zero_grad_between_backward_and_step_is_one_warning_per_line():
 def test_names_are_listed_as_people_count():
     assert natural(["l.10", "l.2", "l.1"]) == ["l.1", "l.2", "l.10"]
     assert listed([f"p{i}" for i in range(12)]) == "p0, p1, p2, p3, p4, …, p11 (12 in all)"
+
+
+# -- graph-freed: which cause, and the line to change ---------------------------------------------
+
+
+def _bcall(i: int, line: int, root: str, graph: str, error: str | None = None) -> BackwardCall:
+    return BackwardCall(
+        i, "backward", F, line, (root,), ((),), (True,), False, False, False, graph, error
+    )
+
+
+def _gan_graph() -> AutogradGraph:
+    """d_loss's graph: z -> G.0 (line 14) -> fake -> D.0 (line 16) -> d_loss."""
+    g = AutogradGraph()
+    g.graph.update(id="g1", calls=[1], roots=["n0"])
+    g.add_node("n0", kind="tensor", name="d_loss", role="root")
+    g.add_node("n1", kind="op", name="AddmmBackward0", line=16, file=F, module="D.0", order=2)
+    g.add_node("n2", kind="tensor", name="fake", role="named")
+    g.add_node("n3", kind="op", name="AddmmBackward0", line=14, file=F, module="G.0", order=1)
+    g.add_node("n4", kind="tensor", name="G.0.weight", role="param")
+    g.add_node("n5", kind="tensor", name="D.0.weight", role="param")
+    g.add_edges_from([("n4", "n3"), ("n3", "n2"), ("n2", "n1"), ("n5", "n1"), ("n1", "n0")])
+    return g
+
+
+def _gan_events(stepped: tuple[str, ...]) -> Events:
+    return Events(
+        backward=[_bcall(1, 17, "d_loss", "g1"), _bcall(2, 21, "g_loss", "g2", FREED)],
+        carries=[GraphCarry("linear", F, 20, "D.0", "fake", 1, 1, False)],
+        steps=[OptimizerStep(0, "Adam", 1, stepped, F, 18, 1)],
+    )
+
+
+def test_a_gan_without_detach_is_fixed_where_the_first_loss_uses_fake():
+    g = _gan_graph()
+    ev = _gan_events(("D.0.weight",))
+    f = only_one(graph_freed.check(g, ev))
+    assert (f.line, f.node, f.graph) == (16, "n1", "g1")
+    assert f.related == (
+        Location(F, 17, "went back through fake and freed it"),
+        Location(F, 21, "backward raised here"),
+    )
+    assert "through fake into G (G.0.weight)" in f.message and "Adam.step() at line 18" in f.message
+    assert "`D(fake.detach())`" in f.hint
+    # made once, in the graph where the fix goes: the failing call's graph stays silent
+    g2 = AutogradGraph()
+    g2.graph.update(id="g2", calls=[2])
+    assert list(graph_freed.check(g2, ev)) == []
+
+
+def test_two_losses_of_one_step_that_both_train_the_shared_part_are_summed():
+    ev = _gan_events(("D.0.weight", "G.0.weight"))  # the step after d_loss updates G too
+    f = only_one(graph_freed.check(_gan_graph(), ev))
+    assert f.line == 17 and "`(d_loss + g_loss).backward()`" in f.hint
+    assert "`d_loss.backward(retain_graph=True)`" in f.hint and "detach" not in f.hint
+
+
+def test_a_tensor_made_once_before_the_loop_is_computed_inside_it_when_it_trains():
+    g = AutogradGraph()
+    g.graph.update(id="g1", calls=[1, 2], roots=["n0"])
+    g.add_node("n0", kind="tensor", name="loss", role="root")
+    g.add_node("n1", kind="op", name="AddmmBackward0", line=14, file=F, module="clf", order=2)
+    g.add_node("n2", kind="tensor", name="feats", role="named")
+    g.add_node("n3", kind="op", name="EmbeddingBackward0", line=11, file=F, module="embed")
+    g.add_node("n4", kind="tensor", name="embed.weight", role="param")
+    g.add_edges_from([("n4", "n3"), ("n3", "n2"), ("n2", "n1"), ("n1", "n0")])
+    ev = Events(
+        backward=[_bcall(1, 15, "loss", "g1"), _bcall(2, 15, "loss", "g1", FREED)],
+        carries=[GraphCarry("linear", F, 14, "clf", "feats", 1, 1, False)],
+        steps=[OptimizerStep(0, "SGD", 1, ("embed.weight",), F, 16, 1)],
+    )
+    f = only_one(graph_freed.check(g, ev))
+    assert f.line == 11 and "computed once, before the loop" in f.message
+    assert "Compute feats inside the loop" in f.hint and "stop embed.weight" in f.hint
+    ev.steps[0] = OptimizerStep(0, "SGD", 1, ("clf.weight",), F, 16, 1)  # embed is frozen
+    f = only_one(graph_freed.check(g, ev))
+    assert f.line == 11 and "`with torch.no_grad():`" in f.hint and "inside the loop" not in f.hint
+    # a state the module that takes it also made (out, h = rnn(x, h)) is a recurrent state
+    ev.carries[0] = GraphCarry("rnn", F, 14, "embed", "feats", 1, 1, False)
+    f = only_one(graph_freed.check(g, ev))
+    assert f.line == 14 and "`feats = feats.detach()`" in f.hint
+
+
+def only_one(findings):  # type: ignore[no-untyped-def]
+    found = list(findings)
+    assert len(found) == 1, found
+    return found[0]
+
+
+# -- the discriminator's gradients left by the generator's loss, and an optimizer never stepped ---
+
+
+def test_gradients_added_after_the_step_and_thrown_away_are_no_accumulation():
+    # D: call 1 (its loss), its step, call 2 (G's loss adds to D's grad), reset, call 3
+    grads = [update(1, "none", 1.0), update(2, "kept", 3.0), update(3, "zero", 1.5)]
+    ev = Events(grads=grads, steps=[step(1, 1)])
+    assert list(grad_accumulation.check(AutogradGraph(), ev)) == []
+    ev = Events(grads=grads, steps=[step(2, 1)])  # the step used the sum: reported (info)
+    assert [f.severity for f in grad_accumulation.check(AutogradGraph(), ev)] == ["info"]
+
+
+def test_a_script_that_raised_before_an_optimizers_first_step_says_nothing_about_its_params():
+    from graphscope.model import OptimizerBuilt, ScriptError
+
+    ev = Events(
+        backward=[call(1, 28), call(2, 30)],
+        steps=[OptimizerStep(0, "SGD", 1, ("body.weight",), F, 29, 1, F, 21)],
+        built=[OptimizerBuilt("SGD", F, 21), OptimizerBuilt("SGD", F, 22)],
+        error=ScriptError("RuntimeError", "boom", F, 30),
+    )
+    assert list(param_not_in_optimizer.check(params_graph(), ev)) == []
+    ev.built.pop()  # every optimizer built has stepped: the head's parameters are in none
+    assert len(list(param_not_in_optimizer.check(params_graph(), ev))) == 1

@@ -9,9 +9,10 @@ two or more updates is accumulation.
 Severity is judged per optimizer: ``warning`` when one optimizer that covers the leaf stepped
 twice (after different backward calls) inside the run, so its second step used gradients its
 first step had already used (the forgotten ``zero_grad()``). ``info`` otherwise: summing
-micro-batches and then stepping once is legitimate, as is ``backward(retain_graph=True)`` twice,
-and so is a GAN's generator loss leaving gradients in the discriminator that the
-discriminator's ``zero_grad()`` clears before its own next step. A step covers a leaf when its
+micro-batches and then stepping once is legitimate, as is ``backward(retain_graph=True)`` twice.
+A run that no step used is not reported: a GAN's generator loss leaves gradients in the
+discriminator after the discriminator's step, and the discriminator's ``zero_grad()`` clears
+them before its own next step. A step covers a leaf when its
 recorded parameters name it (a step recorded without names covers every leaf); a leaf that no
 recorded step covers is left to ``param-not-in-optimizer``.
 
@@ -57,6 +58,7 @@ class _Verdict:
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     """Findings for leaves whose gradient was summed over backward calls without a reset."""
     covered = {n for s in events.steps for n in s.params}
+    all_steps = list(events.steps)
     by_leaf: dict[str, list[GradUpdate]] = {}
     for u in sorted(events.grads, key=lambda u: u.call):
         by_leaf.setdefault(u.name, []).append(u)
@@ -66,9 +68,11 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             continue  # no optimizer holds it: param-not-in-optimizer says so
         lines: dict[tuple[str | None, int | None], list[list[GradUpdate]]] = {}
         for run in _runs(updates):
+            if _leftover(run, _next_call(updates, run), name, all_steps):
+                continue
             lines.setdefault((run[1].file, run[1].line), []).append(run)
         for where, runs in lines.items():
-            v = _verdict(name, runs, events.steps)
+            v = _verdict(name, runs, all_steps)
             steps = tuple((s.file, s.line, s.optimizer) for s in v.inside[:1])
             groups.setdefault((where, bool(v.inside), steps, len(runs)), []).append(v)
     for verdicts in groups.values():
@@ -88,6 +92,27 @@ def _runs(updates: Sequence[GradUpdate]) -> Iterator[list[GradUpdate]]:
         run = [u]
     if len(run) >= 2:
         yield run
+
+
+def _next_call(updates: Sequence[GradUpdate], run: Sequence[GradUpdate]) -> int | None:
+    """The call of the update after ``run`` (which found the gradient reset), if any."""
+    later = [u.call for u in updates if u.call > run[-1].call]
+    return later[0] if later else None
+
+
+def _leftover(
+    run: Sequence[GradUpdate], after: int | None, name: str, steps: Sequence[OptimizerStep]
+) -> bool:
+    """Did no step use the sum? An optimizer covering ``name`` stepped on the run's first
+    gradient alone, and none stepped between the second update and the reset after the run
+    (a GAN's generator loss adds to the discriminator's gradients after the discriminator's
+    step; its zero_grad() throws the sum away before anything reads it)."""
+    covering = [s for s in steps if not s.params or name in s.params]
+    first, second = run[0].call, run[1].call
+    if not any(first <= s.after_call < second for s in covering):
+        return False
+    end = after if after is not None else 1 << 62
+    return not any(second <= s.after_call < end for s in covering)
 
 
 def _verdict(name: str, runs: list[list[GradUpdate]], steps: Sequence[OptimizerStep]) -> _Verdict:

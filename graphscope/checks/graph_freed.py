@@ -1,29 +1,59 @@
 """graph-freed: backward through a graph whose saved values an earlier backward freed.
 
 Reads ``events.backward``: a call that raised "Trying to backward through the graph a second
-time". Two causes, told apart by ``events.carries``:
+time". The finding names the cause and sits at the line to change; the failing call is
+``related``. The causes (told apart in :mod:`graphscope.checks._freed_why`):
 
-* a tensor carried over from the previous batch (``out, h = rnn(x, h)`` without detaching
-  ``h``): a :class:`~graphscope.model.GraphCarry` recorded between the previous backward call and
-  the failing one. The finding names the carried tensor, sits at the line that carries it, and
-  its hint is ``h = h.detach()`` (truncated backpropagation through time); ``retain_graph=True``
-  would only hide the error and keep every batch's graph in memory. ``related``: the call that
-  freed that graph, and the failing call.
+* a tensor carried from before the previous backward call (a
+  :class:`~graphscope.model.GraphCarry` recorded between the previous call and the failing one):
+  - a recurrent state (``out, h = rnn(x, h)``): at the line that carries it, ``h = h.detach()``
+    (truncated backpropagation through time); ``retain_graph=True`` would only hide the error
+    and keep every batch's graph in memory;
+  - a tensor computed once before the loop (``feats = embed(tokens)``): at the line that made
+    it, "compute it inside the loop" when an optimizer steps the parameters behind it (a
+    ``.detach()`` would silently stop them from training), else ``feats = feats.detach()``;
+  - a tensor two losses of one step share, when the step after the first backward does not
+    update the parameters behind it (a GAN's ``D(fake)`` without ``.detach()``): at the first
+    loss's use of it, ``D(fake.detach())``; this finding lives in the first call's graph;
+  - a tensor two losses of one step share otherwise: at the first backward call, one backward
+    on the sum of the losses (or ``retain_graph=True`` on the first).
+* no carry, another graph: two losses through a shared trunk, each with its own backward call;
+  the earlier call that freed it is the last successful one without ``retain_graph=True``; the
+  same fix as above, at that call.
 * the same graph run twice (``loss.backward()`` twice): the earlier call that freed it is the
   last successful call into the same graph (``BackwardCall.graph``) made without
-  ``retain_graph=True``; it is ``related``.
+  ``retain_graph=True``; it is ``related``, the finding sits at the failing call.
 
-In the graph, the finding sits on the first op whose saved values are freed (``freed`` flag: for
-a carried state, the previous batch's part of the graph), else on the root.
+In the graph, the finding sits on the first op whose saved values are freed (``freed`` flag),
+else on the root; a GAN's on the first loss's use of the shared tensor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import graphscope.checks._freed_why as why
 from graphscope.checks._common import error_finding
+from graphscope.checks._freed_fixes import (
+    badge_text,
+    call_text,
+    freer_elsewhere,
+    loss_made_once,
+    made_once,
+    one_step,
+    root_name,
+    two_losses,
+)
 from graphscope.checks.catalogue import Entry
-from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, GraphCarry, Location
+from graphscope.model import (
+    AutogradGraph,
+    BackwardCall,
+    Events,
+    Finding,
+    GraphCarry,
+    Location,
+    OptimizerStep,
+)
 
 KIND = "graph-freed"
 
@@ -35,21 +65,63 @@ HINT = (
 
 
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
-    """One finding per backward call that went through an already freed graph."""
+    """One finding per backward call that went through an already freed graph, made in the
+    graph where the fix goes (the first call's graph for a GAN, else the failing call's)."""
     gid = graph.graph.get("id")
     seen: set[tuple[object, ...]] = set()
+    steps = list(events.steps)
     for c in events.backward:
         if not c.error or MARK not in c.error:
             continue
-        node = _node(graph, c) if gid is not None and c.graph in (None, gid) else None
         carry = carried(c, events.carries)
-        if carry is not None:
-            f = _carried_finding(c, carry, events.backward, node, gid)
-        else:
-            f = _repeat_finding(c, _freer(c, events.backward), node, gid)
-        if f.key() not in seen:
+        f = _explain(graph, gid, c, carry, events.backward, steps)
+        if f is not None and f.key() not in seen:
             seen.add(f.key())
             yield f
+
+
+def _explain(
+    graph: AutogradGraph,
+    gid: str | None,
+    c: BackwardCall,
+    carry: GraphCarry | None,
+    calls: Sequence[BackwardCall],
+    steps: Sequence[OptimizerStep],
+) -> Finding | None:
+    """The finding for the failing call ``c``, when ``graph`` is where it lives."""
+    if carry is not None:
+        freer = next((b for b in calls if b.index == carry.made_before), None)
+        if freer is not None and freer.line != c.line and freer.graph is not None:
+            if not _here(gid, freer.graph):
+                return None
+            return one_step(graph, gid, c, carry, freer, steps)
+        if not _here(gid, c.graph):
+            return None
+        node = _node(graph, c) if gid is not None and c.graph in (None, gid) else None
+        made = why.behind(graph, carry.name) if gid is not None else None
+        if made is not None and not why.recurrent(graph, carry, made):
+            return made_once(c, carry, freer, made, steps, node, gid)
+        return _carried_finding(c, carry, calls, node, gid)
+    if not _here(gid, c.graph):
+        return None
+    node = _node(graph, c) if gid is not None and c.graph in (None, gid) else None
+    freer = _freer(c, calls)
+    if freer is None:
+        other = freer_elsewhere(c, calls)
+        if other is not None:
+            return two_losses(graph, c, other, node, gid)
+    root = root_name(c)
+    made = why.behind(graph, root) if gid is not None and freer is not None else None
+    if made is not None and freer is not None and freer.line == c.line and made.made_line:
+        if (made.made_file, made.made_line) != (c.file, c.line):
+            return loss_made_once(c, freer, made, node, gid)
+    return _repeat_finding(c, freer, node, gid)
+
+
+def _here(gid: str | None, home: str | None) -> bool:
+    """Is the graph ``gid`` where a finding that belongs to graph ``home`` is made? With no
+    graph captured (``gid`` None) or no home, every pass makes the same finding (kept once)."""
+    return gid is None or home is None or gid == home
 
 
 def carried(c: BackwardCall, carries: Sequence[GraphCarry]) -> GraphCarry | None:
@@ -70,7 +142,7 @@ def _carried_finding(
     name = k.name or "the state carried over from the previous batch"
     at = f" at line {freer.line}" if freer is not None and freer.line is not None else ""
     message = (
-        f"{_call(c)} went back into the previous batch's graph through {name}, which line "
+        f"{call_text(c)} went back into the previous batch's graph through {name}, which line "
         f"{k.line} carries from one batch to the next without detaching it; the previous "
         f"batch's backward call{at} had already freed that graph."
     )
@@ -95,9 +167,7 @@ def _carried_finding(
         node=node,
         graph=gid if node is not None else None,
         related=tuple(related),
-        badge=f"freed by line {freer.line}"
-        if freer is not None and freer.line is not None
-        else "freed",
+        badge=badge_text(freer),
     )
 
 
@@ -106,7 +176,7 @@ def _repeat_finding(
 ) -> Finding:
     where = f" at line {freer.line}" if freer is not None and freer.line is not None else ""
     message = (
-        f"{_call(c)} went through a graph a second time, but the earlier backward call{where} "
+        f"{call_text(c)} went through a graph a second time, but the earlier backward call{where} "
         "(without retain_graph=True) had already freed the values it saved."
     )
     return Finding(
@@ -119,9 +189,7 @@ def _repeat_finding(
         node=node,
         graph=gid if node is not None else None,
         related=(Location(freer.file, freer.line, "freed the graph"),) if freer is not None else (),
-        badge=f"freed by line {freer.line}"
-        if freer is not None and freer.line is not None
-        else "freed",
+        badge=badge_text(freer),
     )
 
 
@@ -160,13 +228,6 @@ def _node(graph: AutogradGraph, c: BackwardCall) -> str | None:
             return graph.by_name(name)
     roots = graph.roots()
     return roots[0] if roots and c.graph == graph.graph.get("id") else None
-
-
-def _call(c: BackwardCall) -> str:
-    if c.api == "grad":
-        return "torch.autograd.grad()"
-    named = [r for r in c.roots if r != "?"]
-    return f"{named[0]}.backward()" if len(c.roots) == 1 and named else "backward()"
 
 
 #: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)

@@ -5,7 +5,8 @@ Reads the graphs and ``events.steps``: a parameter reached by a ``backward()`` c
 classic is a module replaced or created after ``optimizer = ...(model.parameters())``: the
 optimizer holds the old parameters, and the new ones never change. A parameter with
 ``requires_grad=False`` is never reached, and a program with no optimizer at all (hand-written
-updates) has no steps: neither is a finding.
+updates) has no steps: neither is a finding. Nor is a script that raised while an optimizer it
+built (``events.built``) had not made its first step: that optimizer may hold them.
 
 One finding per graph, listing the parameters and their modules; the line is where the optimizer
 was built (when seen), else its first step.
@@ -33,7 +34,7 @@ KIND = "param-not-in-optimizer"
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     """One finding for the parameters of ``graph`` that no optimizer step updates."""
     steps = [s for s in events.steps if s.params]
-    if not steps:
+    if not steps or _stopped_before_a_first_step(events):
         return
     calls = set(graph.graph.get("calls") or ())
     backward = [c for c in events.backward if c.index in calls and c.api == "backward"]
@@ -49,6 +50,15 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             missing.append((node, str(d.get("name") or sorted(names)[0])))
     if missing:
         yield _finding(graph, missing, steps[0], backward[0])
+
+
+def _stopped_before_a_first_step(events: Events) -> bool:
+    """Did the script raise while an optimizer it built had not stepped yet? (A GAN that fails
+    in its generator's backward: ``opt_g`` holds the parameters no step has covered.)"""
+    if events.error is None:
+        return False
+    stepped = {s.optimizer_id for s in events.steps}
+    return len(events.built) > len(stepped)
 
 
 def _finding(

@@ -97,6 +97,16 @@ class OptimizerStep:
 
 
 @dataclass(frozen=True)
+class OptimizerBuilt:
+    """An optimizer the user's code constructed (whether or not it ever steps): a script that
+    raised before an optimizer's first step says nothing about which parameters it holds."""
+
+    optimizer: str  # class name
+    file: str | None
+    line: int | None
+
+
+@dataclass(frozen=True)
 class GradRead:
     """``.grad`` read on a non-leaf tensor that does not retain its grad (got None)."""
 
@@ -308,6 +318,7 @@ class Events:
     steps: RunList[OptimizerStep] = field(
         default_factory=lambda: RunList(stepping=("index", "after_call"))
     )
+    built: list[OptimizerBuilt] = field(default_factory=list)
     grad_reads: list[GradRead] = field(default_factory=list)
     nonfinite: list[NonFinite] = field(default_factory=list)
     carries: list[GraphCarry] = field(default_factory=list)

@@ -2,7 +2,8 @@
 
 While installed, ``Optimizer.zero_grad`` and ``Module.zero_grad`` are wrapped to remember the
 last reset (the user's line, and how many backward calls had been made), and
-``Optimizer.__init__`` to remember where each optimizer was built. At each step
+``Optimizer.__init__`` to remember where each optimizer was built (an
+:class:`~graphscope.model.OptimizerBuilt` each). At each step
 :meth:`Resets.before_step` writes a :class:`~graphscope.model.StepAfterReset` when the step is
 about to use gradients that a reset threw away: a backward call happened since this
 optimizer's previous step, a reset came after the last backward call, and every parameter's
@@ -21,7 +22,7 @@ from typing import Any
 import torch
 
 from graphscope._tensors import frame_variable, user_frame, where
-from graphscope.model import Events, StepAfterReset
+from graphscope.model import Events, OptimizerBuilt, StepAfterReset
 
 __all__ = ["Resets"]
 
@@ -127,7 +128,10 @@ class Resets:
             orig(self, *args, **kwargs)
             if _get_ident() == resets.thread:
                 try:
-                    resets._built[self] = where(user_frame(2))
+                    again = self in resets._built  # __init__ run twice on one optimizer
+                    site = resets._built[self] = where(user_frame(2))
+                    if not again:
+                        resets.events.built.append(OptimizerBuilt(type(self).__name__, *site))
                 except Exception:
                     pass
 
