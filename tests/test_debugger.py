@@ -195,6 +195,9 @@ LEGIT = [
     "legit_checkpoint",
     "legit_torch_func",
     "legit_eval_transformer",
+    "legit_wgan_gp_one_line",
+    "legit_hessian",
+    "legit_gradgradcheck",
 ]
 
 

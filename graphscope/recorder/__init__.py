@@ -42,7 +42,7 @@ API::
     rec.modules_ran()  -> [(path, module), ...]   # modules whose forward ran (cleared by uninstall)
     rec.root_modules() -> [module, ...]           # the outermost ones among them
     rec.named_roots()  -> [(name, module), ...]   # the same, with the names their paths use
-    rec.backward_done(index, freed, seq)          # after each backward call (the session's)
+    rec.backward_done(index, freed, seq, site)    # after each backward call (the session's)
 """
 
 from __future__ import annotations
@@ -257,10 +257,12 @@ class Recorder:
         self.ops.forget()
         self.spans.forget()
 
-    def backward_done(self, index: int, freed: bool, seq: int) -> None:
+    def backward_done(
+        self, index: int, freed: bool, seq: int, site: tuple[str | None, int | None] | None = None
+    ) -> None:
         """Backward call ``index`` ended with the sequence counter at ``seq`` (``freed``: it
-        did not retain its graph)."""
-        self.carries.backward_done(index, freed, seq)
+        did not retain its graph; ``site``: the user's file and line that made it)."""
+        self.carries.backward_done(index, freed, seq, site)
 
     # queries --------------------------------------------------------------------------------
 

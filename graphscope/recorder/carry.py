@@ -28,7 +28,11 @@ __all__ = ["Carries"]
 _Tensor = torch.Tensor
 _FREES_KEPT = 64  # backward calls remembered for ``made_before``
 _SPANS_KEPT = 8  # recent executions remembered per line (for ``same_site``)
+#: backward calls the mode sees: with ``create_graph=True`` they make nodes, and their tensor
+#: arguments (the outputs differentiated) were built before the call by that same line
+_BACKWARD_APIS = frozenset({"grad", "backward"})
 
+Site = tuple[str | None, int | None]
 NameOf = Callable[[torch.Tensor, bool], "str | None"]
 
 
@@ -43,17 +47,22 @@ class Carries:
         self._frees: list[tuple[int, int]] = []  # (call index, counter at its end), freeing calls
         self._sites: dict[tuple[str | None, int | None], list[tuple[int, int]]] = {}
         self._seen: set[tuple[str | None, int | None, int, bool]] = set()
+        self._calls: list[tuple[int, Site]] = []  # (counter at its end, its line), recent calls
 
-    def backward_done(self, index: int, freed: bool, seq: int) -> None:
+    def backward_done(self, index: int, freed: bool, seq: int, site: Site | None = None) -> None:
         """Backward call ``index`` ended with the counter at ``seq``; ``freed``: it did not
-        retain its graph."""
+        retain its graph; ``site``: the user's line that made it."""
         self.floor = seq
+        self._calls.append((seq, site or (None, None)))
+        del self._calls[:-_FREES_KEPT]
         if freed:
             self._frees.append((seq, index))
             del self._frees[:-_FREES_KEPT]
 
     def op(self, op: OpCall, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Look at the tensor arguments of ``op`` (a call that made backward nodes)."""
+        if op.api in _BACKWARD_APIS:  # its tensors are the roots of a backward call, not a total
+            return
         site = (op.file, op.line)
         if self.floor >= 0:
             pos = 0
@@ -75,6 +84,7 @@ class Carries:
         self._sites.clear()
         self._seen.clear()
         self._frees.clear()
+        self._calls.clear()
         self.floor = -1
 
     def _arg(
@@ -92,7 +102,13 @@ class Carries:
         if not old:
             return
         spans = self._sites.get(site, ()) if op.module is None else ()
-        same = any(lo <= x < hi for x in old for lo, hi in spans)
+        mine = [x for x in old if any(lo <= x < hi for lo, hi in spans)]
+        # an accumulation across iterations: a backward call from another line (the loop's
+        # ``loss.backward()``) came between; not the backward calls one statement makes itself
+        # (``hessian(f, x)``, ``jacobian``, ``gradgradcheck`` on one line)
+        same = bool(mine) and any(
+            end > min(mine) and at != site for end, at in self._calls[-_FREES_KEPT:]
+        )
         key = (op.file, op.line, pos, same)
         if key in self._seen:
             return

@@ -72,7 +72,7 @@ class Diagnostics:
             return
         recorder = self.session.recorder
         if recorder is not None:
-            recorder.backward_done(rec.index, not rec.retain, _get_seq())
+            recorder.backward_done(rec.index, not rec.retain, _get_seq(), (rec.file, rec.line))
         if rec.cap is not None:
             self._after_capture(rec, rec.cap)
         if rec.accumulate and self.session.nonfinite and not self.found_nonfinite:
