@@ -168,3 +168,90 @@ def test_the_error_site_keeps_the_failing_statement_its_tensors_and_the_function
     (fn,) = site.functions
     assert (fn.name, fn.forward_line, fn.backward_line, fn.returns) == ("Scale", 6, 11, (13,))
     assert (fn.return_text, fn.inputs) == ("return grad * b", ("a", "b", "scale"))
+
+
+# -- the explainers, on hand-built evidence ------------------------------------------------------
+
+
+def _site_error(message: str, text: str, line: int, *names, functions=(), type_="RuntimeError"):
+    from graphscope.model import ErrorSite
+
+    site = ErrorSite(F, line, text, tuple(names), tuple(functions))
+    return Events(error=ScriptError(type_, message, F, line, "call", site))
+
+
+def _tensor(name: str, line: int, text: str, **facts):
+    from graphscope.model import Named
+
+    return Named(name, "tensor", F, line, text, **facts)
+
+
+def test_view_inplace_names_the_view_and_its_line_and_writes_it_out_of_place() -> None:
+    msg = (
+        "Output 0 of SplitBackward0 is a view and is being modified inplace. This view is the "
+        "output of a function that returns multiple views."
+    )
+    q = _tensor("q", 8, "q, k, v = qkv.chunk(3, dim=-1)", requires_grad=True)
+    (f,) = run_checks([], _site_error(msg, "q.mul_(scale)", 9, q))
+    assert (f.kind, f.line, [r.line for r in f.related]) == ("view-inplace", 9, [8])
+    assert "`q = q.mul(scale)`" in f.hint
+
+
+def test_view_inplace_in_a_hooked_module_points_at_its_constructor() -> None:
+    from graphscope.model import Named
+
+    msg = (
+        "Output 0 of BackwardHookFunctionBackward is a view and is being modified inplace. This "
+        "view was created inside a custom Function (or because an input was returned as-is)"
+    )
+    act = Named(
+        "self.act",
+        "module",
+        F,
+        5,
+        "self.act = nn.LeakyReLU(0.1, inplace=True)",
+        module_text="LeakyReLU(negative_slope=0.1, inplace=True)",
+    )
+    (f,) = run_checks([], _site_error(msg, "return self.act(self.fc(x))", 12, act))
+    assert (f.line, [r.line for r in f.related]) == (5, [12])
+    assert "`self.act = nn.LeakyReLU(0.1)`" in f.hint
+
+
+def test_gradient_shape_expands_a_broadcastable_gradient() -> None:
+    msg = (
+        "Mismatch in shape: grad_output[0] has a shape of torch.Size([4]) and output[0] has a "
+        "shape of torch.Size([3, 4])."
+    )
+    (f,) = run_checks([], _site_error(msg, "out.backward(g)", 7))
+    assert (f.kind, f.line) == ("gradient-shape", 7)
+    assert "`out.backward(g.expand_as(out))`" in f.hint  # the positional gradient replaced
+
+
+def test_grad_input_unused_of_a_single_input() -> None:
+    msg = "One of the differentiated Tensors does not require grad"
+    x = _tensor("x", 3, "x = torch.zeros(2, 2)", requires_grad=False)
+    (f,) = run_checks([], _site_error(msg, "(g,) = torch.autograd.grad(y.sum(), x)", 6, x))
+    assert (f.kind, f.line, [r.line for r in f.related]) == ("grad-input-unused", 3, [6])
+    assert "`x = torch.zeros(2, 2, requires_grad=True)`" in f.hint
+
+
+def test_custom_function_count_without_its_source_stays_at_the_raising_line() -> None:
+    msg = "function MyFnBackward returned an incorrect number of gradients (expected 2, got 1)"
+    (f,) = run_checks([], _site_error(msg, "loss.backward()", 20))
+    assert (f.kind, f.line, f.related) == ("custom-function-gradient", 20, ())
+    assert f.message.startswith("MyFn.backward returns 1 gradient")
+
+
+def test_inference_tensor_without_a_recorded_block_is_at_the_raising_line() -> None:
+    msg = "Inplace update to inference tensor outside InferenceMode is not allowed."
+    feats = _tensor("feats", 4, "feats = torch.ones(3)", inference=True)
+    (f,) = run_checks([], _site_error(msg, "feats.add_(1)", 9, feats))
+    assert (f.kind, f.line) == ("inference-tensor", 9)
+    assert "feats = feats.clone()" in f.hint
+
+
+def test_not_differentiable_without_a_graph_stays_at_the_raising_line() -> None:
+    msg = "the derivative for '_cdist_backward' is not implemented."
+    (f,) = run_checks([], _site_error(msg, "g.backward()", 11, type_="NotImplementedError"))
+    assert (f.kind, f.line) == ("not-differentiable", 11)
+    assert "_cdist_backward" in f.message

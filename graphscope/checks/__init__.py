@@ -21,19 +21,26 @@ from types import ModuleType
 
 from graphscope.checks import (
     catalogue,
+    custom_function_gradient,
     ddp_param_ready_twice,
     ddp_unused_param,
     grad_accumulation,
+    grad_input_unused,
+    gradient_shape,
     graph_freed,
     graph_kept_alive,
+    inference_tensor,
     leaf_inplace,
     no_grad_fn,
     no_grad_param,
     nonfinite_grad,
     nonleaf_grad_access,
     nonscalar_backward,
+    not_differentiable,
+    numpy_requires_grad,
     param_not_in_optimizer,
     ranks_differ,
+    requires_grad_misuse,
     saved_tensor_modified,
     view_inplace,
     zeroed_before_step,
@@ -62,6 +69,13 @@ CHECKS: dict[str, ModuleType] = {
         param_not_in_optimizer,
         zeroed_before_step,
         view_inplace,
+        grad_input_unused,
+        gradient_shape,
+        numpy_requires_grad,
+        requires_grad_misuse,
+        custom_function_gradient,
+        inference_tensor,
+        not_differentiable,
     )
 }
 
@@ -89,7 +103,7 @@ def run_checks(graphs: Sequence[AutogradGraph], events: Events) -> list[Finding]
         for module in CHECKS.values():
             if hasattr(module, "check"):
                 found.extend(module.check(graph, events))
-    found.extend(catalogue.explain(CATALOGUE, events, {f.kind for f in found}))
+    found.extend(catalogue.explain(CATALOGUE, events, {f.kind for f in found}, graphs))
     reached = _reached_names(graphs)
     found = [f for f in found if not _reached_elsewhere(f, graphs, reached)]
     for module in CHECKS.values():

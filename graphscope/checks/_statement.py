@@ -158,9 +158,17 @@ def argument(call: ast.Call, position: int, keyword: str) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg == keyword), None)
 
 
-def with_keyword(text: str, call: ast.Call, keyword: str, value: str) -> str:
-    """``call``'s source with ``keyword=value`` added (or replacing the one given)."""
+def with_keyword(
+    text: str, call: ast.Call, keyword: str, value: str, position: int | None = None
+) -> str:
+    """``call``'s source with ``keyword=value`` added (or replacing the one given, also when it
+    is given as the positional argument at ``position``)."""
     args = [segment(text, a) for a in call.args]
+    if position is not None and position < len(args):
+        args[position] = value
+        kws = [f"{k.arg}={segment(text, k.value)}" for k in call.keywords if k.arg]
+        kws += [f"**{segment(text, k.value)}" for k in call.keywords if k.arg is None]
+        return f"{segment(text, call.func)}({', '.join([*args, *kws])})"
     kws = [f"{k.arg}={segment(text, k.value)}" for k in call.keywords if k.arg != keyword]
     kws += [f"**{segment(text, k.value)}" for k in call.keywords if k.arg is None]
     kws = [k for k in kws if not k.startswith("None=")]

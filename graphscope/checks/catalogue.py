@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-from graphscope.model import BackwardCall, Events, Finding, ScriptError
+from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, ScriptError
 
 __all__ = ["Entry", "TorchError", "UNEXPLAINED", "entries", "explain", "find", "patterns"]
 
@@ -74,6 +74,12 @@ class TorchError:
     match: re.Match[str] | None = None
     call: BackwardCall | None = None  # the backward call that raised it, if one did
     script: ScriptError | None = None  # the script's own exception (None: a caught error)
+    graphs: Sequence[AutogradGraph] = ()  # the graphs captured (the failed call's among them)
+
+    def graph(self) -> AutogradGraph | None:
+        """The graph captured at the backward call that raised this error, if any."""
+        gid = self.call.graph if self.call is not None else None
+        return next((g for g in self.graphs if gid is not None and g.graph.get("id") == gid), None)
 
     @property
     def first_line(self) -> str:
@@ -123,7 +129,12 @@ def find(table: Sequence[Entry], message: str) -> tuple[Entry, re.Match[str]] | 
     return None
 
 
-def explain(table: Sequence[Entry], events: Events, made: set[str]) -> list[Finding]:
+def explain(
+    table: Sequence[Entry],
+    events: Events,
+    made: set[str],
+    graphs: Sequence[AutogradGraph] = (),
+) -> list[Finding]:
     """Findings for the script's own exception and for caught errors that entries claim.
 
     An entry whose kind is in ``made`` (a check found it from the events) is not run again. The
@@ -140,7 +151,7 @@ def explain(table: Sequence[Entry], events: Events, made: set[str]) -> list[Find
         else:
             entry, m = hit
             if entry.kind not in made:
-                te = TorchError(err.type, err.message, err.file, err.line, m, call, err)
+                te = TorchError(err.type, err.message, err.file, err.line, m, call, err, graphs)
                 found = list(entry.explain(events, te))
                 out.extend(found)
                 made = made | ({entry.kind} if found else set())
@@ -151,7 +162,7 @@ def explain(table: Sequence[Entry], events: Events, made: set[str]) -> list[Find
         if hit is None or hit[0].kind in made:
             continue
         entry, m = hit
-        te = TorchError(c.error_type or "RuntimeError", c.error, c.file, c.line, m, c)
+        te = TorchError(c.error_type or "RuntimeError", c.error, c.file, c.line, m, c, None, graphs)
         found = list(entry.explain(events, te))
         out.extend(found)
         if found:

@@ -10,8 +10,8 @@ import math
 from collections.abc import Iterator
 
 from graphscope.checks._common import error_finding
-from graphscope.checks.catalogue import Entry
-from graphscope.model import AutogradGraph, BackwardCall, Events, Finding
+from graphscope.checks.catalogue import Entry, TorchError
+from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, Location
 
 KIND = "nonscalar-backward"
 
@@ -100,11 +100,64 @@ def _offending_root(c: BackwardCall) -> int | None:
 
 
 #: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
-MESSAGES = (
+MESSAGES: tuple[Entry, ...] = (
     Entry(
         KIND,
         (r"grad can be implicitly created only for scalar outputs",),
         explain=lambda events, err: from_error(events),
         example="grad can be implicitly created only for scalar outputs",
+    ),
+)
+
+
+_COMPLEX = (
+    r"grad can be implicitly created only for real scalar outputs(?: but got (?P<dtype>\S+))?"
+)
+
+
+def _complex(events: Events, err: TorchError) -> Iterator[Finding]:
+    """A complex loss: the fix goes where it is computed (a magnitude before squaring)."""
+    site = err.script.site if err.script is not None else None
+    calls = [n for n in (site.names if site else ()) if n.what == "tensor" and n.dtype]
+    named = next((n for n in calls if "complex" in str(n.dtype)), None)
+    dtype = err.match["dtype"] if err.match and err.match["dtype"] else "a complex dtype"
+    name = named.name if named is not None else "loss"
+    fixed = None
+    if named is not None and named.text:
+        if ".pow(2)" in named.text:
+            fixed = named.text.replace(".pow(2)", ".abs().pow(2)", 1)
+    where = (
+        f" at line {named.line} (`{named.text}`)"
+        if named is not None and named.line is not None
+        else ""
+    )
+    hint = (
+        f"Compute {name} from real values: the magnitude before squaring, `{fixed}`, or `.real` "
+        "where only the real part counts."
+        if fixed
+        else f"Compute {name} from real values: magnitudes (`.abs()`, before squaring) or `.real` "
+        "where only the real part counts; a loss must be a real number."
+    )
+    on_line = named is not None and named.line is not None and fixed is not None
+    yield Finding(
+        KIND,
+        "error",
+        f"backward() was called on {name}, a {dtype} number{where}: a loss to minimize must be "
+        "a real number (complex numbers have no order), so backward cannot start from it.",
+        hint,
+        named.file if on_line and named is not None else err.file,
+        named.line if on_line and named is not None else err.line,
+        related=(Location(err.file, err.line, "backward called here"),) if on_line else (),
+    )
+
+
+MESSAGES = (
+    *MESSAGES,
+    Entry(
+        KIND,
+        (_COMPLEX,),
+        explain=_complex,
+        example="grad can be implicitly created only for real scalar outputs but got "
+        "torch.complex64",
     ),
 )

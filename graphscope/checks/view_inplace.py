@@ -121,23 +121,34 @@ def _no_grad(events: Events, err: TorchError) -> Iterator[Finding]:
     target = st.inplace_target(text)
     name = target[0] if target else "the view"
     made = st.tensor(site, name) if target else None
-    related = (
-        (Location(made.file, made.line, "the view is made here, under no_grad"),)
-        if made is not None and made.line is not None
-        else ()
+    message = (
+        f"{name} is a view made under torch.no_grad(), and `{text}` writes into it in place with "
+        "gradients on: autograd cannot tell whether the write should be recorded."
+        if text
+        else "A view made under torch.no_grad() is written in place with gradients on: autograd "
+        "cannot tell whether the write should be recorded."
     )
-    fixed = st.out_of_place(text)
+    if made is not None and made.line is not None and made.text:
+        yield Finding(
+            KIND,
+            "error",
+            message,
+            f"Make the view and the write on the same side: move `{made.text}` (line "
+            f"{made.line}) out of the torch.no_grad() block, so that the write is recorded, or "
+            "move the write into the block if it must not be.",
+            made.file,
+            made.line,
+            related=(Location(err.file, err.line, "written in place here"),),
+        )
+        return
     yield Finding(
         KIND,
         "error",
-        f"{name} is a view made under torch.no_grad(), and this line writes into it in place "
-        "with gradients on: autograd cannot record the write.",
-        f"Write it out of place: `{fixed}`"
-        if fixed
-        else f"Make the view outside torch.no_grad(), or copy it: `{name} = {name}.clone()`.",
+        message,
+        "Make the view and the in-place write on the same side of torch.no_grad(): both outside "
+        "(the write is recorded) or both inside (it is not).",
         err.file,
         err.line,
-        related=related,
     )
 
 

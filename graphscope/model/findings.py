@@ -33,6 +33,18 @@ FINDING_KINDS: Mapping[str, str] = {
     "should use them",
     "view-inplace": "an in-place write into a view autograd cannot rewrite (one of several "
     "views chunk/split/unbind returned, a view a custom Function or backward hook returned)",
+    "grad-input-unused": "torch.autograd.grad asked for the gradient with respect to an input the "
+    "output was not computed from, or one that does not require grad",
+    "gradient-shape": "the gradient given to backward (gradient=, grad_outputs=) does not have the "
+    "output's shape",
+    "numpy-requires-grad": ".numpy() on a tensor that requires grad",
+    "requires-grad-misuse": "requires_grad asked of an integer tensor, or switched on a computed "
+    "(non-leaf) tensor",
+    "custom-function-gradient": "a custom autograd.Function's backward returned the wrong number "
+    "of gradients, or one of the wrong shape",
+    "inference-tensor": "a tensor made under torch.inference_mode() used where autograd records "
+    "(saved for backward, requires_grad, in-place)",
+    "not-differentiable": "backward reached an operation torch has no derivative for",
     "torch-error-unexplained": "torch raised an autograd error that graphscope does not explain "
     "yet (its message is quoted: please report it)",
 }

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import ast
 import inspect
+import io
 import linecache
 import textwrap
+import tokenize
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -108,8 +110,24 @@ def _header(node: ast.stmt) -> ast.stmt:
 
 
 def _source(file: str, stmt: ast.stmt) -> str:
+    """The statement's source, dedented, without its comments."""
     lines = linecache.getlines(file)[stmt.lineno - 1 : (stmt.end_lineno or stmt.lineno)]
-    return textwrap.dedent("".join(lines)).strip()
+    text = textwrap.dedent("".join(lines))
+    return _without_comments(text).strip()
+
+
+def _without_comments(text: str) -> str:
+    cuts: dict[int, int] = {}  # line (1-based) -> column where its comment starts
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT:
+                cuts[tok.start[0]] = tok.start[1]
+    except (tokenize.TokenError, SyntaxError):
+        return text
+    lines = text.splitlines()
+    for n, col in cuts.items():
+        lines[n - 1] = lines[n - 1][:col].rstrip()
+    return "\n".join(line for line in lines if line.strip())
 
 
 def _scope(tree: ast.Module, stmt: ast.stmt) -> ast.AST:
