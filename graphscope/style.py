@@ -442,7 +442,8 @@ def module_tree(graph: AutogradGraph) -> dict[str, list[str]] | None:
     """Which nodes go in which module box: ``{module path: [node ids directly in it]}`` plus
     every ancestor path (empty lists), in order of first appearance; None when there is
     nothing (or too much) to group. Ops and parameters are boxed by their ``module``, groups
-    by their ``cluster`` (a fold stays inside the module whose steps it folds)."""
+    by their ``cluster`` (a fold stays inside the module whose steps it folds), a named
+    non-leaf tensor by the ops around it (:func:`_between`)."""
     members: dict[str, list[str]] = {}
     for n, d in graph.nodes(data=True):
         if d.get("boundary"):
@@ -452,6 +453,8 @@ def module_tree(graph: AutogradGraph) -> dict[str, list[str]] | None:
             mod = d.get("module")
         elif kind == GROUP:
             mod = d.get("cluster")
+        elif kind == TENSOR and d.get("role") != ROLE_ROOT:
+            mod = _between(graph, n)
         else:
             continue
         if mod:
@@ -469,6 +472,36 @@ def module_tree(graph: AutogradGraph) -> dict[str, list[str]] | None:
     if len(tree) > MAX_CLUSTERS:
         return None
     return tree
+
+
+def _box_of(d: Mapping[str, Any]) -> str | None:
+    """The module box a node is drawn in by its own attributes (an op's ``module``, a
+    group's ``cluster``), or None."""
+    if d.get("boundary"):
+        return None
+    kind = d.get("kind")
+    mod = d.get("module") if kind == OP else d.get("cluster") if kind == GROUP else None
+    return str(mod) if mod else None
+
+
+def _between(graph: AutogradGraph, n: str) -> str | None:
+    """The box of a non-leaf tensor that sits between ops (``out.logits`` between the
+    classifier and the loss's ``view``): the innermost module holding the op that made it and
+    every op that reads it, so it is drawn beside them rather than outside every box (which
+    drags the ops after it out and around the picture); None when one of them is in no box.
+    A root stays outside: it is what the picture is about."""
+    around = [*graph.predecessors(n), *graph.successors(n)]
+    boxes = [_box_of(graph.nodes[m]) for m in around]
+    if not around or any(b is None for b in boxes):
+        return None
+    common = str(boxes[0]).split(".")
+    for b in boxes[1:]:
+        parts = str(b).split(".")
+        k = 0
+        while k < min(len(common), len(parts)) and common[k] == parts[k]:
+            k += 1
+        common = common[:k]
+    return ".".join(common) or None
 
 
 def cluster_label(graph: AutogradGraph, path: str, parent: str) -> str:

@@ -530,6 +530,12 @@ def test_the_notebook_frame_runs_the_explorer_sandboxed(
     driver.switch_to.frame(frame)
     try:
         _wait(driver, lambda d: _level(d) == "L0", "explorer inside the frame")
+        driver.find_element(By.ID, "gs-fit").click()  # the whole level: every fold in sight
+        _wait(
+            driver,
+            lambda d: d.execute_script("return window.graphscopeExplorer.state.fitted"),
+            "fit",
+        )
         fold = driver.find_element(By.CSS_SELECTOR, '#gs-view g.node[data-ref^="-"]')
         fold.click()
         _wait(driver, lambda d: _level(d) != "L0", "the fold opened inside the frame")
@@ -596,3 +602,97 @@ def test_a_saved_tensor_left_alone_shows_its_version_not_a_question_mark(
     for row, (entry, _) in zip(rows, saved, strict=True):
         version = row.find_elements(By.TAG_NAME, "td")[3].text
         assert version == f"v{entry['version_now']} (unchanged)", version
+
+
+# -- a big overview opens readable ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bert_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 180-node BERT (tests/scripts/explorer_bert_like.py), and the same with a NaN gradient
+    at an op in the middle of the picture (``--nan``)."""
+    if _missing():
+        pytest.skip(str(_missing()))
+    base = tmp_path_factory.mktemp("bert")
+    out = {}
+    for name, extra in (("bert", []), ("nan", ["--nan"])):
+        proc = subprocess.run(
+            [sys.executable, "-m", "graphscope", "render", "--format", "html"]
+            + ["-o", str(base / name), str(SCRIPTS / "explorer_bert_like.py"), *extra],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            timeout=300,
+        )
+        assert proc.returncode in (0, 1), proc.stderr
+        (out[name],) = (base / name).glob("*.g1.html")
+    return out
+
+
+_TEXT_JS = """
+const v = document.getElementById('gs-view').getBoundingClientRect();
+const heights = [];
+document.querySelectorAll('#gs-view svg text').forEach(t => {
+  const r = t.getBoundingClientRect();
+  if (r.height > 0 && r.bottom > v.top && r.top < v.bottom && r.right > v.left && r.left < v.right)
+    heights.push(r.height);
+});
+heights.sort((a, b) => a - b);
+const focus = [...document.querySelectorAll('#gs-view g.node')].find(
+  g => (g.querySelector('text') || {}).textContent === arguments[0]);
+const f = focus ? focus.getBoundingClientRect() : null;
+return [heights.length ? heights[Math.floor(heights.length / 2)] : 0, heights.length,
+        f && [f.left, f.top, f.right, f.bottom], [v.left, v.top, v.right, v.bottom]];
+"""
+
+
+def _first_view(d: Any, label: str) -> tuple[float, int, list[float] | None, list[float]]:
+    _wait(d, lambda d: d.execute_script(_TEXT_JS, label)[1] > 0, "the picture drawn")
+    return tuple(d.execute_script(_TEXT_JS, label))  # type: ignore[return-value]
+
+
+def test_a_180_node_overview_opens_readable_on_the_loss_and_0_fits(
+    driver: Any, bert_pages: dict[str, Path]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    data = page_data(bert_pages["bert"].read_text(encoding="utf-8"))
+    assert data["n"] == 180
+    _open(driver, bert_pages["bert"])
+    median, shown, focus, view = _first_view(driver, "out.loss")
+    assert median >= 9, (median, shown)  # the whole overview fitted: 3-4 px
+    assert focus is not None
+    assert view[0] <= focus[0] and focus[2] <= view[2]  # the loss in sight
+    assert view[1] <= focus[1] and focus[3] <= view[3]
+    driver.find_element(By.TAG_NAME, "body").send_keys("0")
+    _wait(
+        driver, lambda d: d.execute_script("return window.graphscopeExplorer.state.fitted"), "fit"
+    )
+    _assert_fits(driver)
+    median_fit, _, _, _ = _first_view(driver, "out.loss")
+    assert median_fit < 6, median_fit  # fitted, the text is too small to read: hence the start
+
+
+def test_a_big_overview_opens_on_its_first_finding(
+    driver: Any, bert_pages: dict[str, Path]
+) -> None:
+    data = page_data(bert_pages["nan"].read_text(encoding="utf-8"))
+    assert [f["kind"] for f in data["findings"]] == ["nonfinite-grad"]
+    _open(driver, bert_pages["nan"])
+    median, _, focus, view = _first_view(driver, "SqrtBackward0")
+    assert median >= 9
+    assert focus is not None
+    cx, cy = (focus[0] + focus[2]) / 2, (focus[1] + focus[3]) / 2
+    assert abs(cx - (view[0] + view[2]) / 2) < 0.1 * (view[2] - view[0])  # centred on it
+    assert abs(cy - (view[1] + view[3]) / 2) < 0.1 * (view[3] - view[1])
+
+
+def test_a_page_opened_on_a_node_keeps_the_node_in_view(
+    driver: Any, bert_pages: dict[str, Path]
+) -> None:
+    nodes = Nodes(page_data(bert_pages["bert"].read_text(encoding="utf-8")))
+    i = next(k for k in range(nodes.n) if nodes.node(k)["name"] == "model.classifier.weight")
+    _open(driver, bert_pages["bert"], f"#L0/n{i}")
+    _, _, focus, view = _first_view(driver, "classifier.weight")
+    assert focus is not None and view[0] <= focus[0] and focus[2] <= view[2]

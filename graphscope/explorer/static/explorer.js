@@ -150,6 +150,63 @@
       zoomScaleSensitivity: 0.25
     });
     fitView();
+    if (cur.first && cur.level === 0) readableStart();
+    cur.first = false;
+  }
+
+  /* A big overview fitted to the window has unreadable text (a BERT: 3-4 px). The page opens
+   * instead at a scale where the median text is READABLE_PX high, centred on the first
+   * finding's node, else on the root (the loss); 0 or the fit button shows the whole level. */
+  var READABLE_PX = 10;
+
+  function readableStart() {  // from pan-zoom's state, not the DOM (it redraws on a frame)
+    var svg = view.querySelector('svg'), vp = svg.querySelector('.svg-pan-zoom_viewport');
+    var fs = medianFontSize(svg), pz = cur.pz, real = pz.getSizes().realZoom;
+    if (!fs || !vp || real * fs >= READABLE_PX) return;  // the fit is readable: keep it
+    var T = READABLE_PX / fs, all = vp.getBBox(), ref = focusRef();
+    var g = ref === null ? null : cur.els.get(ref), w = svg.clientWidth, h = svg.clientHeight;
+    var at = g ? centreIn(vp, g) : { x: all.x + all.width / 2, y: all.y };  // no focus: the top
+    pz.zoomBy(T / real);
+    var pan = { x: w / 2 - T * at.x, y: g ? h / 2 - T * at.y : 16 - T * at.y };
+    pan.x += fill(T * all.x + pan.x, T * (all.x + all.width) + pan.x, w);  // no empty margin
+    pan.y += fill(T * all.y + pan.y, T * (all.y + all.height) + pan.y, h);
+    pz.pan(pan);
+    cur.fitted = false;
+  }
+
+  function centreIn(vp, g) {  // the centre of element g in the coordinates of vp
+    var b = g.getBBox(), m = vp.getCTM().inverse().multiply(g.getCTM());
+    var p = view.querySelector('svg').createSVGPoint();
+    p.x = b.x + b.width / 2; p.y = b.y + b.height / 2;
+    return p.matrixTransform(m);
+  }
+
+  function fill(lo, hi, size) {  // the shift that leaves no empty margin where there is more
+    var m = 16;
+    if (hi - lo + 2 * m <= size) return size / 2 - (lo + hi) / 2;
+    if (lo > m) return m - lo;
+    if (hi < size - m) return size - m - hi;
+    return 0;
+  }
+
+  function medianFontSize(svg) {  // of the picture's text, in SVG units
+    var sizes = [];
+    svg.querySelectorAll('text').forEach(function (t) {
+      var f = parseFloat(t.getAttribute('font-size'));
+      if (f > 0) sizes.push(f);
+    });
+    sizes.sort(function (a, b) { return a - b; });
+    return sizes.length ? sizes[Math.floor(sizes.length / 2)] : 0;
+  }
+
+  function focusRef() {  // the first finding's node as drawn here, else a root
+    for (var k = 0; k < D.findings.length; k++) {
+      var f = D.findings[k], ref = f.node >= 0 ? drawnRef(f.node) : null;
+      if (ref !== null && ref !== undefined && cur.els.has(ref)) return ref;
+    }
+    var root = null;
+    cur.els.forEach(function (g, ref) { if (root === null && ref >= 0 && prof(ref, 'role') === 'root') root = ref; });
+    return root;
   }
 
   function fitView() {  // the whole level in the window (not blown up past 2x)
@@ -521,7 +578,8 @@
       props([['nodes in the graph', N], ['levels', D.levels.length], ['graph', D.meta.graph],
              ['backward calls', D.meta.calls && D.meta.calls.length ? D.meta.calls.join(', ') : null]]),
       el('p', { cls: 'gs-note', text: 'Click a node to inspect it, a group or fold to open it. ' +
-        'Drag or arrow keys pan; wheel, pinch or +/- zoom; 0 fits; / searches; u goes up.' }));
+        'Drag or arrow keys pan; wheel, pinch or +/- zoom; 0 (or fit) shows the whole level; ' +
+        '/ searches; u goes up.' }));
   }
 
   /* -- findings --------------------------------------------------------------------------------- */
@@ -832,6 +890,7 @@
 
   wire();
   renderFindings();
+  cur.first = !/\//.test(location.hash);  // opened on a level, no node chosen: readableStart
   apply(location.hash);
   if (window.performance && performance.mark) {  // for benchmarks/bench_explorer.py
     performance.mark('gs-ready');
