@@ -162,7 +162,8 @@ def test_no_grad_fn_points_at_the_latest_switch_since_the_previous_call():
         ],
     )
     f = next(iter(no_grad_fn.check(AutogradGraph(), ev)))
-    assert f.related == (Location(F, 16, "gradient recording switched off here"),)
+    assert f.line == 16  # the line to change: the no_grad block
+    assert f.related == (Location(F, 20, "backward raised here"),)
     assert "torch.no_grad() block at line 16" in f.message and "no_grad" in f.hint
 
 
@@ -172,7 +173,7 @@ def test_a_switch_before_an_earlier_successful_call_is_not_the_cause():
         grad_off=[GradOff(0, "detach", F, 10, 0, "feats")],
     )
     f = next(iter(no_grad_fn.check(AutogradGraph(), ev)))
-    assert f.related == () and f.hint == no_grad_fn.HINT
+    assert f.related == () and f.hint == no_grad_fn.HINT and f.line == 20
 
 
 # -- saved-tensor-modified: modules, and writes torch does not see --------------------------------
@@ -523,3 +524,21 @@ def test_a_script_that_raised_before_an_optimizers_first_step_says_nothing_about
     assert list(param_not_in_optimizer.check(params_graph(), ev)) == []
     ev.built.pop()  # every optimizer built has stepped: the head's parameters are in none
     assert len(list(param_not_in_optimizer.check(params_graph(), ev))) == 1
+
+
+def test_a_loss_made_by_torch_tensor_of_a_list_is_fixed_with_torch_stack_at_that_line():
+    from graphscope.model import ErrorSite, Named, ScriptError
+
+    text = "loss = torch.tensor(losses, dtype=torch.float32).mean()"
+    site = ErrorSite(F, 14, "loss.backward()", (Named("loss", "tensor", F, 13, text),))
+    err = ScriptError("RuntimeError", NOGRADFN, F, 14, "call", site)
+    ev = Events(backward=[call(1, 14, graph=None, error=NOGRADFN)], error=err)
+    f = next(iter(no_grad_fn.check(AutogradGraph(), ev)))
+    assert (f.line, f.related) == (13, (Location(F, 14, "backward raised here"),))
+    assert "made by torch.tensor(losses) at line 13" in f.message
+    assert "`loss = torch.stack(losses).mean()`" in f.hint
+    # a loss made otherwise keeps the generic explanation at the backward call
+    site = ErrorSite(F, 14, "loss.backward()", (Named("loss", "tensor", F, 13, "loss = a * b"),))
+    ev.error = ScriptError("RuntimeError", NOGRADFN, F, 14, "call", site)
+    f = next(iter(no_grad_fn.check(AutogradGraph(), ev)))
+    assert f.line == 14 and "torch.stack" not in f.hint

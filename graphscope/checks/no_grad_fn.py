@@ -1,10 +1,17 @@
 """no-grad-fn: backward on a tensor that does not require grad and has no ``grad_fn``.
 
 Reads ``events.backward``: a call that raised "does not require grad and does not have a
-grad_fn", or whose roots include one that does not require grad. ``related`` is where gradient
-recording was switched off (``events.grad_off``: the latest ``torch.no_grad()`` block,
-``torch.set_grad_enabled(False)``, ``torch.inference_mode()`` or ``.detach()`` of a tensor that
-requires grad made since the previous backward call), and the hint is the fix for that one.
+grad_fn", or whose roots include one that does not require grad. The finding's line is where the
+graph was cut, when known, and the failing backward call is ``related``:
+
+* where gradient recording was switched off (``events.grad_off``: the latest ``torch.no_grad()``
+  block, ``torch.set_grad_enabled(False)``, ``torch.inference_mode()`` or ``.detach()`` of a
+  tensor that requires grad made since the previous backward call), with the fix for that one;
+* the statement that made the root with ``torch.tensor(losses)`` (a new tensor holding the
+  values of tensors that had graphs: read from the raising statement's evidence,
+  ``ErrorSite``), with ``torch.stack(losses)`` in that statement as the fix.
+
+Otherwise the line is the backward call's.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import re
 from collections.abc import Iterator
 from typing import cast
 
+from graphscope.checks import _statement
 from graphscope.checks._common import error_finding
 from graphscope.checks.catalogue import Entry
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, GradOff, Location
@@ -51,14 +59,20 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             "recorded no graph for it, so there is nothing to differentiate."
         )
         hint, related = HINT, cast(tuple[Location, ...], ())
-        if off is not None:
+        file, line = c.file, c.line
+        remade = _new_tensor(events, c, name)
+        if remade is not None:
+            message, hint, file, line = remade
+            related = (Location(c.file, c.line, "backward raised here"),)
+        elif off is not None:
             message = (
                 f"{call} was called on {what}, which has no grad_fn: gradient recording was "
                 f"switched off where it was computed, {_WHAT[off.api].format(n=_of(off.name))} "
                 f"at line {off.line}, so autograd recorded no graph to differentiate."
             )
             hint = _HINTS[off.api].format(n=off.name or "the tensor", line=off.line)
-            related = (Location(off.file, off.line, "gradient recording switched off here"),)
+            related = (Location(c.file, c.line, "backward raised here"),)
+            file, line = off.file, off.line
         node = None
         if gid is not None and c.graph in (None, gid) and name:
             node = graph.by_name(name)
@@ -67,8 +81,8 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             severity="error",
             message=message,
             hint=hint,
-            file=c.file,
-            line=c.line,
+            file=file,
+            line=line,
             node=node,
             graph=gid if node is not None else None,
             related=related,
@@ -117,6 +131,44 @@ _HINTS = {
         "what computed it (detach only values you log or reuse as constants)."
     ),
 }
+
+
+#: calls that copy their data into a new tensor, cutting it off the graph
+_COPIES = ("tensor", "as_tensor", "Tensor", "FloatTensor", "DoubleTensor")
+
+
+def _new_tensor(
+    events: Events, c: BackwardCall, name: str | None
+) -> tuple[str, str, str | None, int | None] | None:
+    """Message, hint and line when the root was made by ``torch.tensor(losses)``: a new tensor
+    holding the values of tensors that had graphs (``loss = torch.tensor(losses).mean()``)."""
+    err = events.error
+    if name is None or err is None or err.site is None or c.error is None:
+        return None
+    if c.error.splitlines()[0] != err.message.strip().splitlines()[0]:
+        return None  # not the call that raised the script's exception
+    made = _statement.tensor(err.site, name)
+    if made is None or made.text is None or made.line is None:
+        return None
+    for call in _statement.calls_to(made.text, *_COPIES):
+        func = _statement.segment(made.text, call.func)
+        data = _statement.argument(call, 0, "data")
+        if not func.startswith("torch.") or data is None:
+            continue
+        src = _statement.segment(made.text, data)
+        fixed = made.text.replace(_statement.segment(made.text, call), f"torch.stack({src})", 1)
+        message = (
+            f"{name}.backward() was called on {name}, made by {func}({src}) at line {made.line}: "
+            f"{func}() copies the values of the tensors in {src} into a new tensor with no graph, "
+            "so backward cannot reach what computed them."
+        )
+        hint = (
+            f"Stack the tensors instead, which keeps their graphs: `{fixed.strip()}` "
+            f"(`torch.stack({src})`; keep the loss tensors themselves in {src}, not "
+            "loss.item())."
+        )
+        return message, hint, made.file, made.line
+    return None
 
 
 def _of(name: str | None) -> str:

@@ -4,6 +4,11 @@ Reads the graph: op nodes whose ``saved`` entries have status ``"stale"`` (saved
 now at a later one). ``entry["writes"]`` holds indexes into ``events.inplace`` of the writes that
 moved it on; the last one is the line reported. The op that saved the tensor is ``related``.
 
+A write made by an optimizer step between a backward call that kept the graph and a later one
+through it (an actor-critic's ``opt_c.step()`` between its two losses' backward calls) is
+reported at the ``step()``, with "step after both backward calls" as the fix
+(:mod:`graphscope.checks._step_between`).
+
 A write made inside a module (``nn.ReLU(inplace=True)`` after ``nn.Sigmoid()``) is described by
 the modules' paths and classes (``model.2`` (ReLU(inplace=True)) wrote over the output of
 ``model.1`` (Sigmoid)), with ``inplace=False`` as the fix.
@@ -25,6 +30,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from graphscope.checks._step_between import step_between
 from graphscope.checks.catalogue import Entry
 from graphscope.model import (
     SAVED_STALE,
@@ -61,7 +67,9 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
                 via = [exports[i] for i in entry.get("exports") or () if i in exports]
                 yield _silent(graph, node, d, entry, culprits[-1] if culprits else None, via, gid)
                 continue
-            yield _finding(graph, node, d, entry, culprits[-1] if culprits else None, gid)
+            last = culprits[-1] if culprits else None
+            by_step = step_between(graph, node, d, entry, last, events)
+            yield by_step or _finding(graph, node, d, entry, last, gid)
 
 
 def from_error(events: Events) -> Iterator[Finding]:
