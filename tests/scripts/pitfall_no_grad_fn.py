@@ -1,4 +1,4 @@
-# expect: no-grad-fn@8 error name=loss
+# expect: no-grad-fn@5 error name=loss
 import torch
 
 w = torch.tensor([1.0, 2.0], requires_grad=True)
