@@ -154,15 +154,16 @@
     cur.first = false;
   }
 
-  /* A big overview fitted to the window has unreadable text (a BERT: 3-4 px). The page opens
-   * instead at a scale where the median text is READABLE_PX high, centred on the first
-   * finding's node, else on the root (the loss); 0 or the fit button shows the whole level. */
-  var READABLE_PX = 10;
+  /* A big overview fitted to the window has unreadable text (a BERT: 3-4 px). When the fitted
+   * picture's median text is under KEEP_FIT_PX, the page opens instead at a scale where it is
+   * READABLE_PX high, centred on the first finding's node, else on the root (the loss); 0 or
+   * the fit button shows the whole level. A small graph keeps its fit: all of it at a glance. */
+  var READABLE_PX = 10, KEEP_FIT_PX = 7;
 
   function readableStart() {  // from pan-zoom's state, not the DOM (it redraws on a frame)
     var svg = view.querySelector('svg'), vp = svg.querySelector('.svg-pan-zoom_viewport');
     var fs = medianFontSize(svg), pz = cur.pz, real = pz.getSizes().realZoom;
-    if (!fs || !vp || real * fs >= READABLE_PX) return;  // the fit is readable: keep it
+    if (!fs || !vp || real * fs >= KEEP_FIT_PX) return;  // the fit is readable: keep it
     var T = READABLE_PX / fs, all = vp.getBBox(), ref = focusRef();
     var g = ref === null ? null : cur.els.get(ref), w = svg.clientWidth, h = svg.clientHeight;
     var at = g ? centreIn(vp, g) : { x: all.x + all.width / 2, y: all.y };  // no focus: the top
