@@ -183,6 +183,22 @@ BUGS: dict[str, Expect] = {
         ),
         "optimizer.zero_grad()",
     ),
+    "amp_scale_never_settles": Expect(
+        "amp-overflow",
+        "warning",
+        19,
+        (22,),
+        ("skipped 20 of 20 Adam steps", "matmul (MmBackward0) on line 19", "never updated"),
+        "torch.nn.functional.normalize(z, dim=-1)",
+    ),
+    "eval_without_train": Expect(
+        "eval-mode-training",
+        "warning",
+        23,
+        (22,),
+        ("model.eval() at line 23", "without model.train()", "dropout off", "the 8 SGD"),
+        "call model.train() after the validation pass",
+    ),
 }
 
 LEGIT = [
@@ -198,6 +214,10 @@ LEGIT = [
     "legit_wgan_gp_one_line",
     "legit_hessian",
     "legit_gradgradcheck",
+    "legit_amp_warmup",
+    "legit_amp_gan",
+    "legit_eval_validation",
+    "legit_frozen_bn",
 ]
 
 

@@ -20,10 +20,12 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from graphscope.checks import (
+    amp_overflow,
     catalogue,
     custom_function_gradient,
     ddp_param_ready_twice,
     ddp_unused_param,
+    eval_mode_training,
     grad_accumulation,
     grad_input_unused,
     gradient_shape,
@@ -76,6 +78,8 @@ CHECKS: dict[str, ModuleType] = {
         custom_function_gradient,
         inference_tensor,
         not_differentiable,
+        amp_overflow,
+        eval_mode_training,
     )
 }
 

@@ -10,6 +10,15 @@ to locate the op (``seen_at``: the call where it was first seen).
 One finding: the located op when there is one, else the call where the leaves' gradients first
 held it. When that is not the first backward call, the hint says what usually causes it then (a
 learning rate that makes the weights blow up).
+
+Not a finding:
+
+- gradients a ``torch.amp.GradScaler`` step judged (``events.scaler_steps``: a scaler step came
+  after the call): skipping the step on Inf/NaN is what the scaler is for, and ``amp-overflow``
+  says whether it settled;
+- gradients that no optimizer step used: steps ran after the call, and none of them had a NaN
+  or Inf gradient (``events.nonfinite_steps``), e.g. a GAN's generator step leaving Inf in the
+  discriminator's ``.grad`` that ``zero_grad()`` clears before the discriminator's next step.
 """
 
 from __future__ import annotations
@@ -41,10 +50,26 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     for e in events.nonfinite:
         if e.leaves and e.call in later:
             continue  # the hooks of the next call located it
+        if judged_by_scaler(e, events) or thrown_away(e, events):
+            continue
         f = _at_leaves(e) if e.leaves else _located(e, graph, gid)
         if f.key() not in seen:
             seen.add(f.key())
             yield f
+
+
+def judged_by_scaler(e: NonFinite, events: Events) -> bool:
+    """A GradScaler step came after the call that held the NaN/Inf (``amp-overflow``'s)."""
+    first = e.seen_at if e.seen_at is not None else e.call
+    return any(s.after_call >= first for s in events.scaler_steps)
+
+
+def thrown_away(e: NonFinite, events: Events) -> bool:
+    """Optimizer steps ran after the call, and none of them used a NaN/Inf gradient."""
+    first = e.seen_at if e.seen_at is not None else e.call
+    if not any(s.after_call >= first for s in events.steps):
+        return False
+    return not any(s.after_call >= first for s in events.nonfinite_steps)
 
 
 def _located(e: NonFinite, graph: AutogradGraph, gid: str | None) -> Finding:

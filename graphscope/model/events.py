@@ -117,6 +117,17 @@ class GradRead:
 
 
 @dataclass(frozen=True)
+class OpSite:
+    """An op of a captured graph: its node id, backward name, forward call and line."""
+
+    node: str | None
+    op: str  # "MmBackward0"
+    api: str | None  # "matmul"
+    file: str | None
+    line: int | None
+
+
+@dataclass(frozen=True)
 class NonFinite:
     """A gradient that holds NaN or Inf, first seen flowing out of ``op``."""
 
@@ -130,6 +141,10 @@ class NonFinite:
     #: the leaves whose .grad held it (names), when it was seen there before being located
     leaves: tuple[str, ...] = ()
     seen_at: int | None = None  # the call whose gradients first held it (``call`` located it)
+    api: str | None = None  # the forward call that made the op (``log_softmax``, ``linear``)
+    #: when the values the op read in the forward pass were already non-finite: the op whose
+    #: forward made them (a float16 matmul that overflowed), else None
+    forward: OpSite | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +285,54 @@ class ErrorSite:
 
 
 @dataclass(frozen=True)
+class ScalerStep:
+    """One ``scaler.step(optimizer)`` of an enabled ``torch.amp.GradScaler``: ``skipped`` when
+    the scaler found Inf/NaN in the (scaled) gradients and did not call ``optimizer.step()``."""
+
+    index: int  # 0-based order among all scaler steps
+    after_call: int  # backward calls made before it
+    skipped: bool
+    optimizer: str  # class name
+    file: str | None = None  # the ``scaler.step()`` line
+    line: int | None = None
+    #: the scale the skipped step's gradients were multiplied by (None for a step that ran:
+    #: reading it would cost a device sync at every step)
+    scale: float | None = None
+    device: str | None = None  # the scaler's device type ("cuda", "cpu")
+
+
+@dataclass(frozen=True)
+class NonFiniteStep:
+    """An optimizer step whose parameters' gradients held NaN or Inf (checked only once a
+    non-finite gradient was seen): the step used them."""
+
+    optimizer: str
+    after_call: int
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class EvalTraining:
+    """A module switched to ``eval()`` after it trained, then trained again in eval mode: an
+    optimizer step covered its parameters, which had gradients, while ``module.training`` was
+    still False."""
+
+    name: str  # the user's name of the module the eval() call was made on (``model``)
+    layers: tuple[
+        str, ...
+    ]  # its layers whose behaviour eval() changes (``Dropout``, ``BatchNorm1d``)
+    file: str | None  # the ``.eval()`` (or ``.train(False)``) call
+    line: int | None
+    after_call: int  # backward calls made before the eval() call
+    step_file: str | None  # the first optimizer step that trained it in eval mode
+    step_line: int | None
+    step_call: int  # backward calls made before that step
+    optimizer: str
+    steps: int = 1  # optimizer steps that trained it in eval mode, until train() or the end
+
+
+@dataclass(frozen=True)
 class ScriptError:
     """The exception the user's code raised (type, message, innermost user line)."""
 
@@ -327,4 +390,9 @@ class Events:
     made_from_leaf: list[MadeFromLeaf] = field(default_factory=list)
     exports: list[AliasExport] = field(default_factory=list)
     resets: list[StepAfterReset] = field(default_factory=list)
+    scaler_steps: RunList[ScalerStep] = field(
+        default_factory=lambda: RunList(stepping=("index", "after_call"))
+    )
+    nonfinite_steps: list[NonFiniteStep] = field(default_factory=list)
+    eval_training: list[EvalTraining] = field(default_factory=list)
     error: ScriptError | None = None

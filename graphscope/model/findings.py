@@ -45,6 +45,10 @@ FINDING_KINDS: Mapping[str, str] = {
     "inference-tensor": "a tensor made under torch.inference_mode() used where autograd records "
     "(saved for backward, requires_grad, in-place)",
     "not-differentiable": "backward reached an operation torch has no derivative for",
+    "amp-overflow": "GradScaler skipped optimizer steps on Inf/NaN gradients (info: a warm-up "
+    "that settled; warning: the skips persist)",
+    "eval-mode-training": "a module switched to eval() trains again without train(): dropout "
+    "off, BatchNorm statistics frozen",
     "torch-error-unexplained": "torch raised an autograd error that graphscope does not explain "
     "yet (its message is quoted: please report it)",
 }

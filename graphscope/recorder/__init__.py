@@ -25,6 +25,13 @@ While installed, a :class:`Recorder` appends plain data to an :class:`~graphscop
 ``events.resets``
     :class:`~graphscope.model.StepAfterReset` for an optimizer step about to use gradients a
     ``zero_grad()`` threw away (:mod:`~graphscope.recorder.resets`).
+``events.scaler_steps``, ``events.nonfinite_steps``
+    :class:`~graphscope.model.ScalerStep` for each ``GradScaler.step()``, skipped or not
+    (:mod:`~graphscope.recorder.amp`); :class:`~graphscope.model.NonFiniteStep` for an optimizer
+    step that used a NaN/Inf gradient, once the session saw one (``steps.check_nonfinite``).
+``events.eval_training``
+    :class:`~graphscope.model.EvalTraining` for a module switched to ``eval()`` after training
+    and trained again without ``train()`` (:mod:`~graphscope.recorder.modes`).
 
 The parts: one :class:`~graphscope.recorder.mode.RecordingMode` (a TorchFunctionMode) sees every
 top-level torch call; global module hooks give each node its module
@@ -56,11 +63,13 @@ import torch
 from graphscope._tensors import frame_variable, outside_modes, user_frame
 from graphscope.model import Events
 from graphscope.recorder.aliases import Aliases
+from graphscope.recorder.amp import ScalerSteps
 from graphscope.recorder.carry import Carries
 from graphscope.recorder.compiled import CompiledCalls
 from graphscope.recorder.fastpath import FastPaths
 from graphscope.recorder.gradmode import GradOffs
 from graphscope.recorder.mode import PLAIN, RecordingMode, classify, on_stack, remove_mode
+from graphscope.recorder.modes import ModeSwitches
 from graphscope.recorder.modules import ModuleSpans
 from graphscope.recorder.ops import OpLog
 from graphscope.recorder.optim import StepHooks
@@ -116,6 +125,9 @@ class Recorder:
             pause_point=self._pause_point,
             resets=self.resets,
         )
+        self.scaler = ScalerSteps(events, self.sites, count, self.steps)
+        self.modes = ModeSwitches(events, count, lambda: len(events.steps))
+        self.steps.watchers.append(self.modes.before_step)
         self.carries = Carries(events, self._name, count)
         self.reparam = Reparametrized()
         self.offs = GradOffs(events, count)
@@ -149,6 +161,8 @@ class Recorder:
             self.fast.install()
             self.steps.install()
             self.resets.install()
+            self.scaler.install()
+            self.modes.install()
             self.offs.install()
             self.reparam.install()
             self.compiled.install()
@@ -168,6 +182,8 @@ class Recorder:
             self.fast.uninstall()
             self.steps.uninstall()
             self.resets.uninstall()
+            self.scaler.uninstall()
+            self.modes.uninstall()
             self.offs.uninstall()
             self.reparam.uninstall()
             self.carries.clear()

@@ -2,7 +2,10 @@
 
 Writes made inside ``optimizer.step()`` are recorded for the optimizer's parameters only (not its
 state buffers such as ``exp_avg``), with the line of the ``step()`` call. Before each step,
-:class:`~graphscope.recorder.resets.Resets` looks for gradients reset since the last backward call.
+:class:`~graphscope.recorder.resets.Resets` looks for gradients reset since the last backward call,
+each of ``watchers`` is told of the step (module modes, :mod:`~graphscope.recorder.modes`), and,
+once the session has seen a NaN or Inf gradient (``check_nonfinite``), the step's gradients are
+checked for one (a :class:`~graphscope.model.NonFiniteStep`: the step used it).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from torch.optim.optimizer import (
 )
 
 from graphscope._tensors import outside_modes
-from graphscope.model import Events, OptimizerStep
+from graphscope.model import Events, NonFiniteStep, OptimizerStep
 from graphscope.recorder.resets import Resets
 from graphscope.recorder.sites import Sites
 from graphscope.recorder.writes import Writes
@@ -27,6 +30,7 @@ __all__ = ["StepHooks"]
 
 _get_ident = threading.get_ident
 _is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
+_MAX_NONFINITE_STEPS = 16  # NonFiniteStep events kept (the first ones tell the story)
 
 
 class StepHooks:
@@ -56,6 +60,11 @@ class StepHooks:
         #: ids of the parameters that had a grad at a step -> their names (a training loop asks
         #: for the same set at every step: one name lookup per parameter, once)
         self._name_cache: dict[tuple[int, ...], tuple[str, ...]] = {}
+        #: told of every step before it runs: ``watcher(optimizer, (file, line))``
+        self.watchers: list[Callable[[torch.optim.Optimizer, tuple[str | None, int | None]], None]]
+        self.watchers = []
+        self.check_nonfinite = False  # set once a NaN/Inf gradient was seen
+        self.in_scaler_step = False  # inside GradScaler.step: it checked the gradients itself
 
     def install(self) -> None:
         self.thread = _get_ident()
@@ -71,10 +80,30 @@ class StepHooks:
     def _pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if _is_compiling() or _get_ident() != self.thread:
             return
+        site = self.sites.where()
         if self.resets is not None:
             try:
-                self.resets.before_step(optimizer, self.sites.where())
+                self.resets.before_step(optimizer, site)
             except Exception:  # never let our bookkeeping break the user's step
+                pass
+        for watch in self.watchers:
+            try:
+                watch(optimizer, site)
+            except Exception:
+                pass
+        if (
+            self.check_nonfinite
+            and not self.in_scaler_step
+            and len(self.events.nonfinite_steps) < _MAX_NONFINITE_STEPS
+        ):
+            try:
+                if _holds_nonfinite(optimizer):
+                    self.events.nonfinite_steps.append(
+                        NonFiniteStep(
+                            type(optimizer).__name__, self.backward_count(), site[0], site[1]
+                        )
+                    )
+            except Exception:
                 pass
         if self.pause_point():
             return
@@ -119,3 +148,22 @@ class StepHooks:
         finally:
             self.writes.step_params = None
             self.pause_point()
+
+
+@outside_modes
+def _holds_nonfinite(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether a gradient of the optimizer's parameters holds NaN or Inf (one fused max-norm,
+    one host sync)."""
+    grads = [
+        p.grad
+        for g in optimizer.param_groups
+        for p in g["params"]
+        if p.grad is not None
+        and p.grad.layout == torch.strided
+        and p.grad.is_floating_point()
+        and p.grad.numel()
+    ]
+    if not grads:
+        return False
+    norms = [n.to(torch.float64) for n in torch._foreach_norm(grads, float("inf"))]
+    return not bool(torch.isfinite(torch.stack(norms)).all())

@@ -40,6 +40,9 @@ holds its metadata::
   graph-kept-alive       the statement that accumulates (``total_loss += loss``)
   param-not-in-optimizer where the optimizer was built (else its first step)
   zeroed-before-step     the ``zero_grad()`` between the backward call and the step
+  amp-overflow           the forward line of the op where the Inf/NaN starts (``scaler.step()``
+                         is ``related``)
+  eval-mode-training     the ``model.eval()`` call
   ====================== ====================================================================
 
 - ``nodes``: the node labels the explanation talks about, separated by commas; the picture of

@@ -94,7 +94,7 @@ class Diagnostics:
 
     def _check_leaves(self, rec: CallRecord) -> None:
         if any(e.call == rec.index for e in self.events.nonfinite):
-            self.found_nonfinite = True
+            self._found()
             return
         grads = [t.grad for _, t in rec.leaves]
         bad = nonfinite_leaves(grads)
@@ -108,8 +108,16 @@ class Diagnostics:
         self.events.nonfinite.append(
             NonFinite(rec.index, rec.gid, None, "", kind, rec.file, rec.line, leaves=tuple(names))
         )
-        self.found_nonfinite = True
+        self._found()
         self.locate = rec.index
+
+    def _found(self) -> None:
+        """A NaN/Inf gradient was seen: from now on the optimizer steps check whether they use
+        one (a gradient that no step uses, cleared by zero_grad(), is not a finding)."""
+        self.found_nonfinite = True
+        recorder = self.session.recorder
+        if recorder is not None:
+            recorder.steps.check_nonfinite = True
 
     def _hook_to_locate(self, rec: CallRecord, frame: Any) -> None:
         """Hook this call's graph to find the op where the NaN/Inf seen at ``self.locate``

@@ -1,0 +1,208 @@
+"""amp-overflow: a ``torch.amp.GradScaler`` skipped optimizer steps on Inf/NaN gradients.
+
+Reads ``events.scaler_steps`` (one :class:`~graphscope.model.ScalerStep` per ``scaler.step()``,
+``skipped`` when the scaler found Inf/NaN and did not step, with the scale it had used) and
+``events.nonfinite`` (where the first NaN/Inf gradient was located: the op, its forward line).
+
+The scaler multiplies the loss by a large scale (65536 by default) so that small float16
+gradients do not vanish, and halves it at each step whose gradients overflow, skipping that step.
+A few skips at the start (the *warm-up*, while the scale comes down to what the gradients fit) and
+a lone skip now and then (after the scale grew) are how it works: ``info``. The skips *persist*
+(``warning``: the model trains on a fraction of its steps, or none) when
+
+- after the first step that ran, at least 2 and at least one in twenty of the later steps were
+  skipped, or
+- no step ran and the scale fell below 1 (float16 cannot hold these gradients even unscaled: no
+  scale fixes it, typically because the forward pass itself overflowed and the loss is Inf/NaN).
+
+One finding per ``scaler.step()`` line. Its ``line`` is the forward line of the op where the
+Inf/NaN first appeared (the op whose float16 forward overflowed, when the values it handed on
+were already non-finite; else the op whose backward made it), the ``scaler.step()`` line is
+related. The hint for persistent skips runs that op in float32; for warm-up skips there is
+nothing to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphscope.model import (
+    AutogradGraph,
+    Events,
+    Finding,
+    Location,
+    NonFinite,
+    OpSite,
+    ScalerStep,
+)
+
+KIND = "amp-overflow"
+
+_VALUES = {"nan": "NaN", "inf": "Inf", "nan+inf": "NaN and Inf"}
+
+
+def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
+    """One finding per ``scaler.step()`` line whose steps were skipped."""
+    gid = graph.graph.get("id")
+    streams: dict[tuple[str | None, int | None], list[ScalerStep]] = {}
+    for s in events.scaler_steps:
+        streams.setdefault((s.file, s.line), []).append(s)
+    for steps in streams.values():
+        if any(s.skipped for s in steps):
+            yield _finding(steps, events, graph, gid)
+
+
+def persistent(steps: list[ScalerStep]) -> bool:
+    """Whether the skips of one ``scaler.step()`` line go on beyond a warm-up."""
+    first_ran = next((i for i, s in enumerate(steps) if not s.skipped), None)
+    if first_ran is None:
+        return any(s.scale is not None and s.scale < 1 for s in steps)
+    later = steps[first_ran:]
+    skipped = sum(s.skipped for s in later)
+    return skipped >= 2 and skipped * 20 >= len(later)
+
+
+def _finding(
+    steps: list[ScalerStep], events: Events, graph: AutogradGraph, gid: str | None
+) -> Finding:
+    skipped = [s for s in steps if s.skipped]
+    warn = persistent(steps)
+    first = skipped[0]
+    origin = _origin(first, events)
+    site = _site(origin) if origin is not None else None
+    node = None
+    if origin is not None and site is not None and gid is not None and origin.graph == gid:
+        node = site.node if site.node in graph else None
+    n, total = len(skipped), len(steps)
+    which = _which(steps)
+    scales = [s.scale for s in skipped if s.scale is not None]
+    fell = ""
+    if scales:
+        low = scales[-1] * 0.5
+        fell = f"; its scale fell from {_num(scales[0])} to {_num(low)}"
+    opt = first.optimizer
+    if warn:
+        ran = total - n
+        tail = (
+            f"{opt} never updated the model"
+            if ran == 0
+            else f"{opt} updated the model on only {ran} of them"
+        )
+        message = (
+            f"GradScaler skipped {n} of {total} {opt} steps ({which}) because their gradients "
+            f"held Inf/NaN{fell}, and the skips do not stop: {tail}."
+        )
+    else:
+        message = (
+            f"GradScaler skipped {n} of {total} {opt} steps ({which}) while its scale came down "
+            f"to what the float16 gradients fit{fell}; then the steps ran (a warm-up, as "
+            "GradScaler is meant to do)."
+        )
+    line, file = first.line, first.file
+    related = [Location(first.file, first.line, f"scaler.step() skipped {n} steps")]
+    if origin is not None and site is not None and site.line is not None:
+        message += " " + _where(origin, site)
+        file, line = site.file, site.line
+    hint = _hint(origin, first) if warn else _WARMUP_HINT
+    return Finding(
+        kind=KIND,
+        severity="warning" if warn else "info",
+        message=message,
+        hint=hint,
+        file=file,
+        line=line,
+        node=node,
+        graph=gid if node is not None else None,
+        related=tuple(related),
+        badge=_badge(origin) if node is not None else None,
+    )
+
+
+_WARMUP_HINT = (
+    "Nothing to fix: GradScaler starts with a large scale and lowers it until the gradients fit "
+    "float16. To skip fewer steps at the start, start lower: torch.amp.GradScaler(init_scale=2.0**"
+    "10)."
+)
+
+
+def _site(e: NonFinite) -> OpSite:
+    """Where the NaN/Inf starts: the op whose forward overflowed, else the located op."""
+    if e.forward is not None:
+        return e.forward
+    return OpSite(e.node, e.op, e.api, e.file, e.line)
+
+
+def _badge(origin: NonFinite | None) -> str | None:
+    if origin is None:
+        return None
+    return f"{_VALUES.get(origin.value, origin.value)} first here"
+
+
+def _hint(origin: NonFinite | None, step: ScalerStep) -> str:
+    device = step.device or "cuda"
+    if origin is None:
+        return (
+            "Find the operation whose float16 result overflows (a matmul of large values, a sum "
+            f'over many) and run it in float32: with torch.autocast("{device}", enabled=False): '
+            "on its inputs cast with .float()."
+        )
+    line = _site(origin).line
+    if origin.forward is not None:
+        return (
+            f"Keep the values line {line} computes within float16's range (±65504): "
+            "normalise its inputs (e.g. z = torch.nn.functional.normalize(z, dim=-1), or "
+            "standardise the input features), or compute that line in float32: "
+            f'with torch.autocast("{device}", enabled=False): on inputs cast with .float() '
+            "(e.g. similarity = z.float() @ z.float().T)."
+        )
+    return (
+        f"No scale makes line {line}'s gradient finite: keep this operation's input where "
+        "its derivative is finite (e.g. torch.sqrt(x + 1e-12), torch.log(x.clamp_min(1e-12))), or "
+        f'run it in float32 (with torch.autocast("{device}", enabled=False): on .float() inputs).'
+    )
+
+
+def _origin(first: ScalerStep, events: Events) -> NonFinite | None:
+    """The located NaN/Inf of the backward calls the first skipped step consumed (else any)."""
+    located = [e for e in events.nonfinite if not e.leaves and _site(e).line is not None]
+    before = [e for e in located if (e.seen_at or e.call) <= first.after_call]
+    pool = before or located
+    return pool[0] if pool else None
+
+
+def _where(e: NonFinite, site: OpSite) -> str:
+    value = _VALUES.get(e.value, e.value)
+    op = (site.op or "").removeprefix("torch::autograd::")
+    what = f"{site.api} ({op})" if site.api else op
+    if e.forward is not None:
+        return (
+            f"The {value} starts in the forward pass: the float16 result of {what} on line "
+            f"{site.line} overflows, so the loss and every gradient are non-finite whatever the "
+            "scale."
+        )
+    return f"The {value} first appears in the backward of {what} on line {site.line}."
+
+
+def _which(steps: list[ScalerStep]) -> str:
+    """``steps 1-3`` / ``every step`` / ``steps 1-4, 9, 12`` (1-based, of this line's steps)."""
+    idx = [i + 1 for i, s in enumerate(steps) if s.skipped]
+    if len(idx) == len(steps) and len(idx) > 1:
+        return "every step"
+    spans: list[str] = []
+    start = prev = idx[0]
+    for i in idx[1:] + [None]:  # type: ignore[list-item]
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        spans.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if i is not None:
+            start = prev = i
+    shown = spans[:6] + (["…"] if len(spans) > 6 else [])
+    word = "step" if len(idx) == 1 else "steps"
+    return f"{word} {', '.join(shown)}"
+
+
+def _num(x: float) -> str:
+    if x >= 1:
+        return f"{x:g}"
+    return f"{x:.3g}"

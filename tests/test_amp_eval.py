@@ -1,0 +1,255 @@
+"""amp-overflow, eval-mode-training, and nonfinite-grad leaving GradScaler's and thrown-away
+gradients alone: the checks on hand-built events (which skips are a warm-up, which persist; the
+eval() line and the step that trained in eval mode), and the recorder's evidence on real torch
+runs (GradScaler's skipped steps with their scales, module mode switches)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+import graphscope
+from graphscope.checks import amp_overflow, eval_mode_training, nonfinite_grad, run_checks
+from graphscope.model import (
+    AutogradGraph,
+    EvalTraining,
+    Events,
+    NonFinite,
+    NonFiniteStep,
+    OpSite,
+    OptimizerStep,
+    ScalerStep,
+)
+
+F = "train.py"
+
+
+def _graph(gid: str = "g1") -> AutogradGraph:
+    g = AutogradGraph()
+    g.graph["id"] = gid
+    g.add_node("n4", kind="op", name="MmBackward0", op="matmul", file=F, line=14)
+    return g
+
+
+def _steps(pattern: str, scale: float = 65536.0, line: int = 20) -> list[ScalerStep]:
+    """``pattern``: one letter per scaler.step(), ``s`` skipped, ``.`` ran; the scale halves at
+    each skip."""
+    out = []
+    for i, c in enumerate(pattern):
+        skipped = c == "s"
+        out.append(
+            ScalerStep(i, i + 1, skipped, "Adam", F, line, scale if skipped else None, "cpu")
+        )
+        if skipped:
+            scale /= 2
+    return out
+
+
+def _events(pattern: str, **kw: object) -> Events:
+    ev = Events(**kw)  # type: ignore[arg-type]
+    for s in _steps(pattern):
+        ev.scaler_steps.append(s)
+    return ev
+
+
+# -- amp-overflow ---------------------------------------------------------------------------------
+
+
+def test_a_warm_up_that_settles_is_info_at_the_overflowing_op():
+    origin = NonFinite(1, "g1", "n4", "MmBackward0", "inf", F, 14, api="matmul")
+    ev = _events("ss" + "." * 30, nonfinite=[origin])
+    [f] = amp_overflow.check(_graph(), ev)
+    assert (f.kind, f.severity, f.file, f.line, f.node, f.graph) == (
+        "amp-overflow",
+        "info",
+        F,
+        14,
+        "n4",
+        "g1",
+    )
+    assert [(r.line, r.what) for r in f.related] == [(20, "scaler.step() skipped 2 steps")]
+    assert "skipped 2 of 32 Adam steps (steps 1-2)" in f.message
+    assert "fell from 65536 to 16384" in f.message and "warm-up" in f.message
+    assert "backward of matmul (MmBackward0) on line 14" in f.message
+    assert "Nothing to fix" in f.hint and f.badge == "Inf first here"
+
+
+def test_skips_that_go_on_after_training_started_are_a_warning():
+    ev = _events("s.s.s.s.s.s")
+    [f] = amp_overflow.check(_graph(), ev)
+    assert f.severity == "warning" and f.line == 20  # no located op: the scaler.step() line
+    assert "skipped 6 of 11 Adam steps (steps 1, 3, 5, 7, 9, 11)" in f.message
+    assert "updated the model on only 5 of them" in f.message
+    assert 'torch.autocast("cpu", enabled=False)' in f.hint
+
+
+def test_a_lone_skip_after_the_scale_grew_is_not_persistent():
+    assert not amp_overflow.persistent(_steps("s" + "." * 50 + "s" + "." * 50))
+    assert amp_overflow.persistent(_steps("s" + "." * 20 + "ss" + "." * 5))
+    # no step ran: persistent once the scale went below 1 (no scale fits), not before
+    assert not amp_overflow.persistent(_steps("s" * 16))
+    assert amp_overflow.persistent(_steps("s" * 18))
+
+
+def test_a_forward_overflow_says_so_and_its_hint_keeps_values_in_range():
+    site = OpSite("n4", "MmBackward0", "matmul", F, 14)
+    origin = NonFinite(1, "g1", "n9", "LogSoftmaxBackward0", "nan", F, 15, forward=site)
+    ev = _events("s" * 20, nonfinite=[origin])
+    [f] = amp_overflow.check(_graph("g2"), ev)  # another graph: same text, no node
+    assert (f.severity, f.line, f.node) == ("warning", 14, None)
+    assert "skipped 20 of 20 Adam steps (every step)" in f.message
+    assert "fell from 65536 to 0.0625" in f.message and "never updated the model" in f.message
+    assert "float16 result of matmul (MmBackward0) on line 14 overflows" in f.message
+    assert "torch.nn.functional.normalize(z, dim=-1)" in f.hint
+    assert "z.float() @ z.float().T" in f.hint
+
+
+def test_one_finding_per_scaler_step_line_and_none_without_skips():
+    ev = Events()
+    for s in _steps("s...", line=20) + _steps("....", line=30):
+        ev.scaler_steps.append(s)
+    assert [f.related[0].line for f in amp_overflow.check(_graph(), ev)] == [20]
+    assert list(amp_overflow.check(_graph(), _events("....."))) == []
+
+
+# -- nonfinite-grad: what is not its to report ----------------------------------------------------
+
+
+def test_nonfinite_judged_by_a_grad_scaler_is_left_to_amp_overflow():
+    nf = NonFinite(1, "g1", "n4", "MmBackward0", "inf", F, 14)
+    ev = _events("s....", nonfinite=[nf])
+    assert list(nonfinite_grad.check(_graph(), ev)) == []
+    kinds = [f.kind for f in run_checks([_graph()], ev)]
+    assert kinds == ["amp-overflow"]
+
+
+def test_nonfinite_that_no_step_used_is_not_a_finding_and_one_a_step_used_is():
+    nf = NonFinite(2, "g1", "n4", "MmBackward0", "inf", F, 14)
+    steps = [OptimizerStep(0, "Adam", 1, ()), OptimizerStep(1, "Adam", 2, ())]
+    thrown = Events(nonfinite=[nf])
+    for s in steps:
+        thrown.steps.append(s)
+    assert list(nonfinite_grad.check(_graph(), thrown)) == []
+    used = Events(nonfinite=[nf], nonfinite_steps=[NonFiniteStep("Adam", 2, F, 20)])
+    for s in steps:
+        used.steps.append(s)
+    assert [f.severity for f in nonfinite_grad.check(_graph(), used)] == ["error"]
+    # no optimizer step after it at all (gradients read by hand): still reported
+    assert [f.kind for f in nonfinite_grad.check(_graph(), Events(nonfinite=[nf]))] == [
+        "nonfinite-grad"
+    ]
+
+
+# -- eval-mode-training -------------------------------------------------------------------------
+
+
+def test_eval_training_is_a_warning_at_the_eval_line_with_the_step_related():
+    e = EvalTraining("model", ("BatchNorm1d", "Dropout"), F, 23, 4, F, 22, 5, "SGD", steps=8)
+    [f] = eval_mode_training.check(_graph(), Events(eval_training=[e]))
+    assert (f.kind, f.severity, f.line) == ("eval-mode-training", "warning", 23)
+    assert [(r.line, r.what) for r in f.related] == [(22, "trained in eval mode")]
+    assert "model.eval() at line 23" in f.message and "without model.train()" in f.message
+    assert "the 8 SGD.step() calls after it (line 22)" in f.message
+    assert "BatchNorm's running statistics frozen and dropout off" in f.message
+    assert "call model.train() after the validation pass" in f.hint
+    assert "BatchNorm and Dropout layers" in f.hint
+    assert list(eval_mode_training.check(_graph(), Events())) == []
+
+
+# -- the recorder's evidence, on torch runs -------------------------------------------------------
+
+
+def _amp_run(x_scale: float, steps: int = 6) -> Events:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    scaler = torch.amp.GradScaler("cpu")
+    x, y = torch.randn(32, 8) * x_scale, torch.randn(32, 1)
+    with graphscope.watch() as scope:
+        for _ in range(steps):
+            opt.zero_grad()
+            with torch.autocast("cpu", dtype=torch.float16):
+                loss = nn.functional.mse_loss(model(x), y)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+    return scope.events
+
+
+def test_grad_scaler_steps_are_recorded_with_the_scale_of_each_skip():
+    ev = _amp_run(1.0)
+    steps = list(ev.scaler_steps)
+    assert [s.skipped for s in steps] == [True] + [False] * 5  # measured: one warm-up skip
+    assert [s.scale for s in steps] == [65536.0] + [None] * 5
+    assert {(s.optimizer, s.device, s.after_call) for s in steps[:1]} == {("SGD", "cpu", 1)}
+    assert steps[0].line is not None and steps[0].file == __file__
+    assert len(ev.steps) == 5  # the optimizer stepped only when the scaler let it
+    assert len(ev.scaler_steps.runs()) == 2  # the steps that ran are kept as one run
+
+
+def test_a_disabled_scaler_records_nothing():
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    with graphscope.watch() as scope:
+        scaler.scale(model(torch.ones(2, 3)).sum()).backward()
+        scaler.step(opt)
+    assert list(scope.events.scaler_steps) == [] and len(scope.events.steps) == 1
+
+
+def _train(model: nn.Module, opt: torch.optim.Optimizer, n: int = 2) -> None:
+    for _ in range(n):
+        opt.zero_grad()
+        model(torch.randn(8, 4)).sum().backward()
+        opt.step()
+
+
+def test_eval_then_training_without_train_is_recorded_once_with_its_steps():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.1), nn.Linear(4, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with graphscope.watch() as scope:
+        _train(model, opt)
+        model.eval()
+        eval_line = _line() - 1
+        _train(model, opt, 3)
+        model.train()
+        _train(model, opt, 2)
+    [e] = scope.events.eval_training
+    assert (e.name, e.layers, e.line, e.steps, e.optimizer) == (
+        "model",
+        ("BatchNorm1d", "Dropout"),
+        eval_line,
+        3,
+        "SGD",
+    )
+    assert (e.after_call, e.step_call) == (2, 3)
+    assert nn.Module.train.__module__ == "torch.nn.modules.module"  # unwrapped after the run
+
+
+def test_no_eval_evidence_for_validation_with_train_frozen_bn_or_plain_layers():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+    plain = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+    opt = torch.optim.SGD([*model.parameters(), *plain.parameters()], lr=0.1)
+    with graphscope.watch() as scope:
+        model[1].eval()  # BatchNorm frozen before training starts
+        _train(model, opt)
+        model.train()
+        model[1].eval()  # frozen again at once after train(), before any step
+        _train(model, opt)
+        model[1].eval()  # a single layer switched on purpose, after steps
+        _train(model, opt)
+        model.eval()  # validation, then train() before the next steps
+        model.train()
+        _train(model, opt)
+        _train(plain, opt)
+        plain.eval()  # eval changes nothing in a model without dropout or BatchNorm
+        _train(plain, opt)
+    assert scope.events.eval_training == []
+
+
+def _line() -> int:
+    import sys
+
+    return sys._getframe(1).f_lineno
