@@ -33,7 +33,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from graphscope.errors import GraphscopeError
-from graphscope.model import AutogradGraph, Finding, plural, short_path, sorted_findings
+from graphscope.model import (
+    AutogradGraph,
+    Finding,
+    location,
+    plural,
+    short_path,
+    sorted_findings,
+)
 from graphscope.model.explain import kinds_page
 from graphscope.options import Options
 from graphscope.report import graph_caption
@@ -168,7 +175,7 @@ def build(out_dir: Path) -> list[Path]:
                 e = scope.events.error
                 raise GraphscopeError(
                     f"scenario {s.name} raised {e.type}: {e.message} (at "
-                    f"{short_path(e.file, base_only=True)}:{e.line}) when run under watch; "
+                    f"{location(e.file, e.line, base_only=True)}) when run under watch; "
                     "the gallery would show a broken run. Run `graphscope check "
                     f"{os.path.relpath(s.path)}` to see it"
                 )

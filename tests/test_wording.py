@@ -42,3 +42,26 @@ def test_check_on_a_script_with_a_syntax_error(
     assert result.stdout.splitlines()[-1] == (
         "the script raised SyntaxError: '(' was never closed (syn.py, line 2)"
     )
+
+
+def test_no_message_says_file_colon_none() -> None:
+    from graphscope.distributed.merge import _finding_lines
+    from graphscope.model import Location
+
+    assert str(Location("bin.py", None)) == "bin.py"
+    assert str(Location("bin.py", None, "saved here")) == "bin.py (saved here)"
+    lines = _finding_lines(
+        [
+            {
+                "severity": "error",
+                "kind": "ranks-differ",
+                "file": "bin.py",
+                "line": None,
+                "ranks": [1],
+                "message": "m",
+                "hint": "",
+            }
+        ]  # fmt: skip
+    )
+    assert lines[1].startswith("  error: ranks-differ at bin.py (rank 1")
+    assert not any("None" in line for line in lines)

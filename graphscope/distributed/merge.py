@@ -45,6 +45,7 @@ from graphscope.model import (
     AutogradGraph,
     BackwardCall,
     Finding,
+    location,
     plural,
     ranges,
     short_path,
@@ -285,8 +286,8 @@ def _finding_lines(findings: Sequence[Report]) -> list[str]:
     lines = [f"findings: {len(findings)}" if findings else "findings: none"]
     for f in findings:
         lines.append(
-            f"  {f.get('severity')}: {f.get('kind')} at {short_path(f.get('file'))}:"
-            f"{f.get('line')} ({_who(f.get('ranks', []))}): {f.get('message')}"
+            f"  {f.get('severity')}: {f.get('kind')} at {location(f.get('file'), f.get('line'))}"
+            f" ({_who(f.get('ranks', []))}): {f.get('message')}"
         )
         if f.get("hint"):
             lines.append(f"    fix: {f.get('hint')}")
@@ -309,9 +310,7 @@ def _tail_lines(merged: Report) -> list[str]:
             head = head if len(head) <= 200 else head[:197] + "..."
             key = (err.get("type"), head, err.get("file"), err.get("line"))
             errors.setdefault(key, []).append(r["rank"])
-            texts[key] = (
-                f"{err.get('type')}: {head} ({short_path(err.get('file'))}:{err.get('line')})"
-            )
+            texts[key] = f"{err.get('type')}: {head} ({location(err.get('file'), err.get('line'))})"
     for key, rs in errors.items():
         lines.append(f"{_who(rs)} raised {texts[key]}")
     return lines

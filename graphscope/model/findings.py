@@ -63,7 +63,10 @@ class Location:
     what: str | None = None  # e.g. "saved by MulBackward0 here"
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.file else "?"
+        if not self.file:
+            where = "?"
+        else:
+            where = f"{self.file}:{self.line}" if self.line is not None else self.file
         return f"{where} ({self.what})" if self.what else where
 
 
