@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphscope.checks import _more_entries
 from graphscope.checks.catalogue import Entry, TorchError
 from graphscope.model import Events, Finding, FunctionSite, Location
 
@@ -121,7 +122,7 @@ def _type(events: Events, err: TorchError) -> Iterator[Finding]:
 
 
 #: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
-MESSAGES = (
+MESSAGES: tuple[Entry, ...] = (
     Entry(
         KIND,
         (_COUNT,),
@@ -144,3 +145,6 @@ MESSAGES = (
         "float but got double",
     ),
 )
+
+#: more of its messages (graphscope.checks._more_entries)
+MESSAGES = (*MESSAGES, *_more_entries.CUSTOM_FUNCTION)

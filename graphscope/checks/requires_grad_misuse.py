@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from graphscope.checks import _more_entries
 from graphscope.checks import _statement as st
 from graphscope.checks.catalogue import Entry, TorchError
 from graphscope.model import Events, Finding, Location
@@ -148,7 +149,7 @@ def _flag_target(stmt: ast.stmt | None, text: str | None) -> str | None:
 
 
 #: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
-MESSAGES = (
+MESSAGES: tuple[Entry, ...] = (
     Entry(
         KIND,
         (_DTYPE,),
@@ -164,3 +165,6 @@ MESSAGES = (
         "var.detach().",
     ),
 )
+
+#: more of its messages (graphscope.checks._more_entries)
+MESSAGES = (*MESSAGES, *_more_entries.REQUIRES_GRAD)

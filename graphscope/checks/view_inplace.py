@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from graphscope.checks import _more_entries
 from graphscope.checks import _statement as st
 from graphscope.checks.catalogue import Entry, TorchError
 from graphscope.model import Events, Finding, Location, Named
@@ -174,7 +175,7 @@ def _inplace_module(names: tuple[Named, ...]) -> Named | None:
 
 
 #: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
-MESSAGES = (
+MESSAGES: tuple[Entry, ...] = (
     Entry(
         KIND,
         (_MULTI,),
@@ -200,3 +201,6 @@ MESSAGES = (
         "enabled. Given that this use case is ambiguous and error-prone, it is forbidden.",
     ),
 )
+
+#: more of its messages (graphscope.checks._more_entries)
+MESSAGES = (*MESSAGES, *_more_entries.VIEW_INPLACE)

@@ -269,7 +269,9 @@ def _functions(message: str, frames: list[FrameType]) -> list[FunctionSite]:
     out: dict[str, FunctionSite] = {}
     for frame in frames:
         for name, value in list(frame.f_globals.items()):
-            if name in out or not isinstance(value, type) or value.__name__ not in message:
+            if name in out or not isinstance(value, type):
+                continue
+            if value.__name__ not in message and not _once_differentiable(value, message):
                 continue
             if issubclass(value, torch.autograd.Function) and value is not torch.autograd.Function:
                 site = _function_site(value)
@@ -278,10 +280,26 @@ def _functions(message: str, frames: list[FrameType]) -> list[FunctionSite]:
     return list(out.values())
 
 
+def _once_differentiable(cls: type, message: str) -> bool:
+    """A Function whose backward is marked @once_differentiable, when torch's message (which
+    names no Function) is about one."""
+    if "@once_differentiable" not in message:
+        return False
+    backward = getattr(cls, "backward", None)
+    return backward is not None and getattr(backward, "__wrapped__", None) is not None
+
+
+def _unwrap(fn: object) -> object:
+    try:
+        return inspect.unwrap(fn) if callable(fn) else fn
+    except ValueError:
+        return fn
+
+
 def _function_site(cls: type) -> FunctionSite | None:
     """Where ``cls``'s forward and backward are, and backward's return statements (read from
     the file's syntax tree: ``inspect`` cannot find a class of a script run by runpy)."""
-    backward = getattr(cls, "backward", None)
+    backward = _unwrap(getattr(cls, "backward", None))  # under @once_differentiable
     forward = getattr(cls, "forward", None)
     code = getattr(backward, "__code__", None)
     if code is None or forward is None:
