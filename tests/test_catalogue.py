@@ -49,8 +49,8 @@ def test_a_known_message_gets_its_entry_finding() -> None:
 
 
 def test_an_unknown_autograd_error_is_an_info_finding_quoting_torch() -> None:
-    msg = "can't retain_grad on Tensor that has requires_grad=False"
-    (f,) = run_checks([], _err(msg))
+    msg = "`inputs` argument to `backward()` cannot be empty."
+    (f,) = run_checks([], _err(msg, "torch"))
     assert (f.kind, f.severity, f.file, f.line) == (UNEXPLAINED, "info", F, 7)
     assert f"RuntimeError: {msg}" in f.message
     assert "open an issue" in f.hint
@@ -107,13 +107,15 @@ def _check(script: Path) -> tuple[int, dict, str]:
 
 def test_a_real_unknown_torch_error_is_quoted_and_a_user_raise_is_not(tmp_path: Path) -> None:
     unknown = tmp_path / "unknown.py"
-    unknown.write_text("import torch\nx = torch.randn(3)\nx.retain_grad()\n")
+    unknown.write_text(
+        "import torch\nw = torch.ones(3, requires_grad=True)\n(w * 2).sum().backward(inputs=[])\n"
+    )
     code, report, stderr = _check(unknown)
     assert code == 1
-    assert "RuntimeError: can't retain_grad on Tensor that has requires_grad=False" in stderr
+    assert "RuntimeError: `inputs` argument to `backward()` cannot be empty." in stderr
     (f,) = report["findings"]
     assert (f["kind"], f["severity"], f["line"]) == (UNEXPLAINED, "info", 3)
-    assert "can't retain_grad on Tensor that has requires_grad=False" in f["message"]
+    assert "`inputs` argument to `backward()` cannot be empty." in f["message"]
     mine = tmp_path / "mine.py"
     mine.write_text('import torch\ng = torch.ones(1)\nraise RuntimeError("gradient exploded")\n')
     code, report, stderr = _check(mine)

@@ -16,6 +16,7 @@ __all__ = [
     "with_keyword",
     "segment",
     "tensor",
+    "with_requires_grad",
 ]
 
 _OPS = {
@@ -181,3 +182,42 @@ def tensor(site: ErrorSite | None, name: str) -> Named | None:
         return None
     n = site.named(name)
     return n if n is not None and n.what == "tensor" else None
+
+
+_FACTORIES = {
+    "randn",
+    "rand",
+    "zeros",
+    "ones",
+    "empty",
+    "full",
+    "tensor",
+    "linspace",
+    "arange",
+    "randn_like",
+    "rand_like",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "empty_like",
+    "eye",
+    "as_tensor",
+}
+
+
+def with_requires_grad(text: str | None, name: str) -> str | None:
+    """``x = torch.randn(3)`` -> ``x = torch.randn(3, requires_grad=True)``; another
+    assignment ``x = f(y)`` -> ``x = f(y).requires_grad_()``; None when it is no assignment."""
+    stmt = parse(text)
+    if text is None or not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
+        return None
+    target = segment(text, stmt.targets[0])
+    if target != name:
+        return None
+    value = stmt.value
+    if isinstance(value, ast.Call):
+        f = value.func
+        fname = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+        if fname in _FACTORIES:
+            return f"{target} = {with_keyword(text, value, 'requires_grad', 'True')}"
+    return f"{target} = ({segment(text, value)}).requires_grad_()"

@@ -92,7 +92,7 @@ def _no_grad(events: Events, err: TorchError) -> Iterator[Finding]:
         )
         return
     n = off[0]
-    fixed = _with_requires_grad(n.text, n.name)
+    fixed = st.with_requires_grad(n.text, n.name)
     hint = f"Make {n.name} require grad where it is made, before the forward pass uses it: " + (
         f"`{fixed}`." if fixed else f"`{n.name}.requires_grad_()` after line {n.line}."
     )
@@ -109,45 +109,6 @@ def _no_grad(events: Events, err: TorchError) -> Iterator[Finding]:
         if n.line is not None
         else (),
     )
-
-
-_FACTORIES = {
-    "randn",
-    "rand",
-    "zeros",
-    "ones",
-    "empty",
-    "full",
-    "tensor",
-    "linspace",
-    "arange",
-    "randn_like",
-    "rand_like",
-    "zeros_like",
-    "ones_like",
-    "full_like",
-    "empty_like",
-    "eye",
-    "as_tensor",
-}
-
-
-def _with_requires_grad(text: str | None, name: str) -> str | None:
-    """``x = torch.randn(3)`` -> ``x = torch.randn(3, requires_grad=True)``; another
-    assignment ``x = f(y)`` -> ``x = f(y).requires_grad_()``; None when it is no assignment."""
-    stmt = st.parse(text)
-    if text is None or not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
-        return None
-    target = st.segment(text, stmt.targets[0])
-    if target != name:
-        return None
-    value = stmt.value
-    if isinstance(value, ast.Call):
-        f = value.func
-        fname = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
-        if fname in _FACTORIES:
-            return f"{target} = {st.with_keyword(text, value, 'requires_grad', 'True')}"
-    return f"{target} = ({st.segment(text, value)}).requires_grad_()"
 
 
 #: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)

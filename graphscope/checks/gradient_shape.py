@@ -13,6 +13,7 @@ the call; the fix reshapes the given gradient to the output's shape, or builds i
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from collections.abc import Iterator
@@ -33,6 +34,53 @@ def _size(text: str) -> str:
     """``torch.Size([3, 1])`` -> ``(3, 1)``."""
     dims = [d.strip() for d in re.sub(r"^torch\.Size\(\[|\]\)$", "", text).split(",") if d.strip()]
     return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+
+
+_ASSIGN = (
+    r"attempting to assign a gradient of size '(?P<got>[^']*)' to a tensor of size "
+    r"'(?P<want>[^']*)'"
+)
+_ASSIGN_OLD = r"assigned grad has data of a different size"
+
+
+def _assigned(events: Events, err: TorchError) -> Iterator[Finding]:
+    """``w.grad = g`` with ``g`` of another size than ``w``."""
+    site = err.script.site if err.script is not None else None
+    text = site.text if site is not None else None
+    stmt = st.parse(text)
+    target = value = None
+    if text is not None and isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        t = stmt.targets[0]
+        if isinstance(t, ast.Attribute) and t.attr == "grad":
+            target, value = st.segment(text, t.value), st.segment(text, stmt.value)
+    m = err.match
+    got = m.groupdict().get("got") if m else None
+    want = m.groupdict().get("want") if m else None
+    sizes = f" ({got})" if got else ""
+    shape = f" ({want})" if want else ""
+    if target is None or value is None:
+        yield Finding(
+            KIND,
+            "error",
+            f"A gradient{sizes} was assigned to .grad of a tensor of another size{shape}: a "
+            "tensor's .grad must have its shape.",
+            "Reshape the gradient to the tensor's shape before assigning it: "
+            "`w.grad = g.reshape(w.shape)`.",
+            err.file,
+            err.line,
+        )
+        return
+    fitted = _fitted(value, target, got or "", want or "")
+    yield Finding(
+        KIND,
+        "error",
+        f"`{text}` assigns a gradient of size {got or '?'} to {target}.grad, but {target} has size "
+        f"{want or '?'}: a tensor's .grad must have the tensor's shape (the optimizer adds it "
+        "element by element).",
+        f"Give it {target}'s shape: `{target}.grad = {fitted}`.",
+        err.file,
+        err.line,
+    )
 
 
 def _dims(text: str) -> list[int]:
@@ -107,5 +155,12 @@ MESSAGES = (
         explain=_shape,
         example="Mismatch in shape: grad_output[0] has a shape of torch.Size([3]) and output[0] "
         "has a shape of torch.Size([3, 1]).",
+    ),
+    Entry(
+        KIND,
+        (_ASSIGN, _ASSIGN_OLD),
+        explain=_assigned,
+        example="attempting to assign a gradient of size '[12]' to a tensor of size '[4, 3]'. "
+        "Please ensure that the gradient and the tensor are the same size",
     ),
 )

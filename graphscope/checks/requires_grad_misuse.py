@@ -26,6 +26,7 @@ KIND = "requires-grad-misuse"
 
 _DTYPE = r"[Oo]nly Tensors of floating point (?:and complex )?dtype can require gradients"
 _LEAF = r"you can only change requires_grad flags of leaf variables"
+_RETAIN = r"can't retain_grad on Tensor that has requires_grad=False"
 
 
 def _dtype(events: Events, err: TorchError) -> Iterator[Finding]:
@@ -119,6 +120,44 @@ def _leaf(events: Events, err: TorchError) -> Iterator[Finding]:
     )
 
 
+def _retain(events: Events, err: TorchError) -> Iterator[Finding]:
+    site = err.script.site if err.script is not None else None
+    text = site.text if site is not None else None
+    calls = [c for c in st.calls_to(text, "retain_grad") if isinstance(c.func, ast.Attribute)]
+    name = st.segment(text, calls[0].func.value) if calls and text else None  # type: ignore[attr-defined]
+    named = st.tensor(site, name) if name else None
+    message = (
+        f"{name}.retain_grad() asks to keep {name}'s gradient, but {name} does not require grad: "
+        "backward never computes a gradient for it."
+        if name
+        else "retain_grad() was called on a tensor that does not require grad: backward never "
+        "computes a gradient for it."
+    )
+    if named is not None and named.line is not None and name is not None:
+        fixed = st.with_requires_grad(named.text, name)
+        yield Finding(
+            KIND,
+            "error",
+            message,
+            f"To get the gradient with respect to {name}, make it require grad where it is "
+            + (f"made: `{fixed}`" if fixed else f"made (line {named.line})")
+            + "; a leaf that requires grad keeps its .grad without retain_grad().",
+            named.file,
+            named.line,
+            related=(Location(err.file, err.line, "retain_grad() called here"),),
+        )
+        return
+    yield Finding(
+        KIND,
+        "error",
+        message,
+        "Make the tensor require grad where it is made (requires_grad=True), or drop "
+        "retain_grad(): only tensors that require grad get gradients.",
+        err.file,
+        err.line,
+    )
+
+
 def _factory_with_requires_grad(stmt: ast.stmt | None) -> ast.Call | None:
     """A call on the statement that passes ``requires_grad=True`` (``torch.tensor(...)``)."""
     if stmt is None:
@@ -155,6 +194,12 @@ MESSAGES: tuple[Entry, ...] = (
         (_DTYPE,),
         explain=_dtype,
         example="Only Tensors of floating point and complex dtype can require gradients",
+    ),
+    Entry(
+        KIND,
+        (_RETAIN,),
+        explain=_retain,
+        example="can't retain_grad on Tensor that has requires_grad=False",
     ),
     Entry(
         KIND,

@@ -1,5 +1,6 @@
-# expect: torch-error-unexplained@5 info name=retain_grad
+# expect: torch-error-unexplained@6 info name=inputs
 import torch
 
-x = torch.randn(3)
-x.retain_grad()  # a message no catalogue entry explains (yet): quoted, as info
+w = torch.randn(3, requires_grad=True)
+loss = (w * 2).sum()
+loss.backward(inputs=[])  # a message no catalogue entry explains (yet): quoted, as info
