@@ -22,6 +22,7 @@ from types import ModuleType
 from graphscope.checks import (
     amp_overflow,
     catalogue,
+    checkpoint_recompute_mismatch,
     custom_function_gradient,
     ddp_param_ready_twice,
     ddp_unused_param,
@@ -80,6 +81,7 @@ CHECKS: dict[str, ModuleType] = {
         not_differentiable,
         amp_overflow,
         eval_mode_training,
+        checkpoint_recompute_mismatch,
     )
 }
 

@@ -49,6 +49,8 @@ FINDING_KINDS: Mapping[str, str] = {
     "that settled; warning: the skips persist)",
     "eval-mode-training": "a module switched to eval() trains again without train(): dropout "
     "off, BatchNorm statistics frozen",
+    "checkpoint-recompute-mismatch": "a function under torch.utils.checkpoint took another path "
+    "when recomputed during backward",
     "torch-error-unexplained": "torch raised an autograd error that graphscope does not explain "
     "yet (its message is quoted: please report it)",
 }
