@@ -21,6 +21,7 @@ from types import ModuleType
 
 from graphscope.checks import (
     amp_overflow,
+    backward_create_graph,
     catalogue,
     checkpoint_recompute_mismatch,
     custom_function_gradient,
@@ -82,6 +83,7 @@ CHECKS: dict[str, ModuleType] = {
         amp_overflow,
         eval_mode_training,
         checkpoint_recompute_mismatch,
+        backward_create_graph,
     )
 }
 

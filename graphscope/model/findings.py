@@ -51,6 +51,8 @@ FINDING_KINDS: Mapping[str, str] = {
     "off, BatchNorm statistics frozen",
     "checkpoint-recompute-mismatch": "a function under torch.utils.checkpoint took another path "
     "when recomputed during backward",
+    "backward-create-graph": "backward(create_graph=True) stores gradients with a graph in "
+    ".grad: a reference cycle that can leak memory (torch warns)",
     "torch-error-unexplained": "torch raised an autograd error that graphscope does not explain "
     "yet (its message is quoted: please report it)",
 }
