@@ -79,6 +79,27 @@ def test_an_unknown_error_raised_by_a_backward_call_is_autograd_s() -> None:
 
 
 @pytest.mark.parametrize(
+    ("message", "type_"),
+    [
+        # rank 0 of a DDP job whose peer died: gloo's error, raised inside loss.backward()
+        (
+            "[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer "
+            "[127.0.0.1]:29500",
+            "RuntimeError",
+        ),  # fmt: skip
+        ("NCCL communicator was aborted on rank 0.", "DistBackendError"),
+    ],
+)
+def test_a_collective_failing_inside_backward_is_not_autograd_s(message: str, type_: str) -> None:
+    call = BackwardCall(
+        1, "backward", F, 7, ("loss",), ((),), (True,), False, False, False, None,
+        error=message, error_type=type_,
+    )  # fmt: skip
+    ev = Events(backward=RunList([call]), error=ScriptError(type_, message, F, 7, "torch"))
+    assert run_checks([], ev) == []
+
+
+@pytest.mark.parametrize(
     ("message", "origin", "type_"),
     [
         ("gradient exploded", "raise", "RuntimeError"),  # the user's own raise

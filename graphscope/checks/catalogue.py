@@ -61,6 +61,11 @@ _AUTOGRAD_WORDS = re.compile(
     r"grad|backward|autograd|in-?place|leaf|differentiat|derivative|saved tensor|retain_graph"
     r"|version \d|is a view|[Ii]nference tensor|forward AD|dual tensor|checkpoint",
 )
+#: a collective's failure during backward (a peer rank gone, gloo/NCCL): the process group's
+#: error, not autograd's, even when a backward call raised it (DDP reduces in backward hooks)
+_COMMS_WORDS = re.compile(
+    r"\b(gloo|nccl|c10d|ProcessGroup\w*)\b|Connection (closed|reset) by peer|Broken pipe", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,8 @@ def _raising_call(events: Events, err: ScriptError) -> BackwardCall | None:
 def _is_autograd(err: ScriptError, call: BackwardCall | None) -> bool:
     """Whether the script's exception is one of autograd's: raised by a backward call, or raised
     by torch (not by a ``raise`` of the user's) with words only autograd's messages use."""
+    if err.type.startswith("Dist") or _COMMS_WORDS.search(err.message):
+        return False
     if call is not None:
         return True
     if err.origin not in ("torch", "call"):
