@@ -42,6 +42,14 @@ BUGS: dict[str, Expect] = {
         ("through h", "line 24", "previous batch"),
         "`h = h.detach()`",
     ),
+    "rnn_retain_graph_grows": Expect(
+        "graph-grows",
+        "warning",
+        19,
+        (21,),
+        ("state carries the previous batch's graph", "(line 19)", "from 16 to 46", "6 calls"),
+        "`state = tuple(t.detach() for t in state)`",
+    ),
     "nonleaf_weight": Expect(
         "nonleaf-grad-access",
         "warning",
@@ -218,6 +226,8 @@ LEGIT = [
     "legit_amp_gan",
     "legit_eval_validation",
     "legit_frozen_bn",
+    "legit_tbptt_detach",
+    "legit_growing_detached",
 ]
 
 

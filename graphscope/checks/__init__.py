@@ -23,6 +23,7 @@ from graphscope.checks import (
     amp_overflow,
     backward_create_graph,
     catalogue,
+    checkpoint_no_grad,
     checkpoint_recompute_mismatch,
     custom_function_gradient,
     ddp_param_ready_twice,
@@ -32,6 +33,7 @@ from graphscope.checks import (
     grad_input_unused,
     gradient_shape,
     graph_freed,
+    graph_grows,
     graph_kept_alive,
     inference_tensor,
     leaf_inplace,
@@ -84,6 +86,8 @@ CHECKS: dict[str, ModuleType] = {
         eval_mode_training,
         checkpoint_recompute_mismatch,
         backward_create_graph,
+        graph_grows,
+        checkpoint_no_grad,
     )
 }
 
@@ -114,10 +118,11 @@ def run_checks(graphs: Sequence[AutogradGraph], events: Events) -> list[Finding]
     found.extend(catalogue.explain(CATALOGUE, events, {f.kind for f in found}, graphs))
     reached = _reached_names(graphs)
     found = [f for f in found if not _reached_elsewhere(f, graphs, reached)]
+    found = _told_by_checkpoint(found, graphs)
     for module in CHECKS.values():
         if hasattr(module, "merge"):
             found = module.merge(found, graphs)
-    return sorted_findings(_unique(_told_by_ddp(found)))
+    return sorted_findings(_unique(_told_by_ddp(_grows_not_kept(found))))
 
 
 def attach(graph: AutogradGraph, findings: Sequence[Finding]) -> AutogradGraph:
@@ -142,6 +147,36 @@ def _told_by_ddp(findings: list[Finding]) -> list[Finding]:
     kinds = (ddp_unused_param.KIND, ddp_param_ready_twice.KIND)
     told = {f.graph for f in findings if f.kind in kinds and f.graph is not None}
     return [f for f in findings if not (f.kind == no_grad_param.KIND and f.graph in told)]
+
+
+def _grows_not_kept(findings: list[Finding]) -> list[Finding]:
+    """Without the ``graph-kept-alive`` findings on a line a ``graph-grows`` finding carries: a
+    recurrent state updated on one line (``h = torch.tanh(w * h + x)``) that the next backward
+    calls go through is not a running total (one finding per cause)."""
+    grows = {(f.file, f.line) for f in findings if f.kind == graph_grows.KIND}
+    return [
+        f for f in findings if not (f.kind == graph_kept_alive.KIND and (f.file, f.line) in grows)
+    ]
+
+
+def _told_by_checkpoint(findings: list[Finding], graphs: Sequence[AutogradGraph]) -> list[Finding]:
+    """Without the ``no-grad-param`` findings whose tensors a ``checkpoint-no-grad`` finding
+    names (a parameter cut off by a reentrant checkpoint is that finding's, one per cause)."""
+    told: set[str] = set()
+    for f in findings:
+        if f.kind == checkpoint_no_grad.KIND:
+            told |= checkpoint_no_grad.names(f)
+    if not told:
+        return findings
+    nodes = {g.graph.get("id"): g for g in graphs}
+    out = []
+    for f in findings:
+        g = nodes.get(f.graph)
+        if f.kind == no_grad_param.KIND and g is not None and f.node in g:
+            if _names(g.nodes[f.node]) & told:
+                continue
+        out.append(f)
+    return out
 
 
 def _names(d: dict) -> set[str]:  # type: ignore[type-arg]

@@ -5,7 +5,9 @@ Reads ``events.carries`` and ``events.kept``:
 * a :class:`~graphscope.model.GraphCarry` with ``same_site``: a line that takes, after a backward
   call, a tensor it built itself before that call (``total_loss += loss``): each iteration's
   graph is linked to all the earlier ones, so none is ever freed. A carry that is the cause of
-  a ``graph-freed`` error at the next backward call is that finding's, not this one's.
+  a ``graph-freed`` error at the next backward call is that finding's, not this one's; one
+  that the next backward calls go through, their graphs growing, is a recurrent state
+  (``graph-grows``, which :func:`graphscope.checks.run_checks` keeps instead of this one).
 * a :class:`~graphscope.model.KeptAlive`: a list (or other container) still holding the losses
   of earlier iterations, each with its graph (``losses.append(loss)``).
 

@@ -12,7 +12,8 @@ Which parameters are candidates is ``watch``'s part: those of modules whose forw
 gradients on (not a module run only under ``no_grad`` or eval fast paths, not one whose
 parameters ``torch.func.functional_call`` replaced), none for a backward call made inside a
 ``torch.func`` transform; one that got its gradient from a backward run inside the call
-(reentrant checkpoint) counts as reached.
+(reentrant checkpoint) counts as reached. A parameter a reentrant checkpoint cut off (its
+inputs did not require grad) is ``checkpoint-no-grad``'s: ``run_checks`` drops it here.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ hand-built graphs. (How to draw, :class:`graphscope.options.Options`, lives besi
 from graphscope.model.events import (
     AliasExport,
     BackwardCall,
+    CheckpointNoGrad,
     ErrorSite,
     EvalTraining,
     Events,
@@ -100,6 +101,7 @@ __all__ = [
     "RunList",
     "AutogradGraph",
     "BackwardCall",
+    "CheckpointNoGrad",
     "ERROR",
     "ErrorSite",
     "FunctionSite",

@@ -67,6 +67,9 @@ class BackwardCall:
     graph: str | None  # id of the distinct graph it was captured into ("g1"), None if none
     error: str | None = None  # the error the engine raised, if it raised
     error_type: str | None = None
+    #: backward nodes the call's graph held (counted by the walk that tells repeats apart);
+    #: a recurrent state carried under ``retain_graph=True`` makes it grow call after call
+    nodes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,10 @@ class GraphCarry:
     after_call: int  # backward calls made before the op
     made_before: int  # the first backward call (that freed a graph) made after it was built
     same_site: bool  # it was made by an op on this same line (an accumulation)
+    #: the first of the next few backward calls whose graph went through the carried tensor's
+    #: old graph (a recurrent state kept under ``retain_graph=True``), None if none did
+    into_call: int | None = None
+    in_tuple: bool = False  # the variable holds it in a tuple or list (an LSTM's ``(h, c)``)
 
 
 @dataclass(frozen=True)
@@ -333,6 +340,25 @@ class EvalTraining:
 
 
 @dataclass(frozen=True)
+class CheckpointNoGrad:
+    """A reentrant ``torch.utils.checkpoint`` call (``use_reentrant=True``) run with gradients
+    on, none of whose tensor inputs required grad: its output has no graph, so the parameters
+    of the modules that ran inside it get no gradient from it. One per line (the first call),
+    joined by the checkpoints fed its output."""
+
+    file: str | None  # the user's checkpoint(...) call
+    line: int | None
+    text: str | None  # that source line, stripped (for the hint: ``use_reentrant=False``)
+    params: tuple[str, ...]  # the user's names of the parameters inside that require grad
+    after_call: int  # backward calls made before it
+    calls: int = 1  # checkpoint calls on this line like it (counted up to the first backward)
+    #: of ``params``, those whose ``.grad`` the next backward call did not change, and that
+    #: call's number (None until a backward call came)
+    missing: tuple[str, ...] | None = None
+    call: int | None = None
+
+
+@dataclass(frozen=True)
 class ScriptError:
     """The exception the user's code raised (type, message, innermost user line)."""
 
@@ -376,7 +402,9 @@ class Events:
     inplace: list[InplaceWrite] = field(default_factory=list)
     #: a training loop's repeated calls and steps are kept as runs (model/runs.py): the log of
     #: 10,000 identical steps is as small as the log of one
-    backward: RunList[BackwardCall] = field(default_factory=lambda: RunList(stepping=("index",)))
+    backward: RunList[BackwardCall] = field(
+        default_factory=lambda: RunList(stepping=("index", "nodes"))
+    )
     grads: list[GradUpdate] = field(default_factory=list)
     steps: RunList[OptimizerStep] = field(
         default_factory=lambda: RunList(stepping=("index", "after_call"))
@@ -395,4 +423,5 @@ class Events:
     )
     nonfinite_steps: list[NonFiniteStep] = field(default_factory=list)
     eval_training: list[EvalTraining] = field(default_factory=list)
+    checkpoints: list[CheckpointNoGrad] = field(default_factory=list)
     error: ScriptError | None = None

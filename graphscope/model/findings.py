@@ -55,6 +55,10 @@ FINDING_KINDS: Mapping[str, str] = {
     ".grad: a reference cycle that can leak memory (torch warns)",
     "torch-error-unexplained": "torch raised an autograd error that graphscope does not explain "
     "yet (its message is quoted: please report it)",
+    "graph-grows": "a repeated backward's graph grows from call to call through a tensor carried "
+    "across iterations (the retain_graph=True workaround)",
+    "checkpoint-no-grad": "a reentrant checkpoint whose inputs do not require grad left the "
+    "parameters inside without gradients",
 }
 
 

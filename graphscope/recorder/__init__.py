@@ -32,6 +32,9 @@ While installed, a :class:`Recorder` appends plain data to an :class:`~graphscop
 ``events.eval_training``
     :class:`~graphscope.model.EvalTraining` for a module switched to ``eval()`` after training
     and trained again without ``train()`` (:mod:`~graphscope.recorder.modes`).
+``events.checkpoints``
+    :class:`~graphscope.model.CheckpointNoGrad` for a reentrant checkpoint none of whose inputs
+    requires grad, naming the parameters inside (:mod:`~graphscope.recorder.checkpoints`).
 
 The parts: one :class:`~graphscope.recorder.mode.RecordingMode` (a TorchFunctionMode) sees every
 top-level torch call; global module hooks give each node its module
@@ -49,6 +52,7 @@ API::
     rec.modules_ran()  -> [(path, module), ...]   # modules whose forward ran (cleared by uninstall)
     rec.root_modules() -> [module, ...]           # the outermost ones among them
     rec.named_roots()  -> [(name, module), ...]   # the same, with the names their paths use
+    rec.backward_starting(roots, index)           # before each backward call (the session's)
     rec.backward_done(index, freed, seq, site)    # after each backward call (the session's)
 """
 
@@ -65,6 +69,7 @@ from graphscope.model import Events
 from graphscope.recorder.aliases import Aliases
 from graphscope.recorder.amp import ScalerSteps
 from graphscope.recorder.carry import Carries
+from graphscope.recorder.checkpoints import Checkpoints
 from graphscope.recorder.compiled import CompiledCalls
 from graphscope.recorder.fastpath import FastPaths
 from graphscope.recorder.gradmode import GradOffs
@@ -129,6 +134,7 @@ class Recorder:
         self.modes = ModeSwitches(events, count, lambda: len(events.steps))
         self.steps.watchers.append(self.modes.before_step)
         self.carries = Carries(events, self._name, count)
+        self.checkpoints = Checkpoints(events, self._name, count)
         self.reparam = Reparametrized()
         self.offs = GradOffs(events, count)
         self.aliases = Aliases(events, self.sites, self.offs, self._name, self._wrote)
@@ -166,6 +172,7 @@ class Recorder:
             self.offs.install()
             self.reparam.install()
             self.compiled.install()
+            self.checkpoints.install()
             self._enter()
         except BaseException:
             self.uninstall()
@@ -179,6 +186,7 @@ class Recorder:
                 remove_mode(mode)
         finally:
             self.compiled.uninstall()
+            self.checkpoints.uninstall()
             self.fast.uninstall()
             self.steps.uninstall()
             self.resets.uninstall()
@@ -273,12 +281,19 @@ class Recorder:
         self.ops.forget()
         self.spans.forget()
 
+    def backward_starting(self, roots: list[torch.Tensor], index: int) -> None:
+        """Backward call ``index`` is about to run from ``roots`` (whether it goes back through
+        a carried graph: :meth:`~graphscope.recorder.carry.Carries.link`)."""
+        self.carries.link(roots, index)
+        self.checkpoints.backward_starting()
+
     def backward_done(
         self, index: int, freed: bool, seq: int, site: tuple[str | None, int | None] | None = None
     ) -> None:
         """Backward call ``index`` ended with the sequence counter at ``seq`` (``freed``: it
         did not retain its graph; ``site``: the user's file and line that made it)."""
         self.carries.backward_done(index, freed, seq, site)
+        self.checkpoints.backward_done(index)
 
     # queries --------------------------------------------------------------------------------
 
@@ -321,7 +336,8 @@ class Recorder:
     def graphless(self) -> tuple[set[int], set[int], set[int]]:
         """``id()`` of the modules that ran, of those that made backward nodes, and of those
         whose parameters functional_call replaced (for the expected parameters)."""
-        return {id(m) for _, m in self.modules_ran()}, self.built_graph(), self.reparametrized()
+        built = self.built_graph() | self.checkpoints.cut_modules  # see checkpoints.py
+        return {id(m) for _, m in self.modules_ran()}, built, self.reparametrized()
 
     def reparametrized(self) -> set[int]:
         """``id()`` of the modules whose parameters functional_call replaced."""

@@ -10,12 +10,19 @@ came first after it was made (the one that freed it, for a recurrent state).
 
 The cost on the hot path is one ``grad_fn`` read per tensor argument of an op that made nodes,
 plus one ``_sequence_nr()`` for arguments that have a ``grad_fn``.
+
+Whether a later backward call goes back through the carried graph (a recurrent state kept under
+``retain_graph=True``: each call's graph then holds every earlier batch's) is seen by
+:meth:`Carries.link` at the next few backward calls after a new carry: a walk of that call's
+graph looking for the carried tensor's old node (by its sequence number; nothing is held). It
+runs only while a carry waits for its answer, a few times in a whole run (one carry per line).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -29,8 +36,10 @@ _Tensor = torch.Tensor
 _FREES_KEPT = 64  # backward calls remembered for ``made_before``
 _SPANS_KEPT = 8  # recent executions remembered per line (for ``same_site``)
 #: backward calls the mode sees: with ``create_graph=True`` they make nodes, and their tensor
-#: arguments (the outputs differentiated) were built before the call by that same line
+#: arguments (the outputs differentiated) were built before the call by that same line (a
+#: non-reentrant checkpoint's recomputation makes nodes inside them too)
 _BACKWARD_APIS = frozenset({"grad", "backward"})
+_LINK_CALLS = 3  # backward calls after a carry that are looked through for its old node
 
 Site = tuple[str | None, int | None]
 NameOf = Callable[[torch.Tensor, bool], "str | None"]
@@ -48,6 +57,8 @@ class Carries:
         self._sites: dict[tuple[str | None, int | None], list[tuple[int, int]]] = {}
         self._seen: set[tuple[str | None, int | None, int, bool]] = set()
         self._calls: list[tuple[int, Site]] = []  # (counter at its end, its line), recent calls
+        #: carries waiting for :meth:`link`: (event, old sequence numbers, calls left)
+        self._pending: list[tuple[GraphCarry, frozenset[int], int]] = []
 
     def backward_done(self, index: int, freed: bool, seq: int, site: Site | None = None) -> None:
         """Backward call ``index`` ended with the counter at ``seq``; ``freed``: it did not
@@ -85,7 +96,23 @@ class Carries:
         self._seen.clear()
         self._frees.clear()
         self._calls.clear()
+        self._pending.clear()
         self.floor = -1
+
+    def link(self, roots: list[torch.Tensor], index: int) -> None:
+        """Backward call ``index`` is about to run from ``roots``: record it as ``into_call``
+        of each waiting carry whose old node its graph holds."""
+        if not self._pending:
+            return
+        wanted = set().union(*(seqs for _, seqs, _ in self._pending))
+        found = _reached_seqs(roots, wanted)
+        left = []
+        for event, seqs, calls in self._pending:
+            if seqs & found:
+                _replace(self.events.carries, event, replace(event, into_call=index))
+            elif calls > 1:
+                left.append((event, seqs, calls - 1))
+        self._pending = left
 
     def _arg(
         self, op: OpCall, t: torch.Tensor, pos: int, site: tuple[str | None, int | None]
@@ -115,19 +142,55 @@ class Carries:
         self._seen.add(key)
         i = bisect_right(self._frees, (min(old), 1 << 62))
         made_before = self._frees[i][1] if i < len(self._frees) else 0
-        name, file, line = _outermost_holder(t) or (self.name(t, True), op.file, op.line)
-        self.events.carries.append(
-            GraphCarry(
-                api=op.api,
-                file=file,
-                line=line,
-                module=op.module,
-                name=name,
-                after_call=self.backward_count(),
-                made_before=made_before,
-                same_site=same,
-            )
+        held = _outermost_holder(t)
+        name, file, line, in_tuple = held or (self.name(t, True), op.file, op.line, False)
+        event = GraphCarry(
+            api=op.api,
+            file=file,
+            line=line,
+            module=op.module,
+            name=name,
+            after_call=self.backward_count(),
+            made_before=made_before,
+            same_site=same,
+            in_tuple=in_tuple,
         )
+        self.events.carries.append(event)
+        self._pending.append((event, frozenset(old), _LINK_CALLS))
+
+
+def _replace(events: list[GraphCarry], old: GraphCarry, new: GraphCarry) -> None:
+    for i in range(len(events) - 1, -1, -1):
+        if events[i] is old:
+            events[i] = new
+            return
+
+
+def _reached_seqs(roots: list[torch.Tensor], wanted: set[int]) -> set[int]:
+    """Those of ``wanted`` (sequence numbers) that are nodes of the graph behind ``roots``; the
+    walk stops once all are found and skips parameters' AccumulateGrad nodes."""
+    found: set[int] = set()
+    low = min(wanted)
+    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
+    seen: dict[
+        int, Any
+    ] = {}  # id -> the node's wrapper, held until the walk ends (ids stay unique)
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen:
+            continue
+        seen[id(fn)] = fn
+        s = _seq(fn)
+        if s in wanted:
+            found.add(s)
+            if len(found) == len(wanted):
+                break
+        if s < low:  # made before every node looked for: nothing older below it matters
+            continue
+        for child, _ in fn.next_functions:
+            if child is not None and not hasattr(child, "variable"):
+                stack.append(child)
+    return found
 
 
 def _seq(fn: Any) -> int:
@@ -137,30 +200,32 @@ def _seq(fn: Any) -> int:
         return 1 << 62
 
 
-def _outermost_holder(t: torch.Tensor) -> tuple[str, str, int] | None:
-    """``(variable, file, line)`` in the outermost user frame whose variable holds ``t`` (itself,
-    or in a tuple or list: an LSTM's ``hidden``): the training loop that carries it from batch
-    to batch, rather than the model's ``forward`` it is passed to."""
+def _outermost_holder(t: torch.Tensor) -> tuple[str, str, int, bool] | None:
+    """``(variable, file, line, in a tuple)`` in the outermost user frame whose variable holds
+    ``t`` (itself, or in a tuple or list: an LSTM's ``hidden``): the training loop that carries
+    it from batch to batch, rather than the model's ``forward`` it is passed to."""
     found = None
     f = user_frame(3)
     while f is not None:
         if not is_internal(f.f_code.co_filename):
-            name = _holder_in(f, t)
-            if name is not None:
-                found = (name, f.f_code.co_filename, f.f_lineno)
+            held = _holder_in(f, t)
+            if held is not None:
+                found = (held[0], f.f_code.co_filename, f.f_lineno, held[1])
         f = f.f_back
     return found
 
 
-def _holder_in(frame: Any, t: torch.Tensor) -> str | None:
+def _holder_in(frame: Any, t: torch.Tensor) -> tuple[str, bool] | None:
     spaces = frame_namespaces(frame)
     try:
         for space in spaces:
             for k, v in space.items():
                 if k.startswith("__"):
                     continue
-                if v is t or (isinstance(v, (tuple, list)) and any(x is t for x in v)):
-                    return str(k)
+                if v is t:
+                    return str(k), False
+                if isinstance(v, (tuple, list)) and any(x is t for x in v):
+                    return str(k), True
         return None
     finally:
         _drop_locals_snapshot(spaces)

@@ -43,6 +43,8 @@ holds its metadata::
   amp-overflow           the forward line of the op where the Inf/NaN starts (``scaler.step()``
                          is ``related``)
   eval-mode-training     the ``model.eval()`` call
+  graph-grows            the line that carries the state from one batch to the next
+  checkpoint-no-grad     the reentrant ``checkpoint(...)`` call whose inputs needed no grad
   ====================== ====================================================================
 
 - ``nodes``: the node labels the explanation talks about, separated by commas; the picture of

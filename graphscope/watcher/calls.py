@@ -44,6 +44,7 @@ class CallRecord:
     leaves: list[tuple[str, torch.Tensor]]  # (node id, leaf) of the graph's reached leaves
     before: dict[int, str] = field(default_factory=dict)  # id(leaf) -> state of .grad before
     hooks: list[Any] = field(default_factory=list)  # handles removed when the call returns
+    nodes: int | None = None  # backward nodes in the call's graph (from the fingerprint walk)
 
 
 def engine_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, bool, bool]:
@@ -63,9 +64,10 @@ def backward_call(
     flags: tuple[bool, bool, bool],
     gid: str | None,
     error: BaseException | None,
+    nodes: int | None = None,
 ) -> BackwardCall:
-    """The event of one call; ``flags`` is ``(retain_graph, create_graph, gradient_given)`` and
-    ``error`` what it raised, if anything."""
+    """The event of one call; ``flags`` is ``(retain_graph, create_graph, gradient_given)``,
+    ``error`` what it raised, if anything, ``nodes`` the size of its graph when walked."""
     text = None
     if error is not None:
         text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
@@ -84,6 +86,7 @@ def backward_call(
         graph=gid,
         error=text,
         error_type=None if error is None else type(error).__name__,
+        nodes=nodes,
     )
 
 
@@ -98,4 +101,5 @@ def record_event(rec: CallRecord, error: BaseException | None) -> BackwardCall:
         (rec.retain, rec.create, rec.gradient_given),
         rec.gid,
         error,
+        rec.nodes,
     )

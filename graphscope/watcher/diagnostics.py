@@ -3,8 +3,8 @@
 :class:`Diagnostics` is called by the session before the engine runs (:meth:`prepare`) and after
 it returned (:meth:`conclude`). It
 
-* tells the recorder where the call left the sequence counter (carried graphs,
-  :mod:`graphscope.recorder.carry`);
+* tells the recorder which call is about to run and where it left the sequence counter
+  (carried graphs, :mod:`graphscope.recorder.carry`);
 * watches the losses of earlier calls for being kept alive (:mod:`~graphscope.watcher.kept`);
 * after a new capture, records the named tensors made from unnamed leaves
   (:mod:`~graphscope.watcher.origins`), and counts as reached the parameters that got their
@@ -50,6 +50,8 @@ class Diagnostics:
     def prepare(self, rec: CallRecord, frame: Any) -> None:
         """Before the engine runs call ``rec``."""
         self.roots.at_call(rec.index, rec.roots, frame)
+        if self.session.recorder is not None:
+            self.session.recorder.backward_starting(rec.roots, rec.index)
         self._unreached = {}
         if rec.cap is not None:
             g = rec.cap.graph

@@ -206,7 +206,7 @@ class Session:
         file, line = (public.file, public.line) if public is not None else where(frame)
         roots = [t for t in (t_outputs or ()) if isinstance(t, torch.Tensor)]
         index = len(self.events.backward) + 1
-        cap, gid, leaves = self._capture(roots, frame, index)
+        cap, gid, leaves, nodes = self._capture(roots, frame, index)
         rec = CallRecord(
             index=index,
             api=api,
@@ -221,6 +221,7 @@ class Session:
             cap=cap,
             gid=gid,
             leaves=leaves,
+            nodes=nodes,
         )
         if accumulate:
             rec.before = self.leaves.before(leaves, gid)
@@ -231,11 +232,12 @@ class Session:
 
     def _capture(
         self, roots: list[torch.Tensor], frame: Any, index: int
-    ) -> tuple[Capture | None, str | None, list[tuple[str, torch.Tensor]]]:
-        """(capture kept for refresh or None, graph id, [(leaf node id, leaf)])."""
+    ) -> tuple[Capture | None, str | None, list[tuple[str, torch.Tensor]], int | None]:
+        """(capture kept for refresh or None, graph id, [(leaf node id, leaf)], backward nodes
+        in the graph)."""
         if not roots or all(r.grad_fn is None for r in roots):
-            return None, None, []
-        fp, leaf_list = fingerprint(roots)
+            return None, None, [], None
+        fp, leaf_list, nodes = fingerprint(roots)
         self._protect(roots, fp)
         # a write recorded after nodes were made since the last backward (during or after this
         # forward) may have made a saved tensor stale: then trace. The optimizer's writes come
@@ -244,9 +246,9 @@ class Session:
         if last_write <= self.seq_after_backward:
             hit = self.store.repeat(fp, leaf_list, index)
             if hit is not None:
-                return None, *hit
+                return None, *hit, nodes
         if self.store.full:
-            return None, None, []
+            return None, None, [], nodes
         names, candidates = self.names.for_capture(frame)
         cap = capture(
             roots,
@@ -260,10 +262,10 @@ class Session:
         gid, leaves, new = self.store.add(cap, fp, index)
         if not new:
             cap.release()
-            return None, gid, leaves
+            return None, gid, leaves, nodes
         if self.recorder is not None:
             self.store.set_modules(gid, self.recorder.module_facts())
-        return cap, gid, leaves
+        return cap, gid, leaves, nodes
 
     def _protect(self, roots: list[torch.Tensor], fp: tuple[Any, ...]) -> None:
         """The fingerprint walk gave the graph's nodes Python wrappers: make it safe to free

@@ -181,10 +181,12 @@ def leaf_nodes(cap: Capture) -> list[tuple[str, torch.Tensor]]:
     return out
 
 
-def fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[torch.Tensor]]:
-    """A structural key of the graph and its leaves, in one pass: for each node in depth-first
-    order its type and the discovery numbers of its inputs; leaves by identity (parameters
-    persist across iterations), matched to a capture's nodes by identity.
+def fingerprint(
+    roots: Sequence[torch.Tensor],
+) -> tuple[tuple[Any, ...], list[torch.Tensor], int]:
+    """A structural key of the graph, its leaves and its number of backward nodes, in one pass:
+    for each node in depth-first order its type and the discovery numbers of its inputs; leaves
+    by identity (parameters persist across iterations), matched to a capture's nodes by identity.
     """
     ids: dict[Any, int] = {}
     parts: list[Any] = []
@@ -218,7 +220,7 @@ def fingerprint(roots: Sequence[torch.Tensor]) -> tuple[tuple[Any, ...], list[to
             parts.append(k)
         if push:
             stack.extend(reversed(push))
-    return tuple(parts), leaves
+    return tuple(parts), leaves, len(ids)
 
 
 def distinct_key(g: AutogradGraph) -> tuple[Any, ...]:
