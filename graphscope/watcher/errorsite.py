@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from graphscope._tensors import is_internal
+from graphscope._tensors import BORROWED, CALL_SITE, is_internal
 from graphscope.model import ErrorSite, FunctionSite, Named
 
 __all__ = ["error_site"]
@@ -57,7 +57,9 @@ def error_site(ex: BaseException) -> ErrorSite | None:
 def _user_frames(tb: TracebackType | None) -> list[tuple[FrameType, int]]:
     out = []
     while tb is not None:
-        if not is_internal(tb.tb_frame.f_code.co_filename):
+        code = tb.tb_frame.f_code
+        # the recorder's call-site trampolines carry the user's file name but not its locals
+        if not is_internal(code.co_filename) and code not in BORROWED and code.co_name != CALL_SITE:
             out.append((tb.tb_frame, tb.tb_lineno))
         tb = tb.tb_next
     return out
