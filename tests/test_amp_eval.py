@@ -191,10 +191,13 @@ def test_a_disabled_scaler_records_nothing():
     model = nn.Linear(3, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
+    original = torch.amp.GradScaler.__dict__["step"]
     with graphscope.watch() as scope:
+        assert torch.amp.GradScaler.__dict__["step"] is not original
         scaler.scale(model(torch.ones(2, 3)).sum()).backward()
         scaler.step(opt)
     assert list(scope.events.scaler_steps) == [] and len(scope.events.steps) == 1
+    assert torch.amp.GradScaler.__dict__["step"] is original
 
 
 def _train(model: nn.Module, opt: torch.optim.Optimizer, n: int = 2) -> None:
@@ -208,7 +211,9 @@ def test_eval_then_training_without_train_is_recorded_once_with_its_steps():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.1), nn.Linear(4, 1))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    original = nn.Module.__dict__["train"]
     with graphscope.watch() as scope:
+        assert nn.Module.__dict__["train"] is not original  # wrapped while watching
         _train(model, opt)
         model.eval()
         eval_line = _line() - 1
@@ -224,7 +229,7 @@ def test_eval_then_training_without_train_is_recorded_once_with_its_steps():
         "SGD",
     )
     assert (e.after_call, e.step_call) == (2, 3)
-    assert nn.Module.train.__module__ == "torch.nn.modules.module"  # unwrapped after the run
+    assert nn.Module.__dict__["train"] is original  # unwrapped after the run
 
 
 def test_no_eval_evidence_for_validation_with_train_frozen_bn_or_plain_layers():
@@ -253,3 +258,35 @@ def _line() -> int:
     import sys
 
     return sys._getframe(1).f_lineno
+
+
+def _gan(d_steps_on_g_loss: bool) -> list[str]:
+    """A GAN-shaped loop in float32 whose generator loss leaves Inf in D's .grad (D's weight is
+    tiny, the fakes huge): kinds of the findings. ``d_steps_on_g_loss``: D also steps on it."""
+    torch.manual_seed(0)
+    g, d = nn.Linear(2, 2), nn.Linear(2, 1)
+    with torch.no_grad():
+        d.weight.fill_(1e-10)
+        g.bias.fill_(1e20)
+    opt_d = torch.optim.SGD(d.parameters(), lr=0.0)
+    opt_g = torch.optim.SGD(g.parameters(), lr=0.0)
+    z = torch.ones(4, 2)
+    with graphscope.watch() as scope:
+        for i in range(2):
+            opt_d.zero_grad()
+            (d(g(z).detach()).sum() * 1e-30).backward()
+            opt_d.step()
+            opt_g.zero_grad()
+            (d(g(z)).sum() * 1e19).backward()
+            if i == 0:  # Inf in D's gradient only (D's own step then turns D's weights NaN)
+                assert not torch.isfinite(d.weight.grad).any()
+                assert torch.isfinite(g.weight.grad).all()
+            opt_g.step()
+            if d_steps_on_g_loss:
+                opt_d.step()
+    return [f.kind for f in scope.findings]
+
+
+def test_inf_that_zero_grad_clears_before_any_step_is_not_a_finding_but_a_step_on_it_is():
+    assert "nonfinite-grad" not in _gan(False)
+    assert "nonfinite-grad" in _gan(True)
