@@ -210,6 +210,13 @@ _run_options = _options_of(
             help="The least severe finding that makes the exit status 1 (never: findings never do).",
         ),
         click.option(
+            "--pdb",
+            "debug",
+            is_flag=True,
+            help="When the script raises, print the findings, then open pdb in the script's own "
+            "frame at the line that raised, with its variables live (as pytest --pdb).",
+        ),
+        click.option(
             "-q", "--quiet", is_flag=True, help="Print only findings and how the script ended."
         ),
         click.option(
@@ -313,6 +320,7 @@ def render(**params: Any) -> None:
         max_graphs=p["max_graphs"],
         progress=run.progress,
         show=_show,
+        debug=bool(p["debug"]),
     )
     rank = detect()
     if rank is not None:
@@ -344,7 +352,13 @@ def check(**params: Any) -> None:
     from graphscope.runner import check_script
 
     run = _Run(click.get_current_context(), params)
-    kwargs = dict(module=run.module, policy=run.policy(), progress=run.progress, show=_show)
+    kwargs = dict(
+        module=run.module,
+        policy=run.policy(),
+        progress=run.progress,
+        show=_show,
+        debug=bool(params["debug"]),
+    )
     fmt = "json" if params["as_json"] else params["output_format"]
     if fmt != "text":
         with _stdout_to_stderr():

@@ -50,10 +50,12 @@ def check_script(
     max_graphs: int = 20,
     progress: Progress | None = None,
     show: Show | None = None,
+    debug: bool = False,
 ) -> Report:
     """Run ``script`` with ``args`` as ``python script args`` (``module``: ``python -m script
-    args``) would, under ``watch``."""
-    run = _run(script, args, module, max_graphs, progress, show)
+    args``) would, under ``watch``; ``debug``: pdb on the script's uncaught exception (see
+    :func:`graphscope.script.run_script`)."""
+    run = _run(script, args, module, max_graphs, progress, show, debug)
     return Report(run.scope, run.ending, policy or Policy())
 
 
@@ -68,6 +70,7 @@ def render_script(
     max_graphs: int = 20,
     progress: Progress | None = None,
     show: Show | None = None,
+    debug: bool = False,
 ) -> Report:
     """:func:`check_script`, then draw each distinct graph into ``out`` (``<stem>.<gid>.<ext>``,
     plus drill-downs) and write ``out/report.json``."""
@@ -80,7 +83,7 @@ def render_script(
         from graphscope.pdf import require_typst
 
         require_typst()  # before the script runs, not after
-    run = _run(script, args, module, max_graphs, progress, show)
+    run = _run(script, args, module, max_graphs, progress, show, debug)
     report = Report(
         run.scope, run.ending, policy or Policy(), engine=engine.name if engine else None
     )
@@ -97,6 +100,7 @@ def _run(
     max_graphs: int,
     progress: Progress | None,
     show: Show | None,
+    debug: bool = False,
 ) -> Run:
     from graphscope.script import run_module, run_script
 
@@ -111,11 +115,16 @@ def _run(
 
     if module:
         run = run_module(
-            str(script), list(args), progress=tick, progress_every=10, max_graphs=max_graphs
+            str(script),
+            list(args),
+            progress=tick,
+            progress_every=10,
+            debug=debug,
+            max_graphs=max_graphs,
         )
     else:
         run = run_script(
-            script, list(args), progress=tick, progress_every=10, max_graphs=max_graphs
+            script, list(args), progress=tick, progress_every=10, debug=debug, max_graphs=max_graphs
         )
     if show is not None and run.ending.stderr:
         show(run.ending.stderr)

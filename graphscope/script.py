@@ -98,10 +98,15 @@ def run_script(
     *,
     progress: Callable[[Scope, float], None] | None = None,
     progress_every: float = 5.0,
+    debug: bool = False,
     **watch_options: object,
 ) -> Run:
     """Run ``path`` with ``args`` under ``watch(**watch_options)`` as ``python path args``
     would; never raises for the script's own errors, ``sys.exit`` or Ctrl-C (see :class:`Run`).
+
+    ``debug``: when the script raises, its error and warning findings are printed and pdb
+    opens post-mortem in the script's innermost frame of the traceback (commands from stdin),
+    after ``watch`` has ended (what is typed at the prompt is not recorded).
 
     ``progress(scope, seconds)`` is called from a background thread every
     ``progress_every`` seconds while the script runs (for a long run's progress line).
@@ -114,7 +119,9 @@ def run_script(
         runpy.run_path(code_path, run_name="__main__")
 
     path0 = str(p.resolve().parent)
-    return _run(body, script, [script, *args], path0, progress, progress_every, watch_options)
+    return _run(
+        body, script, [script, *args], path0, progress, progress_every, watch_options, debug
+    )
 
 
 def run_module(
@@ -123,6 +130,7 @@ def run_module(
     *,
     progress: Callable[[Scope, float], None] | None = None,
     progress_every: float = 5.0,
+    debug: bool = False,
     **watch_options: object,
 ) -> Run:
     """Run module ``name`` with ``args`` under ``watch`` as ``python -m name args`` would
@@ -133,7 +141,9 @@ def run_module(
     def body() -> None:
         runpy.run_module(name, run_name="__main__", alter_sys=True)
 
-    return _run(body, name, [name, *args], os.getcwd(), progress, progress_every, watch_options)
+    return _run(
+        body, name, [name, *args], os.getcwd(), progress, progress_every, watch_options, debug
+    )
 
 
 def _run(
@@ -144,8 +154,10 @@ def _run(
     progress: Callable[[Scope, float], None] | None,
     progress_every: float,
     watch_options: dict[str, object],
+    debug: bool = False,
 ) -> Run:
     """Run ``body`` under ``watch`` with ``sys.argv``/``sys.path[0]`` set; how it ended."""
+    raised: BaseException | None = None
     saved_argv, saved_path = sys.argv[:], sys.path[:]
     sys.argv = argv
     sys.path.insert(0, path0)
@@ -161,6 +173,8 @@ def _run(
                 ending = _ending(ex, script)
                 if ending.how == "raised":
                     scope.events.error = _script_error(ex, ending)
+                    if debug:
+                        raised = ex
                 del ex
             finally:
                 stop.set()
@@ -168,7 +182,39 @@ def _run(
                     ticker.join(timeout=1)
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
+    if raised is not None:
+        try:
+            _post_mortem(raised, scope)
+        finally:
+            raised = None  # the frames it holds go with it
     return Run(scope, ending, time.perf_counter() - start)
+
+
+def _post_mortem(ex: BaseException, scope: Scope) -> None:
+    """Print the error and warning findings, then pdb in the innermost frame of the user's code
+    in ``ex``'s traceback (torch's frames below it are cut off: the prompt opens at the user's
+    line). Commands come from stdin; ``c`` or ``q`` end it and the run's report follows."""
+    import pdb
+
+    for f in scope.findings:
+        if f.severity in ("error", "warning"):
+            print(f"graphscope: {f.severity}: {f.kind} at {f.file}:{f.line}: {f.message}")
+            print(f"  fix: {f.hint}")
+    tb = ex.__traceback__
+    user = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not is_internal(code.co_filename) and code.co_name != CALL_SITE:
+            user = tb
+        tb = tb.tb_next
+    if user is None:
+        return
+    print(f"graphscope: {type(ex).__name__}: {str(ex).splitlines()[0] if str(ex) else ''}")
+    print("graphscope: entering pdb at the line that raised (c or q to leave)")
+    user.tb_next = None
+    debugger = pdb.Pdb()
+    debugger.reset()
+    debugger.interaction(None, user)
 
 
 def _ticker(
