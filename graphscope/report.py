@@ -22,12 +22,15 @@ the same, with ``"file": null`` for the graphs not drawn.
 from __future__ import annotations
 
 import json
+import linecache
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from graphscope._version import __version__
+from graphscope.memory import RunMemory, run_memory
+from graphscope.memory.text import memory_dict, memory_lines
 from graphscope.model import (
     ERROR,
     FINDING_KINDS,
@@ -204,7 +207,23 @@ def scope_text(scope: Scope, findings: Sequence[Finding] | None = None) -> str:
             f"  {g.graph.get('id')}: {len(g)} nodes, {g.number_of_edges()} edges, "
             f"calls {ranges(g.graph.get('calls', []))}"
         )
+    lines += memory_text(run_memory(scope.captures))
     return "\n".join(lines + outcome_lines(found, scope.notes, scope.events.error))
+
+
+def memory_text(run: RunMemory | None) -> list[str]:
+    """The memory table of a report (nothing when no graph saved anything)."""
+    if run is None or run.peak is None or run.peak.saved_bytes == 0:
+        return []
+    return memory_lines(run, source_line)
+
+
+def source_line(file: str, line: int) -> str | None:
+    """The code of ``file``'s line ``line``, stripped (None when unreadable)."""
+    try:
+        return linecache.getline(file, line).strip() or None
+    except Exception:
+        return None
 
 
 def scope_dict(
@@ -214,11 +233,15 @@ def scope_dict(
     *,
     ending: ScriptExit | None = None,
     status: int | None = None,
+    memory: RunMemory | None = None,
 ) -> dict[str, Any]:
     """The JSON report of DESIGN.md (``files``: graph id -> file written; ``ending`` and
-    ``status``: how a script run ended and graphscope's exit status, None under ``watch``).
+    ``status``: how a script run ended and graphscope's exit status, None under ``watch``;
+    ``memory``: the run's memory figures when already computed).
     ``graphscope/report.schema.json`` is its JSON Schema."""
     found = scope.findings if findings is None else findings
+    run = memory if memory is not None else run_memory(scope.captures)
+    extra = {"memory": memory_dict(run)} if run is not None else {}
     return jsonable(  # type: ignore[no-any-return]
         {
             "schema": SCHEMA_VERSION,
@@ -239,6 +262,7 @@ def scope_dict(
             "error": error_dict(scope.events.error, ending),
             "exit_code": None if ending is None else ending.status,
             "status": status,
+            **extra,
         }
     )
 
@@ -303,12 +327,14 @@ class Report:
     #: findings dropped by a ``# graphscope: ignore`` comment (that the policy would keep)
     suppressed: list[Suppressed] = field(init=False)
     bad_comments: list[BadKind] = field(init=False)  # ignore[...] naming no finding kind
+    memory: RunMemory | None = field(init=False)  # what the graphs held for backward
 
     def __post_init__(self) -> None:
         checked = self.scope.checked()
         self.findings = self.policy.kept(checked.kept)
         self.suppressed = [s for s in checked.suppressed if self.policy.keeps(s.finding.kind)]
         self.bad_comments = checked.bad
+        self.memory = run_memory(self.scope.captures)
 
     @property
     def script_status(self) -> int:
@@ -346,6 +372,7 @@ class Report:
             )
         lines.extend(f"  wrote {p}" for p in self.written)
         lines.extend(f"  note: {n}" for n in self.drawing)
+        lines.extend(memory_text(self.memory))
         lines.extend(self.outcome())
         return "\n".join(lines)
 
@@ -383,12 +410,18 @@ class Report:
         if verbose:
             lines.extend(call_lines(scope))
             lines.extend(self.suppressed_lines())
+        lines.extend(memory_text(self.memory))
         return "\n".join(lines + self.outcome())
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report (:func:`scope_dict`) of this run."""
         return scope_dict(
-            self.scope, self.files, self.findings, ending=self.ending, status=self.status
+            self.scope,
+            self.files,
+            self.findings,
+            ending=self.ending,
+            status=self.status,
+            memory=self.memory,
         )
 
     def to_json(self) -> str:

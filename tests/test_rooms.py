@@ -26,8 +26,9 @@ ALLOWED: dict[str, set[str]] = {
     # pure rooms
     "checks": {"model"},
     "style": {"model", "options"},
-    "report": {"model", "_version", "suppress"},
-    "explorer": {"model", "options", "errors", "_version", "dot", "overview"},
+    "report": {"model", "_version", "suppress", "memory"},
+    "memory": {"model"},  # what the graphs hold for backward, checkpointing advice
+    "explorer": {"model", "options", "errors", "_version", "dot", "overview", "memory"},
     "overview": {"model", "errors", "_gc", "options"},  # options: the default budget
     "_gc": set(),
     "suppress": {"model"},  # # graphscope: ignore[KIND] comments
@@ -53,6 +54,7 @@ ALLOWED: dict[str, set[str]] = {
         "report",
         "errors",
         "suppress",
+        "memory",
     },
     "script": {"_tensors", "errors", "model", "watcher"},
     "scenarios": {"errors", "model", "tracer"},

@@ -55,6 +55,9 @@ from graphscope.model.findings import (
 )
 from graphscope.model.graph import (
     GROUP,
+    HOLDS_ACTIVATION,
+    HOLDS_INPUT,
+    HOLDS_PARAM,
     NODE_KINDS,
     OP,
     ROLE_LEAF,
@@ -80,6 +83,7 @@ from graphscope.model.graph import (
     Role,
     SavedEntry,
     SavedStatus,
+    StorageHolds,
     TensorData,
     iter_findings_for,
 )
@@ -123,6 +127,9 @@ __all__ = [
     "InplaceWrite",
     "KeptAlive",
     "Location",
+    "HOLDS_ACTIVATION",
+    "HOLDS_INPUT",
+    "HOLDS_PARAM",
     "MadeFromLeaf",
     "NODE_KINDS",
     "NodeKind",
@@ -154,6 +161,7 @@ __all__ = [
     "ScriptError",
     "ScriptExit",
     "StepAfterReset",
+    "StorageHolds",
     "Severity",
     "TENSOR",
     "TensorData",

@@ -50,6 +50,14 @@ ROLE_NAMED: Role = "named"  # a non-leaf the user holds in a variable
 ROLES = (ROLE_PARAM, ROLE_LEAF, ROLE_ROOT, ROLE_RETAINED, ROLE_NAMED)
 
 SavedStatus = Literal["ok", "stale", "freed", "hooked", "unknown"]
+
+#: what a storage saved for backward holds: an ``activation`` (made by an op of the graph: what
+#: checkpointing can free), a ``param`` (a leaf that requires grad, or a view of one: held by
+#: the user anyway), an ``input`` (no autograd history: data, buffers, masks, detached values)
+StorageHolds = Literal["param", "input", "activation"]
+HOLDS_PARAM: StorageHolds = "param"
+HOLDS_INPUT: StorageHolds = "input"
+HOLDS_ACTIVATION: StorageHolds = "activation"
 SAVED_OK: SavedStatus = "ok"  # readable, at the version it was saved at
 SAVED_STALE: SavedStatus = "stale"  # modified in place after it was saved
 SAVED_FREED: SavedStatus = "freed"  # released by an earlier backward
@@ -94,6 +102,12 @@ class SavedEntry(TypedDict, total=False):
     silent: bool
     exports: Sequence[int]  # indexes into ``events.exports`` of the aliases it changed through
     error: str  # for ``unknown``: torch's message
+    #: index into ``graph.graph["storages"]`` of the storage it lives in (views and every
+    #: tensor sharing memory share it); absent or None when unreadable (freed, hooked)
+    storage: int | None
+    #: a slot saved inside ``torch.utils.checkpoint``: the storages the checkpoint keeps to
+    #: recompute it (its inputs), by index into ``graph.graph["storages"]``
+    storages: Sequence[int]
 
 
 class _NodeCommon(TypedDict, total=False):
@@ -184,6 +198,9 @@ class GraphData(TypedDict, total=False):
     findings: tuple[Finding, ...]  # the findings attached to it (see :meth:`with_findings`)
     modules: dict[str, ModuleInfo]  # module path -> facts about the module, when known
     modules_inferred: bool  # op modules inferred from the parameters they read (no recorder)
+    #: each storage the saved tensors live in, once, indexed by the entries' ``storage``:
+    #: ``(bytes, holds, op node that made the first tensor seen in it or None, its output_nr)``
+    storages: Sequence[tuple[int, StorageHolds, str | None, int | None]]
 
 
 class ModuleInfo(TypedDict, total=False):

@@ -9,7 +9,8 @@ re-run the forward of a checkpoint). Entries are :class:`~graphscope.model.Saved
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -23,6 +24,9 @@ from graphscope._tensors import (
     version_of,
 )
 from graphscope.model import (
+    HOLDS_ACTIVATION,
+    HOLDS_INPUT,
+    HOLDS_PARAM,
     SAVED_FREED,
     SAVED_HOOKED,
     SAVED_OK,
@@ -67,9 +71,11 @@ def inspect_slot(
     names: Names | None,
     tensor_ids: Mapping[int, str],
     histories: list[tuple[dict[str, Any], Any]] | None = None,
+    storage_of: Callable[[torch.Tensor, str], int | None] | None = None,
 ) -> list[dict[str, Any]]:
     """The entries of one saved slot (several for a list of tensors). A stale entry's
-    tensor's current ``grad_fn`` goes into ``histories`` (to find where its value came from)."""
+    tensor's current ``grad_fn`` goes into ``histories`` (to find where its value came from);
+    ``storage_of`` gives each entry's ``storage`` index."""
     short = label.removeprefix("_saved_")
     raw_name = "_raw_saved_tensors" if attr is None else "_raw" + attr
     try:
@@ -79,14 +85,23 @@ def inspect_slot(
     raws = list(raw) if isinstance(raw, (list, tuple)) else [raw]
     if raws and all(r is not None and getattr(r, "unpack_hook", None) is not None for r in raws):
         # saved under saved_tensors_hooks (checkpoint, offloading): unpacking could re-run code
-        return [entry(short, SAVED_HOOKED)]
+        e = entry(short, SAVED_HOOKED)
+        if storage_of is not None:
+            kept = [storage_of(t, "") for t in checkpoint_inputs(raws[0].unpack_hook)]
+            if kept:
+                e["storages"] = [k for k in kept if k is not None]
+        return [e]
     try:
         value = fn.saved_tensors if attr is None else getattr(fn, attr)
     except RuntimeError as err:
         msg = str(err)
         m = _STALE_RE.search(msg)
         if m:
-            return [_stale_entry(short, m, raws, inplace, names, tensor_ids, histories)]
+            e = _stale_entry(short, m, raws, inplace, names, tensor_ids, histories)
+            if storage_of is not None:
+                t = _raw_tensor(raws)
+                e["storage"] = storage_of(t, short) if t is not None else None
+            return [e]
         if _FREED_MARK in msg:
             return [entry(short, SAVED_FREED)]
         return [entry(short, SAVED_UNKNOWN, error=msg.splitlines()[0][:200])]
@@ -101,9 +116,54 @@ def inspect_slot(
         e["shape"] = shape_of(v)
         e["dtype"] = dtype_name(v.dtype)
         e["version_now"] = version_of(v)
+        if storage_of is not None:
+            e["storage"] = storage_of(v, short)
         _link_tensor(e, v, names, tensor_ids)
         out.append(e)
     return out
+
+
+def held_elsewhere(tensors: list[torch.Tensor]) -> list[bool]:
+    """For each tensor: does anything but the graph reference its Python object (a variable
+    of the user's, a module's buffer)? Its references are compared with those of a tensor
+    only a backward node holds, counted through this same function (:data:`_ALONE`)."""
+    out = []
+    for t in tensors:
+        out.append(sys.getrefcount(t) > _ALONE)
+    return out
+
+
+def _alone() -> int:
+    """The references :func:`held_elsewhere` counts to a tensor only a backward node holds."""
+    y = torch.ones(2, requires_grad=True) * torch.ones(2)  # MulBackward0 saves ``other``
+    fn: Any = y.grad_fn
+    ts = [fn._saved_other]
+    n = 0
+    for t in ts:
+        n = sys.getrefcount(t)
+    return n
+
+
+_ALONE = _alone()
+
+
+def checkpoint_inputs(unpack_hook: Any) -> list[torch.Tensor]:
+    """The tensors a non-reentrant ``torch.utils.checkpoint`` keeps to run its region again
+    (its inputs), read from the unpack hook of a tensor saved inside the region without
+    unpacking anything (``frame.saved_args``: autograd-notes §3.3); [] for other hooks."""
+    if not getattr(unpack_hook, "__module__", "").startswith("torch.utils.checkpoint"):
+        return []
+    try:
+        cells = dict(zip(unpack_hook.__code__.co_freevars, unpack_hook.__closure__, strict=True))
+        args = cells["frame"].cell_contents.saved_args
+        out = []
+        for a in args:
+            t = a.data if _SavedTensor is not None and isinstance(a, _SavedTensor) else a
+            if isinstance(t, torch.Tensor):
+                out.append(t)
+        return out
+    except Exception:  # another torch's checkpoint: nothing counted
+        return []
 
 
 def _stale_entry(
@@ -205,11 +265,24 @@ class SavedReader:
         #: stale entries: (the op that saved it, entry, the tensor's grad_fn now)
         self._stale: list[tuple[str, dict[str, Any], Any]] = []
         self._histories: list[tuple[dict[str, Any], Any]] = []  # filled by inspect_slot
+        #: the storages saved tensors live in: data pointer -> index into ``storages``
+        self._storage_at: dict[int, int] = {}
+        #: ``[bytes, holds, grad_fn of the first tensor seen in it, its output_nr]``, by index
+        self.storages: list[list[Any]] = []
+        #: storages of tensors without autograd history: inputs, or made without grad
+        self._no_history: list[tuple[int, torch.Tensor]] = []
 
     def read_custom(self, fn: Any, nid: str) -> list[dict[str, Any]]:
         """The ``saved_tensors`` of a custom ``autograd.Function``'s node ``nid``."""
         entries = inspect_slot(
-            fn, "saved_tensors", None, self.inplace, self.names, self.tensor_ids, self._histories
+            fn,
+            "saved_tensors",
+            None,
+            self.inplace,
+            self.names,
+            self.tensor_ids,
+            self._histories,
+            self.storage_of,
         )
         self._note(entries, nid)
         return entries
@@ -229,6 +302,7 @@ class SavedReader:
         tensor_ids = self.tensor_ids
         dtypes = _DTYPE_NAMES
         saved_type = _SavedTensor
+        storage_at = self._storage_at
         unhooked = False  # the node is known to have been saved without hooks
         for short, raw_attr, attr in info.raw_slots:
             try:
@@ -237,6 +311,10 @@ class SavedReader:
                     if type(raw) is not saved_type or raw.unpack_hook is not None:
                         raise LookupError  # a list, or hooked: the slow path says which
                 v = getattr(fn, attr)  # raises if stale or freed
+                ptr = v.untyped_storage().data_ptr()  # the storage, as the allocator sees it
+                k = storage_at.get(ptr)
+                if k is None:
+                    k = self._new_storage(v, ptr, short)
                 key = id(v)
                 dtype = v.dtype
                 shape = tuple(v.shape)
@@ -252,10 +330,18 @@ class SavedReader:
                     "tensor": tid,
                     "tensor_name": name,
                     "writes": _NONE,
+                    "storage": k,
                 }
             except Exception:  # not a plain tensor (None, list, stale, freed, odd layout, ...)
                 slow = inspect_slot(
-                    fn, attr, attr, self.inplace, self.names, tensor_ids, self._histories
+                    fn,
+                    attr,
+                    attr,
+                    self.inplace,
+                    self.names,
+                    tensor_ids,
+                    self._histories,
+                    self.storage_of,
                 )
                 self._note(slow, nid)
                 out.extend(slow)
@@ -269,6 +355,63 @@ class SavedReader:
                 if name is None and base is not None:
                     e["tensor_name"] = name_of.get(id(base))
             out.append(e)
+        return out
+
+    def storage_of(self, v: torch.Tensor, slot: str = "") -> int | None:
+        """The index of the storage ``v`` (saved in ``slot``) lives in (None when it has none:
+        sparse, meta...)."""
+        try:
+            ptr = v.untyped_storage().data_ptr()
+            k = self._storage_at.get(ptr)
+            return self._new_storage(v, ptr, slot) if k is None else k
+        except Exception:
+            return None
+
+    def _new_storage(self, v: torch.Tensor, ptr: int, slot: str) -> int:
+        """Index a storage first seen through saved tensor ``v``: its bytes (the whole storage,
+        however little of it ``v`` views), what it holds, and which op made ``v``.
+
+        A tensor without autograd history is an input (data, a buffer, a constant) when the
+        user's program still holds it (a variable, a module's buffer: more references than
+        the graph's); one that only the graph holds was made during the forward without
+        grad (a dropout mask, a max-pool's indices, a layer norm's mean): an activation."""
+        base = v._base
+        t = v if base is None else base
+        if t.grad_fn is not None or slot.startswith("result"):
+            holds = HOLDS_ACTIVATION
+        elif t.requires_grad:
+            holds = HOLDS_PARAM
+        else:
+            holds = HOLDS_INPUT  # until :meth:`storage_table` sees who else holds it
+        fn = v.grad_fn
+        k = self._storage_at[ptr] = len(self.storages)
+        if holds is HOLDS_INPUT:
+            self._no_history.append((k, t))
+        self.storages.append(
+            [v.untyped_storage().nbytes(), holds, fn, int(v.output_nr) if fn is not None else None]
+        )
+        return k
+
+    def storage_table(
+        self, ids: Mapping[Any, str]
+    ) -> list[tuple[int, str, str | None, int | None]]:
+        """The storages as the graph keeps them: each producer as its node id (None when the
+        walk did not reach it); forgets the backward nodes. A tensor without autograd
+        history that only the graph holds was made during the forward: an activation."""
+        if self._no_history:
+            ks = [k for k, _ in self._no_history]
+            tensors = [t for _, t in self._no_history]
+            self._no_history.clear()
+            for k, held in zip(ks, held_elsewhere(tensors), strict=True):
+                if not held:
+                    self.storages[k][1] = HOLDS_ACTIVATION
+            del tensors
+        out = [
+            (int(n), str(h), ids.get(fn) if fn is not None else None, nr)
+            for n, h, fn, nr in self.storages
+        ]
+        self.storages.clear()
+        self._storage_at.clear()
         return out
 
     def _note(self, entries: list[dict[str, Any]], nid: str) -> None:

@@ -159,6 +159,7 @@ class Walker:
         edges = self._walk(stack)
         self._add_unreached(unreached)
         self.saved.link(self.nodes, self.ids, self.out_node, edges)
+        storages = self.saved.storage_table(self.ids)
         ops = self._number_ops()
         if self.grads:  # thousands of parameters after a backward: a few batched kernels
             summaries = grad_summaries_full([g for _, g in self.grads])
@@ -178,6 +179,8 @@ class Walker:
                 self.structure = _structure(self.ids, self.out_node, pred)
         _fill_graph(self.g, self.nodes, found)
         self.g.graph.update(roots=root_ids, call=None, calls=[])
+        if storages:
+            self.g.graph["storages"] = storages
         if inferred:
             self.g.graph["modules_inferred"] = True
         modules = _module_classes(self.nodes, self.names.classes)
