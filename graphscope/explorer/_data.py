@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from graphscope.memory import node_bytes_of
 from graphscope.model import AutogradGraph, jsonable
 
 #: Attributes stored in a node's profile, in this order (the page reads the order from the data).
@@ -59,6 +60,9 @@ PROFILE: tuple[str, ...] = (
 )
 _OWN = {"label", "name", "module", "aliases", "grad", "grad_history", "saved"}
 _KNOWN = (set(PROFILE) - {"bytes"}) | _OWN | {"order"}
+#: saved-entry keys the page does not show (storage indexes differ in every copy of a block,
+#: and would keep the copies' entries from being stored once)
+_NOT_SHOWN = ("tensor", "storage", "storages")
 _SAME_AS_LABEL = -1
 _IMPLICIT_ID = re.compile(r"n(\d+)\Z")
 _FIRST_SHOWN = 4  # gradients of at most this many values are shown as their values
@@ -213,11 +217,12 @@ def _size(v: Any) -> int:
 def node_columns(graph: AutogradGraph, index: Mapping[str, int], tables: Tables) -> dict[str, Any]:
     """Every node of ``graph`` (in ``index`` order) as packed columns (see the module doc)."""
     rows = [graph.nodes[n] for n in index]
+    held = node_bytes_of(graph)  # each storage once, for the op that saved it first
     labels = [tables.s(d.get("label")) for d in rows]
     names = [tables.s(d.get("name")) for d in rows]
     extras = [{k: v for k, v in d.items() if k not in _KNOWN} for d in rows]
     return {
-        "pf": pack([tables.v(_profile(d)) for d in rows]),
+        "pf": pack([tables.v(_profile(d, n, held)) for n, d in zip(index, rows, strict=True)]),
         "lb": pack(labels),
         "nm": pack([_SAME_AS_LABEL if n == lb else n for n, lb in zip(names, labels, strict=True)]),
         "md": pack([tables.s(d.get("module")) for d in rows]),
@@ -230,8 +235,18 @@ def node_columns(graph: AutogradGraph, index: Mapping[str, int], tables: Tables)
     }
 
 
-def _profile(d: Mapping[str, Any]) -> list[Any]:
-    return [saved_bytes(d.get("saved")) if k == "bytes" else d.get(k) for k in PROFILE]
+def _profile(d: Mapping[str, Any], nid: str, held: Mapping[str, int] | None) -> list[Any]:
+    nbytes = node_bytes(d, nid, held)
+    return [nbytes if k == "bytes" else d.get(k) for k in PROFILE]
+
+
+def node_bytes(d: Mapping[str, Any], nid: str, held: Mapping[str, int] | None) -> int:
+    """The saved-tensor memory shown for node ``nid``: the storages it saved first (``held``,
+    from :func:`graphscope.memory.node_bytes_of`), or, for a graph captured without storage
+    facts, its saved tensors' shapes times their item sizes."""
+    if held is not None:
+        return held.get(nid, 0)
+    return saved_bytes(d.get("saved"))
 
 
 def _implicit(node: str, i: int) -> bool:
@@ -252,7 +267,7 @@ def _saved(
     for s in saved or ():
         tensor = s.get("tensor")
         ref = index.get(tensor) if isinstance(tensor, str) else None
-        entry = {k: v for k, v in s.items() if k != "tensor"}
+        entry = {k: v for k, v in s.items() if k not in _NOT_SHOWN}
         if ref is not None and entry.get("tensor_name") == graph.nodes[tensor].get("name"):
             del entry["tensor_name"]
         out.append([tables.v(entry), None if ref is None else ref - at])

@@ -23,6 +23,7 @@ from graphscope._version import __version__
 from graphscope.errors import RenderError
 from graphscope.explorer._data import PROFILE, Tables, node_columns
 from graphscope.explorer._level import Level
+from graphscope.explorer._memory import memory_data
 from graphscope.explorer._place import hierarchy, place_columns
 from graphscope.explorer._sources import CONTEXT, graph_findings
 from graphscope.explorer._svg import clean_svg
@@ -85,6 +86,7 @@ def page_data(
         "levels": out_levels,
         "groups": groups,
         "findings": findings,
+        "memory": memory_data(graph, index),
         "sources": {
             str(f): {str(k): str(v) for k, v in lines.items()} for f, lines in sources.items()
         },
@@ -147,7 +149,10 @@ _SHELL = """<!DOCTYPE html>
 <main>
 <div id="gs-view" tabindex="0" aria-label="graph"></div>
 <div id="gs-legend" hidden></div>
-<aside id="gs-side"><section id="gs-findings"></section><section id="gs-inspector"></section></aside>
+<aside id="gs-side"><nav id="gs-tabs" role="tablist"><button type="button" role="tab" data-tab="findings"
+ aria-selected="true">findings</button><button type="button" role="tab" data-tab="memory"
+ aria-selected="false">memory</button></nav><section id="gs-findings"></section>
+<section id="gs-memory" hidden></section><section id="gs-inspector"></section></aside>
 </main>
 """
 

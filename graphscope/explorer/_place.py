@@ -18,8 +18,9 @@ from typing import Any
 
 from graphscope.errors import RenderError
 from graphscope.explorer._copies import fold_twins
-from graphscope.explorer._data import Tables, grad_norm, pack, saved_bytes
+from graphscope.explorer._data import Tables, grad_norm, node_bytes, pack
 from graphscope.explorer._level import Level
+from graphscope.memory import node_bytes_of
 from graphscope.model import GROUP, AutogradGraph
 
 MAX_GROUP_PARAMS = 20  # parameters listed per group (the rest are counted, and searchable)
@@ -63,7 +64,8 @@ def hierarchy(
     ids = list(index)
     out_levels = [_level(li, lv, pos, index, ids, where) for li, lv in enumerate(levels)]
     places = _places(graph, levels, depth, index, ids, groups)
-    out_groups = [_group(g, levels, pos, graph, ids, tables) for g in groups]
+    held = node_bytes_of(graph)
+    out_groups = [_group(g, levels, pos, graph, ids, tables, held) for g in groups]
     return out_levels, out_groups, places
 
 
@@ -215,6 +217,7 @@ def _group(
     graph: AutogradGraph,
     ids: Sequence[str],
     tables: Tables,
+    held: Mapping[str, int] | None,
 ) -> dict[str, Any]:
     d = g.data
     params = list(d.get("params") or ())
@@ -236,5 +239,5 @@ def _group(
         "un": len(d.get("unit") or ()),
         "uk": g.shown_copy,
         "gn": float(f"{max(norms):.4g}") if norms else None,
-        "mb": sum(saved_bytes(graph.nodes[ids[m]].get("saved")) for m in g.members),
+        "mb": sum(node_bytes(graph.nodes[ids[m]], ids[m], held) for m in g.members),
     }

@@ -11,6 +11,7 @@ so the rankings are of activations, the part checkpointing can free.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,9 @@ class LineBytes:
     line: int | None
     bytes: int
     node: str  # the op that saved the largest of them (where the explorer opens)
-    module: str | None  # that op's module
+    #: the module of its ops: a pattern (``blocks.*.attn``) when the line ran in each of a
+    #: repeated block's modules, else the module of the op that saved the largest
+    module: str | None
     ops: tuple[str, ...]  # the op labels that saved them (``SoftmaxBackward0``), in order
     names: tuple[str, ...]  # the user's names of the tensors, when known
 
@@ -110,9 +113,27 @@ def by_line(graph: AutogradGraph, h: Holding) -> list[LineBytes]:
         ops = _distinct(str(nodes[h.owner[k]].get("label")) for k in ks)
         names = _distinct(h.names[k] for k in ks if k in h.names)
         total = sum(h.bytes[k] for k in ks)
-        out.append(LineBytes(file, line, total, node, nodes[node].get("module"), ops, names))
+        module = common_module([nodes[h.owner[k]].get("module") for k in ks], nodes[node])
+        out.append(LineBytes(file, line, total, node, module, ops, names))
     out.sort(key=lambda r: (-r.bytes, r.file or "", r.line or 0))
     return out
+
+
+def common_module(modules: list[Any], biggest: Mapping[str, Any]) -> str | None:
+    """One name for the modules a line's ops ran in: the module when there is one, the
+    pattern with indexes as ``*`` when they are copies of one (``blocks.0.attn``,
+    ``blocks.1.attn`` -> ``blocks.*.attn``), else the largest storage's op's module."""
+    found = {m for m in modules if m}
+    if len(found) == 1:
+        return found.pop()
+    patterns = {_INDEX.sub("*", m) for m in found}
+    if len(patterns) == 1 and None not in modules:
+        return patterns.pop()
+    m = biggest.get("module")
+    return str(m) if m is not None else None
+
+
+_INDEX = re.compile(r"(?:(?<=\.)|(?<=\[)|^)\d+(?=[\].]|$)")
 
 
 def by_module(graph: AutogradGraph, h: Holding) -> list[ModuleBytes]:

@@ -14,6 +14,7 @@ __all__ = ["memory_dict", "memory_lines"]
 #: the rows of each ranking in the text report
 TOP = 3
 _CODE_WIDTH = 48
+_STEPS = 8  # graphs listed in the growth line (first and last halves)
 
 Source = Callable[[str, int], "str | None"]  # (file, line) -> the line's code, stripped
 
@@ -75,7 +76,12 @@ def memory_lines(run: RunMemory, source: Source | None = None, top: int = TOP) -
         lines.append(f"  {g.graph} (calls {ranges(list(g.calls))}): {_held(g)}")
     g = peak
     if len(run.graphs) > 1:
-        lines.append(f"  peak: {g.graph} held the most ({fmt_bytes(g.saved_bytes)})")
+        first = f", first at backward call {g.calls[0]}" if g.calls else ""
+        lines.append(f"  peak: {g.graph}{first}, held the most ({fmt_bytes(g.saved_bytes)})")
+        steps = [f"call {m.calls[0]} {fmt_bytes(m.saved_bytes)}" for m in run.graphs if m.calls]
+        if len(steps) > _STEPS:
+            steps = [*steps[: _STEPS // 2], "...", *steps[-(_STEPS // 2) :]]
+        lines.append("  across calls: " + " -> ".join(steps))
         if _grows(run):
             lines.append(
                 "  it grew from graph to graph: a graph kept alive or growing across "

@@ -9,6 +9,8 @@ from typing import Any
 
 from graphscope import report
 from graphscope.checks import attach, run_checks
+from graphscope.memory import run_memory
+from graphscope.memory.table import MemoryTable
 from graphscope.model import AutogradGraph, Events, Finding
 from graphscope.suppress import Split, split
 
@@ -48,6 +50,12 @@ class Scope:
     def report(self) -> str:
         """A short text report: calls, distinct graphs, findings."""
         return report.scope_text(self)
+
+    def memory(self) -> MemoryTable:
+        """What each distinct graph held saved for backward at its backward call (each
+        storage once), its top lines and modules, and what checkpointing a module would free:
+        a table in a notebook, text in a terminal (:mod:`graphscope.memory`)."""
+        return MemoryTable(run_memory(self.captures), report.source_line)
 
     def to_dict(self, files: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The JSON report of DESIGN.md (``files``: graph id -> file written)."""

@@ -20,6 +20,7 @@
   var PROFILE = D.profile;
   var view = document.getElementById('gs-view');
   var side = { findings: document.getElementById('gs-findings'),
+               memory: document.getElementById('gs-memory'),
                inspector: document.getElementById('gs-inspector') };
   var cur = { level: -1, pz: null, els: new Map(), edges: [], sel: '', overlay: '' };
   var haystack = null;
@@ -97,11 +98,11 @@
     return '(' + s.join(', ') + (s.length === 1 ? ',' : '') + ')';
   }
 
-  function bytesText(b) {
+  function bytesText(b) {  // binary units, as the text report writes them (48.0 MiB)
     if (!b) return '0 B';
-    var u = ['B', 'KB', 'MB', 'GB', 'TB'], k = 0;
+    var u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'], k = 0;
     while (b >= 1024 && k < u.length - 1) { b /= 1024; k++; }
-    return (k ? b.toFixed(b < 10 ? 1 : 0) : b) + ' ' + u[k];
+    return (k ? b.toFixed(1) : Math.round(b)) + ' ' + u[k];
   }
 
   function gradText(g) {  // g = [numel, norm, min, max, nonfinite, first, call]
@@ -736,6 +737,63 @@
     else if (ev.key === 'Escape') { document.getElementById('gs-results').hidden = true; ev.target.blur(); }
   }
 
+  /* -- memory: what the graph holds for backward, ranked (D.memory: _memory.py) ----------------- */
+
+  function showTab(name) {
+    document.querySelectorAll('#gs-tabs button').forEach(function (b) {
+      b.setAttribute('aria-selected', String(b.getAttribute('data-tab') === name));
+    });
+    side.findings.hidden = name !== 'findings';
+    side.memory.hidden = name !== 'memory';
+  }
+
+  function share(b, whole) {
+    if (!whole) return '';
+    var p = 100 * b / whole;
+    return p > 0 && p < 1 ? '<1%' : Math.round(p) + '%';
+  }
+
+  function memoryRow(text, sub, b, whole, i) {
+    var li = el('li', { 'data-node': String(i), title: i >= 0 ? 'open its node' : '', on: function () { if (i >= 0) goNode(i); } },
+      el('div', null, el('span', { cls: 'gs-bytes', text: bytesText(b) }), el('span', { cls: 'gs-note', text: share(b, whole) })),
+      el('div', { cls: 'gs-mono', text: text }));
+    if (sub) li.appendChild(el('div', { cls: 'gs-note', text: sub }));
+    var bar = el('div', { cls: 'gs-bar' });
+    bar.style.width = (whole ? Math.max(1, Math.round(100 * b / whole)) : 0) + '%';
+    li.appendChild(bar);
+    return li;
+  }
+
+  function renderMemory() {
+    var box = side.memory, M = D.memory;
+    if (!M) { box.replaceChildren(el('div', { cls: 'gs-note', text: 'no saved-tensor figures for this graph' })); return; }
+    var whole = M.saved;
+    box.replaceChildren(el('h3', { text: 'saved for backward: ' + bytesText(M.saved) }),
+      el('div', { cls: 'gs-note', text: 'each storage counted once, at the backward call: activations ' + bytesText(M.activation) +
+        ', parameters ' + bytesText(M.param) + ', inputs ' + bytesText(M.input) }));
+    var lines = el('ol', { cls: 'gs-mem-lines' });
+    M.lines.forEach(function (r) {
+      var src = r[0] && D.sources[r[0]] ? D.sources[r[0]][String(r[1])] : null;
+      var where = (r[0] ? baseName(r[0]) + ':' + r[1] : '(no source line)') + (src ? '  ' + src.trim() : '');
+      lines.appendChild(memoryRow(where, (r[5] || []).join(', ') + (r[4] ? ' in ' + r[4] : ''), r[2], whole, r[3]));
+    });
+    box.appendChild(el('h3', { text: 'by line' }));
+    box.appendChild(M.lines.length ? lines : el('div', { cls: 'gs-note', text: 'no activation saved' }));
+    var mods = el('ol', { cls: 'gs-mem-modules' });
+    M.modules.forEach(function (r) { mods.appendChild(memoryRow(r[0] || '(outside any module)', null, r[1], whole, r[2])); });
+    box.appendChild(el('h3', { text: 'by module (its own ops)' }));
+    box.appendChild(mods);
+    if (M.checkpoint.length) {
+      var ck = el('ol', { cls: 'gs-mem-checkpoint' });
+      M.checkpoint.forEach(function (r) {
+        var what = r[4] > 1 ? 'each of ' + r[0] + ' (' + r[4] + ')' : r[0];
+        ck.appendChild(memoryRow(what, 'frees this; recomputes ' + r[2] + ' ops in backward', r[1], whole, r[3]));
+      });
+      box.appendChild(el('h3', { text: 'checkpointing would free' }));
+      box.appendChild(ck);
+    }
+  }
+
   /* -- overlays ------------------------------------------------------------------------------------ */
 
   var RAMP = { grad: ['#2c7bb6', '#abd9e9', '#ffffbf', '#fdae61', '#d7191c'],
@@ -789,7 +847,7 @@
   }
 
   function rampLegend(legend, mode, lo, hi, count) {
-    var what = mode === 'grad' ? 'gradient norm (log scale; a group: its largest)' : 'saved-tensor memory (log scale; a group: its sum)';
+    var what = mode === 'grad' ? 'gradient norm (log scale; a group: its largest)' : 'saved-tensor memory, each storage once (log scale; a group: its sum)';
     legend.appendChild(el('div', { text: what }));
     if (!count) { legend.appendChild(el('div', { cls: 'gs-note', text: 'no node on this level has one' })); return; }
     var bar = el('div', { cls: 'gs-ramp' });
@@ -882,6 +940,9 @@
       cur.overlay = e.target.value; applyOverlay();
     });
     document.getElementById('gs-fit').addEventListener('click', fitView);
+    document.querySelectorAll('#gs-tabs button').forEach(function (b) {
+      b.addEventListener('click', function () { showTab(b.getAttribute('data-tab')); });
+    });
     window.addEventListener('hashchange', function () { apply(location.hash); });
     new ResizeObserver(function () {
       if (!view.clientWidth || !view.clientHeight) return;
@@ -891,6 +952,7 @@
 
   wire();
   renderFindings();
+  renderMemory();
   cur.first = !/\//.test(location.hash);  // opened on a level, no node chosen: readableStart
   apply(location.hash);
   if (window.performance && performance.mark) {  // for benchmarks/bench_explorer.py
