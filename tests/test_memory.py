@@ -490,3 +490,18 @@ def test_scope_memory_is_a_table_in_a_notebook_and_text_in_a_terminal() -> None:
         pass
     assert "no saved tensors recorded" in repr(empty.memory())
     assert empty.memory().to_dict() == {"graphs": {}, "peak_saved_bytes": 0, "peak_graph": None}
+
+
+def test_the_reference_count_of_a_tensor_only_the_graph_holds_is_measured_under_any_mode() -> None:
+    from graphscope.tracer import saved
+
+    plain = saved._alone()
+    with torch.no_grad(), torch.inference_mode():
+        assert saved._alone() == plain
+    x = torch.randn(3)  # the user's: held by this frame too
+    y = (torch.ones(3, requires_grad=True) * x).sum()
+    mask = (torch.rand(3) > 0.5).float()  # made here, but the user holds it too
+    z = (torch.ones(3, requires_grad=True) * (torch.rand(3) > 0.5).float()).sum()  # graph only
+    g = graphscope.trace(y + z + (torch.ones(3, requires_grad=True) * mask).sum())
+    holds = sorted(h for _, h, _, _ in g.graph["storages"])
+    assert holds == ["activation", "input", "input"]

@@ -127,24 +127,42 @@ def held_elsewhere(tensors: list[torch.Tensor]) -> list[bool]:
     """For each tensor: does anything but the graph reference its Python object (a variable
     of the user's, a module's buffer)? Its references are compared with those of a tensor
     only a backward node holds, counted through this same function (:data:`_ALONE`)."""
+    global _ALONE
+    if _ALONE < 0:
+        _ALONE = _alone()
+    alone = _ALONE
     out = []
     for t in tensors:
-        out.append(sys.getrefcount(t) > _ALONE)
+        out.append(sys.getrefcount(t) > alone)
     return out
 
 
 def _alone() -> int:
-    """The references :func:`held_elsewhere` counts to a tensor only a backward node holds."""
-    y = torch.ones(2, requires_grad=True) * torch.ones(2)  # MulBackward0 saves ``other``
-    fn: Any = y.grad_fn
-    ts = [fn._saved_other]
-    n = 0
-    for t in ts:
-        n = sys.getrefcount(t)
-    return n
+    """The references :func:`held_elsewhere` counts to a tensor only a backward node holds
+    (4 on CPython 3.11: the list, the loop variable, getrefcount's argument, and the one the
+    tensor's C++ side keeps for its Python object), measured once, when first needed."""
+    try:
+        with torch.enable_grad(), torch.inference_mode(False), _no_modes(), _NoFunctionModes():
+            y = torch.ones(2, requires_grad=True) * torch.ones(2)  # MulBackward0 saves other
+        fn: Any = y.grad_fn
+        ts = [fn._saved_other]
+        n = 0
+        for t in ts:
+            n = sys.getrefcount(t)
+        return n
+    except Exception:  # an odd build: the CPython count
+        return 4
 
 
-_ALONE = _alone()
+def _no_modes() -> Any:
+    """The user's TorchFunction/TorchDispatch modes off while we measure."""
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    return _disable_current_modes()
+
+
+_ALONE = -1  # set by held_elsewhere's first call
+_NoFunctionModes: Any = torch._C.DisableTorchFunction
 
 
 def checkpoint_inputs(unpack_hook: Any) -> list[torch.Tensor]:
