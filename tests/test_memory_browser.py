@@ -56,12 +56,15 @@ def test_the_memory_tab_ranks_lines_and_each_row_opens_its_node(driver: Any, pag
     assert nodes.node(ref)["line"] == 28
     inspector = driver.find_element(By.ID, "gs-inspector").text
     assert inspector.startswith("SoftmaxBackward0") and "512.0 KiB" in inspector
-    # a module row opens an op of that module
-    before = driver.execute_script("return location.hash")
+    # a module row opens the op that saved that module's largest storage
+    module, _, node = data["memory"]["modules"][0]
+    _open(driver, page)
+    driver.find_element(By.CSS_SELECTOR, '#gs-tabs button[data-tab="memory"]').click()
     driver.find_element(By.CSS_SELECTOR, "#gs-memory ol.gs-mem-modules li").click()
-    _wait(driver, lambda d: d.execute_script("return location.hash") != before, "moved")
-    moved = int(driver.execute_script("return location.hash").rsplit("/n", 1)[1])
-    assert nodes.node(moved)["module"] == data["memory"]["modules"][0][0]
+    _wait(
+        driver, lambda d: d.execute_script("return location.hash").endswith(f"/n{node}"), "opened"
+    )
+    assert nodes.node(node)["module"] == module
 
 
 def test_the_memory_colouring_has_a_legend_in_bytes(driver: Any, page: Path) -> None:  # noqa: F811
