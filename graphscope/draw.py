@@ -300,7 +300,7 @@ def render(
         roots: Sequence[Any] = (
             graph_or_roots if isinstance(graph_or_roots, (list, tuple)) else (graph_or_roots,)
         )
-        graph = trace(*roots, params=params, names=names)
+        graph = trace(*roots, params=params, names=names, memory=True)
     findings = tuple(findings)
     if findings:
         graph = graph.with_findings(findings)

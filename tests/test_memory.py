@@ -190,7 +190,7 @@ def test_views_and_shared_storages_of_a_real_trace_count_once() -> None:
     b = a.t() * a.t()  # MulBackward saves the view a.t() twice: a's storage again
     c = a[:2].sigmoid()  # saves its result (1 row... 256 B) and nothing of a
     loss = b.sum() + c.sum()
-    m = graph_memory(graphscope.trace(loss))
+    m = graph_memory(graphscope.trace(loss, memory=True))
     assert m is not None
     assert (m.input_bytes, m.param_bytes) == (64 * 32 * 4, 0)
     assert m.activation_bytes == 64 * 32 * 4 + 2 * 32 * 4
@@ -502,6 +502,7 @@ def test_the_reference_count_of_a_tensor_only_the_graph_holds_is_measured_under_
     y = (torch.ones(3, requires_grad=True) * x).sum()
     mask = (torch.rand(3) > 0.5).float()  # made here, but the user holds it too
     z = (torch.ones(3, requires_grad=True) * (torch.rand(3) > 0.5).float()).sum()  # graph only
-    g = graphscope.trace(y + z + (torch.ones(3, requires_grad=True) * mask).sum())
+    g = graphscope.trace(y + z + (torch.ones(3, requires_grad=True) * mask).sum(), memory=True)
     holds = sorted(h for _, h, _, _ in g.graph["storages"])
     assert holds == ["activation", "input", "input"]
+    assert "storages" not in graphscope.trace(y).graph  # a plain trace records none

@@ -45,6 +45,7 @@ def trace(
     *roots: torch.Tensor,
     params: Any = None,
     names: Mapping[str, torch.Tensor] | None = None,
+    memory: bool = False,
 ) -> AutogradGraph:
     """Trace the autograd graph behind ``roots`` into plain data.
 
@@ -53,6 +54,10 @@ def trace(
     does not reach are added greyed (``reached=False``); the ops get the module of the
     parameters they read (:mod:`~graphscope.tracer.infer`). ``names``: ``{"loss": loss}``
     overrides every other name. Otherwise tensors are named after the caller's variables.
+    ``memory``: also record the storage each saved tensor lives in, for the memory figures
+    (:mod:`graphscope.memory`: what the graph holds for backward, by line and module, and
+    checkpointing advice); it costs a little per saved tensor, so a plain trace skips it
+    (``watch``, ``graphscope render`` and ``graphscope.render(loss)`` record it).
     """
     tensors = _check_roots(roots)
     table = Names()
@@ -72,7 +77,7 @@ def trace(
             table.add_params(checked, _prefix(checked, frame))
             candidates = [k for k in table.name if k in table.params]
         table.add_frame(frame)
-        cap = capture(tensors, table, unreached=candidates, infer=True)
+        cap = capture(tensors, table, unreached=candidates, infer=True, memory=memory)
     cap.release()
     return cap.graph
 
@@ -134,6 +139,7 @@ def capture(
     keep: bool = False,
     silent: SilentIndex | None = None,
     infer: bool = False,
+    memory: bool = False,
 ) -> Capture:
     """Walk from ``roots``. With ``keep`` the Capture holds the torch objects for ``refresh``;
     ``silent`` marks saved tensors written behind autograd's back (:mod:`~graphscope.tracer.silent`);
@@ -141,7 +147,7 @@ def capture(
     The walk gives the graph's nodes Python wrappers; :func:`protect` makes sure torch can
     still free the graph however deep it is (autograd-notes §12)."""
     with gc_paused():  # the walk allocates many small containers: collections would cost ~40%
-        walker = Walker(names, provenance, inplace, keep, silent, infer)
+        walker = Walker(names, provenance, inplace, keep, silent, infer, memory)
         cap = walker.run(roots, unreached)
         if walker.structure is None:  # shallow (returns at once), or an edge the walk lacks
             protect(roots, nodes=len(walker.ids))

@@ -273,8 +273,12 @@ class SavedReader:
         inplace: Sequence[InplaceWrite],
         tensor_ids: Mapping[int, str],
         silent: SilentIndex | None = None,
+        memory: bool = False,
     ) -> None:
         self.names = names
+        #: record each saved tensor's storage (``storage``, :meth:`storage_table`): the
+        #: memory figures, at a cost per saved tensor (watch, render: yes; trace(): asked)
+        self.memory = memory
         self.silent = silent  # writes that bypass the version counter (``.data``, NumPy, ...)
         self.inplace = inplace
         self.tensor_ids = tensor_ids  # the walk's id(tensor) -> node id, filled as it goes
@@ -285,10 +289,9 @@ class SavedReader:
         self._histories: list[tuple[dict[str, Any], Any]] = []  # filled by inspect_slot
         #: the storages saved tensors live in: data pointer -> index into ``storages``
         self._storage_at: dict[int, int] = {}
-        #: ``[bytes, holds, grad_fn of the first tensor seen in it, its output_nr]``, by index
-        self.storages: list[list[Any]] = []
-        #: storages of tensors without autograd history: inputs, or made without grad
-        self._no_history: list[tuple[int, torch.Tensor]] = []
+        #: ``(the first saved tensor seen in it, the storage, its slot)``, by index: read
+        #: once the walk is over (:meth:`storage_table`)
+        self._fresh: list[tuple[torch.Tensor, Any, str]] = []
 
     def read_custom(self, fn: Any, nid: str) -> list[dict[str, Any]]:
         """The ``saved_tensors`` of a custom ``autograd.Function``'s node ``nid``."""
@@ -300,7 +303,7 @@ class SavedReader:
             self.names,
             self.tensor_ids,
             self._histories,
-            self.storage_of,
+            self.storage_of if self.memory else None,
         )
         self._note(entries, nid)
         return entries
@@ -321,6 +324,8 @@ class SavedReader:
         dtypes = _DTYPE_NAMES
         saved_type = _SavedTensor
         storage_at = self._storage_at
+        fresh = self._fresh
+        memory = self.memory
         unhooked = False  # the node is known to have been saved without hooks
         for short, raw_attr, attr in info.raw_slots:
             try:
@@ -329,10 +334,6 @@ class SavedReader:
                     if type(raw) is not saved_type or raw.unpack_hook is not None:
                         raise LookupError  # a list, or hooked: the slow path says which
                 v = getattr(fn, attr)  # raises if stale or freed
-                ptr = v.untyped_storage().data_ptr()  # the storage, as the allocator sees it
-                k = storage_at.get(ptr)
-                if k is None:
-                    k = self._new_storage(v, ptr, short)
                 key = id(v)
                 dtype = v.dtype
                 shape = tuple(v.shape)
@@ -348,8 +349,15 @@ class SavedReader:
                     "tensor": tid,
                     "tensor_name": name,
                     "writes": _NONE,
-                    "storage": k,
                 }
+                if memory:
+                    st = v.untyped_storage()  # the storage, as the allocator sees it
+                    ptr = st.data_ptr()
+                    k = storage_at.get(ptr)
+                    if k is None:  # first seen: what it holds is read after the walk
+                        k = storage_at[ptr] = len(fresh)
+                        fresh.append((v, st, short))
+                    e["storage"] = k
             except Exception:  # not a plain tensor (None, list, stale, freed, odd layout, ...)
                 slow = inspect_slot(
                     fn,
@@ -359,7 +367,7 @@ class SavedReader:
                     self.names,
                     tensor_ids,
                     self._histories,
-                    self.storage_of,
+                    self.storage_of if memory else None,
                 )
                 self._note(slow, nid)
                 out.extend(slow)
@@ -379,57 +387,63 @@ class SavedReader:
         """The index of the storage ``v`` (saved in ``slot``) lives in (None when it has none:
         sparse, meta...)."""
         try:
-            ptr = v.untyped_storage().data_ptr()
-            k = self._storage_at.get(ptr)
-            return self._new_storage(v, ptr, slot) if k is None else k
+            st = v.untyped_storage()
+            ptr = st.data_ptr()
         except Exception:
             return None
-
-    def _new_storage(self, v: torch.Tensor, ptr: int, slot: str) -> int:
-        """Index a storage first seen through saved tensor ``v``: its bytes (the whole storage,
-        however little of it ``v`` views), what it holds, and which op made ``v``.
-
-        A tensor without autograd history is an input (data, a buffer, a constant) when the
-        user's program still holds it (a variable, a module's buffer: more references than
-        the graph's); one that only the graph holds was made during the forward without
-        grad (a dropout mask, a max-pool's indices, a layer norm's mean): an activation."""
-        base = v._base
-        t = v if base is None else base
-        if t.grad_fn is not None or slot.startswith("result"):
-            holds = HOLDS_ACTIVATION
-        elif t.requires_grad:
-            holds = HOLDS_PARAM
-        else:
-            holds = HOLDS_INPUT  # until :meth:`storage_table` sees who else holds it
-        fn = v.grad_fn
-        k = self._storage_at[ptr] = len(self.storages)
-        if holds is HOLDS_INPUT:
-            self._no_history.append((k, t))
-        self.storages.append(
-            [v.untyped_storage().nbytes(), holds, fn, int(v.output_nr) if fn is not None else None]
-        )
+        k = self._storage_at.get(ptr)
+        if k is None:
+            k = self._storage_at[ptr] = len(self._fresh)
+            self._fresh.append((v, st, slot))
         return k
 
     def storage_table(
         self, ids: Mapping[Any, str]
     ) -> list[tuple[int, str, str | None, int | None]]:
-        """The storages as the graph keeps them: each producer as its node id (None when the
-        walk did not reach it); forgets the backward nodes. A tensor without autograd
-        history that only the graph holds was made during the forward: an activation."""
-        if self._no_history:
-            ks = [k for k, _ in self._no_history]
-            tensors = [t for _, t in self._no_history]
-            self._no_history.clear()
-            for k, held in zip(ks, held_elsewhere(tensors), strict=True):
-                if not held:
-                    self.storages[k][1] = HOLDS_ACTIVATION
-            del tensors
-        out = [
-            (int(n), str(h), ids.get(fn) if fn is not None else None, nr)
-            for n, h, fn, nr in self.storages
-        ]
-        self.storages.clear()
+        """Each storage seen, as the graph keeps it: its bytes (the whole storage, however
+        little of it a saved view shows), what it holds, and the node of the op that made the
+        first tensor seen in it (None when the walk did not reach it). Forgets the tensors.
+
+        What it holds: an activation when the tensor (or the tensor it views) has a grad_fn,
+        or when the op saved it as one of its own outputs (slot ``result``, ``result1``: a
+        max-pool's indices, a layer norm's mean); a parameter when it is a leaf that requires
+        grad; else, without autograd history, an input (data, a buffer, a constant) when the
+        user's program still holds it (more references than the graph's), and an activation
+        made without grad when only the graph does (a dropout mask)."""
+        out: list[tuple[int, str, str | None, int | None]] = []
+        no_history: list[int] = []
+        tensors: list[torch.Tensor] = []
+        act, param, inp = HOLDS_ACTIVATION, HOLDS_PARAM, HOLDS_INPUT
+        get = ids.get
+        for v, st, slot in self._fresh:
+            fn = v.grad_fn
+            if fn is not None:  # made by an op, or a view of a leaf (``weight.t()``)
+                t = v._base
+                if t is None or t.grad_fn is not None:
+                    by = get(fn)
+                    out.append((st.nbytes(), act, by, v.output_nr if by is not None else None))
+                    continue
+            elif v.requires_grad:  # a leaf that requires grad (a view of one has a grad_fn)
+                out.append((st.nbytes(), param, None, None))
+                continue
+            else:
+                t = v._base if v._is_view() else v
+            if t is None or t.requires_grad:
+                out.append((st.nbytes(), param, None, None))
+            elif slot.startswith("result"):
+                out.append((st.nbytes(), act, None, None))
+            else:
+                no_history.append(len(out))
+                tensors.append(t)
+                out.append((st.nbytes(), inp, None, None))
+        v = st = t = fn = None  # type: ignore[assignment]
+        self._fresh.clear()
         self._storage_at.clear()
+        if no_history:  # only the list holds them now
+            for i, held in zip(no_history, held_elsewhere(tensors), strict=True):
+                if not held:
+                    n, _, by, nr = out[i]
+                    out[i] = (n, HOLDS_ACTIVATION, by, nr)
         return out
 
     def _note(self, entries: list[dict[str, Any]], nid: str) -> None:

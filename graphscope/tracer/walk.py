@@ -74,6 +74,7 @@ class Walker:
         keep: bool,
         silent: SilentIndex | None = None,
         infer: bool = False,
+        memory: bool = False,
     ) -> None:
         self.names = names
         self.infer = infer  # ops get the module of the parameters they read (trace() alone)
@@ -90,7 +91,7 @@ class Walker:
         self.out_node: dict[tuple[Any, int], str] = {}  # (fn, output_nr) -> tensor node id
         self.root_keys: set[int] = set()
         self.grads: list[tuple[str, torch.Tensor]] = []  # (node id, .grad) to summarize
-        self.saved = SavedReader(names, inplace, self.tensor_ids, self.silent)
+        self.saved = SavedReader(names, inplace, self.tensor_ids, self.silent, memory)
         #: ``(sequence number, visit index, node id)`` of each op: its forward order
         self.seqs: list[tuple[int, int, str]] = []
         #: (backward nodes, their children) when the graph is deep enough to need holds

@@ -258,6 +258,7 @@ class Session:
             unreached=candidates,
             keep=True,
             silent=SilentIndex(self.events.inplace, self.events.exports, self.seq_after_backward),
+            memory=True,
         )
         gid, leaves, new = self.store.add(cap, fp, index)
         if not new:
