@@ -36,6 +36,7 @@ from graphscope.model import (
     Finding,
     format_number,
     location,
+    spelled,
     summary_text,
 )
 from graphscope.options import Options
@@ -295,10 +296,15 @@ def short_name(name: str, cluster: str | None) -> str:
     """A name inside the box of module ``cluster``, from that module's own name on:
     ``model.bert.encoder.layer.0.output.dense.weight`` in the box ``...output.dense`` reads
     ``dense.weight`` (the boxes around it say the rest; the tooltip has the full name)."""
-    if cluster and name.startswith(cluster + "."):
-        parts = cluster.split(".")
-        keep = 2 if len(parts) > 1 and parts[-1].isdigit() else 1  # ``main.0.weight``
-        return ".".join(parts[-keep:]) + name[len(cluster) :]
+    if not cluster:
+        return name
+    parts = cluster.split(".")
+    keep = 2 if len(parts) > 1 and parts[-1].isdigit() else 1  # ``main[0].weight``
+    tail = ".".join(parts[-keep:])
+    for prefix, shown in ((cluster, tail), (spelled(cluster), spelled(tail))):
+        # a parameter of a module is spelled (``model[2].bias``), a name given in a mapping not
+        if name.startswith(prefix) and name[len(prefix) : len(prefix) + 1] in (".", "["):
+            return shown + name[len(prefix) :]
     return name
 
 

@@ -88,7 +88,7 @@ def test_an_op_reading_many_parameters_gets_one_node_per_module() -> None:
     block = small.nodes["g:model.blocks.2"]
     assert block["kind"] == GROUP and block["ops"] == 0 and block["cluster"] == "model.blocks"
     assert [name for name, _ in block["params"]] == [
-        f"model.blocks.2.{m}.{p}" for m in ("attn", "mlp", "norm") for p in ("weight", "bias")
+        f"model.blocks[2].{m}.{p}" for m in ("attn", "mlp", "norm") for p in ("weight", "bias")
     ]
     assert block["param_count"] == 16 + 4 + 16 + 4 + 4 + 4
 
@@ -121,7 +121,7 @@ def test_a_deep_model_bundles_by_level_and_every_parameter_has_a_picture() -> No
     assert blocks.nodes["n1"]["boundary"]  # the op they feed, drawn as a neighbour
     one = levels["overview/g:model.blocks/g:model.blocks.7"].graph
     assert sorted(one.nodes[n]["label"] for n in one if n != "n1") == sorted(
-        f"model.blocks.7.{m}.{p}" for m in ("attn", "mlp", "norm") for p in ("weight", "bias")
+        f"model.blocks[7].{m}.{p}" for m in ("attn", "mlp", "norm") for p in ("weight", "bias")
     )
     assert set(one.edges()) == {(n, "n1") for n in one if n != "n1"}
     params = {n for n, d in graph.nodes(data=True) if d.get("role") == "param"}
@@ -146,7 +146,7 @@ def test_the_drawn_bundle_names_its_parameters(tmp_path: Path) -> None:
     assert nodes[dot_id("g:model.blocks.1")][:3] == [
         "1 · Block",
         "6 tensors · 48 params",
-        "blocks.1.attn.weight (4, 4)",
+        "blocks[1].attn.weight (4, 4)",
     ]
     names = sorted(p.name for p in done.extra)
     assert names == sorted(

@@ -275,7 +275,7 @@ def test_a_write_inside_modules_names_them_and_suggests_inplace_false():
     )
     f = next(iter(saved_tensor_modified.check(_saved_graph(entry), ev)))
     assert f.message.startswith(
-        "`model.2` (ReLU(inplace=True)) overwrote the output of `model.1` (Sigmoid)"
+        "`model[2]` (ReLU(inplace=True)) overwrote the output of `model[1]` (Sigmoid)"
     )
     assert "inplace=False" in f.hint and "nn.ReLU()" in f.hint
 

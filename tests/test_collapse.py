@@ -13,10 +13,10 @@ from torch.nn.modules.module import (
     register_module_forward_pre_hook,
 )
 
-from graphscope._tensors import Names
 from graphscope.dot import dot_id
 from graphscope.errors import UsageError
 from graphscope.model import GROUP, OP, AutogradGraph, Finding
+from graphscope.names import Names
 from graphscope.overview import collapse, plan_drilldown, subgraph_for
 from graphscope.tracer import capture, trace
 
@@ -120,7 +120,7 @@ def test_six_identical_layers_fold_into_one_block(encoder_graph: AutogradGraph) 
     assert sorted(block["members"]) == sorted(layer_nodes)
     assert block["ops"] == sum(1 for n in layer_nodes if g.nodes[n]["kind"] == OP)
     assert len(block["params"]) == 6 * 12
-    assert ("layers.0.linear1.weight", (32, 16)) in block["params"]
+    assert ("layers[0].linear1.weight", (32, 16)) in block["params"]
     assert sorted(_covered(shown)) == sorted(g)
     # edges into the first copy and out of the last remain; the edges between copies are one
     # self-loop marked recurrent (each layer feeds the next)

@@ -184,7 +184,7 @@ def test_groups_levels_and_places_of_the_encoder(encoder: Any) -> None:
 
 
 def _norm(label: str) -> str:
-    return re.sub(r"layers\.\d+", "layers.#", label)
+    return re.sub(r"layers(\.\d+|\[\d+\])", "layers.#", label)
 
 
 def _ops_by_step(graph: AutogradGraph, module: str, steps: int) -> list[list[str]]:
@@ -255,11 +255,11 @@ def test_copies_of_folds_inside_folds_face_their_counterpart_in_the_copies_drawn
                 assert copies(i) == want, nid
     for b in range(1, 4):  # a block's parameters: the first block's
         for p in ("weight", "bias"):
-            lv, (what, ref) = nodes.drawn(nodes.index(graph.by_name(f"stack.blocks.{b}.cell.{p}")))
+            lv, (what, ref) = nodes.drawn(nodes.index(graph.by_name(f"stack.blocks[{b}].cell.{p}")))
             assert (lv, what, nodes.id(ref)) == (
                 3,
                 "node",
-                graph.by_name(f"stack.blocks.0.cell.{p}"),
+                graph.by_name(f"stack.blocks[0].cell.{p}"),
             )
     loop_step = _ops_by_step(graph, "cell", 10)  # the script's loop: cell's ops, one per step
     assert all(len(step) == 2 for step in loop_step)  # TBackward0, AddmmBackward0

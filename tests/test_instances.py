@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 import graphscope
-from graphscope._tensors import Names, module_names
 from graphscope.model import GROUP, OP, AutogradGraph
+from graphscope.names import Names, module_names
 from graphscope.overview import collapse
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "benchmarks" / "programs"
@@ -125,8 +125,8 @@ def test_a_gan_names_its_two_models_apart_and_has_one_graph_per_backward_site(
         [3, 6, 9, 12],
     ]
     real, fake, gen = scope.captures
-    d_params = {f"netD.main.{i}.{w}" for i in (0, 2) for w in ("weight", "bias")}
-    g_params = {f"netG.main.{i}.{w}" for i in (0, 1, 3) for w in ("weight", "bias")}
+    d_params = {f"netD.main[{i}].{w}" for i in (0, 2) for w in ("weight", "bias")}
+    g_params = {f"netG.main[{i}].{w}" for i in (0, 1, 3) for w in ("weight", "bias")}
     assert _params(gen) == d_params | g_params
     for g in (real, fake, gen):
         mods = {d["module"] for d in _ops(g)} - {None}
@@ -254,7 +254,7 @@ def test_tensors_of_a_model_output_are_named_from_it_and_plain_dicts_name_nothin
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_a_compiled_model_is_labelled_by_its_own_class_and_paths_skip_orig_mod() -> None:
-    from graphscope._tensors import params_and_classes
+    from graphscope.names import params_and_classes
 
     def module_classes(prefix: str, module: nn.Module) -> dict[str, str]:
         return params_and_classes(prefix, module)[1]

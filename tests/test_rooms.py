@@ -41,11 +41,14 @@ ALLOWED: dict[str, set[str]] = {
     "draw": {"dot", "layout", "overview", "model", "options", "errors", "explorer", "tracer"},
     # the torch rooms
     "_tensors": {"model"},
-    "tracer": {"_tensors", "_gc", "errors", "model"},
-    "recorder": {"_tensors", "model"},
+    # the names resolver: the user's names for modules, parameters and tensors
+    "names": {"_tensors", "model"},
+    "tracer": {"_tensors", "names", "_gc", "errors", "model"},
+    "recorder": {"_tensors", "names", "model"},
     # errors: watch() answers bad arguments with a UsageError
     "watcher": {
         "_tensors",
+        "names",
         "_gc",
         "model",
         "tracer",
@@ -117,7 +120,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "__main__": {"cli"},
 }
-TORCH_ROOMS = {"_tensors", "tracer", "recorder", "watcher", "script", "scenarios"}
+TORCH_ROOMS = {"_tensors", "names", "tracer", "recorder", "watcher", "script", "scenarios"}
 
 
 def _room(module: str) -> str:

@@ -374,7 +374,7 @@ def test_a_saved_leaf_found_later_in_the_walk_is_linked_to_its_node() -> None:
 
 
 def test_fast_parameter_walk_matches_named_parameters() -> None:
-    from graphscope._tensors import named_parameters
+    from graphscope.names import named_parameters
 
     shared = torch.nn.Linear(2, 2)
     net = torch.nn.Sequential(
@@ -389,7 +389,7 @@ def test_fast_parameter_walk_matches_named_parameters() -> None:
 
 
 def test_saved_tensor_fast_path_agrees_with_the_general_reader() -> None:
-    from graphscope._tensors import Names
+    from graphscope.names import Names
     from graphscope.tracer import saved, types, walk
 
     conv = torch.nn.Conv2d(2, 2, 3, padding=1)
@@ -557,3 +557,51 @@ def test_a_networkx_that_makes_its_attribute_dicts_otherwise_gets_copies(
     monkeypatch.setattr(AutogradGraph, "add_nodes_from", other_add_nodes_from)
     assert _traced_data() == expected
     assert taken == [networkx_does]  # the hooked fill ran once, then the copying one
+
+
+def _op_modules(g: Any) -> dict[str, str | None]:
+    return {d["name"]: d.get("module") for _, d in g.nodes(data=True) if d["kind"] == "op"}
+
+
+def test_trace_puts_the_ops_of_parameterless_layers_in_their_own_modules_as_watch_does() -> None:
+    """trace() sees no module hooks: an activation between two layers of a Sequential is its
+    own module's (``model.1``, a ReLU), not the next Linear's; a pooler's slice before its
+    first layer and its Tanh after it are the pooler's, as under watch()."""
+    import graphscope
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    loss = model(torch.randn(2, 4)).sum()
+    ops = _op_modules(trace(loss))
+    assert ops["ReluBackward0"] == "model.1"
+    assert ops["AddmmBackward0"] in ("model.0", "model.2")
+
+    class Pooler(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = torch.nn.Linear(8, 8)
+            self.activation = torch.nn.Tanh()
+
+        def forward(self, h: torch.Tensor) -> torch.Tensor:
+            return self.activation(self.dense(h[:, 0]))
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Linear(4, 8)
+            self.norm = torch.nn.LayerNorm(8)
+            self.pooler = Pooler()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.pooler(self.norm(self.embed(x)))
+
+    enc = Encoder()
+    x = torch.randn(2, 3, 4)
+    traced = _op_modules(trace(enc(x).sum()))
+    with graphscope.watch() as scope:
+        enc(x).sum().backward()
+    watched = _op_modules(scope.captures[0])
+    for op in ("TanhBackward0", "SelectBackward0", "NativeLayerNormBackward0"):
+        assert traced[op] == watched[op], op
+    assert traced["TanhBackward0"] == "enc.pooler.activation"
+    assert traced["SelectBackward0"] == "enc.pooler"

@@ -29,6 +29,7 @@ from typing import Any
 
 from graphscope.checks._common import listed, natural
 from graphscope.model import (
+    ROLE_PARAM,
     AutogradGraph,
     Events,
     Finding,
@@ -152,7 +153,8 @@ def _finding(graph: AutogradGraph, verdicts: list[_Verdict]) -> Finding:
     else:
         shown = _grad_of(graph, v.name)
         subject = (
-            f"The gradients of {len(verdicts)} parameters ({listed(v.name for v in verdicts)})"
+            f"The gradients of {len(verdicts)} {_noun(graph, verdicts)} "
+            f"({listed(v.name for v in verdicts)})"
         )
         values = f"{shown} {values}"
         verb = "were"
@@ -164,8 +166,9 @@ def _finding(graph: AutogradGraph, verdicts: list[_Verdict]) -> Finding:
             f"({inside[0].optimizer}.step(){where}) because {'it' if verb == 'was' else 'they'} "
             f"{verb} never zeroed: {values}"
         )
+        opt = inside[0].name or "optimizer"
         hint = (
-            "Call optimizer.zero_grad() (or set .grad = None) once per training step, before "
+            f"Call {opt}.zero_grad() (or set .grad = None) once per training step, before "
             "loss.backward(), so each step uses only its own gradient."
         )
     else:
@@ -187,6 +190,8 @@ def _finding(graph: AutogradGraph, verdicts: list[_Verdict]) -> Finding:
         if loc not in related:
             related.append(loc)
     node = _node(graph, v.name, run[-1].call)
+    found = (_node(graph, w.name, w.run[-1].call) for w in verdicts)
+    nodes = tuple(m for m in found if m is not None)
     return Finding(
         kind=KIND,
         severity="warning" if inside else "info",
@@ -195,10 +200,21 @@ def _finding(graph: AutogradGraph, verdicts: list[_Verdict]) -> Finding:
         file=first_kept.file,
         line=first_kept.line,
         node=node,
+        nodes=nodes if len(nodes) > 1 else (),
         graph=graph.graph.get("id") if node is not None else None,
         related=tuple(related),
         badge=f"grad {_history(run, short=True)}",
     )
+
+
+def _noun(graph: AutogradGraph, verdicts: list[_Verdict]) -> str:
+    """``parameters`` when every one is a module's parameter, else ``tensors`` (plain leaves
+    ``w``, ``x`` are not parameters)."""
+    for v in verdicts:
+        node = _node(graph, v.name, v.run[-1].call)
+        if node is not None and graph.nodes[node].get("role") not in (ROLE_PARAM, None):
+            return "tensors"
+    return "parameters"
 
 
 def _history(run: Sequence[GradUpdate], short: bool = False) -> str:

@@ -83,7 +83,7 @@ def _merged(group: list[Finding], graph: AutogradGraph) -> Finding:
     names = [
         str(graph.nodes[f.node].get("name") or graph.nodes[f.node].get("label")) for f in group
     ]
-    modules = sorted({m for f in group if (m := graph.nodes[f.node].get("module"))})
+    modules = sorted({graph.spelled(m) for f in group if (m := graph.nodes[f.node].get("module"))})
     owners = f" (module{'s' if len(modules) > 1 else ''} {', '.join(modules)})" if modules else ""
     first = group[0]
     where = f" at line {first.line}" if first.line is not None else ""
@@ -103,6 +103,7 @@ def _merged(group: list[Finding], graph: AutogradGraph) -> Finding:
         file=first.file,
         line=first.line,
         node=first.node,
+        nodes=tuple(f.node for f in group if f.node is not None),
         graph=first.graph,
         badge="no gradient",
     )

@@ -68,21 +68,22 @@ def _finding(
     call: BackwardCall,
 ) -> Finding:
     names = [n for _, n in missing]
-    modules = sorted({m for node, _ in missing if (m := graph.nodes[node].get("module"))})
+    paths = sorted({m for node, _ in missing if (m := graph.nodes[node].get("module"))})
+    modules = [graph.spelled(p) for p in paths]
     of = f" (of {', '.join(modules)})" if modules else ""
     one = len(names) == 1
     them, they = ("it", "it never changes") if one else ("them", "they never change")
     built = f", built at line {step.built_line}," if step.built_line is not None else ""
+    opt = step.name or "optimizer"
     message = (
         f"{listed(names)}{of} received gradients from the backward call at line {call.line}, but no "
-        f"optimizer step updates {them}: the optimizer{built} holds other parameters, so "
-        f"{they} (was the module replaced or created after the optimizer was built?)."
+        f"optimizer step updates {them}: {opt} ({step.optimizer}){built} holds other parameters, "
+        f"so {they} (was the module replaced or created after the optimizer was built?)."
     )
-    target = f"<model>.{modules[0]}" if len(modules) == 1 else "<the new module>"
     hint = (
         "Build the optimizer after the model is complete (after replacing or adding modules), or "
-        f"add the new parameters to it: `optimizer.add_param_group({{'params': "
-        f"{target}.parameters()}})`."
+        f"add the new parameters to it: `{opt}.add_param_group({{'params': "
+        f"{_parameters(graph, paths)}}})`."
     )
     related = [Location(step.file, step.line, f"{step.optimizer}.step() leaves {them} unchanged")]
     related.append(Location(call.file, call.line, "gave them gradients"))
@@ -102,7 +103,24 @@ def _finding(
         file=file,
         line=line,
         node=missing[0][0],
+        nodes=tuple(node for node, _ in missing),
         graph=graph.graph.get("id"),
         related=tuple(related),
         badge="not in any optimizer",
+    )
+
+
+def _parameters(graph: AutogradGraph, paths: list[str]) -> str:
+    """``model[2].parameters()``: Python for the parameters of the modules ``paths``; a root
+    the user's code does not hold (named after its class) reads ``<model>``."""
+    parts = []
+    for path in paths:
+        top = path.split(".")[0].split("#")[0]
+        if graph.module_class(path.split(".")[0]) == top:  # a class-name fallback, no variable
+            path = "<model>" + path[len(path.split(".")[0]) :]
+        parts.append(f"{graph.spelled(path)}.parameters()")
+    if len(parts) == 1:
+        return parts[0]
+    return (
+        "[" + ", ".join(f"*{p}" for p in parts) + "]" if parts else "<the new module>.parameters()"
     )

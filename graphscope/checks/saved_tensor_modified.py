@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from graphscope.checks._rewrite import out_of_place, source_line
 from graphscope.checks._step_between import step_between
 from graphscope.checks.catalogue import Entry
 from graphscope.model import (
@@ -50,6 +51,18 @@ HINT = (
     "Do not change a tensor in place after using it: write `{t} = {t} + 1` (a new tensor) instead "
     "of `{t}.add_(1)`, or make the change before the operation that uses it."
 )
+
+
+def _hint(t: str, write: InplaceWrite | None) -> str:
+    """The generic hint, in the user's own operation: ``write `h = h * 2` (a new tensor) instead
+    of `h.mul_(2)```."""
+    if write is None:
+        return HINT.format(t=t)
+    before, after = out_of_place(t, write.api, source_line(write.file, write.line))
+    return (
+        f"Do not change a tensor in place after using it: write `{after}` (a new tensor) instead "
+        f"of `{before}`, or make the change before the operation that uses it."
+    )
 
 
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
@@ -104,10 +117,14 @@ def _finding(
         f" (saved at version {saved}, now {now})" if saved is not None and now is not None else ""
     )
     what = tensor or f"the input `{entry.get('name')}`"
-    hint = HINT.format(t=tensor or "x")
+    hint = _hint(tensor or "x", write)
+    extra: list[Location] = []
     if write is not None and write.module_text:
-        message, hint = _module_message(d, entry, write, versions)
+        message, hint = _module_message(graph, d, entry, write, versions)
         file, line = write.file, write.line
+        if write.module_line is not None:  # the fix goes where the module is made
+            file, line = write.module_file, write.module_line
+            extra.append(Location(write.file, write.line, "the module wrote in place here"))
     elif write is not None:
         where = f" at line {write.line}" if write.line is not None else ""
         message = (
@@ -128,9 +145,9 @@ def _finding(
     )
     if write is not None and write.line is not None:
         badge += f" ← line {write.line}"
-    related: tuple[Location, ...] = ()
+    related: tuple[Location, ...] = tuple(extra)
     if d.get("line") is not None:
-        related = (
+        related += (
             Location(d.get("file"), d.get("line"), f"saved by {d.get('label') or d.get('name')}"),
         )
     return Finding(
@@ -148,13 +165,21 @@ def _finding(
 
 
 def _module_message(
-    d: dict[str, Any], entry: dict[str, Any], write: InplaceWrite, versions: str
+    graph: AutogradGraph,
+    d: dict[str, Any],
+    entry: dict[str, Any],
+    write: InplaceWrite,
+    versions: str,
 ) -> tuple[str, str]:
     """Message and hint for a write made by a module's forward (``nn.ReLU(inplace=True)``)."""
-    writer = f"`{write.module}` ({write.module_text})" if write.module else write.module_text
+    writer = (
+        f"`{graph.spelled(write.module)}` ({write.module_text})"
+        if write.module
+        else write.module_text
+    )
     saver_op = d.get("op") or d.get("label") or "the operation before it"
     if write.producer_module:
-        saver = f"`{write.producer_module}`"
+        saver = f"`{graph.spelled(write.producer_module)}`"
         saver += f" ({write.producer_text})" if write.producer_text else ""
         what = f"the output of {saver}"
     else:
@@ -166,10 +191,19 @@ def _module_message(
         f"backward{versions}: backward would use values the forward pass never produced."
     )
     cls = (write.module_text or "").split("(")[0] or "the module"
-    hint = (
-        f"Create {writer} with inplace=False (nn.{cls}() is out of place by default): an in-place "
-        "layer may only follow one that does not need its own output for backward."
-    )
+    made = source_line(write.module_file, write.module_line).strip()
+    if f"{cls}(inplace=True)" in made:  # the constructor as the user wrote it, made out of place
+        fixed = made.replace(f"{cls}(inplace=True)", f"{cls}()")
+        hint = (
+            f"Make {writer} out of place: write `{fixed}` at line {write.module_line} (nn.{cls}() "
+            "is out of place by default): an in-place layer may only follow one that does not "
+            "need its own output for backward."
+        )
+    else:
+        hint = (
+            f"Create {writer} with inplace=False (nn.{cls}() is out of place by default): an "
+            "in-place layer may only follow one that does not need its own output for backward."
+        )
     return message, hint
 
 
@@ -302,7 +336,7 @@ def _from_text(
         )
         related = (Location(file, line, "backward raised here"),)
         file, line = write.file, write.line
-        hint = HINT.format(t=write.name or "x")
+        hint = _hint(write.name or "x", write)
     else:
         message = (
             f"A tensor needed by backward was modified in place after it was saved{versions}, so "

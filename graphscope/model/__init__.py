@@ -96,11 +96,13 @@ from graphscope.model.text import (
     plural,
     ranges,
     short_path,
+    spelled,
     summary_text,
 )
 from graphscope.model.validate import problems, validate
 
 __all__ = [
+    "spelled",
     "AliasExport",
     "RunList",
     "AutogradGraph",

@@ -48,6 +48,9 @@ class InplaceWrite:
     #: for a write over an op's output, the module whose forward produced it (``1``, ``Sigmoid``)
     producer_module: str | None = None
     producer_text: str | None = None
+    #: where the writing module was constructed (``self.act = nn.ReLU(inplace=True)``), when seen
+    module_file: str | None = None
+    module_line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class OptimizerStep:
     optimizer_id: int = 0  # which optimizer object (1, 2, ... in order of first step)
     built_file: str | None = None  # where the optimizer was constructed, when seen
     built_line: int | None = None
+    name: str | None = None  # the user's name for the optimizer (``opt``, ``trainer.opt``)
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,9 @@ class Finding:
     graph: str | None = None  # graph id ("g1") the node belongs to
     related: tuple[Location, ...] = ()
     badge: str | None = None  # a short text for the picture: "saved v0, now v1 <- line 9"
+    #: every node the finding names, when it names several (ten parameters never zeroed): each
+    #: carries the finding's mark in every picture and in the explorer; ``node`` is the first
+    nodes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in FINDING_KINDS:
@@ -104,7 +107,17 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["related"] = [asdict(r) for r in self.related]
+        if not self.nodes:  # a finding about one node: the report keeps its old shape
+            del d["nodes"]
+        else:
+            d["nodes"] = list(self.nodes)
         return d
+
+    @property
+    def marked(self) -> tuple[str, ...]:
+        """The nodes that carry this finding's mark: ``node``, then the rest of ``nodes``."""
+        first = (self.node,) if self.node is not None else ()
+        return first + tuple(n for n in self.nodes if n != self.node)
 
     def key(self) -> tuple[Any, ...]:
         """What makes two findings the same one (used to de-duplicate across graphs)."""

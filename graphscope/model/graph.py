@@ -31,7 +31,7 @@ from typing import Any, Literal, TypedDict
 import networkx as nx
 
 from graphscope.model.findings import Finding
-from graphscope.model.text import jsonable
+from graphscope.model.text import jsonable, spelled
 
 # -- node kinds, roles, statuses ---------------------------------------------------------------
 
@@ -235,9 +235,16 @@ class AutogradGraph(nx.DiGraph):  # type: ignore[type-arg]
         info = (self.graph.get("modules") or {}).get(path or "")
         return info.get("cls") if isinstance(info, dict) else None
 
+    def spelled(self, path: str) -> str:
+        """Module path ``path`` as the user writes it (``model[2]`` for ``model.2``):
+        :func:`graphscope.model.text.spelled` with this graph's module classes."""
+        modules = self.graph.get("modules") or {}
+        classes = {p: i["cls"] for p, i in modules.items() if isinstance(i, dict) and "cls" in i}
+        return spelled(path, classes)
+
     def findings_at(self, node: str) -> list[Finding]:
         """The findings attached to ``node``."""
-        return [f for f in self.findings if f.node == node]
+        return [f for f in self.findings if node in f.marked]
 
     def tensor_nodes(self) -> list[str]:
         return [n for n, k in self.nodes(data="kind") if k == TENSOR]

@@ -155,3 +155,38 @@ def ranges(numbers: Sequence[int]) -> str:
 def plural(n: int, word: str) -> str:
     """``1 backward call``, ``3 backward calls``."""
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+_SEGMENT = re.compile(r"(?:\[[^\]]*\]|[^.\[\]])+")
+_CONTAINERS = frozenset({"ModuleDict", "ParameterDict"})
+
+
+def spelled(path: str, classes: Mapping[str, str] | None = None) -> str:
+    """A module path or parameter name as the user writes it in Python.
+
+    ``named_parameters()`` and the module tree name a ``Sequential``'s third layer ``model.2``;
+    the user writes ``model[2]``. A key of a ``ModuleDict`` (``classes`` maps each dotted path to
+    its class) or a name that is no identifier is indexed (``heads['cls']``); a name the user's
+    variable gave (``blocks[3]``, ``trainer.net``) is kept. Every room writes names through this
+    one function: checks' messages and hints, pictures, the report and the explorer.
+
+    >>> spelled("model.2.weight"), spelled("net.fc.bias"), spelled("blocks[3].fc")
+    ('model[2].weight', 'net.fc.bias', 'blocks[3].fc')
+    >>> spelled("heads.cls.weight", {"heads": "ModuleDict"})
+    "heads['cls'].weight"
+    """
+    parts = _SEGMENT.findall(path)
+    if len(parts) < 2 or ".".join(parts) != path:
+        return path
+    out = dotted = parts[0]
+    for part in parts[1:]:
+        if part.isdigit():
+            out += f"[{part}]"
+        elif not part.isidentifier() or (
+            classes is not None and classes.get(dotted) in _CONTAINERS
+        ):
+            out += f"[{part!r}]"
+        else:
+            out += "." + part
+        dotted += "." + part
+    return out

@@ -44,6 +44,9 @@ def build(ix: Index, items: list[Item]) -> AutogradGraph:
             nid = ids[rep[ix.pos[f.node]]]
             if nid != f.node:
                 f = replace(f, node=nid)
+        if f.nodes:  # every node it names, as drawn (a group stands for those inside it)
+            drawn = (ids[rep[ix.pos[n]]] if n in ix.pos else n for n in f.nodes)
+            f = replace(f, nodes=tuple(dict.fromkeys(drawn)))
         findings.append(f)
     if findings:
         g.graph["findings"] = tuple(findings)

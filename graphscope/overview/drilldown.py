@@ -91,7 +91,7 @@ def subgraph(
             g.add_edge(u, v, **copy.deepcopy(d))
     if state:
         _mark_state(graph, g, inside, state, set(members))
-    found = tuple(f for f in graph.findings if f.node in g)
+    found = tuple(f for f in graph.findings if any(n in g for n in f.marked))
     if found or "findings" in g.graph:
         g.graph["findings"] = found
     return g

@@ -75,8 +75,9 @@ class Index:
         self.has_modules = any(p for i, p in enumerate(self.paths) if self.is_op[i])
         self.kinds: dict[int, list[str]] = {}
         for f in graph.findings:
-            if f.node in pos:
-                self.kinds.setdefault(pos[f.node], []).append(f.kind)
+            for node in f.marked:
+                if node in pos:
+                    self.kinds.setdefault(pos[node], []).append(f.kind)
         self._through: list[list[int]] | None = None
 
     def _owners(self) -> list[int]:

@@ -360,7 +360,7 @@ class Recorder:
         user names them (``model.2``, ``ReLU(inplace=True)``)."""
         module = self.spans.current_module()
         if module is None:
-            return (None, None, None, None)
+            return (None, None, None, None, None, None)
         root = self.spans.outermost()
         var = frame_variable(user_frame(2), root) if root is not None else None  # type: ignore[arg-type]
         producer = producer_text = None
@@ -373,7 +373,8 @@ class Recorder:
                 producer = _display(path, root, var)
                 producer_text = _text(m) if m is not None else None
         path = self.spans.current()
-        return (_display(path, root, var), _text(module), producer, producer_text)
+        made = self.spans.made_at(module)
+        return (_display(path, root, var), _text(module), producer, producer_text, *made)
 
     def classify(self, func: Any) -> int:
         try:
@@ -397,12 +398,16 @@ class Recorder:
 
 
 def _display(path: str | None, root: torch.nn.Module | None, var: str | None) -> str | None:
-    """``model.2`` for the path ``2`` under the root module the user calls ``model``."""
-    if path is None or var is None or root is None:
+    """The module path, already in the user's names (``model.act``: the spans name a root
+    module after the user's variable); only a root the user's code does not hold, named after
+    its class (``Net.act``), takes the caller's variable for it (never ``self``: that is the
+    module's own name for itself, not the caller's)."""
+    if path is None or var is None or root is None or var == "self":
         return path
-    if path == type(root).__name__:
+    cls = type(root).__name__
+    if path == cls:
         return var
-    return path if path.startswith(var + ".") else f"{var}.{path}"
+    return var + path[len(cls) :] if path.startswith(cls + ".") else path
 
 
 def _text(module: torch.nn.Module) -> str:

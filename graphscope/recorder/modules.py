@@ -6,7 +6,7 @@ node is the narrowest span holding its ``_sequence_nr()`` (autograd-notes §5).
 
 Paths name module *instances* the way the user does: an outermost module (one called while no
 other runs) is named after the user's variable for it (``cell1``, ``netG``, ``blocks[3]``;
-:func:`graphscope._tensors.module_name`), its submodules by their path under it
+:func:`graphscope.names.module_name`), its submodules by their path under it
 (``netG.main.2``, ``encoder.layers.0.self_attn``); ops in its own ``forward`` get its name, so
 "made by the model itself" stays distinguishable from "made outside any module" (``None``).
 A module the user's code does not hold gets its class name, numbered when two instances would
@@ -18,6 +18,7 @@ gets its own variable's name, else ``<caller path>.<ClassName>``.
 from __future__ import annotations
 
 import threading
+import weakref
 from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
@@ -26,9 +27,11 @@ import torch
 from torch.nn.modules.module import (
     register_module_forward_hook,
     register_module_forward_pre_hook,
+    register_module_module_registration_hook,
 )
 
-from graphscope._tensors import module_name, unwrap, user_frame
+from graphscope._tensors import user_frame, where
+from graphscope.names import module_name, unwrap
 from graphscope.recorder.ops import KEEP_INTERVALS, cut_point
 
 __all__ = ["ModuleSpans"]
@@ -59,6 +62,10 @@ class ModuleSpans:
         self._taken: dict[str, int] = {}  # name -> id() of the module that has it
         self._marks: list[int] = []  # the sequence counter at the last forget() calls
         self._built: set[int] = set()  # id() of modules whose forward made backward nodes
+        #: where each in-place module (``inplace=True``) was made a submodule: its constructor
+        self._made: weakref.WeakKeyDictionary[torch.nn.Module, tuple[str | None, int | None]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def hooked(self) -> bool:
@@ -98,6 +105,7 @@ class ModuleSpans:
         self.thread = _get_ident()
         self._handles.append(register_module_forward_pre_hook(self._pre))
         self._handles.append(register_module_forward_hook(self._post, always_call=True))
+        self._handles.append(register_module_module_registration_hook(self._registered))
 
     def remove_hooks(self) -> None:
         while self._handles:
@@ -194,7 +202,26 @@ class ModuleSpans:
         self._names[key] = (name, module)
         return name
 
+    def made_at(self, module: torch.nn.Module) -> tuple[str | None, int | None]:
+        """The user's line that made ``module`` a submodule (``self.act = nn.ReLU(inplace=True)``,
+        ``nn.Sequential(..., nn.ReLU(inplace=True))``), for in-place modules; else (None, None)."""
+        try:
+            return self._made.get(module, (None, None))
+        except TypeError:
+            return None, None
+
     # the hooks ---------------------------------------------------------------------------------
+
+    def _registered(self, parent: torch.nn.Module, name: str, module: Any) -> None:
+        """A submodule was assigned: for an in-place one (the only ones a finding points to at
+        their constructor), remember the user's line. One attribute read per registration."""
+        if getattr(module, "inplace", False) is not True or _get_ident() != self.thread:
+            return
+        try:
+            if module not in self._made:
+                self._made[module] = where(user_frame())
+        except Exception:  # never let our bookkeeping break the user's model
+            pass
 
     def _pre(self, module: torch.nn.Module, inputs: Any) -> None:
         if _is_compiling() or _get_ident() != self.thread:  # dynamo tracing: not a real call

@@ -11,6 +11,7 @@ checked for one (a :class:`~graphscope.model.NonFiniteStep`: the step used it).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -20,8 +21,9 @@ from torch.optim.optimizer import (
     register_optimizer_step_pre_hook,
 )
 
-from graphscope._tensors import outside_modes
+from graphscope._tensors import outside_modes, user_frame
 from graphscope.model import Events, NonFiniteStep, OptimizerStep
+from graphscope.names import object_name
 from graphscope.recorder.resets import Resets
 from graphscope.recorder.sites import Sites
 from graphscope.recorder.writes import Writes
@@ -65,6 +67,8 @@ class StepHooks:
         self.watchers = []
         self.check_nonfinite = False  # set once a NaN/Inf gradient was seen
         self.in_scaler_step = False  # inside GradScaler.step: it checked the gradients itself
+        #: the user's name for each optimizer, found at its first step
+        self._opt_names: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
 
     def install(self) -> None:
         self.thread = _get_ident()
@@ -123,6 +127,21 @@ class StepHooks:
             names = self._name_cache[key] = tuple(n for n in found if n is not None)
         return names
 
+    def _opt_name(self, optimizer: torch.optim.Optimizer) -> str | None:
+        """``opt`` / ``trainer.opt``: looked up once per optimizer (a frame search)."""
+        try:
+            return self._opt_names[optimizer]
+        except KeyError:
+            pass
+        except TypeError:  # not weak-referenceable
+            return None
+        try:
+            name = object_name(user_frame(3), optimizer)
+        except Exception:  # never let naming break the user's step
+            name = None
+        self._opt_names[optimizer] = name
+        return name
+
     def _post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if _is_compiling() or _get_ident() != self.thread:
             return
@@ -143,6 +162,7 @@ class StepHooks:
                     optimizer_id=ordinal,
                     built_file=built[0],
                     built_line=built[1],
+                    name=self._opt_name(optimizer),
                 )
             )
         finally:

@@ -30,9 +30,12 @@ _LEAF_INPLACE = "leaf Variable that requires grad is being used in an in-place o
 NameOf = Callable[[torch.Tensor, bool], "str | None"]
 #: calls :meth:`Writes.call` hands to ``on_alias`` (see :mod:`graphscope.recorder.aliases`)
 ALIAS_APIS = frozenset({"detach", "numpy", "untyped_storage", "data ="})
-#: (module path, module text, producer's path, producer's text) of a write inside a module
-Described = tuple["str | None", "str | None", "str | None", "str | None"]
-_NOT_DESCRIBED: Described = (None, None, None, None)
+#: (module path, module text, producer's path, producer's text, the module's constructor file
+#: and line) of a write inside a module
+Described = tuple[
+    "str | None", "str | None", "str | None", "str | None", "str | None", "int | None"
+]
+_NOT_DESCRIBED: Described = (None, None, None, None, None, None)
 #: ``torch.autograd.gradcheck``/``gradgradcheck`` perturb their inputs in place through
 #: ``.data`` and put the values back: torch's own writes, undone, not the user's
 _GRADCHECK_FILE = torch.autograd.gradcheck.__code__.co_filename
@@ -218,6 +221,8 @@ class Writes:
                 module_text=module[1],
                 producer_module=module[2],
                 producer_text=module[3],
+                module_file=module[4],
+                module_line=module[5],
             )
         )
 

@@ -3,12 +3,12 @@ name: sequential
 row: 12
 seeds: 003
 kinds:
-nodes: lr_net.0.weight, lr_net.0.bias, AddmmBackward0, SigmoidBackward0, BinaryCrossEntropyBackward0, loss
+nodes: lr_net[0].weight, lr_net[0].bias, AddmmBackward0, SigmoidBackward0, BinaryCrossEntropyBackward0, loss
 explanation: The same logistic regression built with nn.Sequential instead of a class. The graph
 is the same one as in logistic-regression, op for op; only the names change, because Sequential
 names its children by position: named_parameters() gives 0.weight and 0.bias, so the picture
-(which starts every name at your variable) shows lr_net.0.weight and lr_net.0.bias instead of
-features.weight and features.bias. With the same seed the parameters start from the same values,
+(which starts every name at your variable and writes it as Python does) shows lr_net[0].weight
+and lr_net[0].bias instead of features.weight and features.bias. With the same seed the parameters start from the same values,
 so training stops at the same iteration with the same accuracy.
 """
 

@@ -21,9 +21,10 @@ from typing import Any
 import torch
 
 from graphscope._gc import gc_paused
-from graphscope._tensors import Names, module_names, user_frame
+from graphscope._tensors import user_frame
 from graphscope.errors import TraceError
 from graphscope.model import AutogradGraph, InplaceWrite
+from graphscope.names import Names, module_names
 from graphscope.tracer.capture import Capture, Provenance
 from graphscope.tracer.freeing import KEY, SPACING, protect, protect_walked
 from graphscope.tracer.silent import SilentIndex

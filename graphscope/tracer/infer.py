@@ -8,6 +8,14 @@ op it feeds (a ``ReLU`` between ``layers.0.linear1`` and ``layers.0.linear2`` be
 ``layers.0``; an op between ``layers.0`` and ``layers.1`` to ``layers.1``; an op after the
 last module, such as the loss, to none).
 
+The module tree (``classes``: each path's class, in ``named_modules()`` order) places the ops of
+modules that hold no parameters, as ``watch()``'s module hooks would: an op named after such a
+module's class that comes between the two (``ReluBackward0`` after ``model.0`` and before
+``model.2`` is ``model.1``, a ``ReLU``; ``TanhBackward0`` after ``pooler.dense`` is
+``pooler.activation``, a ``Tanh``, even with nothing after it), and an op feeding the first
+layer of a module that is not a container from outside it is that module's own
+(``h[:, 0]`` before ``pooler.dense`` is ``pooler``'s: it ran in ``BertPooler.forward``).
+
 It runs inside the walk, on the walk's own node dicts and adjacency lists, before the graph is
 handed to networkx (no views: 2-3 µs a node on a 10k-node graph, from 4-8 through networkx).
 """
@@ -15,6 +23,7 @@ handed to networkx (no views: 2-3 µs a node on a 10k-node graph, from 4-8 throu
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,10 +37,12 @@ def infer_modules(
     ops: Sequence[str],
     succ: Mapping[str, list[str]],
     pred: Mapping[str, list[str]],
+    classes: Mapping[str, str] | None = None,
 ) -> bool:
     """Fill the ``module`` of the ``ops`` (node ids in forward order) from the parameters they
-    read; ``succ``/``pred``: each node's neighbours along and against the data flow. Returns
-    whether any op got a module (False, and nothing changed, when an op has one already)."""
+    read; ``succ``/``pred``: each node's neighbours along and against the data flow;
+    ``classes``: the module tree, when known. Returns whether any op got a module (False, and
+    nothing changed, when an op has one already)."""
     if not ops or any(nodes[n]["module"] for n in ops):
         return False
     # no op has a module yet, so a module among an op's inputs is a parameter's
@@ -48,10 +59,15 @@ def infer_modules(
     for n in reversed(free):
         k = _earliest(succ, rank, n, end)
         down[n] = down[ops[k]] if k < end else None
+    tree = _Tree(classes, {m for m in own.values() if m}) if classes else None
     for n in free:
         a, b = up[n], down[n]
-        if a is not None and b is not None:
-            nodes[n]["module"] = _between(a, b)
+        leaf = tree.leaf_for(nodes[n], a, b) if tree is not None and a is not None else None
+        if leaf is not None:
+            nodes[n]["module"] = leaf
+        elif a is not None and b is not None:
+            entered = tree.entered(a, b) if tree is not None else None
+            nodes[n]["module"] = entered or _between(a, b)
     for n, m in own.items():
         if m is not None:
             nodes[n]["module"] = m
@@ -121,3 +137,49 @@ def _common(a: str, b: str) -> str | None:
     while k < m and pa[k] == pb[k]:
         k += 1
     return ".".join(pa[:k]) or None
+
+
+_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
+_BACKWARD = re.compile(r"Backward\d*$")
+
+
+class _Tree:
+    """The module tree of ``classes``: order, parents, and the leaves without parameters."""
+
+    def __init__(self, classes: Mapping[str, str], with_params: set[str]) -> None:
+        self.classes = classes
+        self.order = {p: k for k, p in enumerate(classes)}
+        paths = list(classes)
+        inner = {p.rpartition(".")[0] for p in paths}
+        self.bare = [  # leaves holding no parameter: ReLU, Tanh, Dropout, Sigmoid, ...
+            p for p in paths if p not in inner and p not in with_params and "." in p
+        ]
+
+    def leaf_for(self, d: Mapping[str, Any], up: str, down: str | None) -> str | None:
+        """The parameterless leaf module named like op ``d`` that comes after ``up`` (and
+        before ``down``) in the tree, a sibling of either."""
+        op = _BACKWARD.sub("", str(d.get("label") or d.get("name") or "")).lower()
+        if len(op) < 3 or up not in self.order:
+            return None
+        lo, hi = self.order[up], self.order.get(down, len(self.order)) if down else len(self.order)
+        near = {up.rpartition(".")[0], (down or "").rpartition(".")[0]}
+        for path in self.bare:
+            k = self.order[path]
+            if lo < k < hi and path.rpartition(".")[0] in near:
+                cls = self.classes[path].lower()
+                if cls == op or (len(cls) >= 4 and (cls in op or op in cls)):
+                    return path
+        return None
+
+    def entered(self, up: str, down: str) -> str | None:
+        """The module ``down`` sits in when the op between comes from outside it: that
+        module's own forward made the op, before calling ``down`` (not a container: a
+        ``Sequential`` makes no op of its own)."""
+        parent = down.rpartition(".")[0]
+        if not parent or up == parent or up.startswith(parent + "."):
+            return None
+        if self.classes.get(parent, "") in _CONTAINERS or parent not in self.order:
+            return None
+        if "." not in parent:  # the root: the common module already
+            return None
+        return parent

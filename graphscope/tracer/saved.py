@@ -17,7 +17,6 @@ import torch
 
 from graphscope._tensors import (
     _DTYPE_NAMES,
-    Names,
     dtype_name,
     shape_of,
     storage_key,
@@ -35,6 +34,7 @@ from graphscope.model import (
     TENSOR,
     InplaceWrite,
 )
+from graphscope.names import Names
 from graphscope.tracer.silent import SilentIndex
 from graphscope.tracer.types import short_text
 

@@ -17,7 +17,6 @@ import torch
 
 from graphscope._tensors import (
     _DTYPE_NAMES,
-    Names,
     dtype_name,
     grad_summaries_full,
     shape_of,
@@ -35,6 +34,7 @@ from graphscope.model import (
     AutogradGraph,
     InplaceWrite,
 )
+from graphscope.names import Names
 from graphscope.tracer.capture import Capture, Provenance
 from graphscope.tracer.freeing import SPACING
 from graphscope.tracer.infer import infer_modules
@@ -175,7 +175,7 @@ class Walker:
         if deep or infer:
             succ, pred = _neighbours(found)
             if infer:
-                inferred = infer_modules(self.nodes, ops, succ, pred)
+                inferred = infer_modules(self.nodes, ops, succ, pred, self.names.classes)
             if deep:
                 self.structure = _structure(self.ids, self.out_node, pred)
         _fill_graph(self.g, self.nodes, found)

@@ -9,7 +9,8 @@ from typing import Any
 import torch
 
 from graphscope._gc import gc_paused
-from graphscope._tensors import Names, frame_variable, module_names, user_frame
+from graphscope._tensors import frame_variable, user_frame
+from graphscope.names import Names, module_names
 
 __all__ = ["SessionNames"]
 

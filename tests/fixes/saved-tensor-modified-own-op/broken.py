@@ -1,0 +1,8 @@
+import torch
+
+w = torch.randn(3, requires_grad=True)
+x = torch.randn(3)
+h = (w * x).sigmoid()
+h.mul_(2)
+h.sum().backward()
+print(w.grad)
