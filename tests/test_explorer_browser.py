@@ -102,6 +102,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "enc": _render("explorer_encoder.py", base / "enc"),
         "loops": _render("explorer_loops.py", base / "loops"),
         "fused": _render("explorer_fused.py", base / "fused"),
+        "findings": _render("explorer_findings.py", base / "findings"),
     }
 
 
@@ -696,3 +697,39 @@ def test_a_page_opened_on_a_node_keeps_the_node_in_view(
     _open(driver, bert_pages["bert"], f"#L0/n{i}")
     _, _, focus, view = _first_view(driver, "classifier.weight")
     assert focus is not None and view[0] <= focus[0] and focus[2] <= view[2]
+
+
+def test_a_finding_is_listed_once_with_its_fix_and_outlines_every_node_it_names(
+    driver: Any, pages: dict[str, Path]
+) -> None:
+    """One grad-accumulation finding about ten parameters: on opening, the list shows its
+    message and its fix, once; a click outlines the ten parameters and nothing else (not the
+    other ops of its line), and the inspector says what the outline means."""
+    from selenium.webdriver.common.by import By
+
+    page = pages["findings"]
+    data = page_data(page.read_text(encoding="utf-8"))
+    (finding,) = data["findings"]
+    nodes = Nodes(data)
+    assert len(finding["nodes"]) == 10 and finding["node"] in finding["nodes"]
+    names = sorted(nodes.cols["nm"][i] for i in finding["nodes"]) if "nm" in nodes.cols else None
+    _open(driver, page)
+    (item,) = driver.find_elements(By.CSS_SELECTOR, "#gs-findings li")
+    assert finding["message"] in item.text and finding["hint"] in item.text
+    body = driver.execute_script("return document.body.innerText")
+    assert body.count(finding["hint"]) == 1  # once, on opening
+    item.click()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#gs-view g.node.gs-sel"), "marked")
+    body = driver.execute_script("return document.body.innerText")
+    assert body.count(finding["hint"]) == 1 and body.count(finding["message"]) == 1
+    marked = {
+        int(g.get_attribute("data-ref"))
+        for g in driver.find_elements(
+            By.CSS_SELECTOR, "#gs-view g.node.gs-sel, #gs-view g.node.gs-mark"
+        )
+    }
+    drawn = {nodes.drawn(i)[1][1] for i in finding["nodes"]}
+    assert all(nodes.drawn(i)[1][0] == "node" for i in finding["nodes"])
+    assert marked == drawn, (marked, drawn, names)
+    legend = driver.find_element(By.CSS_SELECTOR, "#gs-inspector .gs-legend-mark")
+    assert "outlined: the nodes this finding names (10)" in legend.text

@@ -105,6 +105,7 @@ def _finding(f: Finding, index: Mapping[str, int]) -> dict[str, Any]:
         "file": f.file,
         "line": f.line,
         "node": index.get(f.node, -1) if f.node is not None else -1,
+        "nodes": [index[n] for n in f.marked if n in index],
         "related": [[r.file, r.line, r.what] for r in f.related],
         "badge": f.badge,
     }

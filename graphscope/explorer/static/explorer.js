@@ -306,8 +306,8 @@
 
   function select(sel) {
     cur.sel = sel;
-    view.querySelectorAll('.gs-sel, .gs-edge, .gs-rel').forEach(function (e) {
-      e.classList.remove('gs-sel', 'gs-edge', 'gs-rel');
+    view.querySelectorAll('.gs-sel, .gs-edge, .gs-mark').forEach(function (e) {
+      e.classList.remove('gs-sel', 'gs-edge', 'gs-mark');
     });
     markFinding(sel);
     var m = /^([ngf])(\d+)$/.exec(sel || '');
@@ -545,7 +545,7 @@
 
   function nodeFindings(i, shown, box) {
     D.findings.forEach(function (f, k) {
-      if (f.node !== i || k === shown) return;
+      if (marks(f).indexOf(i) < 0 || k === shown) return;
       box.appendChild(el('h3', { text: 'finding' }));
       box.appendChild(findingCard(f, k));
     });
@@ -597,9 +597,14 @@
       ol.appendChild(el('li', { cls: 'gs-' + f.severity, 'data-finding': String(k), on: function () { openFinding(k); } },
         el('span', { cls: 'gs-sev gs-' + f.severity, text: f.severity }), el('b', { text: f.kind }), ' ',
         el('span', { cls: 'gs-note', text: baseName(f.file) + ':' + (f.line === null ? '?' : f.line) }),
-        el('div', { text: f.message })));
+        el('div', { cls: 'gs-message', text: f.message }),
+        el('div', { cls: 'gs-hint' }, el('b', { text: 'fix: ' }), el('span', { text: f.hint }))));
     });
     box.appendChild(ol);
+  }
+
+  function marks(f) {  // every node the finding names (its node first)
+    return f.nodes && f.nodes.length ? f.nodes : (f.node >= 0 ? [f.node] : []);
   }
 
   function openFinding(k) {
@@ -613,12 +618,19 @@
     });
   }
 
-  function findingCard(f, k) {
+  function findingCard(f, k, brief) {  // brief: the list above shows its message and fix
     var rel = (f.related || []).filter(function (r) { return r[0] === f.file; }).map(function (r) { return r[1]; });
     var card = el('div', { cls: 'gs-card gs-' + f.severity, 'data-finding': String(k) },
-      el('div', null, el('span', { cls: 'gs-sev gs-' + f.severity, text: f.severity }), el('b', { text: f.kind })),
-      el('div', { cls: 'gs-message', text: f.message }),
-      el('div', { cls: 'gs-hint' }, el('b', { text: 'fix: ' }), el('span', { text: f.hint })));
+      el('div', null, el('span', { cls: 'gs-sev gs-' + f.severity, text: f.severity }), el('b', { text: f.kind })));
+    if (!brief) {
+      card.appendChild(el('div', { cls: 'gs-message', text: f.message }));
+      card.appendChild(el('div', { cls: 'gs-hint' }, el('b', { text: 'fix: ' }), el('span', { text: f.hint })));
+    } else {
+      var n = marks(f).length;
+      card.appendChild(el('div', { cls: 'gs-legend-mark' },
+        el('span', { cls: 'gs-swatch gs-swatch-sel' }), ' outlined: the node' + (n > 1 ? 's' : '') +
+        ' this finding names (' + n + ')' + (n > 1 ? '; the one inspected below glows' : '')));
+    }
     if (f.file) {
       card.appendChild(el('div', { cls: 'gs-mono', text: f.file + ':' + (f.line === null ? '?' : f.line) }));
       var code = excerpt(f.file, f.line, rel);
@@ -632,14 +644,14 @@
     return card;
   }
 
-  function showFinding(k) {
+  function showFinding(k) {  // its nodes outlined, its lines in the inspector (the list has the text)
     var f = D.findings[k], box = side.inspector;
     if (f.node >= 0) { highlight(drawnRef(f.node)); inspectNode(f.node, k); } else box.replaceChildren();
-    box.insertBefore(findingCard(f, k), box.firstChild);
-    var lines = (f.related || []).map(function (r) { return r[0] + ':' + r[1]; });
-    cur.els.forEach(function (g, ref) {
-      if (ref >= 0 && lines.indexOf(prof(ref, 'file') + ':' + prof(ref, 'line')) >= 0) g.classList.add('gs-rel');
+    marks(f).forEach(function (i) {
+      var ref = drawnRef(i), g = ref === null ? null : cur.els.get(ref);
+      if (g) g.classList.add('gs-mark');
     });
+    box.insertBefore(findingCard(f, k, true), box.firstChild);
   }
 
   /* -- search ------------------------------------------------------------------------------------ */
@@ -649,7 +661,7 @@
     for (var i = 0; i < N; i++) {
       var f = prof(i, 'file'), ln = prof(i, 'line'), src = f && D.sources[f] ? D.sources[f][String(ln)] : null;
       haystack[i] = [nameOf(i) || '', S[C.md[i]] || '', S[C.lb[i]] || '', prof(i, 'op') || '',
-        (f ? baseName(f) + ':' + ln : ''), (src || '').trim(), (V[C.al[i]] || []).join(' ')].map(function (s) { return String(s).toLowerCase(); });
+        (f ? baseName(f) + ':' + ln : ''), (src || '').trim(), (V[C.al[i]] || []).join(' ')].map(function (s) { return dotted(String(s).toLowerCase()); });
     }
   }
 
@@ -666,8 +678,12 @@
     return best;
   }
 
+  function dotted(s) {  // model[2].weight reads as model.2.weight: either spelling finds it
+    return s.replace(/\[(\d+)\]/g, '.$1');
+  }
+
   function search(q) {
-    q = q.trim().toLowerCase();
+    q = dotted(q.trim().toLowerCase());
     if (!q) return [];
     if (!haystack) buildHaystack();
     var hits = [];
