@@ -185,8 +185,8 @@ BUGS: dict[str, Expect] = {
         (19,),
         (
             "The gradients of 40 parameters",
-            "model.0.bias, model.0.weight",
-            "model.38.weight",
+            "model[0].bias, model[0].weight",
+            "model[38].weight",
             "3 optimizer steps",
         ),
         "optimizer.zero_grad()",

@@ -243,9 +243,9 @@ def test_search_finds_nodes_levels_deep_and_inside_a_part(
     _choose(driver, "encoder.layers.4.self_attn.in_proj_weight", "in_proj_weight")
     _at_level(driver, "L2")
     chosen = nodes.index(driver.execute_script("return window.graphscopeExplorer.state.sel"))
-    assert nodes.node(chosen)["name"] == "encoder.layers.4.self_attn.in_proj_weight"
+    assert nodes.node(chosen)["name"] == "encoder.layers[4].self_attn.in_proj_weight"
     twin = _marked(driver)
-    assert nodes.node(twin)["name"] == "encoder.layers.0.self_attn.in_proj_weight"
+    assert nodes.node(twin)["name"] == "encoder.layers[0].self_attn.in_proj_weight"
     assert nodes.drawn(chosen) == (2, ("node", twin))
     assert "Copy 5 of 6" in driver.find_element(By.ID, "gs-inspector").text
     driver.find_element(By.CSS_SELECTOR, "#gs-crumbs button:nth-of-type(2)").click()
@@ -315,11 +315,11 @@ def test_search_covers_source_lines_ops_and_parameters(driver: Any, pages: dict[
     }
     got = driver.execute_script(hits, "missed")  # the script's other name for one weight
     assert [nodes.node(int(h[1:]))["name"] for h in got] == [
-        "model.encoder.layers.3.linear1.weight"
+        "model.encoder.layers[3].linear1.weight"
     ]
     params = driver.execute_script(hits, "in_proj_weight")
     assert {nodes.node(int(h[1:]))["name"] for h in params} == {
-        f"model.encoder.layers.{k}.self_attn.in_proj_weight" for k in range(6)
+        f"model.encoder.layers[{k}].self_attn.in_proj_weight" for k in range(6)
     }
 
 
@@ -364,9 +364,9 @@ def test_a_bundle_of_parameters_opens_onto_them_and_the_op_they_feed(
     ]
     names = sorted(m.group(1) for t in inside for m in [re.search(r"name=([^,]+)", t)] if m)
     assert names == sorted(
-        ["Fused", *(f"model.2.{m}.{p}" for m in (0, 1, 2) for p in ("weight", "bias"))]
+        ["Fused", *(f"model[2][{m}].{p}" for m in (0, 1, 2) for p in ("weight", "bias"))]
     )  # the bundle's parameters and the op they feed, as a neighbour
-    _choose(driver, "model.1.0.weight", "model.1.0.weight")  # inside another bundle: opens it
+    _choose(driver, "model.1.0.weight", "model[1][0].weight")  # inside another bundle: opens it
     _at_level(driver, "L2")
 
 
@@ -377,7 +377,7 @@ def test_a_finding_opens_its_node_shows_the_fix_and_its_lines(
 
     _open(driver, pages["enc"])
     (item,) = driver.find_elements(By.CSS_SELECTOR, "#gs-findings li")
-    assert "grad-accumulation" in item.text and "encoder.layers.3.linear1.weight" in item.text
+    assert "grad-accumulation" in item.text and "encoder.layers[3].linear1.weight" in item.text
     item.click()
     data = page_data(pages["enc"].read_text(encoding="utf-8"))
     (finding,) = data["findings"]
@@ -386,8 +386,10 @@ def test_a_finding_opens_its_node_shows_the_fix_and_its_lines(
     _at_level(driver, data["levels"][level]["id"])
     assert data["levels"][level]["title"] == "layers.1–5 · TransformerEncoderLayer ×5"
     inspector = driver.find_element(By.ID, "gs-inspector")
-    assert finding["hint"] in inspector.text and finding["hint"].startswith("Call optimizer")
-    assert len(inspector.find_elements(By.CSS_SELECTOR, ".gs-card")) == 1  # once, at the top
+    item = driver.find_element(By.CSS_SELECTOR, "#gs-findings li")
+    assert finding["hint"] in item.text and finding["hint"].startswith("Call opt.zero_grad()")
+    assert finding["hint"] not in inspector.text  # the list shows it: not a second copy
+    assert len(inspector.find_elements(By.CSS_SELECTOR, ".gs-card")) == 1  # its lines, on top
     here = inspector.find_element(By.CSS_SELECTOR, "pre.gs-code span.gs-line-here")
     assert here.get_attribute("data-line") == "33" and "loss.backward()" in here.text
     rel = inspector.find_element(By.CSS_SELECTOR, "pre.gs-code span.gs-line-rel")
@@ -416,12 +418,12 @@ def test_markup_in_module_names_is_shown_as_text_and_never_runs(
     )
     assert any("<script>pwned=1</script>" in t for t in drawn)
     box = driver.find_element(By.ID, "gs-search")
-    box.send_keys("<script>pwned=1</script>.weight")
+    box.send_keys("<script>pwned=1</script>'].weight")
     first = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#gs-results li"), "results")
-    assert first.text.startswith("model.heads.<script>pwned=1</script>.weight")
+    assert first.text.startswith("model.heads['<script>pwned=1</script>'].weight")
     box.send_keys(Keys.ENTER)
     title = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#gs-inspector h2"), "shown")
-    assert title.text == "model.heads.<script>pwned=1</script>.weight"
+    assert title.text == "model.heads['<script>pwned=1</script>'].weight"
     assert driver.execute_script("return typeof window.pwned") == "undefined"
 
 

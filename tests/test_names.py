@@ -95,7 +95,7 @@ def test_names_in_messages_hints_and_pictures_are_the_users(tmp_path: Path) -> N
     code = re.search(r"`([^`]+)`", f["hint"])
     assert (
         code is not None
-        and code.group(1) == "opt.add_param_group({'params': model[2].parameters()})"
+        and code.group(1) == 'opt.add_param_group({"params": model[2].parameters()})'
     )
     dot = (tmp_path / "out" / "appended.g1.gv").read_text()
     labels = set(re.findall(r"<B>([^<]+)</B>", dot))

@@ -82,7 +82,7 @@ def _finding(
     )
     hint = (
         "Build the optimizer after the model is complete (after replacing or adding modules), or "
-        f"add the new parameters to it: `{opt}.add_param_group({{'params': "
+        f'add the new parameters to it: `{opt}.add_param_group({{"params": '
         f"{_parameters(graph, paths)}}})`."
     )
     related = [Location(step.file, step.line, f"{step.optimizer}.step() leaves {them} unchanged")]
