@@ -31,8 +31,9 @@ from typing import Any
 
 import torch
 
-from graphscope._tensors import module_name, user_frame, where
+from graphscope._tensors import user_frame, where
 from graphscope.model import EvalTraining, Events
+from graphscope.names import module_name
 
 __all__ = ["ModeSwitches"]
 
