@@ -3,14 +3,14 @@ name: eval-mode-training
 row:
 seeds:
 kinds: eval-mode-training@34
-nodes: loss, model.4.weight
+nodes: loss, model[4].weight
 explanation: Each epoch ends with a validation pass in eval mode, and nothing switches the model
 back: from the second epoch on, every training step runs with dropout off and BatchNorm
 normalising with its frozen running statistics. The script runs and its loss falls, but the model
 is not trained the way the code reads. graphscope names the model.eval() line, the layers it
 changes and how many optimizer steps it affected; the fix is model.train() at the start of each
 epoch (or after the validation pass). The first picture is the first epoch's graph, in train
-mode, with dropout's multiplication before the layer of model.4.weight; the second graph, from
+mode, with dropout's multiplication before the layer of model[4].weight; the second graph, from
 the later epochs, has none.
 """
 
