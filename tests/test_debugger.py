@@ -93,10 +93,10 @@ BUGS: dict[str, Expect] = {
     "inplace_relu_after_sigmoid": Expect(
         "saved-tensor-modified",
         "error",
-        20,
-        (20,),
-        ("`model.2` (ReLU(inplace=True))", "the output of `model.1` (Sigmoid)"),
-        "inplace=False",
+        12,  # where the in-place module is made: the fix goes there
+        (20, 20),  # the forward line that wrote in place, and the saver
+        ("`model[2]` (ReLU(inplace=True))", "the output of `model[1]` (Sigmoid)"),
+        "write `nn.ReLU()` at line 12",
     ),
     "silent_data_clamp": Expect(
         "saved-tensor-modified",

@@ -53,6 +53,22 @@ HINT = (
 )
 
 
+def _constructor_line(write: InplaceWrite) -> int | None:
+    """The line of ``ReLU(inplace=True)`` in the statement that made the module: the statement's
+    first line, or a later line of it (``nn.Sequential(`` over several lines)."""
+    line = write.module_line
+    cls = (write.module_text or "").split("(")[0]
+    if line is None or not cls:
+        return line
+    for k in range(line, line + 12):  # a multi-line constructor call
+        text = source_line(write.module_file, k)
+        if f"{cls}(inplace=True)" in text:
+            return k
+        if k > line and not text.strip():
+            break
+    return line
+
+
 def _hint(t: str, write: InplaceWrite | None) -> str:
     """The generic hint, in the user's own operation: ``write `h = h * 2` (a new tensor) instead
     of `h.mul_(2)```."""
@@ -123,7 +139,7 @@ def _finding(
         message, hint = _module_message(graph, d, entry, write, versions)
         file, line = write.file, write.line
         if write.module_line is not None:  # the fix goes where the module is made
-            file, line = write.module_file, write.module_line
+            file, line = write.module_file, _constructor_line(write)
             extra.append(Location(write.file, write.line, "the module wrote in place here"))
     elif write is not None:
         where = f" at line {write.line}" if write.line is not None else ""
@@ -191,11 +207,12 @@ def _module_message(
         f"backward{versions}: backward would use values the forward pass never produced."
     )
     cls = (write.module_text or "").split("(")[0] or "the module"
-    made = source_line(write.module_file, write.module_line).strip()
+    at = _constructor_line(write)
+    made = source_line(write.module_file, at).strip()
     if f"{cls}(inplace=True)" in made:  # the constructor as the user wrote it, made out of place
-        fixed = made.replace(f"{cls}(inplace=True)", f"{cls}()")
+        fixed = made.replace(f"{cls}(inplace=True)", f"{cls}()").rstrip(",")
         hint = (
-            f"Make {writer} out of place: write `{fixed}` at line {write.module_line} (nn.{cls}() "
+            f"Make {writer} out of place: write `{fixed}` at line {at} (nn.{cls}() "
             "is out of place by default): an in-place layer may only follow one that does not "
             "need its own output for backward."
         )
