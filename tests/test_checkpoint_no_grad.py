@@ -72,7 +72,7 @@ def test_the_first_block_cut_off_by_a_reentrant_checkpoint() -> None:
     [f] = scope.findings  # one cause: the second block is fed the first one's output
     assert (f.kind, f.severity, f.line) == ("checkpoint-no-grad", "warning", CKPT_LINE)
     assert f.file == __file__
-    names = "net.first.0.bias, net.first.0.weight, net.second.0.bias, net.second.0.weight"
+    names = "net.first[0].bias, net.first[0].weight, net.second[0].bias, net.second[0].weight"
     assert names in f.message and "4 parameters" in f.message and "head" not in f.message
     assert "None of the inputs have requires_grad=True" in f.message
     assert "`h = checkpoint(self.first, x, use_reentrant=False)  # CKPT`" in f.hint

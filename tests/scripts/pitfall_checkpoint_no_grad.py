@@ -1,4 +1,4 @@
-# expect: checkpoint-no-grad@9 warning name=encoder.0.weight
+# expect: checkpoint-no-grad@9 warning name=encoder[0].weight
 import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
