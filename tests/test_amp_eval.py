@@ -83,6 +83,14 @@ def test_skips_that_go_on_after_training_started_are_a_warning():
     assert 'torch.autocast("cpu", enabled=False)' in f.hint
 
 
+def test_a_short_run_whose_every_step_was_skipped_says_it_ended_before_a_step_ran():
+    [f] = amp_overflow.check(_graph(), _events("sss"))
+    assert f.severity == "info" and "skipped 3 of 3 Adam steps (every step)" in f.message
+    assert (
+        "the script ended before a step ran" in f.message and "then the steps ran" not in f.message
+    )
+
+
 def test_a_lone_skip_after_the_scale_grew_is_not_persistent():
     assert not amp_overflow.persistent(_steps("s" + "." * 50 + "s" + "." * 50))
     assert amp_overflow.persistent(_steps("s" + "." * 20 + "ss" + "." * 5))

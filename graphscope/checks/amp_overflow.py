@@ -92,6 +92,13 @@ def _finding(
             f"GradScaler skipped {n} of {total} {opt} steps ({which}) because their gradients "
             f"held Inf/NaN{fell}, and the skips do not stop: {tail}."
         )
+    elif n == total:
+        message = (
+            f"GradScaler skipped {n} of {total} {opt} steps ({which}) while its scale came down "
+            f"toward what the float16 gradients fit{fell}; the script ended before a step ran "
+            "(a warm-up that had not settled yet, or skips that would go on: run more steps "
+            "to tell)."
+        )
     else:
         message = (
             f"GradScaler skipped {n} of {total} {opt} steps ({which}) while its scale came down "
