@@ -1,0 +1,8 @@
+import torch
+
+torch.manual_seed(0)
+w = torch.randn(3, requires_grad=True)
+h = w * 2
+loss = h.pow(2).sum()
+loss.backward()
+print(h.grad)
