@@ -26,10 +26,12 @@ def unwrap(module: torch.nn.Module) -> torch.nn.Module:
             module = module.module
             continue
         # torch.compile(model): its parameters keep their own names (no "_orig_mod." prefix)
-        inner = module.__dict__.get("_modules", {}).get("_orig_mod")
-        if type(module).__name__ == "OptimizedModule" and isinstance(inner, torch.nn.Module):
-            module = inner
-            continue
+        # (read from the instance's dict: a TorchScript module's ``_modules`` is no dict)
+        if type(module).__name__ == "OptimizedModule":
+            inner = module.__dict__.get("_modules", {}).get("_orig_mod")
+            if isinstance(inner, torch.nn.Module):
+                module = inner
+                continue
         return module
 
 

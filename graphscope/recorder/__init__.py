@@ -73,6 +73,7 @@ from graphscope.recorder.checkpoints import Checkpoints
 from graphscope.recorder.compiled import CompiledCalls
 from graphscope.recorder.fastpath import FastPaths
 from graphscope.recorder.gradmode import GradOffs
+from graphscope.recorder.guard import Guard
 from graphscope.recorder.mode import PLAIN, RecordingMode, classify, on_stack, remove_mode
 from graphscope.recorder.modes import ModeSwitches
 from graphscope.recorder.modules import ModuleSpans
@@ -95,6 +96,8 @@ class Recorder:
     ``.grad`` readers; ``backward_count() -> int`` gives ``OptimizerStep.after_call``.
     ``source=False`` skips the frame walk (file and line are None), ``inplace=False`` skips the
     version diff and the leaf-raise record, ``modules=False`` installs no module hooks.
+    ``guard`` receives the errors of ours inside its hooks (:mod:`~graphscope.recorder.guard`);
+    once it is off, the recorder pauses at its next safe point and records nothing more.
     """
 
     def __init__(
@@ -106,8 +109,11 @@ class Recorder:
         source: bool = True,
         inplace: bool = True,
         modules: bool = True,
+        guard: Guard | None = None,
     ) -> None:
         self.events = events
+        self.guard = guard = guard or Guard()
+        guard.on_off.append(self.pause)
         self.name_of = name_of
         self.backward_count = backward_count
         self._inplace = inplace
@@ -117,7 +123,7 @@ class Recorder:
         self.apis: dict[Any, str] = {}  # torch callable -> api name
         self.sites = Sites(source)
         self.ops = OpLog(events, self.sites)
-        self.spans = ModuleSpans(on_root_call=self._root_call)
+        self.spans = ModuleSpans(on_root_call=self._root_call, guard=guard)
         self.writes = Writes(events, self.sites, self.ops, self._name)
         count = lambda: self.backward_count()  # noqa: E731
         self.resets = Resets(events, count)
@@ -129,6 +135,7 @@ class Recorder:
             backward_count=count,
             pause_point=self._pause_point,
             resets=self.resets,
+            guard=guard,
         )
         self.scaler = ScalerSteps(events, self.sites, count, self.steps)
         self.modes = ModeSwitches(events, count, lambda: len(events.steps))
@@ -136,13 +143,13 @@ class Recorder:
         self.carries = Carries(events, self._name, count)
         self.checkpoints = Checkpoints(events, self._name, count)
         self.reparam = Reparametrized()
-        self.offs = GradOffs(events, count)
+        self.offs = GradOffs(events, count, guard)
         self.aliases = Aliases(events, self.sites, self.offs, self._name, self._wrote)
         self.writes.on_op = self.carries.op
         self.writes.on_alias = self.aliases.call
         self.writes.describe = self._describe
         self._mode: RecordingMode | None = None
-        self.fast = FastPaths(lambda: self._mode)
+        self.fast = FastPaths(lambda: self._mode, guard)
         self.compiled = CompiledCalls(self)
         self._paused = False
         self.pause_pending = False
@@ -179,29 +186,36 @@ class Recorder:
             raise
 
     def uninstall(self) -> None:
-        """Remove everything :meth:`install` added. Idempotent; safe after errors."""
+        """Remove everything :meth:`install` added. Idempotent; safe after errors: each part is
+        removed on its own, and an error of ours in one (reported to the guard) does not keep
+        the others installed."""
         mode, self._mode = self._mode, None
-        try:
-            if mode is not None:
-                remove_mode(mode)
-        finally:
-            self.compiled.uninstall()
-            self.checkpoints.uninstall()
-            self.fast.uninstall()
-            self.steps.uninstall()
-            self.resets.uninstall()
-            self.scaler.uninstall()
-            self.modes.uninstall()
-            self.offs.uninstall()
-            self.reparam.uninstall()
-            self.carries.clear()
-            self.spans.uninstall()
-            self._paused = False
-            self.pause_pending = False
-            self.sites.clear()
-            self.kinds.clear()
-            self.apis.clear()
-            self._step_names, self._step_key = {}, None
+        for remove in (
+            (lambda: remove_mode(mode)) if mode is not None else None,
+            self.compiled.uninstall,
+            self.checkpoints.uninstall,
+            self.fast.uninstall,
+            self.steps.uninstall,
+            self.resets.uninstall,
+            self.scaler.uninstall,
+            self.modes.uninstall,
+            self.offs.uninstall,
+            self.reparam.uninstall,
+            self.carries.clear,
+            self.spans.uninstall,
+            self.sites.clear,
+        ):
+            if remove is None:
+                continue
+            try:
+                remove()
+            except Exception as err:
+                self.guard.fail("removing the recorder", err)
+        self._paused = False
+        self.pause_pending = False
+        self.kinds.clear()
+        self.apis.clear()
+        self._step_names, self._step_key = {}, None
 
     def _enter(self) -> None:
         mode = RecordingMode(self)
@@ -266,6 +280,8 @@ class Recorder:
         return False
 
     def resume(self) -> None:
+        if self.guard.off:  # an error of ours: recording stopped for good
+            return
         self.pause_pending = False
         if not self._paused:
             return

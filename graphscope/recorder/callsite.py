@@ -52,12 +52,16 @@ def caller(func: Any, depth: int = 2) -> types.FrameType:
 def call_from(frame: types.FrameType, func: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
     """``func(*args, **kwargs)``, called from a frame that looks like ``frame`` to the warnings
     machinery (same file, line, function name and globals)."""
-    code = frame.f_code
-    line = frame.f_lineno
-    tramp = _CODES.get((code, line))
-    if tramp is None:
-        tramp = _trampoline(code, line)
-    return _FunctionType(tramp, frame.f_globals)(func, args, kwargs)
+    try:  # ours: the trampoline (the user's call runs outside the try, its errors unchained)
+        code = frame.f_code
+        line = frame.f_lineno
+        tramp = _CODES.get((code, line))
+        if tramp is None:
+            tramp = _trampoline(code, line or 1)
+        call = _FunctionType(tramp, frame.f_globals)
+    except Exception:  # only the warnings' attribution is lost: the call itself runs as is
+        return func(*args, **kwargs)
+    return call(func, args, kwargs)
 
 
 def _trampoline(code: types.CodeType, line: int) -> types.CodeType:

@@ -87,22 +87,26 @@ class CompiledCalls:
         if self._depth:  # compiled code calling compiled code
             return compiled(*args, **kwargs)
         rec = self.rec
-        lo = _get_seq()
-        module = rec.spans.current()
-        name = _name(owner, rec)
+        try:  # ours, before and after the call; the user's call runs outside the try blocks
+            lo = _get_seq()
+            module = rec.spans.current()
+            name = _name(owner, rec)
+            back = rec.step_aside()
+        except Exception as err:
+            rec.guard.fail("stepping aside for compiled code", err)
+            return compiled(*args, **kwargs)
         self._depth += 1
-        back = rec.step_aside()
         try:
             return compiled(*args, **kwargs)
         finally:
-            back()
             self._depth -= 1
-            hi = _get_seq()
-            if hi != lo:
-                try:
+            try:
+                back()
+                hi = _get_seq()
+                if hi != lo and not rec.guard.off:
                     rec.ops.add(f"compiled: {name}", module, lo, hi)
-                except Exception:  # never let our bookkeeping break the user's call
-                    pass
+            except Exception as err:  # never let our bookkeeping break the user's call
+                rec.guard.fail("recording a compiled call", err)
 
 
 def _active() -> CompiledCalls | None:

@@ -22,6 +22,8 @@ from torch.nn.modules.module import (
 )
 from torch.overrides import TorchFunctionMode
 
+from graphscope.recorder.guard import Guard
+
 __all__ = ["FastPaths", "FAST_PATH_MODULES"]
 
 #: the modules whose forward checks ``has_torch_function`` to choose its kernel (torch 2.13)
@@ -38,8 +40,11 @@ _stack_len = torch._C._len_torch_function_stack
 class FastPaths:
     """Global module hooks that take ``mode()`` off the stack around fast-path module calls."""
 
-    def __init__(self, mode: Callable[[], TorchFunctionMode | None]) -> None:
+    def __init__(
+        self, mode: Callable[[], TorchFunctionMode | None], guard: Guard | None = None
+    ) -> None:
         self.mode = mode
+        self.guard = guard or Guard()
         self.thread = -1
         self._handles: list[Any] = []
         self._aside: tuple[torch.nn.Module, TorchFunctionMode] | None = None
@@ -48,8 +53,13 @@ class FastPaths:
         if self._handles:
             return
         self.thread = _get_ident()
-        self._handles.append(register_module_forward_pre_hook(self._pre))
-        self._handles.append(register_module_forward_hook(self._post, always_call=True))
+        guard = self.guard.hook
+        self._handles.append(
+            register_module_forward_pre_hook(guard("a fast-path module", self._pre))
+        )
+        self._handles.append(
+            register_module_forward_hook(guard("a fast-path module", self._post), always_call=True)
+        )
 
     def uninstall(self) -> None:
         while self._handles:

@@ -23,6 +23,7 @@ from torch.autograd import grad_mode
 
 from graphscope._tensors import is_internal
 from graphscope.model import Events, GradOff
+from graphscope.recorder.guard import Guard
 
 __all__ = ["GradOffs"]
 
@@ -34,8 +35,11 @@ _NO_GRAD_ENTER = grad_mode.no_grad.__enter__.__code__
 class GradOffs:
     """The grad-mode wrappers and the :class:`GradOff` events they write."""
 
-    def __init__(self, events: Events, backward_count: Callable[[], int]) -> None:
+    def __init__(
+        self, events: Events, backward_count: Callable[[], int], guard: Guard | None = None
+    ) -> None:
         self.events = events
+        self.guard = guard or Guard()
         self.backward_count = backward_count
         self.thread = -1
         self._count = 0
@@ -75,8 +79,11 @@ class GradOffs:
         def __init__(self: Any, mode: bool) -> None:  # noqa: N807 (the wrapped method's name)
             orig(self, mode)
             if not mode and _get_ident() == offs.thread:
-                caller = sys._getframe(1).f_code
-                offs._switched("no_grad" if caller is _NO_GRAD_ENTER else "set_grad_enabled")
+                try:
+                    caller = sys._getframe(1).f_code
+                    offs._switched("no_grad" if caller is _NO_GRAD_ENTER else "set_grad_enabled")
+                except Exception as err:  # never let our bookkeeping break the user's switch
+                    offs.guard.fail("recording a no_grad", err)
 
         return __init__
 
@@ -87,7 +94,10 @@ class GradOffs:
         def __enter__(self: Any) -> None:  # noqa: N807
             orig(self)
             if self.mode and _get_ident() == offs.thread:
-                offs._switched("inference_mode")
+                try:
+                    offs._switched("inference_mode")
+                except Exception as err:
+                    offs.guard.fail("recording an inference_mode", err)
 
         return __enter__
 

@@ -54,6 +54,7 @@ _ALIAS_NAMES = frozenset({"detach", "numpy", "untyped_storage"})
 PLAIN = 0  # cannot write its tensor arguments (unless out=/inplace=True)
 WRITER = 1  # may write: diff the versions of its tensor arguments
 GRAD = 2  # the ``Tensor.grad`` getter
+_PASS = -1  # not recorded: another thread, a pending pause, an error of ours
 
 
 def classify(func: Any) -> tuple[int, str]:
@@ -92,26 +93,36 @@ class RecordingMode(TorchFunctionMode):
         rec = self.rec
         if _is_compiling():  # dynamo or AOT tracing (dynamo reads this without a guard)
             return func(*args, **kwargs)
-        frame = caller(func)  # torch's warnings are the caller's, not ours (callsite)
-        if _get_ident() != rec.thread or rec.pause_pending:
+        frame = None
+        try:  # our part: which kind of call this is (the user's call runs outside the try)
+            frame = caller(func)  # torch's warnings are the caller's, not ours (callsite)
+            if _get_ident() != rec.thread or rec.pause_pending:
+                kind = _PASS
+            else:
+                known = rec.kinds.get(func)
+                kind = rec.classify(func) if known is None else known
+                if kwargs and (kwargs.get("out") is not None or kwargs.get("inplace") is True):
+                    kind = WRITER
+                api = rec.apis[func]
+        except Exception as err:
+            rec.guard.fail("a torch call", err)
+            kind = _PASS
+        if frame is None:
+            return func(*args, **kwargs)
+        if kind == _PASS:
             return call_from(frame, func, args, kwargs)
-        kind = rec.kinds.get(func)
-        if kind is None:
-            kind = rec.classify(func)
-        if kwargs and (kwargs.get("out") is not None or kwargs.get("inplace") is True):
-            kind = WRITER
         if kind == PLAIN:
             lo = _get_seq()
             out = call_from(frame, func, args, kwargs)
             if _get_seq() != lo:
                 try:
-                    rec.op_made(rec.apis[func], lo, _get_seq(), args, kwargs)
-                except Exception:  # never let our bookkeeping break the user's call
-                    pass
+                    rec.op_made(api, lo, _get_seq(), args, kwargs)
+                except Exception as err:  # never let our bookkeeping break the user's call
+                    rec.guard.fail("recording a torch call", err)
             return out
         if kind == GRAD:
             return rec.writes.grad_get(func, args, kwargs, frame)
-        return rec.writes.call(func, rec.apis[func], args, kwargs, rec.spans.current, frame)
+        return rec.writes.call(func, api, args, kwargs, rec.spans.current, frame)
 
 
 def on_stack(mode: TorchFunctionMode) -> bool:

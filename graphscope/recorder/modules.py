@@ -32,6 +32,7 @@ from torch.nn.modules.module import (
 
 from graphscope._tensors import user_frame, where
 from graphscope.names import module_name, unwrap
+from graphscope.recorder.guard import Guard
 from graphscope.recorder.ops import KEEP_INTERVALS, cut_point
 
 __all__ = ["ModuleSpans"]
@@ -44,7 +45,8 @@ _is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda
 class ModuleSpans:
     """The module hooks and the spans they record (for one thread)."""
 
-    def __init__(self, on_root_call: Callable[[], bool]) -> None:
+    def __init__(self, on_root_call: Callable[[], bool], guard: Guard | None = None) -> None:
+        self.guard = guard or Guard()
         #: called before a root module's forward; True means "skip recording this call"
         #: (the recorder applied a pending pause there)
         self.on_root_call = on_root_call
@@ -103,9 +105,16 @@ class ModuleSpans:
 
     def install(self) -> None:
         self.thread = _get_ident()
-        self._handles.append(register_module_forward_pre_hook(self._pre))
-        self._handles.append(register_module_forward_hook(self._post, always_call=True))
-        self._handles.append(register_module_module_registration_hook(self._registered))
+        guard = self.guard.hook
+        self._handles.append(register_module_forward_pre_hook(guard("a module's call", self._pre)))
+        self._handles.append(
+            register_module_forward_hook(guard("a module's call", self._post), always_call=True)
+        )
+        self._handles.append(
+            register_module_module_registration_hook(
+                guard("a module's registration", self._registered)
+            )
+        )
 
     def remove_hooks(self) -> None:
         while self._handles:

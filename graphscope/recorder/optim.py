@@ -24,6 +24,7 @@ from torch.optim.optimizer import (
 from graphscope._tensors import outside_modes, user_frame
 from graphscope.model import Events, NonFiniteStep, OptimizerStep
 from graphscope.names import object_name
+from graphscope.recorder.guard import Guard
 from graphscope.recorder.resets import Resets
 from graphscope.recorder.sites import Sites
 from graphscope.recorder.writes import Writes
@@ -49,8 +50,10 @@ class StepHooks:
         backward_count: Callable[[], int],
         pause_point: Callable[[], bool],
         resets: Resets | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.events = events
+        self.guard = guard or Guard()
         self.resets = resets
         self.sites = sites
         self.writes = writes
@@ -72,8 +75,13 @@ class StepHooks:
 
     def install(self) -> None:
         self.thread = _get_ident()
-        self._handles.append(register_optimizer_step_pre_hook(self._pre))
-        self._handles.append(register_optimizer_step_post_hook(self._post))
+        guard = self.guard.hook
+        self._handles.append(
+            register_optimizer_step_pre_hook(guard("an optimizer step", self._pre))
+        )
+        self._handles.append(
+            register_optimizer_step_post_hook(guard("an optimizer step", self._post))
+        )
 
     def uninstall(self) -> None:
         while self._handles:
@@ -83,6 +91,9 @@ class StepHooks:
 
     def _pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if _is_compiling() or _get_ident() != self.thread:
+            return
+        if self.guard.off:  # an error of ours stopped recording: only the pause point is kept
+            self.pause_point()
             return
         site = self.sites.where()
         if self.resets is not None:
@@ -144,6 +155,10 @@ class StepHooks:
 
     def _post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if _is_compiling() or _get_ident() != self.thread:
+            return
+        if self.guard.off:
+            self.writes.step_params = None
+            self.pause_point()
             return
         try:
             names = self._names(optimizer)

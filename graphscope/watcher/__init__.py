@@ -72,11 +72,23 @@ def watch(
         nonfinite=nonfinite,
         sample=sample,
     )
-    session.install()
+    _safely(session, "installing its hooks", session.install)
     try:
         yield scope
     finally:
-        session.uninstall()
+        _safely(session, "removing its hooks", session.uninstall)
+
+
+def _safely(session: Session, what: str, step: Any) -> None:
+    """``step()``; an error of ours there is a note of the session's, never the user's error
+    (the program then runs unwatched, or goes on as it would have)."""
+    try:
+        step()
+    except Exception as err:
+        try:
+            session.on_internal(what, err)
+        except Exception:  # noqa: S110 (nothing of ours may reach the user's code)
+            pass
 
 
 def _check_options(names: Any, params: Any, max_graphs: Any, sample: Any) -> Any:

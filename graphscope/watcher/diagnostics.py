@@ -133,7 +133,9 @@ class Diagnostics:
             provenance = s.recorder.provenance if s.recorder is not None else None
             cap = self._probe = capture(rec.roots, names, provenance=provenance, keep=True)
         if cap is not None:
-            rec.hooks = nonfinite_hooks(cap, rec.index, rec.gid, self.events, self.locate)
+            rec.hooks = nonfinite_hooks(
+                cap, rec.index, rec.gid, self.events, self.locate, guard=self.session.guard
+            )
 
 
 def _grad_key(t: torch.Tensor) -> tuple[int, int] | None:

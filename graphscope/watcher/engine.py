@@ -114,7 +114,10 @@ class EngineHooks:
                 return call_from(frame, orig, args, kwargs)
             except Exception as err:
                 if not public.reached_engine:  # raised before the engine ran (e.g. non-scalar)
-                    hooks.listener.on_failed(public, args, kwargs, err)
+                    try:
+                        hooks.listener.on_failed(public, args, kwargs, err)
+                    except Exception as ours:  # the user's error is what propagates
+                        hooks.listener.on_internal("recording a failed backward call", ours)
                 raise
             finally:
                 state.call = None

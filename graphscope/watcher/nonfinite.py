@@ -23,19 +23,28 @@ import torch
 
 from graphscope._tensors import outside_modes
 from graphscope.model import OP, Events, NonFinite, OpSite
+from graphscope.recorder.guard import Guard
 from graphscope.tracer import Capture
 
 __all__ = ["nonfinite_hooks"]
 
 
 def nonfinite_hooks(
-    cap: Capture, index: int, gid: str | None, events: Events, seen_at: int | None = None
+    cap: Capture,
+    index: int,
+    gid: str | None,
+    events: Events,
+    seen_at: int | None = None,
+    *,
+    guard: Guard | None = None,
 ) -> list[Any]:
     """Hook every op node of ``cap``; the first non-finite origin becomes a :class:`NonFinite`
     event of call ``index`` (``seen_at``: the earlier call whose gradients held it). Returns
-    the handles (remove them after the call)."""
+    the handles (remove them after the call). The hooks run inside the user's backward: an
+    error of theirs goes to ``guard``, never into the backward."""
     seen = [False]
     g = cap.graph
+    guard = guard or Guard()
 
     def make(nid: str) -> Callable[..., None]:
         def hook(grad_inputs: Sequence[Any], grad_outputs: Sequence[Any]) -> None:
@@ -76,7 +85,7 @@ def nonfinite_hooks(
         if g.nodes[nid].get("kind") != OP:
             continue
         try:
-            handles.append(fn.register_hook(make(nid)))
+            handles.append(fn.register_hook(guard.hook("looking for a NaN", make(nid))))
         except Exception:
             continue
     return handles

@@ -18,6 +18,7 @@ import torch
 
 from graphscope._gc import gc_paused
 from graphscope._tensors import frame_variable, outside_modes, user_frame, where
+from graphscope.recorder.guard import Guard
 from graphscope.tracer import SPACING, Capture, SilentIndex, capture, protect
 from graphscope.watcher.calls import (
     CallRecord,
@@ -56,6 +57,7 @@ class Session:
     ) -> None:
         self.scope = scope
         self.events = scope.events
+        self.guard = Guard(self._report_internal)
         self.nonfinite = nonfinite
         self.sample = sample
         self.store = GraphStore(max_graphs)
@@ -66,7 +68,10 @@ class Session:
             from graphscope.recorder import Recorder
 
             self.recorder = Recorder(
-                self.events, name_of=self._name_of, backward_count=lambda: len(self.events.backward)
+                self.events,
+                name_of=self._name_of,
+                backward_count=lambda: len(self.events.backward),
+                guard=self.guard,
             )
         rec = self.recorder
         self.names = SessionNames(
@@ -88,22 +93,38 @@ class Session:
         return self.names.name_of(t, variables)
 
     def install(self) -> None:
-        self.hooks.install()
-        if self.recorder is not None:
-            self.recorder.install()
+        """Install the engine hooks and the recorder; an error of ours doing so leaves nothing
+        installed (a note says why) and the program runs unwatched."""
+        try:
+            self.hooks.install()
+            if self.recorder is not None:
+                self.recorder.install()
+        except Exception as err:
+            self.on_internal("installing its hooks", err)
+            self.uninstall()
 
     def uninstall(self) -> None:
+        """Remove everything :meth:`install` added, each part on its own: an error of ours in
+        one part is a note, and the others are still removed."""
+        rec, self.recorder = self.recorder, None
+        for what, remove in (
+            ("summarizing the gradients", self._final),
+            ("removing the recorder", rec.uninstall if rec is not None else None),
+            ("removing the engine hooks", self.hooks.uninstall),
+        ):
+            if remove is None:
+                continue
+            try:
+                remove()
+            except Exception as err:
+                self.on_internal(what, err)
+
+    def _final(self) -> None:
         try:
             with gc_paused():
                 self.leaves.final()
-        except Exception:  # never let a summary break the user's exit path
+        finally:  # the summary of what was read so far stands; the leaves are let go
             self.leaves.clear()
-        try:
-            if self.recorder is not None:
-                self.recorder.uninstall()
-        finally:
-            self.hooks.uninstall()
-            self.recorder = None
 
     # the engine hooks' listener -------------------------------------------------------------
 
@@ -116,6 +137,8 @@ class Session:
         public: PublicCall | None,
     ) -> Any:
         """One top-level backward call: capture, run the engine exactly once, record."""
+        if self.guard.off:  # an error of ours stopped the recording: the call runs as is
+            return orig(t_outputs, *args, **kwargs)
         try:
             with gc_paused():
                 rec = self._prepare(t_outputs, args, kwargs, public)
@@ -166,12 +189,25 @@ class Session:
         )
 
     def on_internal(self, what: str, err: Exception) -> None:
+        """An error of ours inside a hook: stop recording (:mod:`graphscope.recorder.guard`)."""
+        self.guard.fail(what, err)
+
+    def _report_internal(self, what: str, err: Exception) -> None:
+        """The guard's report: a note (once per distinct error) and, for the first one, a
+        warning, which must not raise even under ``-W error`` (the user's program goes on)."""
         note = f"internal error while {what}: {type(err).__name__}: {err}"
+        if note in self.scope.notes:
+            return
         self.scope.notes.append(note)
-        if len(self.scope.notes) == 1:
-            warnings.warn(
-                f"graphscope: {note} (your program is not affected)", RuntimeWarning, stacklevel=2
-            )
+        if len(self.guard.failures) == 1:
+            try:
+                warnings.warn(
+                    f"graphscope: {note}; recording stopped there (your program is not affected)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            except Exception:  # warnings turned into errors: the note in the report remains
+                pass
 
     def on_other_thread(self, thread: str) -> None:
         """A top-level backward call in another thread: not captured, but said so (a note)."""
@@ -226,7 +262,7 @@ class Session:
         if accumulate:
             rec.before = self.leaves.before(leaves, gid)
         if cap is not None and self.nonfinite:
-            rec.hooks = nonfinite_hooks(cap, index, gid, self.events)
+            rec.hooks = nonfinite_hooks(cap, index, gid, self.events, guard=self.guard)
         self.diag.prepare(rec, frame)
         return rec
 
