@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from click.core import ParameterSource
@@ -361,44 +361,44 @@ def check(**params: Any) -> None:
     )
     fmt = "json" if params["as_json"] else params["output_format"]
     if fmt != "text":
-        with _stdout_to_stderr():
+        with _json_stdout() as out:
             report = check_script(run.target, run.args, **kwargs)  # type: ignore[arg-type]
-        if fmt == "json":
-            click.echo(report.to_json())
-        else:
-            from graphscope import ci
+            if fmt == "json":
+                text = report.to_json()
+            else:
+                from graphscope import ci
 
-            text = ci.github_text(report) if fmt == "github" else ci.sarif_text(report)
+                text = ci.github_text(report) if fmt == "github" else ci.sarif_text(report)
             if text:
-                click.echo(text)
+                out.write(text + "\n")
+                out.flush()
         sys.exit(report.status)
     report = check_script(run.target, run.args, **kwargs)  # type: ignore[arg-type]
     run.finish(report.text(verbose=run.verbose), report)
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """While the script runs, everything written to standard output goes to standard error:
-    ``print``, ``sys.__stdout__``, ``os.write(1, ...)`` and child processes (when standard
-    output is file descriptor 1, that descriptor itself is pointed at stderr, and put back)."""
+def _json_stdout() -> Iterator[TextIO]:
+    """Standard output for the report alone (json, github, sarif): yields a stream to it, while everything else
+    written to standard output goes to standard error, for good: ``print``, ``sys.__stdout__``,
+    ``os.write(1, ...)``, child processes (even those still running after the script), and
+    what the script prints at exit (atexit). When standard output is file descriptor 1, that
+    descriptor is pointed at stderr and never put back; the report is written through a
+    private copy of it, which no child inherits."""
+    stream = sys.stdout
     try:
-        real = sys.stdout.fileno() == 1
+        real = stream.fileno() == 1
     except (OSError, ValueError, AttributeError):  # a Python-level stream (click's test runner)
         real = False
     if not real:
         with contextlib.redirect_stdout(sys.stderr):
-            yield
+            yield stream
         return
     _flush(sys.stdout, sys.__stdout__, sys.stderr)
-    saved = os.dup(1)
+    fd = os.dup(1)  # not inheritable (PEP 446): children never see it
     os.dup2(2, 1)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        _flush(sys.stdout, sys.__stdout__, sys.stderr)
-        os.dup2(saved, 1)
-        os.close(saved)
+    with open(fd, "w", encoding="utf-8", closefd=True) as out:
+        yield out
 
 
 def _flush(*streams: Any) -> None:

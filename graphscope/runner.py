@@ -89,6 +89,8 @@ def render_script(
     )
     stem = str(script) if module else Path(script).stem
     _draw(report, outdir, stem, options, engine, progress)
+    report.written.append(str(outdir / "report.json"))
+    _as_given(report, outdir, Path(out))
     _write_json(report, outdir / "report.json")
     return report
 
@@ -132,14 +134,32 @@ def _run(
 
 
 def _outdir(out: str | os.PathLike[str]) -> Path:
-    """``out`` as a directory we can write into, checked before the script runs."""
-    p = Path(out)
+    """``out`` as a directory we can write into, checked and made absolute before the script
+    runs (a script that changes directory does not move the pictures: issue 23)."""
+    p = Path(os.path.abspath(out))
     if p.exists() and not p.is_dir():
         raise UsageError(f"-o {out}: exists and is not a directory; give a directory to write into")
     probe = p if p.exists() else next((q for q in p.parents if q.exists()), Path("."))
     if not os.access(probe, os.W_OK):
         raise UsageError(f"-o {out}: {probe} is not writable; choose another output directory")
     return p
+
+
+def _as_given(report: Report, outdir: Path, given: Path) -> None:
+    """The paths the report names, under ``-o`` as the user wrote it (``out/train.g1.svg``),
+    though the files were written through its absolute form."""
+    if given.is_absolute():
+        return
+
+    def shown(path: str) -> str:
+        try:
+            return str(given / Path(path).relative_to(outdir))
+        except ValueError:
+            return path
+
+    report.files = {gid: shown(p) for gid, p in report.files.items()}
+    report.not_drawn = {gid: shown(p) for gid, p in report.not_drawn.items()}
+    report.written = [shown(p) for p in report.written]
 
 
 def _draw(
@@ -182,7 +202,6 @@ def _draw(
 
 
 def _write_json(report: Report, path: Path) -> None:
-    report.written.append(str(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(report.to_json() + "\n", encoding="utf-8")

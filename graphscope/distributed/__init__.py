@@ -75,10 +75,12 @@ def render_ranked(
     ``render`` holds the other keyword arguments of :func:`graphscope.runner.render_script`."""
     from graphscope.runner import render_script
 
-    base = Path(out)
+    base = Path(out)  # as the user wrote it, for what we print
+    root = Path(os.path.abspath(out))  # what we write through: the script may chdir
     timeout = wait_timeout()  # a bad value is reported before the script runs
-    mark_started(base, info)
+    mark_started(root, info)
     mine = rank_dir(base, info.rank)
+    record = rank_dir(root, info.rank) / RECORD
     quiet = progress if info.rank == 0 else None  # one terminal, one voice
     report = render_script(script, args, out=mine, policy=policy, progress=quiet, **render)
     skipped = report.skipped()  # torchrun's SIGTERM (or ^C) stopped this rank's drawing
@@ -95,14 +97,14 @@ def render_ranked(
     merged_path = base / REPORT
     if info.rank != 0:
         echo(pointer(data, str(merged_path)))  # before the record: rank 0 prints after it
-        write_json(mine / RECORD, data)
+        write_json(record, data)
         return 0
-    write_json(mine / RECORD, data)
+    write_json(record, data)
     with _sigterm_flag() as flag:
         stop = (lambda: True) if skipped else flag  # already stopped: merge what is there
-        reports, missing = wait_for_ranks(base, info, timeout=timeout, own=data, stop=stop)
+        reports, missing = wait_for_ranks(root, info, timeout=timeout, own=data, stop=stop)
     merged = merge(reports, info.world_size, missing, policy)
-    write_json(merged_path, merged)
+    write_json(root / REPORT, merged)
     echo(summary(merged, engine=report.engine, written=str(merged_path)))
     return int(merged["status"])
 

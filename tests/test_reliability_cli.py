@@ -1,0 +1,52 @@
+"""The command line never changes what the user sees of their program (issue 23, items 2-5).
+
+Each test runs a script under plain Python and under ``graphscope`` in a subprocess and
+compares what the user gets: exit status, the script's output, the files written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_reliability import GRAPHSCOPE, SCRIPTS, _run
+
+WANDERS = str(SCRIPTS / "wanders.py")
+#: what wanders.py prints, in order (the late child's line comes after the script ended)
+WANDERS_LINES = ["grad [2.0, 2.0, 2.0]", "child process", "bye from atexit", "late child"]
+
+
+@pytest.mark.slow
+def test_pictures_land_where_o_said_though_the_script_changes_directory(tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    plain = _run([sys.executable, WANDERS, "elsewhere"], cwd=tmp_path / "p")
+    assert plain.code == 0 and plain.out.splitlines() == WANDERS_LINES, plain.err
+    work = tmp_path / "g"
+    work.mkdir()
+    ran = _run([*GRAPHSCOPE, "render", WANDERS, "elsewhere", "-o", "out"], cwd=work)
+    assert ran.code == plain.code, ran.err[-2000:]
+    assert sorted(p.name for p in (work / "out").iterdir()) == ["report.json", "wanders.g1.svg"]
+    assert not (work / "elsewhere" / "out").exists()
+    assert "  wrote out/wanders.g1.svg\n  wrote out/report.json\n" in ran.out
+    report = json.loads((work / "out" / "report.json").read_text())
+    assert report["graphs"][0]["file"] == "out/wanders.g1.svg"
+    lines = [line for line in ran.out.splitlines() if line in WANDERS_LINES]
+    assert lines == WANDERS_LINES  # the script's own output, all of it, in its order
+
+
+@pytest.mark.slow
+def test_check_json_stdout_is_one_document_whatever_the_script_prints_at_exit(
+    tmp_path: Path,
+) -> None:
+    """atexit prints and a child still writing after the script ended used to follow the
+    report on stdout; now they go to stderr, in the order plain Python prints them."""
+    plain = _run([sys.executable, WANDERS, str(tmp_path / "a")])
+    ran = _run([*GRAPHSCOPE, "check", "--json", WANDERS, str(tmp_path / "b")])
+    assert ran.code == plain.code == 0, ran.err[-2000:]
+    report = json.loads(ran.out)  # exactly one JSON document
+    assert report["backward_calls"] == 1 and report["error"] is None
+    assert plain.out.splitlines() == WANDERS_LINES
+    assert [line for line in ran.err.splitlines() if line in WANDERS_LINES] == WANDERS_LINES
