@@ -180,6 +180,8 @@ def ending_line(ending: ScriptExit) -> str | None:
         return (
             f"the script was interrupted (KeyboardInterrupt){where}: reporting what ran until then"
         )
+    if ending.how == "terminated":
+        return f"the script was stopped by SIGTERM{where}: reporting what ran until then"
     if ending.how == "sys.exit" and ending.status != 0:
         arg = ending.message if ending.stderr is None else repr(ending.message)
         return f"the script called sys.exit({arg}){where}: exit status {ending.status}"

@@ -13,15 +13,17 @@ touched (``sys.argv``, ``sys.path``) is restored.
 
 from __future__ import annotations
 
+import contextlib
 import dis
 import importlib.util
 import os
 import runpy
+import signal
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,12 +36,21 @@ from graphscope.model import ScriptError, ScriptExit
 from graphscope.watcher import Scope, watch
 from graphscope.watcher.errorsite import error_site
 
-__all__ = ["run_script", "run_module", "Run", "script_traceback"]
+__all__ = ["run_script", "run_module", "Run", "script_traceback", "Terminated"]
 
 _OUR_DIR = os.path.dirname(os.path.abspath(__file__))
 _SCENARIO_DIR = os.path.join(_OUR_DIR, "scenarios")  # user code, shipped with us
 _RUNPY = os.path.abspath(runpy.__file__)
 _OVERRIDES = os.path.join(os.path.dirname(os.path.abspath(torch.__file__)), "overrides.py")
+
+
+class Terminated(BaseException):
+    """SIGTERM came while the script ran (``timeout``, a cluster scheduler ending the job).
+
+    Raised in the script's main thread, as Ctrl-C raises KeyboardInterrupt, so that what was
+    captured until then is reported and drawn; the exit status is then 143 (128 + SIGTERM), as
+    the shell gives for a process SIGTERM ended. A BaseException, so the script's own
+    ``except Exception`` does not swallow it."""
 
 
 @dataclass
@@ -168,7 +179,8 @@ def _run(
         with watch(script=script, **watch_options) as scope:  # type: ignore[arg-type]
             ticker = _ticker(scope, progress, progress_every, stop, start) if progress else None
             try:
-                body()
+                with _sigterm_ends_the_script():
+                    body()
             except BaseException as ex:  # the script's own ending: keep it as data
                 ending = _ending(ex, script)
                 if ending.how == "raised":
@@ -217,6 +229,39 @@ def _post_mortem(ex: BaseException, scope: Scope) -> None:
     debugger.interaction(None, user)
 
 
+@contextlib.contextmanager
+def _sigterm_ends_the_script() -> Iterator[None]:
+    """While the script runs, SIGTERM raises :class:`Terminated` in it (only when SIGTERM has
+    its default action: a handler someone installed before stays theirs, and one the script
+    installs replaces ours, as it would replace the default). Forked children (DataLoader
+    workers) get the default action back, as they have under plain Python."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _default_sigterm_in_child() -> None:
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):  # once per process: the hook checks whose handler it is
+    os.register_at_fork(after_in_child=_default_sigterm_in_child)
+
+
 def _ticker(
     scope: Scope,
     progress: Callable[[Scope, float], None] | None,
@@ -244,6 +289,8 @@ def _ending(ex: BaseException, script: str) -> ScriptExit:
             return ScriptExit("sys.exit", status, "SystemExit", str(code), file, line)
         text = str(code)  # Python prints any other argument to stderr and exits 1
         return ScriptExit("sys.exit", 1, "SystemExit", text, file, line, text + "\n")
+    if isinstance(ex, Terminated):  # plain Python would have died without a word
+        return ScriptExit("terminated", 143, "SIGTERM", "", file, line)
     how, status = ("interrupted", 130) if isinstance(ex, KeyboardInterrupt) else ("raised", 1)
     message = str(ex).strip()
     return ScriptExit(how, status, type(ex).__name__, message, file, line, script_traceback(ex))

@@ -27,7 +27,9 @@ _STYLE: dict[str, dict[str, Any]] = {
     "warning": {"fg": "yellow", "bold": True},
     "info": {"fg": "blue"},
 }
-_ENDING = re.compile(r"^(the script (?:raised|was interrupted|called sys\.exit).*)$", re.MULTILINE)
+_ENDING = re.compile(
+    r"^(the script (?:raised|was interrupted|was stopped|called sys\.exit).*)$", re.MULTILINE
+)
 _NONE = re.compile(r"^(findings: none)$", re.MULTILINE)
 
 

@@ -7,12 +7,15 @@ compares what the user gets: exit status, the script's output, the files written
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_reliability import GRAPHSCOPE, SCRIPTS, _run
+from tests.test_reliability import ENV, GRAPHSCOPE, SCRIPTS, _run
 
 WANDERS = str(SCRIPTS / "wanders.py")
 #: what wanders.py prints, in order (the late child's line comes after the script ended)
@@ -50,3 +53,48 @@ def test_check_json_stdout_is_one_document_whatever_the_script_prints_at_exit(
     assert report["backward_calls"] == 1 and report["error"] is None
     assert plain.out.splitlines() == WANDERS_LINES
     assert [line for line in ran.err.splitlines() if line in WANDERS_LINES] == WANDERS_LINES
+
+
+def _stopped_by_sigterm(argv: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Start ``argv``, wait until the script says it is ready, send SIGTERM (as ``timeout -s
+    TERM`` or a scheduler does); its exit status, stdout and stderr."""
+    out, err = cwd / "stdout.txt", cwd / "stderr.txt"
+    with out.open("w") as o, err.open("w") as e:
+        proc = subprocess.Popen(argv, stdout=o, stderr=e, env=ENV, cwd=cwd)
+        deadline = time.monotonic() + 300
+        while "ready" not in out.read_text() + err.read_text() and proc.poll() is None:
+            assert time.monotonic() < deadline, err.read_text()[-2000:]
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=300)
+    return code, out.read_text(), err.read_text()
+
+
+@pytest.mark.slow
+def test_sigterm_writes_the_report_and_pictures_and_exits_143(tmp_path: Path) -> None:
+    script = str(SCRIPTS / "trains_until_stopped.py")
+    (tmp_path / "plain").mkdir()
+    code, out, _ = _stopped_by_sigterm([sys.executable, script], tmp_path / "plain")
+    assert code == -signal.SIGTERM and out == "ready\n"  # plain Python: killed, 128 + 15
+    code, out, err = _stopped_by_sigterm([*GRAPHSCOPE, "render", script, "-o", "out"], tmp_path)
+    assert code == 128 + signal.SIGTERM, err[-2000:]
+    assert out.startswith("ready\n") or "\nready\n" in out
+    assert f"the script was stopped by SIGTERM ({script}:" in out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "report.json",
+        "trains_until_stopped.g1.svg",
+    ]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["exit_code"] == 143 and report["error"]["how"] == "terminated"
+    assert report["backward_calls"] >= 3 and report["graphs"][0]["nodes"] > 0
+    assert "Traceback" not in err  # plain Python prints nothing either
+
+
+@pytest.mark.slow
+def test_sigterm_under_check_json_still_prints_the_report(tmp_path: Path) -> None:
+    script = str(SCRIPTS / "trains_until_stopped.py")
+    code, out, err = _stopped_by_sigterm([*GRAPHSCOPE, "check", "--json", script], tmp_path)
+    assert code == 143, err[-2000:]
+    report = json.loads(out)
+    assert report["error"]["how"] == "terminated" and report["backward_calls"] >= 3
+    assert "ready\n" in err  # the script's output, on stderr

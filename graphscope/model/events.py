@@ -382,10 +382,10 @@ class ScriptExit:
     """How the user's script ended, and what ``python SCRIPT`` would have done at that point.
 
     ``how`` is ``"finished"`` (ran to its end), ``"sys.exit"`` (``SystemExit``), ``"raised"``
-    (an uncaught exception, also in ``Events.error``) or ``"interrupted"`` (KeyboardInterrupt).
-    ``status`` is Python's exit status for it: 0; the ``sys.exit`` code modulo 256; 1 for
-    ``sys.exit("text")`` or an uncaught exception; 130 for KeyboardInterrupt (the shell's
-    128 + SIGINT). ``stderr`` is what Python prints to stderr as the script dies (the traceback
+    (an uncaught exception, also in ``Events.error``), ``"interrupted"`` (KeyboardInterrupt) or
+    ``"terminated"`` (SIGTERM, under the command line). ``status`` is Python's exit status for
+    it: 0; the ``sys.exit`` code modulo 256; 1 for ``sys.exit("text")`` or an uncaught
+    exception; 130 for KeyboardInterrupt (the shell's 128 + SIGINT); 143 for SIGTERM (128 + 15). ``stderr`` is what Python prints to stderr as the script dies (the traceback
     of the script's own frames, or the ``sys.exit`` text), else None.
     """
 
