@@ -307,10 +307,10 @@ def render(**params: Any) -> None:
     backward call, into OUT with report.json.
 
     Under torchrun each rank writes into OUT/rank<N>/ and rank 0 prints the merged summary."""
+    run = _Run(click.get_current_context(), params)  # usage errors first, before any import
     from graphscope.distributed import detect, render_ranked
     from graphscope.runner import render_script
 
-    run = _Run(click.get_current_context(), params)
     p = run.params
     kwargs: dict[str, Any] = dict(
         out=p["out"],
@@ -349,9 +349,9 @@ def render(**params: Any) -> None:
 )
 def check(**params: Any) -> None:
     """Run SCRIPT [ARGS...] (or -m MODULE [ARGS...]) and report autograd pitfalls."""
+    run = _Run(click.get_current_context(), params)  # usage errors first, before any import
     from graphscope.runner import check_script
 
-    run = _Run(click.get_current_context(), params)
     kwargs = dict(
         module=run.module,
         policy=run.policy(),
@@ -440,6 +440,9 @@ class _Run:
                 f"no such option: {self.target} (see graphscope {ctx.info_name} --help; "
                 "the script's own options go after the script)"
             )
+        from graphscope.preflight import check_target  # no torch: answered at once
+
+        check_target(self.target, self.module)
         self.quiet, self.verbose = bool(params["quiet"]), bool(params["verbose"])
         start = Path.cwd() if self.module else Path(self.target).absolute().parent
         self.settings_file = _apply_settings(ctx, params, start)

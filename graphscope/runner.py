@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from graphscope._gc import gc_paused
-from graphscope.errors import UsageError
+from graphscope.errors import RenderError, UsageError
 from graphscope.options import Options
+from graphscope.preflight import check_target, output_dir
 from graphscope.report import Policy, Report
 
 if TYPE_CHECKING:
@@ -77,12 +78,16 @@ def render_script(
     from graphscope.layout import find_engine  # the engine is found before the script runs
 
     options = options or Options()
-    outdir = _outdir(out)
-    engine = find_engine(options.engine) if options.format not in ("dot", "json") else None
-    if options.format == "pdf" and engine is not None and engine.name == "embedded":
-        from graphscope.pdf import require_typst
+    check_target(str(script), module)
+    outdir = output_dir(out)
+    try:  # what the drawing needs is there before the script runs: else a usage error (2)
+        engine = find_engine(options.engine) if options.format not in ("dot", "json") else None
+        if options.format == "pdf" and engine is not None and engine.name == "embedded":
+            from graphscope.pdf import require_typst
 
-        require_typst()  # before the script runs, not after
+            require_typst()
+    except RenderError as err:
+        raise UsageError(str(err)) from None
     run = _run(script, args, module, max_graphs, progress, show, debug)
     report = Report(
         run.scope, run.ending, policy or Policy(), engine=engine.name if engine else None
@@ -131,18 +136,6 @@ def _run(
     if show is not None and run.ending.stderr:
         show(run.ending.stderr)
     return run
-
-
-def _outdir(out: str | os.PathLike[str]) -> Path:
-    """``out`` as a directory we can write into, checked and made absolute before the script
-    runs (a script that changes directory does not move the pictures: issue 23)."""
-    p = Path(os.path.abspath(out))
-    if p.exists() and not p.is_dir():
-        raise UsageError(f"-o {out}: exists and is not a directory; give a directory to write into")
-    probe = p if p.exists() else next((q for q in p.parents if q.exists()), Path("."))
-    if not os.access(probe, os.W_OK):
-        raise UsageError(f"-o {out}: {probe} is not writable; choose another output directory")
-    return p
 
 
 def _as_given(report: Report, outdir: Path, given: Path) -> None:

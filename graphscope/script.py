@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dis
-import importlib.util
 import os
 import runpy
 import signal
@@ -25,14 +24,13 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 
 import torch
 
 from graphscope._tensors import CALL_SITE, is_internal
-from graphscope.errors import UsageError
 from graphscope.model import ScriptError, ScriptExit
+from graphscope.preflight import check_module, check_script
 from graphscope.watcher import Scope, watch
 from graphscope.watcher.errorsite import error_site
 
@@ -65,42 +63,6 @@ class Run:
     def exit_code(self) -> int:
         """The exit status ``python SCRIPT`` would have given."""
         return self.ending.status
-
-
-def check_script(path: str | os.PathLike[str]) -> Path:
-    """``path`` as a readable Python file, or a UsageError saying what is wrong with it."""
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"no such script: {path}")
-    if p.is_dir():
-        raise UsageError(
-            f"{path} is a directory; give the Python file to run (e.g. {path}/train.py)"
-        )
-    try:
-        with open(p, "rb"):
-            pass
-    except OSError as err:
-        raise UsageError(f"cannot read {path}: {err.strerror}") from err
-    return p
-
-
-def check_module(name: str) -> str:
-    """``name`` as a module ``python -m`` could find (its top-level package is looked up
-    without running any of its code), or a UsageError."""
-    parts = name.split(".")
-    if not name or not all(part.isidentifier() for part in parts):
-        raise UsageError(f"-m {name!r}: not a module name (give a dotted name such as pkg.train)")
-    top = parts[0]
-    sys.path.insert(0, os.getcwd())
-    try:
-        found = top in sys.modules or importlib.util.find_spec(top) is not None
-    except (ImportError, ValueError):
-        found = False
-    finally:
-        sys.path.pop(0)
-    if not found:
-        raise UsageError(f"-m {name}: no module named {top} (looked in {os.getcwd()} and sys.path)")
-    return name
 
 
 def run_script(

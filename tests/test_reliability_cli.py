@@ -98,3 +98,80 @@ def test_sigterm_under_check_json_still_prints_the_report(tmp_path: Path) -> Non
     report = json.loads(out)
     assert report["error"]["how"] == "terminated" and report["backward_calls"] >= 3
     assert "ready\n" in err  # the script's output, on stderr
+
+
+# -- usage errors: answered before the script runs, exit 2 (item 5) -----------------------------
+
+MARKS = """\
+import pathlib, sys
+pathlib.Path(sys.argv[1]).write_text("ran")
+import torch
+w = torch.ones(2, requires_grad=True)
+(w * 2).sum().backward()
+"""
+
+
+def _usage(tmp_path: Path, *options: str) -> tuple[int, str, Path]:
+    """``graphscope render marks.py MARKER OPTIONS`` through click's runner: (exit status,
+    output, the marker the script writes as soon as it starts)."""
+    from click.testing import CliRunner
+
+    from graphscope.cli import main
+
+    script, marker = tmp_path / "marks.py", tmp_path / "ran.txt"
+    script.write_text(MARKS)
+    result = CliRunner().invoke(main, ["render", str(script), str(marker), *options])
+    return result.exit_code, result.output, marker
+
+
+def test_an_unwritable_output_folder_is_a_usage_error_before_the_script_runs(
+    tmp_path: Path,
+) -> None:
+    code, output, marker = _usage(tmp_path, "-o", "/proc/nope")
+    assert code == 2 and not marker.exists()
+    assert "-o /proc/nope: cannot write there" in output
+    assert "choose another output directory" in output
+    (tmp_path / "file").write_text("")
+    code, output, marker = _usage(tmp_path, "-o", str(tmp_path / "file"))
+    assert code == 2 and "is a file" in output and not marker.exists()  # (click says so)
+
+
+def test_engine_dot_without_dot_is_a_usage_error_before_the_script_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graphscope.layout
+
+    monkeypatch.setattr(graphscope.layout.shutil, "which", lambda name: None)
+    code, output, marker = _usage(tmp_path, "--engine", "dot", "-o", str(tmp_path / "out"))
+    assert code == 2 and not marker.exists()
+    assert "--engine dot: the Graphviz 'dot' program is not on PATH" in output
+
+
+def test_pdf_without_its_extra_is_a_usage_error_before_the_script_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "typst", None)  # import typst now fails
+    out = tmp_path / "out"
+    code, output, marker = _usage(
+        tmp_path, "--engine", "embedded", "--format", "pdf", "-o", str(out)
+    )
+    assert code == 2 and not marker.exists()
+    assert "pip install" in output  # how to install it
+
+
+def test_no_such_script_is_answered_without_importing_torch(tmp_path: Path) -> None:
+    """It took 3-4 s: torch was imported before the script was looked for."""
+    for argv in (["check", "nosuch.py"], ["render", "nosuch.py", "-o", "out"]):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "graphscope", *argv],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=ENV,
+            timeout=120,
+        )
+        assert proc.returncode == 2
+        assert proc.stdout == "" and "Error: no such script: nosuch.py" in proc.stderr
+        imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
+        assert not {"torch", "networkx", "graphscope.runner"} & imported
+        assert not (tmp_path / "out").exists()

@@ -59,7 +59,9 @@ ALLOWED: dict[str, set[str]] = {
         "suppress",
         "memory",
     },
-    "script": {"_tensors", "errors", "model", "watcher"},
+    "script": {"_tensors", "errors", "model", "watcher", "preflight"},
+    # the checks made before a script runs (no torch)
+    "preflight": {"errors"},
     "scenarios": {"errors", "model", "tracer"},
     # running a script and reporting; the gallery; the command line
     "runner": {
@@ -73,6 +75,7 @@ ALLOWED: dict[str, set[str]] = {
         "draw",
         "script",
         "watcher",
+        "preflight",
     },
     "docs": {
         "errors",
@@ -104,6 +107,7 @@ ALLOWED: dict[str, set[str]] = {
         "report",  # Policy, imported when a script runs
         "ci",  # --output-format github|sarif
         "distributed",  # under torchrun
+        "preflight",  # the script checked before torch is imported
     },
     # how a notebook shows graphs and scopes: registered by __init__ under IPython
     "notebook": {"draw", "explorer"},
