@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy graphscope
 
 docs: $(STAMP)
-	$(BIN)/graphscope docs build -o docs/
+	$(BIN)/graphscope docs build -o docs/ --force  # docs/ is all generated here (errors.md aside, never touched)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -635,12 +635,19 @@ def docs() -> None:
     type=click.Path(file_okay=False),
     help="Directory to write the gallery into.",
 )
-def docs_build(out: str) -> None:
-    """Regenerate the gallery: index.md, one page and one SVG per scenario, CLI and API pages."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite files in OUT that graphscope did not write (or that were edited since).",
+)
+def docs_build(out: str, force: bool) -> None:
+    """Regenerate the gallery: index.md, one page and one SVG per scenario, CLI and API pages.
+
+    A file in OUT that graphscope did not write is never overwritten (without --force)."""
     from graphscope.docs import build, plots_skipped
     from graphscope.scenarios import all_scenarios, get
 
-    written = build(Path(out))
+    written = build(Path(out), force=force)
     click.echo(f"graphscope: wrote {len(written)} files into {out}")
     skipped = [s.name for s in all_scenarios() if plots_skipped(s)]
     if skipped:

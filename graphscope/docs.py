@@ -9,12 +9,18 @@
     docs/cli.md                   the ``--help`` text of every command
     docs/api.md                   the docstrings of the public API
     docs/kinds.md                 every finding kind explained (graphscope/model/kinds/*.md)
+    docs/.graphscope-docs.json    the files above with their hashes (what a build may replace)
 
 The gallery is reproducible byte for byte: graphs are laid out by the embedded engine (the same
 bytes on every machine), torch runs on one thread, and nothing written holds an absolute path,
-a timestamp or a temporary directory (findings name their file by its basename). Files of ours
-that a build no longer writes (a renamed scenario's page and pictures) are removed from
-``scenarios/`` and ``img/``; nothing else in the output directory is touched.
+a timestamp or a temporary directory (findings name their file by its basename).
+
+A build never overwrites or removes a file it did not write: ``.graphscope-docs.json`` in the
+output directory lists what the last build wrote, with hashes; a file there that is not ours
+(a project's own ``docs/index.md``), or ours but edited since, stops the build before anything
+is written, unless ``force``. Files of ours that a build no longer writes (a renamed scenario's
+page and pictures) are removed if unedited; nothing else in the output directory is touched
+(``docs/errors.md``, written by the tests, stays).
 
 The scenarios' own stdout is captured (it goes on their pages), so a build prints nothing of
 theirs. This module imports no torch itself: :mod:`graphscope.script` runs the scenarios.
@@ -23,16 +29,19 @@ theirs. This module imports no torch itself: :mod:`graphscope.script` runs the s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import inspect
 import io
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from graphscope.errors import GraphscopeError
+from graphscope.errors import GraphscopeError, UsageError
 from graphscope.model import (
     AutogradGraph,
     Finding,
@@ -162,9 +171,24 @@ def toolchain() -> dict[str, str]:
 # -- the gallery ------------------------------------------------------------------------------------
 
 
-def build(out_dir: Path) -> list[Path]:
-    """Regenerate the gallery in ``out_dir`` (see the module docstring); the files written."""
+def build(out_dir: Path, *, force: bool = False) -> list[Path]:
+    """Regenerate the gallery in ``out_dir`` (see the module docstring); the files written.
+
+    Never overwrites a file graphscope did not write: the gallery is made in a temporary
+    folder first, then each file goes into ``out_dir`` only when nothing is there, the same
+    bytes are there, or the file is one the last build wrote (listed with its hash in
+    ``MANIFEST``) and nobody edited since. Anything else stops the build before a single file
+    is written (a :class:`~graphscope.errors.UsageError` naming the files), unless ``force``.
+    Files the last build wrote and this one does not are removed, if unedited."""
     out_dir = Path(out_dir)
+    with tempfile.TemporaryDirectory(prefix="graphscope-docs-") as tmp:
+        made = _generate(Path(tmp))
+        files = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in made}
+    return _install(out_dir, files, force)
+
+
+def _generate(out_dir: Path) -> list[Path]:
+    """Write the gallery into ``out_dir`` (an empty folder of ours); the files written."""
     img, pages = out_dir / IMG, out_dir / PAGES
     written: list[Path] = []
     rows: list[_Row] = []
@@ -190,8 +214,73 @@ def build(out_dir: Path) -> list[Path]:
     _write(out_dir / "api.md", _api_page())
     _write(out_dir / "kinds.md", kinds_page())
     written += [out_dir / p for p in ("index.md", "cli.md", "api.md", "kinds.md")]
-    _remove_stale(out_dir, written, [r.scenario.name for r in rows])
     return written
+
+
+# -- never overwriting what is not ours ------------------------------------------------------------
+
+#: the list of files a build wrote, with the SHA-256 of each, in the output folder
+MANIFEST = ".graphscope-docs.json"
+
+
+def _install(out_dir: Path, files: dict[str, bytes], force: bool) -> list[Path]:
+    """Put ``files`` (relative path -> bytes) into ``out_dir`` as :func:`build` says."""
+    before = _read_manifest(out_dir)
+    refused = sorted(r for r, data in files.items() if not _ours(out_dir / r, data, before.get(r)))
+    if refused and not force:
+        shown = ", ".join(refused[:6]) + (
+            f" and {len(refused) - 6} more" if len(refused) > 6 else ""
+        )
+        raise UsageError(
+            f"docs build: not overwriting {plural(len(refused), 'file')} in {out_dir} that "
+            f"graphscope did not write (or that were edited since): {shown}. Build into "
+            "another folder (-o DIR), or pass --force to overwrite them"
+        )
+    for rel, data in files.items():
+        target = out_dir / rel
+        if not (target.is_file() and target.read_bytes() == data):
+            _write_bytes(target, data)
+    for rel, digest in before.items():  # ours last time, not written now: gone, if unedited
+        old = out_dir / rel
+        if rel not in files and old.is_file() and _digest(old.read_bytes()) == digest:
+            old.unlink()
+    manifest = {
+        "written by": "graphscope docs build; the files it may overwrite or remove",
+        "files": {r: _digest(files[r]) for r in sorted(files)},
+    }
+    _write(out_dir / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    return [out_dir / r for r in files] + [out_dir / MANIFEST]
+
+
+def _ours(path: Path, data: bytes, digest: str | None) -> bool:
+    """May ``path`` get ``data``? Nothing there, the same bytes, or our unedited file."""
+    if not path.exists() and not path.is_symlink():
+        return True
+    if not path.is_file():
+        return False
+    now = path.read_bytes()
+    return now == data or (digest is not None and _digest(now) == digest)
+
+
+def _read_manifest(out_dir: Path) -> dict[str, str]:
+    try:
+        data = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        files = data["files"]
+        return {str(k): str(v) for k, v in files.items() if ".." not in Path(str(k)).parts}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as err:
+        raise GraphscopeError(f"cannot write {path}: {err.strerror or err}") from err
 
 
 class _Row:
@@ -209,22 +298,6 @@ def _write(path: Path, text: str) -> None:
         path.write_bytes(text.encode("utf-8"))
     except OSError as err:
         raise GraphscopeError(f"cannot write {path}: {err.strerror or err}") from err
-
-
-def _remove_stale(out_dir: Path, written: Iterable[Path], names: Sequence[str]) -> None:
-    """Delete files in ``scenarios/`` and ``img/`` named after a scenario that this build did
-    not write (a scenario that lost a graph, a renamed scenario's files). Nothing else."""
-    keep = {p.resolve() for p in written}
-    prefixes = tuple(f"{n}." for n in names)
-    for sub in (PAGES, IMG):
-        folder = out_dir / sub
-        if not folder.is_dir():
-            continue
-        for p in sorted(folder.iterdir()):
-            if not p.is_file() or p.resolve() in keep:
-                continue
-            if p.name.startswith(prefixes) or p.suffix in (".md", ".svg"):
-                p.unlink()
 
 
 def _seed_line(s: Scenario) -> str:

@@ -23,6 +23,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from graphscope import docs as gdocs  # noqa: E402
 from graphscope.cli import main  # noqa: E402
+from graphscope.errors import UsageError  # noqa: E402
 from graphscope.scenarios import Scenario, all_scenarios  # noqa: E402
 
 from .graphs import svg_nodes  # noqa: E402
@@ -83,23 +84,67 @@ def test_build_writes_no_machine_specific_text(built: tuple[Path, list[Path]]) -
         assert not re.search(r"(/tmp/|/home/|[A-Z]:\\\\|\d{4}-\d\d-\d\dT\d\d:\d\d)", text), name
 
 
-def test_build_removes_only_its_own_stale_files(
+def test_build_overwrites_and_removes_only_its_own_files(
     tmp_path: Path, built: tuple[Path, list[Path]]
 ) -> None:
+    """Issue 23: ``docs build`` overwrote a project's own docs/index.md and docs/api.md."""
     out, _ = built
+    files = {rel: data for rel, data in _files(out).items() if rel != gdocs.MANIFEST}
     target = tmp_path / "docs"
-    for rel, data in _files(out).items():
-        (target / rel).parent.mkdir(parents=True, exist_ok=True)
-        (target / rel).write_bytes(data)
-    stale = [target / "img" / "grad-fn.g9.svg", target / "scenarios" / "renamed-scenario.md"]
-    kept = [target / "README.md", target / "img" / "notes.txt", target / "other" / "x.svg"]
-    for p in stale + kept:
-        p.parent.mkdir(parents=True, exist_ok=True)
+    target.mkdir()
+    mine = {"index.md": "# my project\n", "api.md": "my api\n", "errors.md": "tests' page\n"}
+    for rel, text in mine.items():
+        (target / rel).write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError, match=r"not overwriting 2 files .*: api\.md, index\.md\. "):
+        gdocs._install(target, files, force=False)
+    assert sorted(_files(target)) == sorted(mine)  # nothing written at all
+    # a previous build (forced) wrote one file more than this one will
+    old = {**files, "img/grad-fn.g9.svg": b"<svg/>"}
+    gdocs._install(target, old, force=True)
+    assert (target / "index.md").read_bytes() == files["index.md"]
+    assert (target / "errors.md").read_text(encoding="utf-8") == mine["errors.md"]
+    kept = [target / "README.md", target / "img" / "notes.txt", target / "scenarios" / "mine.md"]
+    for p in kept:
         p.write_text("x", encoding="utf-8")
-    gdocs._remove_stale(target, [target / rel for rel in _files(out)], [s.name for s in SCENARIOS])
-    assert not any(p.exists() for p in stale)
-    assert all(p.exists() for p in kept)
-    assert _files(out).keys() <= _files(target).keys()
+    written = gdocs._install(target, files, force=False)  # all ours now: no --force needed
+    assert not (target / "img" / "grad-fn.g9.svg").exists()  # ours, no longer written: gone
+    assert all(p.read_text(encoding="utf-8") == "x" for p in kept)
+    assert (target / "errors.md").read_text(encoding="utf-8") == mine["errors.md"]
+    assert sorted(p.relative_to(target).as_posix() for p in written) == sorted(
+        [*files, gdocs.MANIFEST]
+    )
+    # a file of ours edited by hand since is not overwritten either
+    (target / "cli.md").write_text("edited\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"not overwriting 1 file .*: cli\.md\. "):
+        gdocs._install(target, files, force=False)
+    assert (target / "cli.md").read_text(encoding="utf-8") == "edited\n"
+
+
+def test_docs_build_in_a_folder_with_docs_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command as a user runs it: refused (exit 2, nothing touched), then --force."""
+
+    def generate(out: Path) -> list[Path]:  # a small gallery: the CLI's handling is the point
+        (out / "index.md").write_text("gallery\n", encoding="utf-8")
+        (out / "img").mkdir()
+        (out / "img" / "a.svg").write_text("<svg/>", encoding="utf-8")
+        return [out / "index.md", out / "img" / "a.svg"]
+
+    monkeypatch.setattr(gdocs, "_generate", generate)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# my project\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["docs", "build"])
+    assert result.exit_code == 2
+    assert "not overwriting 1 file in docs that graphscope did not write" in result.output
+    assert "pass --force to overwrite them" in result.output
+    assert sorted(_files(tmp_path / "docs")) == ["index.md"]
+    assert (tmp_path / "docs" / "index.md").read_text(encoding="utf-8") == "# my project\n"
+    result = CliRunner().invoke(main, ["docs", "build", "--force"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "docs" / "index.md").read_text(encoding="utf-8") == "gallery\n"
+    assert CliRunner().invoke(main, ["docs", "build"]).exit_code == 0  # ours now
 
 
 # -- (b) links resolve, every scenario has its page and picture ----------------------------------
