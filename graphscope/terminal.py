@@ -3,7 +3,8 @@ terminal, and nothing changes anywhere else.
 
 Colour is used when the stream is a terminal and the ``NO_COLOR`` environment variable is unset
 or empty (https://no-color.org); a pipe, a file or ``NO_COLOR=1`` get the same text without
-escape codes. The report's text is made by :mod:`graphscope.report`; this only paints it.
+escape codes. ``FORCE_COLOR`` set to anything but empty or ``0`` (https://force-color.org, as CI
+logs that render colour expect) colours a pipe or a file too; ``NO_COLOR`` wins over it. The report's text is made by :mod:`graphscope.report`; this only paints it.
 
 >>> paint("  warning: grad-accumulation at train.py:9: ...") == (
 ...     "  " + click.style("warning", fg="yellow", bold=True) + ": grad-accumulation at train.py:9: ..."
@@ -34,8 +35,13 @@ _NONE = re.compile(r"^(findings: none)$", re.MULTILINE)
 
 
 def colour() -> bool | None:
-    """``False`` when ``NO_COLOR`` asks for none, else None (click colours a terminal only)."""
-    return False if os.environ.get("NO_COLOR") else None
+    """``False`` when ``NO_COLOR`` asks for none, ``True`` when ``FORCE_COLOR`` asks for
+    colour (even in a pipe), else None (click colours a terminal only)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    return None
 
 
 def paint(text: str) -> str:

@@ -378,6 +378,17 @@ def test_colour_on_a_terminal_none_with_no_color_or_a_pipe() -> None:
     assert piped == plain
 
 
+def test_force_color_colours_a_pipe_and_no_color_still_wins() -> None:
+    """Issue 26: CI logs render colour, but graphscope's output there is a pipe."""
+    script = str(SCRIPTS / "pitfall_grad_accumulation.py")
+    _, forced, _ = _cli("check", script, env={"FORCE_COLOR": "1"})  # not a terminal
+    assert "\x1b[33m\x1b[1mwarning\x1b[0m: grad-accumulation" in forced
+    _, plain, _ = _cli("check", script)
+    for env in ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, {"FORCE_COLOR": "0"}, {"FORCE_COLOR": ""}):
+        _, out, _ = _cli("check", script, env=env)
+        assert out == plain and ANSI not in out, env
+
+
 @pytest.mark.slow
 def test_colour_on_a_real_terminal() -> None:
     import pty
