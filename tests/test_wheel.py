@@ -54,7 +54,10 @@ def test_the_wheel_ships_py_typed_the_schema_and_the_metadata(wheel: Path) -> No
     assert "graphscope/model/kinds/grad-accumulation.md" in names  # graphscope explain's text
     assert not any(n.startswith("tests/") for n in names)
     assert "Name: torch-graphscope\n" in metadata
-    assert "License-Expression: MIT\n" in metadata
+    assert "License: MIT\n" in metadata  # what pip 23's `pip show` prints (issue 26)
+    assert "Classifier: License :: OSI Approved :: MIT License\n" in metadata
+    assert "License-File: LICENSE\n" in metadata
+    assert "Project-URL: Homepage, https://pypi.org/project/torch-graphscope/\n" in metadata
     assert "Classifier: Typing :: Typed\n" in metadata
     assert 'Requires-Dist: tomli>=1.1; python_version < "3.11"\n' in metadata
     assert "Provides-Extra: plots\n" in metadata
