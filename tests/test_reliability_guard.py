@@ -38,7 +38,7 @@ class Net(torch.nn.Module):
 
 def program() -> list[torch.Tensor]:
     """Touches every hook: module calls (plain, TorchScript, torch.fx), optimizer steps and
-    zero_grad, no_grad, detach, numpy, an in-place write, a non-leaf .grad read, retain_graph,
+    zero_grad, train/eval, no_grad, detach, numpy, an in-place write, a non-leaf .grad read, retain_graph,
     autograd.grad, functional_call, a NaN in a backward."""
     torch.manual_seed(0)
     nets = [Net(), torch.jit.script(Net()), torch.fx.symbolic_trace(Net())]
@@ -57,6 +57,8 @@ def program() -> list[torch.Tensor]:
                 _ = h.grad  # a non-leaf's .grad: None
             opt.step()
             out += [loss.detach(), g]
+    nets[0].eval()  # train()/eval() are wrapped too
+    nets[0].train()
     with torch.no_grad():
         nets[0].fc1.weight.mul_(0.5)
     a = torch.ones(3, requires_grad=True)
