@@ -220,6 +220,7 @@ LEGIT = [
     "legit_torch_func",
     "legit_eval_transformer",
     "legit_wgan_gp_one_line",
+    "legit_penalty_in_loss_expression",
     "legit_hessian",
     "legit_gradgradcheck",
     "legit_amp_warmup",

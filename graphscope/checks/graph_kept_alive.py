@@ -17,8 +17,11 @@ Warning, at the accumulating statement, naming the variable; the fix is to keep 
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
+from graphscope.checks import _statement
+from graphscope.checks._rewrite import source_line
 from graphscope.model import AutogradGraph, Events, Finding
 
 KIND = "graph-kept-alive"
@@ -44,8 +47,8 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
                 "is ever freed and memory grows with every batch."
             ),
             hint=(
-                f"Accumulate a number, not the tensor: `{var} += loss.item()` (or "
-                "`loss.detach()` to keep a tensor without its graph)."
+                f"Accumulate a number, not the tensor: `{_as_number(var, k.file, k.line)}` (or "
+                "`.detach()` on what it adds, to keep a tensor without its graph)."
             ),
             file=k.file,
             line=k.line,
@@ -72,3 +75,31 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
         if f.key() not in seen:
             seen.add(f.key())
             yield f
+
+
+def _as_number(var: str, file: str | None, line: int | None) -> str:
+    """The accumulating statement as the user wrote it, adding ``.item()`` of what it adds
+    (``total += train_step(x)`` -> ``total += train_step(x).item()``); the generic
+    ``total += loss.item()`` when the line is not a plain ``+=`` or ``t = t + ...``."""
+    text = source_line(file, line).strip()
+    node = _statement.parse(text)
+    if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add):
+        target = _statement.segment(text, node.target)
+        return f"{target} += {_item(text, node.value)}"
+    if (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.value, ast.BinOp)
+        and isinstance(node.value.op, ast.Add)
+    ):
+        target = _statement.segment(text, node.targets[0])
+        if _statement.segment(text, node.value.left) == target:
+            return f"{target} = {target} + {_item(text, node.value.right)}"
+    return f"{var} += loss.item()"
+
+
+def _item(text: str, value: ast.expr) -> str:
+    src = _statement.segment(text, value)
+    if isinstance(value, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
+        return f"{src}.item()"
+    return f"({src}).item()"

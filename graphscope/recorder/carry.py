@@ -27,8 +27,15 @@ from typing import Any
 
 import torch
 
-from graphscope._tensors import _drop_locals_snapshot, frame_namespaces, is_internal, user_frame
+from graphscope._tensors import (
+    BORROWED,
+    _drop_locals_snapshot,
+    frame_namespaces,
+    is_internal,
+    user_frame,
+)
 from graphscope.model import Events, GraphCarry, OpCall
+from graphscope.recorder.sites import Sites
 
 __all__ = ["Carries"]
 
@@ -42,21 +49,32 @@ _BACKWARD_APIS = frozenset({"grad", "backward"})
 _LINK_CALLS = 3  # backward calls after a carry that are looked through for its old node
 
 Site = tuple[str | None, int | None]
+#: the user's frames of a backward call, innermost first: (file, line, bytecode offset)
+Stack = tuple[tuple[str, int, int], ...]
 NameOf = Callable[[torch.Tensor, bool], "str | None"]
 
 
 class Carries:
     """The carried-graph detector of one recorder (see the module docstring)."""
 
-    def __init__(self, events: Events, name: NameOf, backward_count: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        events: Events,
+        name: NameOf,
+        backward_count: Callable[[], int],
+        sites: Sites | None = None,
+    ) -> None:
         self.events = events
+        self.sites = sites
         self.name = name
         self.backward_count = backward_count
         self.floor = -1  # sequence counter at the end of the last backward call
         self._frees: list[tuple[int, int]] = []  # (call index, counter at its end), freeing calls
-        self._sites: dict[tuple[str | None, int | None], list[tuple[int, int]]] = {}
+        #: line -> recent (lo, hi, bytecode offset) of the ops it made outside modules
+        self._sites: dict[tuple[str | None, int | None], list[tuple[int, int, int]]] = {}
         self._seen: set[tuple[str | None, int | None, int, bool]] = set()
-        self._calls: list[tuple[int, Site]] = []  # (counter at its end, its line), recent calls
+        #: recent calls: (counter at its end, its line, the user's frames it was made from)
+        self._calls: list[tuple[int, Site, Stack]] = []
         #: carries waiting for :meth:`link`: (event, old sequence numbers, calls left)
         self._pending: list[tuple[GraphCarry, frozenset[int], int]] = []
 
@@ -64,7 +82,7 @@ class Carries:
         """Backward call ``index`` ended with the counter at ``seq``; ``freed``: it did not
         retain its graph; ``site``: the user's line that made it."""
         self.floor = seq
-        self._calls.append((seq, site or (None, None)))
+        self._calls.append((seq, site or (None, None), _user_stack()))
         del self._calls[:-_FREES_KEPT]
         if freed:
             self._frees.append((seq, index))
@@ -87,7 +105,7 @@ class Carries:
                 pos += 1
         if op.module is None:  # lines outside modules: where running totals are kept
             spans = self._sites.setdefault(site, [])
-            spans.append((op.seq_lo, op.seq_hi))
+            spans.append((op.seq_lo, op.seq_hi, self.sites.lasti if self.sites else -1))
             if len(spans) > _SPANS_KEPT:
                 del spans[0]
 
@@ -129,13 +147,19 @@ class Carries:
         if not old:
             return
         spans = self._sites.get(site, ()) if op.module is None else ()
-        mine = [x for x in old if any(lo <= x < hi for lo, hi in spans)]
+        made = [(x, at) for x in old for lo, hi, at in spans if lo <= x < hi]
         # an accumulation across iterations: a backward call from another line (the loop's
         # ``loss.backward()``) came between; not the backward calls one statement makes itself
-        # (``hessian(f, x)``, ``jacobian``, ``gradgradcheck`` on one line)
-        same = bool(mine) and any(
-            end > min(mine) and at != site for end, at in self._calls[-_FREES_KEPT:]
-        )
+        # (``hessian(f, x)``, ``jacobian``, ``gradgradcheck`` on one line), nor those made by a
+        # function it calls after it made the old tensor (``D(x).mean() + penalty(D, x)``, whose
+        # ``autograd.grad(create_graph=True)`` runs while the statement does)
+        same = False
+        if made:
+            first, offset = min(made)
+            same = any(
+                end > first and at != site and not _within(stack, site, offset)
+                for end, at, stack in self._calls[-_FREES_KEPT:]
+            )
         key = (op.file, op.line, pos, same)
         if key in self._seen:
             return
@@ -157,6 +181,24 @@ class Carries:
         )
         self.events.carries.append(event)
         self._pending.append((event, frozenset(old), _LINK_CALLS))
+
+
+def _within(stack: Stack, site: Site, offset: int) -> bool:
+    """Whether a backward call made from ``stack`` ran inside the execution of the statement at
+    ``site`` that made a tensor at bytecode ``offset``: called from that line, further on in it.
+    (Run again, in the next iteration of a loop, the statement calls from an earlier offset.)"""
+    return offset >= 0 and any((f, n) == site and lasti > offset for f, n, lasti in stack)
+
+
+def _user_stack() -> Stack:
+    """The user's frames on the stack now (outside torch and graphscope), innermost first."""
+    out = []
+    f = user_frame(2)
+    while f is not None:
+        if not is_internal(f.f_code.co_filename) and f.f_code not in BORROWED:
+            out.append((f.f_code.co_filename, f.f_lineno, f.f_lasti))
+        f = f.f_back
+    return tuple(out)
 
 
 def _replace(events: list[GraphCarry], old: GraphCarry, new: GraphCarry) -> None:

@@ -34,6 +34,9 @@ class Sites:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self._kinds: dict[CodeType, int] = {}  # code object -> _USER / _DISPATCH / _LIBRARY
+        #: the bytecode offset of the user's frame at the last :meth:`site` (where in its
+        #: statement the call stood: a statement's offsets only grow while it runs)
+        self.lasti = -1
 
     def clear(self) -> None:
         self._kinds.clear()
@@ -59,6 +62,7 @@ class Sites:
                     _DISPATCH if code in BORROWED else _frame_kind(code.co_filename)
                 )
             if kind == _USER:
+                self.lasti = f.f_lasti
                 return code.co_filename, f.f_lineno, library
             if kind == _LIBRARY:
                 library = True
