@@ -111,7 +111,7 @@ BUGS: dict[str, Expect] = {
         "error",
         18,
         (16,),
-        ("clamp_() at line 18", "2.weight", "torch will not warn"),
+        ("clamp_() at line 18", "model[2].weight", "torch will not warn"),
         "after backward() and optimizer.step()",
     ),
     "silent_numpy_write": Expect(
