@@ -82,6 +82,10 @@ class Names:
         self.param_module: dict[int, str] = {}
         self.modules: list[tuple[str, torch.nn.Module]] = []
         self.classes: dict[str, str] = {}
+        #: whether ``classes`` holds a ModuleDict/ParameterDict (keys spelled ``['k']``), and the
+        #: size of ``classes`` it was found at (one look per growth, not per name spelled)
+        self._dicts = False
+        self._dicts_at = 0
 
     def add(
         self, name: str, t: torch.Tensor, *, param: bool = False, module: str | None = None
@@ -124,10 +128,11 @@ class Names:
     def spell(self, path: str) -> str:
         """``path`` (a dotted parameter name or module path) as the user writes it:
         :func:`graphscope.model.spelled` with the classes seen (``model[2].weight``)."""
-        if (
-            "ModuleDict" not in self.classes.values()
-            and "ParameterDict" not in self.classes.values()
-        ):
+        if len(self.classes) != self._dicts_at:  # classes only grow: look again when they did
+            self._dicts_at = len(self.classes)
+            values = set(self.classes.values())
+            self._dicts = "ModuleDict" in values or "ParameterDict" in values
+        if not self._dicts:
             if not _INDEX.search(path):
                 return path
             return spelled(path)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import re
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -151,9 +152,13 @@ class _Tree:
         self.order = {p: k for k, p in enumerate(classes)}
         paths = list(classes)
         inner = {p.rpartition(".")[0] for p in paths}
-        self.bare = [  # leaves holding no parameter: ReLU, Tanh, Dropout, Sigmoid, ...
+        bare = [  # leaves holding no parameter: ReLU, Tanh, Dropout, Sigmoid, ...
             p for p in paths if p not in inner and p not in with_params and "." in p
         ]
+        #: the bare leaves by parent, in tree order: (order, path) for a bisection
+        self.bare: dict[str, list[tuple[int, str]]] = {}
+        for p in bare:
+            self.bare.setdefault(p.rpartition(".")[0], []).append((self.order[p], p))
 
     def leaf_for(self, d: Mapping[str, Any], up: str, down: str | None) -> str | None:
         """The parameterless leaf module named like op ``d`` that comes after ``up`` (and
@@ -163,13 +168,18 @@ class _Tree:
             return None
         lo, hi = self.order[up], self.order.get(down, len(self.order)) if down else len(self.order)
         near = {up.rpartition(".")[0], (down or "").rpartition(".")[0]}
-        for path in self.bare:
-            k = self.order[path]
-            if lo < k < hi and path.rpartition(".")[0] in near:
+        best: tuple[int, str] | None = None
+        for parent in near:
+            leaves = self.bare.get(parent, ())
+            for k, path in leaves[bisect_right(leaves, (lo, "\uffff")) :]:
+                if k >= hi:
+                    break
                 cls = self.classes[path].lower()
                 if cls == op or (len(cls) >= 4 and (cls in op or op in cls)):
-                    return path
-        return None
+                    if best is None or k < best[0]:
+                        best = (k, path)
+                    break
+        return best[1] if best else None
 
     def entered(self, up: str, down: str) -> str | None:
         """The module ``down`` sits in when the op between comes from outside it: that
