@@ -16,11 +16,14 @@ instead of stored in ``.grad``. ``info``: resetting ``.grad`` to None after use 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from graphscope.model import ROLE_PARAM, TENSOR, AutogradGraph, Events, Finding
 
 KIND = "backward-create-graph"
+
+_ROOT = re.compile(r"[A-Za-z_]\w*(?=[.\[])")
 
 
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
@@ -67,8 +70,9 @@ def _params(graph: AutogradGraph) -> str:
     roots = set()
     for _, d in graph.nodes(data=True):
         if d.get("kind") == TENSOR and d.get("role") == ROLE_PARAM and d.get("name"):
-            name = str(d["name"])
-            roots.add(name.split(".")[0] if "." in name else None)
+            name = str(d["name"])  # model[0].weight, model.fc.bias: the module's variable
+            root = _ROOT.match(name)
+            roots.add(root.group(0) if root and root.end() < len(name) else None)
     if len(roots) == 1 and None not in roots:
         return f"list({roots.pop()}.parameters())"
     return "params"
