@@ -144,6 +144,11 @@ _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
 _BACKWARD = re.compile(r"Backward\d*$")
 
 
+def _alike(cls: str, op: str) -> bool:
+    """Whether a module class (``relu``) names an op (``relu``, ``leakyrelu``), lower case."""
+    return cls == op or (len(cls) >= 4 and (cls in op or op in cls))
+
+
 class _Tree:
     """The module tree of ``classes``: order, parents, and the leaves without parameters."""
 
@@ -159,23 +164,35 @@ class _Tree:
         self.bare: dict[str, list[tuple[int, str]]] = {}
         for p in bare:
             self.bare.setdefault(p.rpartition(".")[0], []).append((self.order[p], p))
+        self._bare_classes = {classes[p].lower() for p in bare}
+        #: an op's label -> its name in lower case when a bare leaf's class is like it, else ""
+        self._named: dict[str, str] = {}
+
+    def _leaf_like(self, label: str) -> str:
+        op = self._named.get(label)
+        if op is None:
+            op = _BACKWARD.sub("", label).lower()
+            if len(op) < 3 or not any(_alike(c, op) for c in self._bare_classes):
+                op = ""
+            self._named[label] = op
+        return op
 
     def leaf_for(self, d: Mapping[str, Any], up: str, down: str | None) -> str | None:
         """The parameterless leaf module named like op ``d`` that comes after ``up`` (and
         before ``down``) in the tree, a sibling of either."""
-        op = _BACKWARD.sub("", str(d.get("label") or d.get("name") or "")).lower()
-        if len(op) < 3 or up not in self.order:
+        op = self._leaf_like(str(d.get("label") or d.get("name") or ""))
+        if not op or up not in self.order:
             return None
         lo, hi = self.order[up], self.order.get(down, len(self.order)) if down else len(self.order)
         near = {up.rpartition(".")[0], (down or "").rpartition(".")[0]}
         best: tuple[int, str] | None = None
         for parent in near:
             leaves = self.bare.get(parent, ())
-            for k, path in leaves[bisect_right(leaves, (lo, "\uffff")) :]:
+            for i in range(bisect_right(leaves, (lo, "\uffff")), len(leaves)):
+                k, path = leaves[i]
                 if k >= hi:
                     break
-                cls = self.classes[path].lower()
-                if cls == op or (len(cls) >= 4 and (cls in op or op in cls)):
+                if _alike(self.classes[path].lower(), op):
                     if best is None or k < best[0]:
                         best = (k, path)
                     break
