@@ -41,6 +41,9 @@ __all__ = [
 
 _MAX_HELD = 32  # items of a dict variable looked at for tensors to name
 _INDEX = re.compile(r"\.\d")  # a dotted path with an index in it (``model.2``)
+#: a dotted path of ASCII identifiers and indices, which :func:`spelled` only brackets
+_PLAIN = re.compile(r"[A-Za-z_]\w*(?:\.(?:[A-Za-z_]\w*|\d+))*", re.ASCII)
+_INDICES = re.compile(r"\.(\d+)(?=\.|$)")
 
 
 def _tensors_held(name: str, d: dict[Any, Any]) -> list[tuple[str, torch.Tensor]]:
@@ -135,6 +138,8 @@ class Names:
         if not self._dicts:
             if not _INDEX.search(path):
                 return path
+            if _PLAIN.fullmatch(path):  # ``layers.0.conv.weight``: the indices bracketed
+                return _INDICES.sub(r"[\1]", path)
             return spelled(path)
         return spelled(path, self.classes)
 
