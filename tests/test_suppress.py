@@ -103,7 +103,7 @@ def test_check_drops_the_suppressed_finding_and_v_says_where() -> None:
     i = lines.index("suppressed: 1 finding by # graphscope: ignore comments")
     at = location(script, 7)
     assert lines[i + 1] == f"  info: grad-accumulation at {at}: ignored by the comment at {at}"
-    assert lines[i + 2] == "findings: 1"
+    assert lines.index("findings: 1") > i + 1  # after the suppressed ones (memory between)
 
     code, out = _run("check", "--json", script)
     report = json.loads(out)
