@@ -4,7 +4,7 @@ from torch import nn
 torch.manual_seed(0)
 model = nn.Linear(4, 1)
 opt = torch.optim.SGD(model.parameters(), lr=0.05)
-for step in range(4):
+for _ in range(4):
     opt.zero_grad()
     x = torch.randn(16, 4)
     loss = (model(x) - 1).pow(2).mean()

@@ -15,6 +15,6 @@ def train_step(x):
 
 
 total = 0.0
-for i in range(5):
+for _ in range(5):
     total += train_step(torch.randn(8, 4))
 print(float(total))

@@ -17,7 +17,7 @@ class Net(nn.Module):
 torch.manual_seed(0)
 model = Net()
 opt = torch.optim.SGD(model.parameters(), lr=0.05)
-for step in range(3):
+for _ in range(3):
     opt.zero_grad()
     loss = model(torch.randn(16, 4)).pow(2).mean()
     loss.backward()

@@ -18,7 +18,7 @@ torch.manual_seed(0)
 model = Net()
 model.aux.requires_grad_(False)  # kept for later, frozen now
 opt = torch.optim.SGD(model.parameters(), lr=0.05)
-for step in range(3):
+for _ in range(3):
     opt.zero_grad()
     loss = model(torch.randn(16, 4)).pow(2).mean()
     loss.backward()
