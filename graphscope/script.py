@@ -25,6 +25,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import torch
 
@@ -200,15 +201,32 @@ def _sigterm_ends_the_script() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if _getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
         return
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    _signal(signal.SIGTERM, _on_sigterm)
+    # the script still sees SIGTERM's default action (signal.getsignal, and what signal.signal
+    # returns when it installs its own handler), as under plain Python
+    signal.getsignal, signal.signal = _seen_getsignal, _seen_signal  # type: ignore[assignment]
     try:
         yield
     finally:
-        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.getsignal, signal.signal = _getsignal, _signal
+        if _getsignal(signal.SIGTERM) is _on_sigterm:
+            _signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+_getsignal, _signal = signal.getsignal, signal.signal
+
+
+def _seen_getsignal(signalnum: int) -> Any:
+    h = _getsignal(signalnum)
+    return signal.SIG_DFL if h is _on_sigterm else h
+
+
+def _seen_signal(signalnum: int, handler: Any) -> Any:
+    h = _signal(signalnum, handler)
+    return signal.SIG_DFL if h is _on_sigterm else h
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -216,8 +234,8 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def _default_sigterm_in_child() -> None:
-    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if _getsignal(signal.SIGTERM) is _on_sigterm:
+        _signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 if hasattr(os, "register_at_fork"):  # once per process: the hook checks whose handler it is
