@@ -408,7 +408,7 @@ def test_the_report_names_the_softmax_line_and_the_attention_blocks(tmp_path: An
     text = rep.text()
     assert "top lines of g1:" in text
     first = text.split("top lines of g1:\n")[1].splitlines()[0]
-    assert "`att = scores.softmax(-1)`" in first and "in model.*.attn" in first, first
+    assert "`att = scores.softmax(-1)`" in first and "in model[*].attn" in first, first
     d = json.loads(rep.to_json())["memory"]
     g1 = d["graphs"]["g1"]
     assert g1["by_line"][0]["line"] == _line_of("att = scores.softmax(-1)")
@@ -479,12 +479,12 @@ def test_scope_memory_is_a_table_in_a_notebook_and_text_in_a_terminal() -> None:
     text = repr(table)
     assert text.startswith("memory saved for backward")
     assert (
-        "(`att = scores.softmax(-1)`, in model.*.attn)"
+        "(`att = scores.softmax(-1)`, in model[*].attn)"
         in text.split("top lines of g1:\n")[1].splitlines()[0]
     )
     page = table._repr_html_()
     assert page.count("<table>") == 4 and "att = scores.softmax(-1)" in page
-    assert "<td>each of model.*.attn (2)</td>" in page
+    assert "<td>each of model[*].attn (2)</td>" in page
     assert table.to_dict()["peak_graph"] == "g1"
     with graphscope.watch() as empty:
         pass

@@ -29,18 +29,21 @@ def memory_data(graph: AutogradGraph, index: Mapping[str, int]) -> dict[str, Any
     def at(nid: str) -> int:
         return index.get(nid, -1)
 
+    def name(module: str | None) -> str | None:  # as the user writes it: ``model[2]``
+        return graph.spelled(module) if module else None
+
     return {
         "saved": m.saved_bytes,
         "activation": m.activation_bytes,
         "param": m.param_bytes,
         "input": m.input_bytes,
         "lines": [
-            [r.file, r.line, r.bytes, at(r.node), r.module, list(r.ops[:3])]
+            [r.file, r.line, r.bytes, at(r.node), name(r.module), list(r.ops[:3])]
             for r in m.by_line[:ROWS]
         ],
-        "modules": [[r.module, r.bytes, at(r.node)] for r in m.by_module[:ROWS]],
+        "modules": [[name(r.module), r.bytes, at(r.node)] for r in m.by_module[:ROWS]],
         "checkpoint": [
-            [c.module, c.frees_bytes, c.recompute_ops, at(c.node), len(c.members)]
+            [name(c.module), c.frees_bytes, c.recompute_ops, at(c.node), len(c.members)]
             for c in m.checkpoint[:ROWS]
         ],
     }

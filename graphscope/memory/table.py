@@ -11,7 +11,7 @@ from typing import Any
 
 from graphscope.memory import GraphMemory, RunMemory, fmt_bytes, percent
 from graphscope.memory.text import Source, memory_dict, memory_lines
-from graphscope.model import location, ranges
+from graphscope.model import location, ranges, spelled
 
 __all__ = ["MemoryTable"]
 
@@ -59,7 +59,7 @@ class MemoryTable:
                         (
                             location(r.file, r.line) if r.file else "?",
                             _code(self.source, r.file, r.line) or ", ".join(r.ops[:2]),
-                            r.module or "",
+                            spelled(r.module) if r.module else "",
                             fmt_bytes(r.bytes),
                             percent(r.bytes, whole),
                         )
@@ -73,7 +73,7 @@ class MemoryTable:
                     ("module", "bytes", "share"),
                     [
                         (
-                            m.module or "(outside any module)",
+                            spelled(m.module) if m.module else "(outside any module)",
                             fmt_bytes(m.bytes),
                             percent(m.bytes, whole),
                         )
@@ -87,9 +87,9 @@ class MemoryTable:
                     ("module", "frees", "share", "recomputes"),
                     [
                         (
-                            c.module
+                            spelled(c.module)
                             if len(c.members) == 1
-                            else f"each of {c.module} ({len(c.members)})",
+                            else f"each of {spelled(c.module)} ({len(c.members)})",
                             fmt_bytes(c.frees_bytes),
                             percent(c.frees_bytes, whole),
                             f"{c.recompute_ops} ops",

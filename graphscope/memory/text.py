@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from graphscope.memory import GraphMemory, RunMemory, fmt_bytes, percent
-from graphscope.model import location, ranges
+from graphscope.model import location, ranges, spelled
 
 __all__ = ["memory_dict", "memory_lines"]
 
@@ -99,11 +99,12 @@ def memory_lines(run: RunMemory, source: Source | None = None, top: int = TOP) -
     if mods:
         lines.append(f"  top modules of {g.graph}:")
         for m in mods[:top]:
-            lines.append(f"    {m.module}: {fmt_bytes(m.bytes)}, {percent(m.bytes, whole)}")
+            lines.append(f"    {spelled(m.module)}: {fmt_bytes(m.bytes)}, {percent(m.bytes, whole)}")
     if g.checkpoint:
         lines.append("  checkpointing (torch.utils.checkpoint, use_reentrant=False) would free:")
         for c in g.checkpoint[:top]:
-            what = c.module if len(c.members) == 1 else f"each of {c.module} ({len(c.members)})"
+            name = spelled(c.module)
+            what = name if len(c.members) == 1 else f"each of {name} ({len(c.members)})"
             lines.append(
                 f"    {what}: {fmt_bytes(c.frees_bytes)} ({percent(c.frees_bytes, whole)}), "
                 f"recomputing {c.recompute_ops} ops in backward"
@@ -132,11 +133,11 @@ def _line_text(
     module: str | None,
     source: Source | None,
 ) -> str:
-    """``train.py:42 (`att = scores.softmax(-1)`, in blocks.3.attn)``."""
+    """``train.py:42 (`att = scores.softmax(-1)`, in blocks[3].attn)``: names as the user writes them."""
     where = location(file, line) if file else "(no source line)"
     code = source(file, line) if source is not None and file and line else None
     if code and len(code) > _CODE_WIDTH:
         code = code[: _CODE_WIDTH - 1] + "…"
     what = f"`{code}`" if code else ", ".join(ops[:2])
-    inside = f", in {module}" if module else ""
+    inside = f", in {spelled(module)}" if module else ""
     return f"{where} ({what}{inside})"

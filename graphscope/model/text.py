@@ -174,13 +174,15 @@ def spelled(path: str, classes: Mapping[str, str] | None = None) -> str:
     ('model[2].weight', 'net.fc.bias', 'blocks[3].fc')
     >>> spelled("heads.cls.weight", {"heads": "ModuleDict"})
     "heads['cls'].weight"
+    >>> spelled("blocks.*.attn")  # a pattern over repeated blocks
+    'blocks[*].attn'
     """
     parts = _SEGMENT.findall(path)
     if len(parts) < 2 or ".".join(parts) != path:
         return path
     out = dotted = parts[0]
     for part in parts[1:]:
-        if part.isdigit():
+        if part.isdigit() or part == "*":  # ``*``: any index of a repeated block's pattern
             out += f"[{part}]"
         elif not part.isidentifier() or (
             classes is not None and classes.get(dotted) in _CONTAINERS
