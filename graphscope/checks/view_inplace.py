@@ -7,25 +7,32 @@ torch refuses (torch 2.13 wording; earlier versions name the node ``SplitBackwar
     Output 0 of BackwardHookFunction is a view and is being modified inplace. This view was
     created inside a custom Function ...
     A view was created in no_grad mode and is being modified inplace with grad mode enabled.
+    Output 0 of Unbind is a view and its base or another view of its base has been modified
+    inplace. This view is the output of a function that returns multiple views. ...
 
 The first comes from ``q, k, v = x.chunk(3, -1); q *= scale`` (``chunk``, ``split``,
 ``unbind``): the finding is at the in-place statement, with its out-of-place form as the fix, and
 the line that made the views as ``related``. The second most often comes from an in-place module
 (``nn.ReLU(inplace=True)``) inside a module with ``register_full_backward_hook``: the fix goes
 where that module is constructed (``self.act = nn.ReLU()``), the line that raised is ``related``.
+The fourth comes from a write into the tensor the views were taken from (``mu, logvar =
+stats.unbind(-1); stats.mul_(0.5)``), raised later, where a view is used: the finding is at that
+write (the recorder's last in-place write into the views' base), its out-of-place form the fix.
 The evidence is the failing statement (:class:`~graphscope.model.ErrorSite`): the written
 tensor's name, where it was assigned, the modules named there.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
 from graphscope.checks import _more_entries
 from graphscope.checks import _statement as st
+from graphscope.checks._rewrite import source_line
 from graphscope.checks.catalogue import Entry, TorchError
-from graphscope.model import Events, Finding, Location, Named
+from graphscope.model import Events, Finding, InplaceWrite, Location, Named
 
 KIND = "view-inplace"
 
@@ -40,7 +47,15 @@ _CUSTOM = (
 _NO_GRAD = (
     r"A view was created in no_grad mode and is being modified inplace with grad mode enabled"
 )
+_BASE = (
+    r"Output (?P<n>\d+) of (?P<fn>\w+) is a view and its base or another view of its base has "
+    r"been modified inplace\. This view is the output of a function that returns multiple views"
+)
 _SPLITTERS = {"Split": "split/chunk", "SplitWithSizes": "split", "Unbind": "unbind"}
+#: the methods (and torch functions) that return several views of one tensor
+_SPLIT_CALLS = frozenset(
+    {"unbind", "split", "chunk", "split_with_sizes", "tensor_split", "unsafe_split"}
+)
 
 
 def _multi(events: Events, err: TorchError) -> Iterator[Finding]:
@@ -75,6 +90,103 @@ def _multi(events: Events, err: TorchError) -> Iterator[Finding]:
     else:
         hint = "Replace the in-place operation by an out-of-place one (`q = q * s`, not `q *= s`)."
     yield Finding(KIND, "error", message, hint, err.file, err.line, related=related)
+
+
+def _base(events: Events, err: TorchError) -> Iterator[Finding]:
+    """A write into the tensor several views were taken from, found where a view is used."""
+    site = err.script.site if err.script is not None else None
+    fn = re.sub(r"Backward\d*$", "", err.match["fn"]) if err.match else "Unbind"
+    how = _SPLITTERS.get(fn, fn)
+    view = _split_view(site.names if site is not None else (), err.match["n"] if err.match else "0")
+    base = _split_base(view.text) if view is not None and view.text else None
+    write = _base_write(events, view, base)
+    if view is None or write is None or write.line is None:
+        yield Finding(
+            KIND,
+            "error",
+            f"A tensor was written in place after {how} took several views of it, and a view is "
+            "used here: autograd cannot record an in-place change of a tensor that has several "
+            "views.",
+            f"Write into the tensor before taking the views ({how}), or write out of place "
+            "(`x = x * s`, not `x.mul_(s)`).",
+            err.file,
+            err.line,
+        )
+        return
+    text = source_line(write.file, write.line).strip()
+    target = st.inplace_target(text)
+    written = target[0] if target else (write.name or base or "the tensor")
+    fixed = st.out_of_place(text)
+    related = (
+        Location(view.file, view.line, "the views are made here"),
+        Location(err.file, err.line, "a view is used here: torch raised"),
+    )
+    views = f"views of {written} ({view.name} among them)"
+    message = (
+        f"`{text}` writes in place into {written} at line {write.line}, after line {view.line} "
+        f"(`{view.text}`) took {views}; line {err.line} then uses {view.name}: autograd cannot "
+        f"record an in-place change of a tensor that {how} split into views sharing its memory."
+    )
+    if fixed is not None:
+        hint = (
+            f"Write it out of place: `{fixed}` (a new tensor: the views keep the values from "
+            f"before the write; if they should see it, take them after it: move line "
+            f"{view.line} below this one)."
+        )
+    else:
+        hint = (
+            f"Make the write before line {view.line} takes the views, or clone first: "
+            f"`{written} = {written}.clone()` just before line {write.line}."
+        )
+    yield Finding(KIND, "error", message, hint, write.file, write.line, related=related)
+
+
+def _split_view(names: tuple[Named, ...], output: str) -> Named | None:
+    """The tensor on the failing statement that a several-views call made: torch's ``Output
+    <output>`` (``logvar`` of ``mu, logvar = stats.unbind(-1)`` for 1) when it is there."""
+    views = [
+        n
+        for n in names
+        if n.what == "tensor" and n.line is not None and _split_base(n.text) is not None
+    ]
+    for v in views:
+        stmt = st.parse(v.text)
+        targets = stmt.targets[0] if isinstance(stmt, ast.Assign) else None
+        if isinstance(targets, ast.Tuple) and output.isdigit() and int(output) < len(targets.elts):
+            nth = st.segment(v.text or "", targets.elts[int(output)])
+            if any(w.name == nth for w in views):
+                return next(w for w in views if w.name == nth)
+    return views[0] if views else None
+
+
+def _split_base(text: str | None) -> str | None:
+    """``stats`` of ``mu, logvar = stats.unbind(-1)`` (or of ``torch.chunk(stats, 2)``)."""
+    stmt = st.parse(text)
+    if text is None or stmt is None:
+        return None
+    for node in ast.walk(stmt):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        if node.func.attr not in _SPLIT_CALLS:
+            continue
+        owner = st.segment(text, node.func.value)
+        if owner == "torch" and node.args:
+            return st.segment(text, node.args[0])
+        return owner
+    return None
+
+
+def _base_write(events: Events, view: Named | None, base: str | None) -> InplaceWrite | None:
+    """The last in-place write into the views' base (by name; else the last write after the
+    views were made, in their file)."""
+    if view is None:
+        return None
+    writes = [w for w in events.inplace if w.line is not None and w.grad_enabled]
+    named = [w for w in writes if base is not None and w.name == base]
+    if named:
+        return named[-1]
+    after = [w for w in writes if w.file == view.file and (w.line or 0) > (view.line or 0)]
+    return after[-1] if after else None
 
 
 def _custom(events: Events, err: TorchError) -> Iterator[Finding]:
@@ -183,6 +295,15 @@ MESSAGES: tuple[Entry, ...] = (
         example="Output 0 of SplitBackward0 is a view and is being modified inplace. This view is "
         "the output of a function that returns multiple views. Such functions do not allow the "
         "output views to be modified inplace.",
+    ),
+    Entry(
+        KIND,
+        (_BASE,),
+        explain=_base,
+        example="Output 0 of UnbindBackward0 is a view and its base or another view of its base "
+        "has been modified inplace. This view is the output of a function that returns multiple "
+        "views. Such functions do not allow the output views to be modified inplace. You should "
+        "replace the inplace operation by an out-of-place one.",
     ),
     Entry(
         KIND,
