@@ -100,7 +100,7 @@ def memory_lines(run: RunMemory, source: Source | None = None, top: int = TOP) -
         lines.append(f"  top modules of {g.graph}:")
         for m in mods[:top]:
             lines.append(
-                f"    {spelled(m.module)}: {fmt_bytes(m.bytes)}, {percent(m.bytes, whole)}"
+                f"    {spelled(m.module or "")}: {fmt_bytes(m.bytes)}, {percent(m.bytes, whole)}"
             )
     if g.checkpoint:
         lines.append("  checkpointing (torch.utils.checkpoint, use_reentrant=False) would free:")
