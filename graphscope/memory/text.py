@@ -99,9 +99,8 @@ def memory_lines(run: RunMemory, source: Source | None = None, top: int = TOP) -
     if mods:
         lines.append(f"  top modules of {g.graph}:")
         for m in mods[:top]:
-            lines.append(
-                f"    {spelled(m.module or "")}: {fmt_bytes(m.bytes)}, {percent(m.bytes, whole)}"
-            )
+            name = spelled(m.module or "")
+            lines.append(f"    {name}: {fmt_bytes(m.bytes)}, {percent(m.bytes, whole)}")
     if g.checkpoint:
         lines.append("  checkpointing (torch.utils.checkpoint, use_reentrant=False) would free:")
         for c in g.checkpoint[:top]:
