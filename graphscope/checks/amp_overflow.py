@@ -18,8 +18,10 @@ a lone skip now and then (after the scale grew) are how it works: ``info``. The 
 One finding per ``scaler.step()`` line. Its ``line`` is the forward line of the op where the
 Inf/NaN first appeared (the op whose float16 forward overflowed, when the values it handed on
 were already non-finite; else the op whose backward made it), the ``scaler.step()`` line is
-related. The hint for persistent skips runs that op in float32; for warm-up skips there is
-nothing to fix.
+related. The hint for persistent skips keeps an op with a singular derivative (sqrt, log, a
+division) away from its singular points, or else brings the values into float16's range (a
+matmul, a linear layer or autocast's cast back to float16 whose gradients are too large), or runs
+that line in float32; for warm-up skips there is nothing to fix.
 """
 
 from __future__ import annotations
@@ -162,11 +164,39 @@ def _hint(origin: NonFinite | None, step: ScalerStep) -> str:
             f'with torch.autocast("{device}", enabled=False): on inputs cast with .float() '
             "(e.g. similarity = z.float() @ z.float().T)."
         )
+    op = _site(origin).op.removeprefix("torch::autograd::")
+    if op.startswith(_SINGULAR):
+        return (
+            f"No scale makes line {line}'s gradient finite: keep this operation's input where "
+            "its derivative is finite (e.g. torch.sqrt(x + 1e-12), "
+            "torch.log(x.clamp_min(1e-12))), or run it in float32 "
+            f'(with torch.autocast("{device}", enabled=False): on .float() inputs).'
+        )
+    # a matmul, a linear layer, autocast's cast back to float16: the values are too large
     return (
-        f"No scale makes line {line}'s gradient finite: keep this operation's input where "
-        "its derivative is finite (e.g. torch.sqrt(x + 1e-12), torch.log(x.clamp_min(1e-12))), or "
-        f'run it in float32 (with torch.autocast("{device}", enabled=False): on .float() inputs).'
+        f"The gradients at line {line} are larger than float16 holds (±65504) even unscaled: "
+        "bring the values to order 1 (standardise the inputs and targets, e.g. "
+        "x, y = (x - x.mean(0)) / x.std(0), (y - y.mean()) / y.std(); average rather than sum "
+        f'in the loss), or run line {line} in float32 (with torch.autocast("{device}", '
+        "enabled=False): on .float() inputs)."
     )
+
+
+#: ops whose derivative is infinite somewhere (at 0, at ±1): an input there gives Inf at any scale
+_SINGULAR = (
+    "Sqrt",
+    "Rsqrt",
+    "Log",
+    "Div",
+    "Reciprocal",
+    "Pow",
+    "Norm",
+    "LinalgVectorNorm",
+    "Acos",
+    "Asin",
+    "Atan2",
+    "Cdist",
+)
 
 
 def _origin(first: ScalerStep, events: Events) -> NonFinite | None:
