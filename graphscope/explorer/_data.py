@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from graphscope.memory import node_bytes_of
+from graphscope.memory.advice import ITEMSIZE
 from graphscope.model import AutogradGraph, jsonable
 
 #: Attributes stored in a node's profile, in this order (the page reads the order from the data).
@@ -66,22 +67,6 @@ _NOT_SHOWN = ("tensor", "storage", "storages")
 _SAME_AS_LABEL = -1
 _IMPLICIT_ID = re.compile(r"n(\d+)\Z")
 _FIRST_SHOWN = 4  # gradients of at most this many values are shown as their values
-
-#: bytes per element, for the saved-tensor memory overlay
-ITEMSIZE: Mapping[str, int] = {
-    "float64": 8,
-    "float32": 4,
-    "float16": 2,
-    "bfloat16": 2,
-    "complex128": 16,
-    "complex64": 8,
-    "int64": 8,
-    "int32": 4,
-    "int16": 2,
-    "int8": 1,
-    "uint8": 1,
-    "bool": 1,
-}
 
 
 class Tables:

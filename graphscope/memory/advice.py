@@ -41,7 +41,7 @@ _VIEW_OPS = re.compile(
 #: modules without a forward of their own: nothing to wrap in checkpoint
 _CONTAINERS = ("ModuleList", "ModuleDict", "ParameterList", "ParameterDict")
 _DIGITS = re.compile(r"\d+")
-#: bytes per element of a boundary tensor no op saved
+#: bytes per element of a dtype (a boundary tensor no op saved; the explorer's memory overlay)
 ITEMSIZE: Mapping[str, int] = {
     "float64": 8,
     "float32": 4,
