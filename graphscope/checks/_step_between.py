@@ -27,7 +27,7 @@ from graphscope.model import (
     OptimizerStep,
 )
 
-__all__ = ["step_between"]
+__all__ = ["step_between", "step_at"]
 
 KIND = "saved-tensor-modified"
 
@@ -44,7 +44,7 @@ def step_between(
     the graph (``retain_graph=True``) and a later call through it; else None."""
     if write is None or write.line is None:
         return None
-    step = _step_at(events, write)
+    step = step_at(events, write)
     calls = set(graph.graph.get("calls") or ())
     later = (
         [c for c in events.backward if c.index in calls and c.index > step.after_call]
@@ -93,7 +93,7 @@ def step_between(
     )
 
 
-def _step_at(events: Events, write: InplaceWrite) -> OptimizerStep | None:
+def step_at(events: Events, write: InplaceWrite) -> OptimizerStep | None:
     """The optimizer step made at the write's line (writes inside ``step()`` carry its line)."""
     for s in events.steps:
         if (s.file, s.line) == (write.file, write.line):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from graphscope.checks._carried_step import detach_hint
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, GraphCarry, Location
 
 KIND = "graph-grows"
@@ -78,7 +79,6 @@ def _runs(calls: Sequence[BackwardCall]) -> list[list[BackwardCall]]:
 def _finding(carry: GraphCarry, run: list[BackwardCall], graph: AutogradGraph) -> Finding:
     last = run[-1]
     name = carry.name or "the state carried from one batch to the next"
-    var = carry.name or "h"
     where = f" at line {last.line}" if last.line is not None else ""
     message = (
         f"The backward call{where} goes back through every earlier batch's graph: {name} "
@@ -87,15 +87,7 @@ def _finding(carry: GraphCarry, run: list[BackwardCall], graph: AutogradGraph) -
         f"{last.nodes} backward nodes over {len(run)} calls (memory and time grow with every batch, and "
         "old batches keep adding to the gradients)."
     )
-    detach = (
-        f"`{var} = tuple(t.detach() for t in {var})`"
-        if carry.in_tuple
-        else f"`{var} = {var}.detach()`"
-    )
-    hint = (
-        f"Detach the carried state once per batch, before it is used: {detach} (truncated "
-        "backpropagation through time), and drop retain_graph=True from the backward call."
-    )
+    hint = detach_hint(carry)
     node = _node(graph, carry, run)
     return Finding(
         kind=KIND,

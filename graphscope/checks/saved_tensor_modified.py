@@ -9,6 +9,11 @@ through it (an actor-critic's ``opt_c.step()`` between its two losses' backward 
 reported at the ``step()``, with "step after both backward calls" as the fix
 (:mod:`graphscope.checks._step_between`).
 
+When that step came between two batches of a recurrent model whose state was carried without
+``.detach()`` (the previous batch's graph kept by ``retain_graph=True``), the stale weights have
+one cause: one finding at the line that carries the state, naming them, with "detach it" as the
+fix (:mod:`graphscope.checks._carried_step`).
+
 A write made inside a module (``nn.ReLU(inplace=True)`` after ``nn.Sigmoid()``) is described by
 the modules' paths and classes (``model.2`` (ReLU(inplace=True)) wrote over the output of
 ``model.1`` (Sigmoid)), with ``inplace=False`` as the fix.
@@ -30,6 +35,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from graphscope.checks._carried_step import Carried, carried_finding, carried_step
 from graphscope.checks._rewrite import out_of_place, source_line
 from graphscope.checks._step_between import step_between
 from graphscope.checks.catalogue import Entry
@@ -82,10 +88,12 @@ def _hint(t: str, write: InplaceWrite | None) -> str:
 
 
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
-    """One finding per stale saved tensor of an op node."""
+    """One finding per stale saved tensor of an op node; one for all the parameters an
+    optimizer step updated under a recurrent model's kept graph (:mod:`._carried_step`)."""
     writes = {w.index: w for w in events.inplace}
     exports = {x.index: x for x in events.exports}
     gid = graph.graph.get("id")
+    carried: dict[Carried, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
     for node in graph.op_nodes():
         d = graph.nodes[node]
         for entry in d.get("saved") or ():
@@ -97,8 +105,14 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
                 yield _silent(graph, node, d, entry, culprits[-1] if culprits else None, via, gid)
                 continue
             last = culprits[-1] if culprits else None
+            cause = carried_step(graph, last, events)
+            if cause is not None:
+                carried.setdefault(cause, []).append((node, d, entry))
+                continue
             by_step = step_between(graph, node, d, entry, last, events)
             yield by_step or _finding(graph, node, d, entry, last, gid)
+    for cause, stale in carried.items():
+        yield carried_finding(graph, cause, stale)
 
 
 def from_error(events: Events) -> Iterator[Finding]:
