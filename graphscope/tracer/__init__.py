@@ -24,7 +24,7 @@ from graphscope._gc import gc_paused
 from graphscope._tensors import user_frame
 from graphscope.errors import TraceError
 from graphscope.model import AutogradGraph, InplaceWrite
-from graphscope.names import Names, module_names
+from graphscope.names import Names, module_name
 from graphscope.tracer.capture import Capture, Provenance
 from graphscope.tracer.freeing import KEY, SPACING, protect, protect_walked
 from graphscope.tracer.silent import SilentIndex
@@ -53,7 +53,7 @@ def trace(
     ``params``: a module, a ``{name: tensor}`` mapping or ``(name, tensor)`` pairs; their
     names label the leaves (``model.fc.weight`` for ``params=model``), and those the graph
     does not reach are added greyed (``reached=False``); the ops get the module of the
-    parameters they read (:mod:`~graphscope.tracer.infer`). ``names``: ``{"loss": loss}``
+    parameters they read (:mod:`~graphscope.tracer.membership`). ``names``: ``{"loss": loss}``
     overrides every other name. Otherwise tensors are named after the caller's variables.
     ``memory``: also record the storage each saved tensor lives in, for the memory figures
     (:mod:`graphscope.memory`: what the graph holds for backward, by line and module, and
@@ -84,11 +84,13 @@ def trace(
 
 
 def _prefix(params: Any, frame: Any) -> str:
-    """``"model."`` for ``params=model`` when the caller holds it as ``model``."""
+    """``"model."`` for ``params=model`` when the caller holds it as ``model`` (``model.encoder.``
+    for a submodule): the name ``watch()``'s spans give the same module
+    (:func:`graphscope.names.module_name`, one function for both)."""
     if not isinstance(params, torch.nn.Module):
         return ""
-    hit = module_names(frame).get(id(params))
-    return hit[0] + "." if hit is not None else ""
+    name = module_name(frame, params)
+    return name + "." if name is not None else ""
 
 
 def check_params(params: Any) -> Any:

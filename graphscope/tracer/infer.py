@@ -1,20 +1,39 @@
-"""Modules for a graph traced without the recorder, inferred from the parameters ops read.
+"""Which module made each op of a graph traced after the fact, inferred from what it reads.
 
-``trace()`` alone sees no module hooks, so its ops have no ``module``; their parameters do
-(``encoder.layers.0.linear1.weight`` belongs to ``encoder.layers.0.linear1``). An op that reads
-parameters belongs to their module (the deepest module holding all of them); any other op to the
-deepest module holding both the module of the most recent op that fed it and that of the first
-op it feeds (a ``ReLU`` between ``layers.0.linear1`` and ``layers.0.linear2`` belongs to
-``layers.0``; an op between ``layers.0`` and ``layers.1`` to ``layers.1``; an op after the
-last module, such as the loss, to none).
+``trace()`` runs after the forward and sees no module hooks, so its ops have no ``module``;
+their parameters do (``encoder.layers.0.linear1.weight`` belongs to ``encoder.layers.0.linear1``).
+The evidence, in the order it is used (ops in forward order: autograd numbers them as the
+forward makes them, and a module's forward makes a contiguous run of them):
 
-The module tree (``classes``: each path's class, in ``named_modules()`` order) places the ops of
-modules that hold no parameters, as ``watch()``'s module hooks would: an op named after such a
-module's class that comes between the two (``ReluBackward0`` after ``model.0`` and before
-``model.2`` is ``model.1``, a ``ReLU``; ``TanhBackward0`` after ``pooler.dense`` is
-``pooler.activation``, a ``Tanh``, even with nothing after it), and an op feeding the first
-layer of a module that is not a container from outside it is that module's own
-(``h[:, 0]`` before ``pooler.dense`` is ``pooler``'s: it ran in ``BertPooler.forward``).
+- an op that reads parameters belongs to their module (the deepest module holding all of them;
+  ``MultiheadAttention`` reads its ``out_proj``'s parameters itself, so they count as its own),
+  and so does the matrix product that reads a weight's transpose;
+- the ops between two ops of one call of a leaf module (one that holds no other module) are its
+  own (``Linear`` on a 3-D input: ``T``, ``Clone``, ``UnsafeView``, ``Mm``, ``UnsafeView``, then
+  the bias ``Add``), and so are the few ops torch's own implementation of that class makes around
+  them (at::linear's flatten/unflatten ``View`` pair, an RNN's or attention's batch_first
+  ``Transpose``);
+- an op named like a parameterless leaf module's class (``ReluBackward0`` and a ``ReLU``; a
+  ``Dropout``'s ``MulBackward0``, an ``AdaptiveAvgPool``'s ``MeanBackward1``) between the
+  modules around it is that leaf's (``model.1`` between ``model.0`` and ``model.2``;
+  ``pooler.activation`` after ``pooler.dense``); a leaf called again later (one ``self.relu``
+  used twice in a ResNet block) is found among its parent's earlier children;
+- an op that combines the output of a module's last layer with a value made inside that module,
+  or with that module's own input, ends the module (a residual ``out += identity`` belongs to its
+  block, not to the next block of the ``Sequential``);
+- an op that feeds the first layer of a module from outside it is that module's own when the
+  module is not a container (``h[:, 0]`` before ``pooler.dense`` is ``pooler``'s: it ran in
+  ``BertPooler.forward``); any other op belongs to the deepest module holding both the module
+  that fed it and the one it feeds (the next item of a list when those are two of its items),
+  never to a container (``Sequential``, ``ModuleList``, ``ModuleDict`` make no op of their own).
+
+What cannot be known after the fact (``watch()``'s spans say it; tests/test_trace.py lists each
+case against watch()): whether ops after the last module that reads a parameter ran in the
+model's ``forward`` or in the caller (nanoGPT's loss inside ``GPT.forward`` is ``None`` here,
+``gpt`` under watch); which module read a weight two modules share (tied embeddings: the first
+module holding it); whether a parameter was read by its own module or by a parent reaching into
+it (other than ``MultiheadAttention``); and an op between two modules that either could have
+made. The pictures say the modules of a traced graph were inferred (``modules_inferred``).
 
 It runs inside the walk, on the walk's own node dicts and adjacency lists, before the graph is
 handed to networkx (no views: 2-3 µs a node on a 10k-node graph, from 4-8 through networkx).
@@ -22,15 +41,12 @@ handed to networkx (no views: 2-3 µs a node on a 10k-node graph, from 4-8 throu
 
 from __future__ import annotations
 
-import functools
-import re
-from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["infer_modules"]
+from graphscope.tracer.modtree import MHA, NO, ModuleTree, between, common, earliest, latest
 
-_NO: tuple[str, ...] = ()
+__all__ = ["infer_modules"]
 
 
 def infer_modules(
@@ -46,167 +62,83 @@ def infer_modules(
     nothing changed, when an op has one already)."""
     if not ops or any(nodes[n]["module"] for n in ops):
         return False
+    remap = _read_by_parent(classes) if classes else None
     # no op has a module yet, so a module among an op's inputs is a parameter's
-    own = {n: _read_params(nodes, pred[n]) if n in pred else None for n in ops}
-    if not any(own.values()):
+    own: dict[str, str | None] = {}
+    reads: dict[str, set[str]] = {}
+    for n in ops:
+        own[n] = _read_params(nodes, pred.get(n, NO), remap, reads, n)
+    if not reads:
         return False
+    for n in list(reads):  # the product that reads a weight's transpose reads the weight
+        if nodes[n]["name"] == "TBackward0":
+            for s in succ.get(n, NO):
+                if own.get(s, "") is None:
+                    own[s] = own[n]
     rank = {n: k for k, n in enumerate(ops)}
     up, down = dict(own), dict(own)
     free = [n for n in ops if own[n] is None]  # the ops whose module is to be inferred
     for n in free:  # forward order: an op's feeders come first
-        k = _latest(pred, rank, n)
+        k = latest(pred, rank, n)
         up[n] = up[ops[k]] if k >= 0 else None
     end = len(ops)
+    direct: set[str] = set()  # free ops whose first reader reads parameters
     for n in reversed(free):
-        k = _earliest(succ, rank, n, end)
-        down[n] = down[ops[k]] if k < end else None
-    tree = _Tree(classes, {m for m in own.values() if m}) if classes else None
+        k = earliest(succ, rank, n, end)
+        if k < end:
+            down[n] = down[ops[k]]
+            if own[ops[k]] is not None:
+                direct.add(n)
+        else:
+            down[n] = None
+    out: dict[str, str | None] = {n: m for n, m in own.items() if m is not None}
+    tree = ModuleTree(classes, {m for m in own.values() if m}) if classes else None
+    if tree is not None:
+        tree.calls(nodes, ops, own, reads, succ, pred, rank, out)
     for n in free:
+        if n in out:
+            continue
         a, b = up[n], down[n]
-        leaf = tree.leaf_for(nodes[n], a, b) if tree is not None and a is not None else None
-        if leaf is not None:
-            nodes[n]["module"] = leaf
+        module: str | None = None
+        if a is not None and tree is not None:
+            module = tree.leaf_for(nodes[n], a, b)
+            if module is None:
+                module = tree.ending(n, a, b, pred, succ, rank, ops, out, direct)
         elif a is not None and b is not None:
-            entered = tree.entered(a, b) if tree is not None else None
-            nodes[n]["module"] = entered or _between(a, b)
-    for n, m in own.items():
-        if m is not None:
-            nodes[n]["module"] = m
+            module = between(a, b)
+        out[n] = module
+    for n, m in out.items():
+        nodes[n]["module"] = m
     return True
 
 
-def _read_params(nodes: Mapping[str, dict[str, Any]], inputs: Sequence[str]) -> str | None:
-    """The deepest module holding every parameter among an op's ``inputs``."""
+def _read_by_parent(classes: Mapping[str, str]) -> dict[str, str] | None:
+    """``{attn.out_proj: attn}`` for the submodules whose parameters their parent reads itself
+    (``MultiheadAttention`` passes ``out_proj.weight`` to ``F.multi_head_attention_forward``:
+    its ``out_proj`` never runs)."""
+    out = {
+        p: p[: -len(".out_proj")]
+        for p in classes
+        if p.endswith(".out_proj") and classes.get(p[: -len(".out_proj")]) == MHA
+    }
+    return out or None
+
+
+def _read_params(
+    nodes: Mapping[str, dict[str, Any]],
+    inputs: Sequence[str],
+    remap: Mapping[str, str] | None,
+    reads: dict[str, set[str]],
+    op: str,
+) -> str | None:
+    """The deepest module holding every parameter among an op's ``inputs`` (noting which
+    parameters the op read in ``reads``)."""
     out: str | None = None
     for p in inputs:
         m = nodes[p]["module"]
         if m:
-            out = m if out is None else (_common(out, m) or "")
+            if remap is not None:
+                m = remap.get(m, m)
+            out = m if out is None else (common(out, m) or "")
+            reads.setdefault(op, set()).add(p)
     return out or None
-
-
-def _latest(pred: Mapping[str, list[str]], rank: Mapping[str, int], op: str) -> int:
-    """The highest rank among the ops that feed ``op`` (looking through a named tensor
-    between), or -1."""
-    best = -1
-    for p in pred.get(op, _NO):
-        r = rank.get(p)
-        if r is None:  # a tensor: the op that made it
-            for q in pred.get(p, _NO):
-                r = rank.get(q)
-                if r is not None and r > best:
-                    best = r
-        elif r > best:
-            best = r
-    return best
-
-
-def _earliest(succ: Mapping[str, list[str]], rank: Mapping[str, int], op: str, none: int) -> int:
-    """The lowest rank among the ops ``op`` feeds (looking through a named tensor between),
-    or ``none``."""
-    best = none
-    for p in succ.get(op, _NO):
-        r = rank.get(p)
-        if r is None:  # a tensor: the ops that read it
-            for q in succ.get(p, _NO):
-                r = rank.get(q)
-                if r is not None and r < best:
-                    best = r
-        elif r < best:
-            best = r
-    return best
-
-
-@functools.lru_cache(maxsize=4096)  # a few distinct pairs, many ops
-def _between(up: str, down: str) -> str | None:
-    """The module of an op after ``up``'s and before ``down``'s: their common module, but
-    the next one of a list (``layers.0`` ... ``layers.1``) when they are two of its items
-    (what comes between two layers prepares the second one's input)."""
-    common = _common(up, down)
-    k = len(common.split(".")) if common else 0
-    pa, pb = up.split("."), down.split(".")
-    if len(pa) > k and len(pb) > k and pa[k].isdigit() and pb[k].isdigit():
-        return ".".join(pb[: k + 1])
-    return common
-
-
-@functools.lru_cache(maxsize=4096)
-def _common(a: str, b: str) -> str | None:
-    """The deepest module holding both (``a.b.c``, ``a.b.d`` -> ``a.b``)."""
-    pa, pb = a.split("."), b.split(".")
-    k, m = 0, min(len(pa), len(pb))
-    while k < m and pa[k] == pb[k]:
-        k += 1
-    return ".".join(pa[:k]) or None
-
-
-_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
-_BACKWARD = re.compile(r"Backward\d*$")
-
-
-def _alike(cls: str, op: str) -> bool:
-    """Whether a module class (``relu``) names an op (``relu``, ``leakyrelu``), lower case."""
-    return cls == op or (len(cls) >= 4 and (cls in op or op in cls))
-
-
-class _Tree:
-    """The module tree of ``classes``: order, parents, and the leaves without parameters."""
-
-    def __init__(self, classes: Mapping[str, str], with_params: set[str]) -> None:
-        self.classes = classes
-        self.order = {p: k for k, p in enumerate(classes)}
-        paths = list(classes)
-        inner = {p.rpartition(".")[0] for p in paths}
-        bare = [  # leaves holding no parameter: ReLU, Tanh, Dropout, Sigmoid, ...
-            p for p in paths if p not in inner and p not in with_params and "." in p
-        ]
-        #: the bare leaves by parent, in tree order: (order, path) for a bisection
-        self.bare: dict[str, list[tuple[int, str]]] = {}
-        for p in bare:
-            self.bare.setdefault(p.rpartition(".")[0], []).append((self.order[p], p))
-        self._bare_classes = {classes[p].lower() for p in bare}
-        #: an op's label -> its name in lower case when a bare leaf's class is like it, else ""
-        self._named: dict[str, str] = {}
-
-    def _leaf_like(self, label: str) -> str:
-        op = self._named.get(label)
-        if op is None:
-            op = _BACKWARD.sub("", label).lower()
-            if len(op) < 3 or not any(_alike(c, op) for c in self._bare_classes):
-                op = ""
-            self._named[label] = op
-        return op
-
-    def leaf_for(self, d: Mapping[str, Any], up: str, down: str | None) -> str | None:
-        """The parameterless leaf module named like op ``d`` that comes after ``up`` (and
-        before ``down``) in the tree, a sibling of either."""
-        op = self._leaf_like(str(d.get("label") or d.get("name") or ""))
-        if not op or up not in self.order:
-            return None
-        lo, hi = self.order[up], self.order.get(down, len(self.order)) if down else len(self.order)
-        near = {up.rpartition(".")[0], (down or "").rpartition(".")[0]}
-        best: tuple[int, str] | None = None
-        for parent in near:
-            leaves = self.bare.get(parent, ())
-            for i in range(bisect_right(leaves, (lo, "\uffff")), len(leaves)):
-                k, path = leaves[i]
-                if k >= hi:
-                    break
-                if _alike(self.classes[path].lower(), op):
-                    if best is None or k < best[0]:
-                        best = (k, path)
-                    break
-        return best[1] if best else None
-
-    def entered(self, up: str, down: str) -> str | None:
-        """The module ``down`` sits in when the op between comes from outside it: that
-        module's own forward made the op, before calling ``down`` (not a container: a
-        ``Sequential`` makes no op of its own)."""
-        parent = down.rpartition(".")[0]
-        if not parent or up == parent or up.startswith(parent + "."):
-            return None
-        if self.classes.get(parent, "") in _CONTAINERS or parent not in self.order:
-            return None
-        if "." not in parent:  # the root: the common module already
-            return None
-        return parent

@@ -37,7 +37,7 @@ from graphscope.model import (
 from graphscope.names import Names
 from graphscope.tracer.capture import Capture, Provenance
 from graphscope.tracer.freeing import SPACING
-from graphscope.tracer.infer import infer_modules
+from graphscope.tracer.membership import assign_modules
 from graphscope.tracer.saved import SavedReader, ctx_attrs
 from graphscope.tracer.silent import SilentIndex
 from graphscope.tracer.types import (
@@ -77,7 +77,7 @@ class Walker:
         memory: bool = False,
     ) -> None:
         self.names = names
-        self.infer = infer  # ops get the module of the parameters they read (trace() alone)
+        self.infer = infer  # no spans recorded (trace() alone): modules may be inferred
         self.provenance = provenance
         self.inplace = inplace
         self.keep = keep
@@ -170,14 +170,23 @@ class Walker:
         found = _merge_edges(self.nodes, itertools.chain(self._named_output_edges(), edges))
         self._unset_shapes()
         deep = len(self.ids) >= SPACING  # deep enough to need holds: the walk's own structure
-        infer = self.infer and bool(self.names.param_module)  # a parameter has a module
-        inferred = False
-        if deep or infer:
-            succ, pred = _neighbours(found)
-            if infer:
-                inferred = infer_modules(self.nodes, ops, succ, pred, self.names.classes)
-            if deep:
-                self.structure = _structure(self.ids, self.out_node, pred)
+        adjacency: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
+
+        def neighbours() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+            nonlocal adjacency
+            if adjacency is None:
+                adjacency = _neighbours(found)
+            return adjacency
+
+        inferred = assign_modules(  # spans when recorded, else inferred: one place for both
+            self.nodes,
+            ops,
+            neighbours,
+            self.names.classes,
+            self.infer and bool(self.names.param_module),
+        )
+        if deep:
+            self.structure = _structure(self.ids, self.out_node, neighbours()[1])
         _fill_graph(self.g, self.nodes, found)
         self.g.graph.update(roots=root_ids, call=None, calls=[])
         if storages:

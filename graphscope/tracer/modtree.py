@@ -1,0 +1,388 @@
+"""The module tree and the op sequence, for :mod:`graphscope.tracer.infer`'s rules.
+
+:class:`ModuleTree` knows each module's class and place (``named_modules()`` order), which
+modules are leaves and which leaves hold no parameter; it gives a leaf's call the ops torch's
+implementation of its class makes around its parameter reads, finds the parameterless leaf an
+op is named after, and the module an op closes or enters. The helpers read the walk's own
+adjacency lists (``succ``/``pred``: node id -> neighbour ids; a named tensor may sit between two
+ops) and ranks (an op's place in forward order).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["ModuleTree", "MHA", "NO", "latest", "earliest", "between", "common"]
+
+NO: tuple[str, ...] = ()
+_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
+_BACKWARD = re.compile(r"Backward\d*$")
+#: parameterless classes (a fragment of the lower-case name) and the ops their forward makes
+#: under another name (dropout multiplies by its mask on CPU; a 1x1 adaptive pool is a mean)
+_ALIASES = (
+    ("dropout", frozenset({"mul", "nativedropout", "fuseddropout"})),
+    ("adaptiveavgpool", frozenset({"mean"})),
+    ("flatten", frozenset({"view", "reshape", "unsafeview"})),
+)
+_VIEWS = frozenset({"ViewBackward0", "UnsafeViewBackward0"})
+_RNNS = frozenset({"LSTM", "GRU", "RNN"})
+MHA = "MultiheadAttention"
+
+
+def latest(pred: Mapping[str, list[str]], rank: Mapping[str, int], op: str) -> int:
+    """The highest rank among the ops that feed ``op`` (looking through a named tensor
+    between), or -1."""
+    best = -1
+    for p in pred.get(op, NO):
+        r = rank.get(p)
+        if r is None:  # a tensor: the op that made it
+            for q in pred.get(p, NO):
+                r = rank.get(q)
+                if r is not None and r > best:
+                    best = r
+        elif r > best:
+            best = r
+    return best
+
+
+def earliest(succ: Mapping[str, list[str]], rank: Mapping[str, int], op: str, none: int) -> int:
+    """The lowest rank among the ops ``op`` feeds (looking through a named tensor between),
+    or ``none``."""
+    best = none
+    for p in succ.get(op, NO):
+        r = rank.get(p)
+        if r is None:  # a tensor: the ops that read it
+            for q in succ.get(p, NO):
+                r = rank.get(q)
+                if r is not None and r < best:
+                    best = r
+        elif r < best:
+            best = r
+    return best
+
+
+def _ranks(adj: Mapping[str, list[str]], rank: Mapping[str, int], op: str) -> list[int]:
+    """The ranks of the ops next to ``op`` along ``adj`` (through a named tensor between)."""
+    out: list[int] = []
+    for p in adj.get(op, NO):
+        r = rank.get(p)
+        if r is None:
+            out.extend(rank[q] for q in adj.get(p, NO) if q in rank)
+        else:
+            out.append(r)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)  # a few distinct pairs, many ops
+def between(up: str, down: str) -> str | None:
+    """The module of an op after ``up``'s and before ``down``'s: their common module, but
+    the next one of a list (``layers.0`` ... ``layers.1``) when they are two of its items
+    (what comes between two layers prepares the second one's input)."""
+    shared = common(up, down)
+    k = len(shared.split(".")) if shared else 0
+    pa, pb = up.split("."), down.split(".")
+    if len(pa) > k and len(pb) > k and pa[k].isdigit() and pb[k].isdigit():
+        return ".".join(pb[: k + 1])
+    return shared
+
+
+@functools.lru_cache(maxsize=4096)
+def common(a: str, b: str) -> str | None:
+    """The deepest module holding both (``a.b.c``, ``a.b.d`` -> ``a.b``)."""
+    pa, pb = a.split("."), b.split(".")
+    k, m = 0, min(len(pa), len(pb))
+    while k < m and pa[k] == pb[k]:
+        k += 1
+    return ".".join(pa[:k]) or None
+
+
+def _within(path: str, outer: str) -> bool:
+    return path == outer or path.startswith(outer + ".")
+
+
+def _alike(cls: str, op: str) -> bool:
+    """Whether a module class (``relu``) names an op (``relu``, ``leakyrelu``), lower case."""
+    if cls == op or (len(cls) >= 4 and (cls in op or op in cls)):
+        return True
+    return any(frag in cls and op in names for frag, names in _ALIASES)
+
+
+def _fringe(cls: str) -> tuple[frozenset[str], int, frozenset[str], int] | None:
+    """The ops torch's implementation of a leaf class makes before and after the ops that read
+    its parameters: (names, how many) before, (names, how many) after."""
+    if cls.endswith("Linear"):  # at::linear on an N-d input: view to 2-d, addmm, view back
+        return _VIEWS, 1, _VIEWS, 1
+    if cls in _RNNS:  # batch_first: transpose (and make contiguous), run, transpose back
+        return (
+            frozenset({"TransposeBackward0", "CloneBackward0"}),
+            2,
+            frozenset({"TransposeBackward0"}),
+            1,
+        )
+    if cls == MHA:  # batch_first: transpose query/key/value in, the output back
+        return (
+            frozenset({"TransposeBackward0"}),
+            3,
+            frozenset({"ViewBackward0", "TransposeBackward0"}),
+            2,
+        )
+    return None
+
+
+class ModuleTree:
+    """The module tree of ``classes``: order, parents, and the leaves without parameters."""
+
+    def __init__(self, classes: Mapping[str, str], with_params: set[str]) -> None:
+        self.classes = classes
+        self.order = {p: k for k, p in enumerate(classes)}
+        paths = list(classes)
+        self.inner = inner = {p.rpartition(".")[0] for p in paths}
+        bare = [  # leaves holding no parameter: ReLU, Tanh, Dropout, Sigmoid, ...
+            p for p in paths if p not in inner and p not in with_params and "." in p
+        ]
+        #: the bare leaves by parent, in tree order: (order, path) for a bisection
+        self.bare: dict[str, list[tuple[int, str]]] = {}
+        for p in bare:
+            self.bare.setdefault(p.rpartition(".")[0], []).append((self.order[p], p))
+        self._bare_classes = {classes[p].lower() for p in bare}
+        #: an op's label -> its name in lower case when a bare leaf's class is like it, else ""
+        self._named: dict[str, str] = {}
+        self._first: dict[str, int] | None = None  # module -> rank of its first op
+
+    def _leaf_like(self, label: str) -> str:
+        op = self._named.get(label)
+        if op is None:
+            op = _BACKWARD.sub("", label).lower()
+            if len(op) < 3 or not any(_alike(c, op) for c in self._bare_classes):
+                op = ""
+            self._named[label] = op
+        return op
+
+    def _callish(self, m: str) -> bool:
+        """A module whose forward is one call of torch's: a leaf, or a MultiheadAttention."""
+        return m not in self.inner or self.classes.get(m) == MHA
+
+    def calls(
+        self,
+        nodes: Mapping[str, dict[str, Any]],
+        ops: Sequence[str],
+        own: Mapping[str, str | None],
+        reads: Mapping[str, set[str]],
+        succ: Mapping[str, list[str]],
+        pred: Mapping[str, list[str]],
+        rank: Mapping[str, int],
+        out: dict[str, str | None],
+    ) -> None:
+        """Give each call of a leaf module the ops between its parameter reads, and the few
+        its class makes around them (``out``: op -> module)."""
+        found: list[tuple[int, int, str]] = []  # (first rank, last rank, module)
+        cur: str | None = None
+        start = last = -1
+        seen: set[str] = set()
+        for r, n in enumerate(ops):
+            m = own[n]
+            if m is None:
+                continue
+            ps = reads.get(n) or set()
+            if m == cur and not (ps & seen):  # the same call: it reads each parameter once
+                for k in range(last + 1, r):
+                    out[ops[k]] = m
+                seen |= ps
+                last = r
+                continue
+            if cur is not None:
+                found.append((start, last, cur))
+            if self._callish(m):
+                cur, start, last, seen = m, r, r, set(ps)
+            else:
+                cur = None
+        if cur is not None:
+            found.append((start, last, cur))
+        for lo, hi, m in found:
+            spec = _fringe(self.classes.get(m, ""))
+            if spec is not None:
+                self._fringe(nodes, ops, succ, pred, rank, out, lo, hi, m, spec)
+
+    def _fringe(
+        self,
+        nodes: Mapping[str, dict[str, Any]],
+        ops: Sequence[str],
+        succ: Mapping[str, list[str]],
+        pred: Mapping[str, list[str]],
+        rank: Mapping[str, int],
+        out: dict[str, str | None],
+        lo: int,
+        hi: int,
+        m: str,
+        spec: tuple[frozenset[str], int, frozenset[str], int],
+    ) -> None:
+        before, nb, after, na = spec
+        linear = before is _VIEWS
+        k = lo - 1
+        while k >= 0 and lo - k <= nb:
+            n = ops[k]
+            if n in out or nodes[n]["name"] not in before:
+                break
+            if not any(k < r <= hi for r in _ranks(succ, rank, n)):
+                break
+            if linear and not _reshapes(nodes, pred, n, to_2d=True):
+                break
+            out[n] = m
+            k -= 1
+        k = hi + 1
+        while k < len(ops) and k - hi <= na:
+            n = ops[k]
+            if n in out or nodes[n]["name"] not in after:
+                break
+            if not any(lo <= r < k for r in _ranks(pred, rank, n)):
+                break
+            if linear and not _reshapes(nodes, pred, n, to_2d=False):
+                break
+            out[n] = m
+            k += 1
+
+    def leaf_for(self, d: Mapping[str, Any], up: str, down: str | None) -> str | None:
+        """The parameterless leaf module named like op ``d`` that comes after ``up`` (and
+        before ``down``) in the tree, a sibling of either; else one of ``up``'s earlier
+        siblings (a leaf called a second time)."""
+        op = self._leaf_like(str(d.get("label") or d.get("name") or ""))
+        if not op or up not in self.order:
+            return None
+        lo, hi = self.order[up], self.order.get(down, len(self.order)) if down else len(self.order)
+        parent = up.rpartition(".")[0]
+        near = {parent, (down or "").rpartition(".")[0]}
+        best: tuple[int, str] | None = None
+        for p in near:
+            leaves = self.bare.get(p, ())
+            for i in range(bisect_right(leaves, (lo, "\uffff")), len(leaves)):
+                k, path = leaves[i]
+                if k >= hi:
+                    break
+                if _alike(self.classes[path].lower(), op):
+                    if best is None or k < best[0]:
+                        best = (k, path)
+                    break
+        while best is None and parent:  # called again: the nearest earlier sibling like it
+            leaves = self.bare.get(parent, ())
+            for i in range(bisect_right(leaves, (lo, "\uffff")) - 1, -1, -1):
+                if _alike(self.classes[leaves[i][1]].lower(), op):
+                    return leaves[i][1]
+            if self.classes.get(parent) not in _CONTAINERS:
+                break  # (a container's parent made the call: look there too)
+            parent = parent.rpartition(".")[0]
+        return best[1] if best else None
+
+    def ending(
+        self,
+        n: str,
+        up: str,
+        down: str | None,
+        pred: Mapping[str, list[str]],
+        succ: Mapping[str, list[str]],
+        rank: Mapping[str, int],
+        ops: Sequence[str],
+        out: Mapping[str, str | None],
+        direct: set[str],
+    ) -> str | None:
+        """The module of free op ``n`` after ``up``'s op and before ``down``'s (or after the
+        last module): the end of a module it closes, else the module it enters, else the two
+        modules' common one (not a container)."""
+        default: str | None = None
+        if down is not None:
+            if n in direct:
+                default = self._entered(up, down)
+            if default is None:
+                default = self._lift(between(up, down))
+        late = latest(pred, rank, n)
+        others = [r for r in _ranks(pred, rank, n) if r != late]
+        if not others:
+            return default
+        cand = self._closing(n, up, others, succ, rank, ops, out)
+        if cand is not None and (default is None or not _within(default, cand)):
+            return cand
+        return default
+
+    def _closing(
+        self,
+        n: str,
+        up: str,
+        others: list[int],
+        succ: Mapping[str, list[str]],
+        rank: Mapping[str, int],
+        ops: Sequence[str],
+        out: Mapping[str, str | None],
+    ) -> str | None:
+        """The deepest module around ``up`` that op ``n`` ends: it combines ``up``'s output with
+        a value made inside that module, or with the input of an item of a container."""
+        best: str | None = None
+        for r in others:
+            m = out.get(ops[r])
+            if m:
+                c = self._lift(common(up, m))
+                if c and not self._callish(c) and (best is None or len(c) > len(best)):
+                    best = c
+        first = self._first_ranks(ops, out, rank) if self._first is None else self._first
+        me = rank[n]
+        path = up
+        while "." in path:
+            item, parent = path, path.rpartition(".")[0]
+            path = parent
+            if self.classes.get(parent) not in _CONTAINERS or item not in self.inner:
+                continue
+            lo = first.get(item)
+            if lo is None or (best is not None and len(best) >= len(item)):
+                continue
+            for r in others:  # the item's input: read by an op of the item before ``n``
+                if any(lo <= s < me for s in _ranks(succ, rank, ops[r])):
+                    return item
+        return best
+
+    def _first_ranks(
+        self, ops: Sequence[str], out: Mapping[str, str | None], rank: Mapping[str, int]
+    ) -> dict[str, int]:
+        first: dict[str, int] = {}
+        for r, n in enumerate(ops):
+            m = out.get(n)
+            while m and m not in first:
+                first[m] = r
+                m = m.rpartition(".")[0]
+        self._first = first
+        return first
+
+    def _lift(self, m: str | None) -> str | None:
+        """``m``, or its nearest ancestor that is not a container (a container makes no op)."""
+        while m and self.classes.get(m) in _CONTAINERS:
+            m = m.rpartition(".")[0]
+        return m or None
+
+    def _entered(self, up: str, down: str) -> str | None:
+        """The module ``down`` sits in when the op between comes from outside it: that
+        module's own forward made the op, before calling ``down`` (not a container: a
+        ``Sequential`` makes no op of its own)."""
+        parent = down.rpartition(".")[0]
+        if not parent or up == parent or up.startswith(parent + "."):
+            return None
+        if self.classes.get(parent, "") in _CONTAINERS or parent not in self.order:
+            return None
+        if "." not in parent:  # the root: the common module already
+            return None
+        return parent
+
+
+def _reshapes(
+    nodes: Mapping[str, dict[str, Any]], pred: Mapping[str, list[str]], n: str, to_2d: bool
+) -> bool:
+    """Whether view op ``n`` flattens an N-d input to 2-d keeping its last dimension
+    (``to_2d``), or unflattens a 2-d one back: at::linear's own views, not the user's."""
+    shape = nodes[n].get("shape")
+    ins = pred.get(n, NO)
+    if not isinstance(shape, (tuple, list)) or len(ins) != 1:
+        return False
+    src = nodes[ins[0]].get("shape")
+    if not isinstance(src, (tuple, list)) or not shape or not src or shape[-1] != src[-1]:
+        return False
+    return (len(shape) == 2 < len(src)) if to_2d else (len(src) == 2 < len(shape))
