@@ -19,12 +19,17 @@ Not a finding:
 - gradients that no optimizer step used: steps ran after the call, and none of them had a NaN
   or Inf gradient (``events.nonfinite_steps``), e.g. a GAN's generator step leaving Inf in the
   discriminator's ``.grad`` that ``zero_grad()`` clears before the discriminator's next step.
+
+Under ``torch.autograd.set_detect_anomaly(True)`` torch stops the backward itself ("Function
+'LogBackward0' returned nan values in its 0th output."): that message is this kind's (the hooks
+have located the op by then; when they could not, the finding names the op torch named).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphscope.checks.catalogue import Entry, TorchError
 from graphscope.model import AutogradGraph, Events, Finding, NonFinite
 
 KIND = "nonfinite-grad"
@@ -121,3 +126,32 @@ def _at_leaves(e: NonFinite) -> Finding:
         file=e.file,
         line=e.line,
     )
+
+
+def _anomaly(events: Events, err: TorchError) -> Iterator[Finding]:
+    """torch's anomaly mode stopped backward at the op whose gradient turned NaN."""
+    fn = err.match["fn"] if err.match else "an operation"
+    value = "NaN" if err.match is None or err.match["what"] == "nan" else err.match["what"]
+    yield Finding(
+        kind=KIND,
+        severity="error",
+        message=(
+            f"Anomaly detection stopped backward: the backward of {fn} returned {value} values "
+            "(its forward line is in torch's traceback above the error, under 'Traceback of "
+            "forward call that caused the error')."
+        ),
+        hint=_HINT,
+        file=err.file,
+        line=err.line,
+    )
+
+
+#: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
+MESSAGES: tuple[Entry, ...] = (
+    Entry(
+        KIND,
+        (r"Function '(?P<fn>\w+)' returned (?P<what>nan) values in its (?P<n>\d+)th output",),
+        explain=_anomaly,
+        example="Function 'LogBackward0' returned nan values in its 0th output.",
+    ),
+)

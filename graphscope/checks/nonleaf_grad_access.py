@@ -7,6 +7,10 @@ When the tensor was meant to be a parameter (``events.made_from_leaf``: it was m
 from an unnamed leaf that requires grad: ``W = torch.randn(3, 1, requires_grad=True) * 0.01``),
 the cause is that line: ``related`` points at it and the hint rewrites it so that ``W`` itself is
 the leaf (``W = (torch.randn(3, 1) * 0.01).requires_grad_()``), instead of ``W.retain_grad()``.
+
+The same mistake makes an optimizer refuse the tensor: ``torch.optim.SGD([W, b])`` raises
+"can't optimize a non-leaf Tensor". That message is this kind's too: the finding is at the line
+that made ``W`` (a non-leaf tensor named on the optimizer's line), with the same rewrite.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from graphscope.checks.catalogue import Entry, TorchError
 from graphscope.model import AutogradGraph, Events, Finding, GradRead, Location, MadeFromLeaf
 
 KIND = "nonleaf-grad-access"
@@ -126,3 +131,64 @@ def _without_requires_grad(node: ast.expr) -> ast.expr:
             return call
 
     return _Strip().visit(node)  # type: ignore[no-any-return]
+
+
+def _optimizer(events: Events, err: TorchError) -> Iterator[Finding]:
+    """An optimizer given a non-leaf tensor: the line that made it, rewritten as a leaf."""
+    site = err.script.site if err.script is not None else None
+    names = site.names if site is not None else ()
+    made = {m.name: m for m in events.made_from_leaf}
+    bad = [n for n in names if n.what == "tensor" and n.is_leaf is False]
+    raised = Location(err.file, err.line, "the optimizer refused it here")
+    for n in bad:
+        origin = made.get(n.name)
+        text = n.text or (origin.text if origin is not None else None)
+        line = n.line if n.line is not None else (origin.line if origin is not None else None)
+        fixed = leaf_fix(text, n.name)
+        how = f" (`{text.strip()}`)" if text else ""
+        example = f"`{fixed}`" if fixed else f"`{n.name} = (<its value>).requires_grad_()`"
+        yield Finding(
+            kind=KIND,
+            severity="error",
+            message=(
+                f"The optimizer was given {n.name}, which is not a leaf: line {line}{how} "
+                f"computed it from a tensor created with requires_grad=True, so that unnamed "
+                f"tensor is the leaf that would get the gradient, and an optimizer can only "
+                f"update leaves."
+            ),
+            hint=(
+                f"Make {n.name} itself the leaf: compute its value first, then ask for "
+                f"gradients: {example}."
+            ),
+            file=n.file if line is not None else err.file,
+            line=line if line is not None else err.line,
+            related=(raised,) if line is not None else (),
+        )
+    if not bad:
+        yield Finding(
+            kind=KIND,
+            severity="error",
+            message=(
+                "The optimizer was given a tensor that is not a leaf (one computed from a "
+                "tensor that requires grad, such as torch.randn(3, requires_grad=True) * 0.01); "
+                "an optimizer can only update leaves."
+            ),
+            hint=(
+                "Create each parameter as a leaf: compute its value, then ask for gradients "
+                "(`w = (torch.randn(3, 1) * 0.01).requires_grad_()`), or pass "
+                "`t.detach().requires_grad_()`."
+            ),
+            file=err.file,
+            line=err.line,
+        )
+
+
+#: torch's messages this kind explains (see :mod:`graphscope.checks.catalogue`)
+MESSAGES: tuple[Entry, ...] = (
+    Entry(
+        KIND,
+        (r"can't optimize a non-leaf Tensor",),
+        explain=_optimizer,
+        example="can't optimize a non-leaf Tensor",
+    ),
+)
