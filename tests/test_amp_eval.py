@@ -5,6 +5,8 @@ runs (GradScaler's skipped steps with their scales, module mode switches)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn as nn
 
@@ -31,23 +33,25 @@ def _graph(gid: str = "g1") -> AutogradGraph:
     return g
 
 
-def _steps(pattern: str, scale: float = 65536.0, line: int = 20) -> list[ScalerStep]:
+def _steps(
+    pattern: str, scale: float = 65536.0, line: int = 20, name: str | None = "opt"
+) -> list[ScalerStep]:
     """``pattern``: one letter per scaler.step(), ``s`` skipped, ``.`` ran; the scale halves at
-    each skip."""
+    each skip. ``name``: the user's name for the optimizer."""
     out = []
     for i, c in enumerate(pattern):
         skipped = c == "s"
         out.append(
-            ScalerStep(i, i + 1, skipped, "Adam", F, line, scale if skipped else None, "cpu")
+            ScalerStep(i, i + 1, skipped, "Adam", F, line, scale if skipped else None, "cpu", name)
         )
         if skipped:
             scale /= 2
     return out
 
 
-def _events(pattern: str, **kw: object) -> Events:
+def _events(pattern: str, name: str | None = "opt", **kw: object) -> Events:
     ev = Events(**kw)  # type: ignore[arg-type]
-    for s in _steps(pattern):
+    for s in _steps(pattern, name=name):
         ev.scaler_steps.append(s)
     return ev
 
@@ -68,7 +72,7 @@ def test_a_warm_up_that_settles_is_info_at_the_overflowing_op():
         "g1",
     )
     assert [(r.line, r.what) for r in f.related] == [(20, "scaler.step() skipped 2 steps")]
-    assert "skipped 2 of 32 Adam steps (steps 1-2)" in f.message
+    assert "skipped 2 of 32 opt.step() calls (steps 1-2)" in f.message
     assert "fell from 65536 to 16384" in f.message and "warm-up" in f.message
     assert "backward of matmul (MmBackward0) on line 14" in f.message
     assert "Nothing to fix" in f.hint and f.badge == "Inf first here"
@@ -78,14 +82,15 @@ def test_skips_that_go_on_after_training_started_are_a_warning():
     ev = _events("s.s.s.s.s.s")
     [f] = amp_overflow.check(_graph(), ev)
     assert f.severity == "warning" and f.line == 20  # no located op: the scaler.step() line
-    assert "skipped 6 of 11 Adam steps (steps 1, 3, 5, 7, 9, 11)" in f.message
-    assert "updated the model on only 5 of them" in f.message
+    assert "skipped 6 of 11 opt.step() calls (steps 1, 3, 5, 7, 9, 11)" in f.message
+    assert "the skips do not stop: the model was updated on only 5 of them." in f.message
     assert 'torch.autocast("cpu", enabled=False)' in f.hint
 
 
 def test_a_short_run_whose_every_step_was_skipped_says_it_ended_before_a_step_ran():
-    [f] = amp_overflow.check(_graph(), _events("sss"))
-    assert f.severity == "info" and "skipped 3 of 3 Adam steps (every step)" in f.message
+    [f] = amp_overflow.check(_graph(), _events("sss", name=None))  # no name: the class, in words
+    assert f.severity == "info"
+    assert "skipped 3 of 3 steps of the Adam optimizer (every step)" in f.message
     assert (
         "the script ended before a step ran" in f.message and "then the steps ran" not in f.message
     )
@@ -105,8 +110,8 @@ def test_a_forward_overflow_says_so_and_its_hint_keeps_values_in_range():
     ev = _events("s" * 20, nonfinite=[origin])
     [f] = amp_overflow.check(_graph("g2"), ev)  # another graph: same text, no node
     assert (f.severity, f.line, f.node) == ("warning", 14, None)
-    assert "skipped 20 of 20 Adam steps (every step)" in f.message
-    assert "fell from 65536 to 0.0625" in f.message and "never updated the model" in f.message
+    assert "skipped 20 of 20 opt.step() calls (every step)" in f.message
+    assert "fell from 65536 to 0.0625" in f.message and "the model was never updated" in f.message
     assert "float16 result of matmul (MmBackward0) on line 14 overflows" in f.message
     assert "torch.nn.functional.normalize(z, dim=-1)" in f.hint
     assert "z.float() @ z.float().T" in f.hint
@@ -157,7 +162,10 @@ def test_eval_training_is_a_warning_at_the_eval_line_with_the_step_related():
     assert (f.kind, f.severity, f.line) == ("eval-mode-training", "warning", 23)
     assert [(r.line, r.what) for r in f.related] == [(22, "trained in eval mode")]
     assert "model.eval() at line 23" in f.message and "without model.train()" in f.message
-    assert "the 8 SGD.step() calls after it (line 22)" in f.message
+    assert "the 8 optimizer steps after it (the SGD optimizer's step() at line 22)" in f.message
+    named = dataclasses.replace(e, optimizer_name="self.optimizer", steps=1)
+    [f] = eval_mode_training.check(_graph(), Events(eval_training=[named]))
+    assert "the optimizer step after it (self.optimizer.step() at line 22) ran with" in f.message
     assert "BatchNorm's running statistics frozen and dropout off" in f.message
     assert "call model.train() after the validation pass" in f.hint
     assert "BatchNorm and Dropout layers" in f.hint
@@ -190,6 +198,7 @@ def test_grad_scaler_steps_are_recorded_with_the_scale_of_each_skip():
     assert [s.skipped for s in steps] == [True] + [False] * 5  # measured: one warm-up skip
     assert [s.scale for s in steps] == [65536.0] + [None] * 5
     assert {(s.optimizer, s.device, s.after_call) for s in steps[:1]} == {("SGD", "cpu", 1)}
+    assert {s.optimizer_name for s in steps} == {"opt"}  # skipped or not: the user's variable
     assert steps[0].line is not None and steps[0].file == __file__
     assert len(ev.steps) == 5  # the optimizer stepped only when the scaler let it
     assert len(ev.scaler_steps.runs()) == 2  # the steps that ran are kept as one run
@@ -208,11 +217,11 @@ def test_a_disabled_scaler_records_nothing():
     assert torch.amp.GradScaler.__dict__["step"] is original
 
 
-def _train(model: nn.Module, opt: torch.optim.Optimizer, n: int = 2) -> None:
+def _train(model: nn.Module, optimizer: torch.optim.Optimizer, n: int = 2) -> None:
     for _ in range(n):
-        opt.zero_grad()
+        optimizer.zero_grad()
         model(torch.randn(8, 4)).sum().backward()
-        opt.step()
+        optimizer.step()
 
 
 def test_eval_then_training_without_train_is_recorded_once_with_its_steps():
@@ -237,6 +246,7 @@ def test_eval_then_training_without_train_is_recorded_once_with_its_steps():
         "SGD",
     )
     assert (e.after_call, e.step_call) == (2, 3)
+    assert e.optimizer_name == "opt"  # the outermost name, as parameters are named
     assert nn.Module.__dict__["train"] is original  # unwrapped after the run
 
 

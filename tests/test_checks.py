@@ -239,7 +239,8 @@ def test_accumulation_over_four_calls_is_info_with_history():
         == "w.grad accumulated over 4 backward calls without being zeroed: 5 → 10 → 15 → 20"
     )
     assert f.badge == "grad 5 → 10 → 15 → 20"
-    assert "zero_grad" in f.hint
+    # no optimizer stepped: the reset is the leaf's own, as code
+    assert f.hint.endswith("reset them before each backward call: set w.grad = None.")
 
 
 def test_accumulation_line_is_first_kept_update():
@@ -272,8 +273,50 @@ def test_step_inside_the_run_is_warning():
     f = only(grad_accumulation.check(seed_graph(), ev))
     assert f.severity == "warning"
     assert "w.grad kept accumulating across 2 optimizer steps" in f.message
-    assert "SGD.step() at line 11" in f.message and "5 → 10 → 15" in f.message
-    assert Location(F, 11, "SGD.step() used the summed gradient") in f.related
+    # no name known for the optimizer: its class, in words (no variable that would not run)
+    assert "(the SGD optimizer's step() at line 11)" in f.message and "5 → 10 → 15" in f.message
+    assert Location(F, 11, "the SGD optimizer's step() used the summed gradient") in f.related
+    assert f.hint.startswith("Call the SGD optimizer's zero_grad() (or set .grad = None)")
+
+
+@pytest.mark.parametrize("name", ["opt", "optimizer", "self.opt", "optimizers[0]"])
+def test_the_optimizer_is_named_as_the_user_calls_it(name: str):
+    ev = Events(
+        grads=[update(1, "none", 5), update(2, "kept", 10), update(3, "kept", 15)],
+        steps=[OptimizerStep(i, "SGD", i, ("w",), F, 11, name=name) for i in (1, 2, 3)],
+    )
+    f = only(grad_accumulation.check(seed_graph(), ev))
+    assert f"optimizer steps ({name}.step() at line 11)" in f.message
+    assert Location(F, 11, f"{name}.step() used the summed gradient") in f.related
+    assert f.hint.startswith(f"Call {name}.zero_grad() (or set .grad = None) once per training")
+    assert "SGD" not in f.message + f.hint
+
+
+def test_micro_batches_hint_names_the_optimizer_that_steps_them():
+    grads = [update(1, "none", 5), update(2, "kept", 10), update(3, "none", 5)]
+    steps = [OptimizerStep(1, "Adam", 2, ("w",), F, 12, optimizer_id=1, name="opt")]
+    f = only(grad_accumulation.check(seed_graph(), Events(grads=grads, steps=steps)))
+    assert f.severity == "info"
+    assert f.hint.endswith(
+        "reset them before each backward call: opt.zero_grad() (or set w.grad = None)."
+    )
+
+
+def test_two_optimizers_that_forgot_are_both_told_to_zero():
+    grads = [
+        update(c, "none" if c == 1 else "kept", 5 * c, name=n)
+        for n in ("a", "b")
+        for c in (1, 2, 3)
+    ]
+    steps = [
+        OptimizerStep(2 * i + k, "SGD", i, (n,), F, 11, optimizer_id=k + 1, name=f"optimizers[{k}]")
+        for i in (1, 2, 3)
+        for k, n in enumerate("ab")
+    ]
+    f = only(grad_accumulation.check(seed_graph(), Events(grads=grads, steps=steps)))
+    assert f.hint.startswith(
+        "Call optimizers[0].zero_grad() and optimizers[1].zero_grad() (or set .grad = None)"
+    )
 
 
 def test_micro_batches_then_step_then_reset_is_info_once():

@@ -313,7 +313,7 @@ def test_forty_parameters_are_one_finding_and_related_lines_are_not_repeated():
     assert f.severity == "warning" and f.message.startswith(
         "The gradients of 40 parameters (0.bias, 0.weight"
     )
-    assert f.related == (Location(F, 19, "Adam.step() used the summed gradient"),)
+    assert f.related == (Location(F, 19, "the Adam optimizer's step() used the summed gradient"),)
 
 
 def test_a_parameter_no_optimizer_covers_is_left_to_param_not_in_optimizer():
@@ -379,10 +379,20 @@ def test_parameters_no_optimizer_updates():
     (f,) = param_not_in_optimizer.check(params_graph(), ev)
     assert (f.severity, f.line) == ("warning", 21)
     assert f.message.startswith("head.bias, head.weight (of head) received gradients")
+    assert "updates them: the SGD optimizer, built at line 21, holds other" in f.message
     assert f.related == (
-        Location(F, 29, "SGD.step() leaves them unchanged"),
+        Location(F, 29, "the SGD optimizer's step() leaves them unchanged"),
         Location(F, 28, "gave them gradients"),
     )
+    # no variable known: the add_param_group call in words, not on a name that would not run
+    assert 'with its add_param_group({"params": head.parameters()})' in f.hint
+    named = OptimizerStep(0, "SGD", 1, ("body.weight",), F, 29, 1, F, 21, name="self.opt")
+    (f,) = param_not_in_optimizer.check(
+        params_graph(), Events(backward=[call(1, 28)], steps=[named])
+    )
+    assert "updates them: self.opt (SGD), built at line 21, holds other" in f.message
+    assert f.hint.endswith('`self.opt.add_param_group({"params": head.parameters()})`.')
+    assert f.related[0] == Location(F, 29, "self.opt.step() leaves them unchanged")
 
 
 def test_no_optimizer_at_all_or_autograd_grad_only_is_not_param_not_in_optimizer():
@@ -398,14 +408,33 @@ def test_no_optimizer_at_all_or_autograd_grad_only_is_not_param_not_in_optimizer
 
 
 def test_zero_grad_between_backward_and_step_is_one_warning_per_line():
-    resets = [StepAfterReset("Adam", F, 17, "optimizer.zero_grad()", F, 16, c) for c in (1, 2, 3)]
+    resets = [
+        StepAfterReset("Adam", F, 17, "opt_d.zero_grad()", F, 16, c, name="opt_d")
+        for c in (1, 2, 3)
+    ]
     ev = Events(backward=[call(c, 15) for c in (1, 2, 3)], resets=resets)
     (f,) = zeroed_before_step.check(AutogradGraph(), ev)
     assert (f.line, f.severity) == (16, "warning") and "(3 steps)" in f.message
+    assert f.message.startswith(
+        "opt_d.zero_grad() at line 16 runs after the backward call at line 15 and before "
+        "opt_d.step() at line 17"
+    )
     assert f.related == (
-        Location(F, 17, "Adam.step() got no gradient"),
+        Location(F, 17, "opt_d.step() got no gradient"),
         Location(F, 15, "computed the gradients"),
     )
+    assert f.hint == (
+        "Reset the gradients before backward(), not after it: opt_d.zero_grad(), then "
+        "loss.backward(), then opt_d.step()."
+    )
+
+
+def test_zero_grad_of_an_unnamed_optimizer_is_said_in_words():
+    r = StepAfterReset("Adam", F, 17, "the Adam optimizer's zero_grad()", F, 16, 1)
+    (f,) = zeroed_before_step.check(AutogradGraph(), Events(backward=[call(1, 15)], resets=[r]))
+    assert f.message.startswith("The Adam optimizer's zero_grad() at line 16 runs after")
+    assert "before the Adam optimizer's step() at line 17" in f.message
+    assert "Adam.zero_grad" not in f.hint and "Adam.step" not in f.hint
 
 
 def test_names_are_listed_as_people_count():
@@ -453,7 +482,10 @@ def test_a_gan_without_detach_is_fixed_where_the_first_loss_uses_fake():
         Location(F, 17, "went back through fake and freed it"),
         Location(F, 21, "backward raised here"),
     )
-    assert "through fake into G (G.0.weight)" in f.message and "Adam.step() at line 18" in f.message
+    assert (
+        "through fake into G (G.0.weight)" in f.message
+        and "(the Adam optimizer's step() at line 18)" in f.message
+    )
     assert "`D(fake.detach())`" in f.hint
     # made once, in the graph where the fix goes: the failing call's graph stays silent
     g2 = AutogradGraph()

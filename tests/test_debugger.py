@@ -175,7 +175,7 @@ BUGS: dict[str, Expect] = {
         "warning",
         16,
         (17, 15),
-        ("optimizer.zero_grad() at line 16", "Adam.step() at line 17", "(5 steps)"),
+        ("optimizer.zero_grad() at line 16", "optimizer.step() at line 17", "(5 steps)"),
         "optimizer.zero_grad(), then loss.backward(), then optimizer.step()",
     ),
     "forgot_zero_grad": Expect(
@@ -187,16 +187,20 @@ BUGS: dict[str, Expect] = {
             "The gradients of 40 parameters",
             "model[0].bias, model[0].weight",
             "model[38].weight",
-            "3 optimizer steps",
+            "3 optimizer steps (optimizer.step() at line 19)",
         ),
-        "optimizer.zero_grad()",
+        "Call optimizer.zero_grad() (or set .grad = None)",
     ),
     "amp_scale_never_settles": Expect(
         "amp-overflow",
         "warning",
         19,
         (22,),
-        ("skipped 20 of 20 Adam steps", "matmul (MmBackward0) on line 19", "never updated"),
+        (
+            "skipped 20 of 20 optimizer.step() calls",
+            "matmul (MmBackward0) on line 19",
+            "never updated",
+        ),
         "torch.nn.functional.normalize(z, dim=-1)",
     ),
     "eval_without_train": Expect(
@@ -204,7 +208,12 @@ BUGS: dict[str, Expect] = {
         "warning",
         23,
         (22,),
-        ("model.eval() at line 23", "without model.train()", "dropout off", "the 8 SGD"),
+        (
+            "model.eval() at line 23",
+            "without model.train()",
+            "dropout off",
+            "the 8 optimizer steps after it (optimizer.step() at line 22)",
+        ),
         "call model.train() after the validation pass",
     ),
 }

@@ -109,3 +109,68 @@ def test_names_in_messages_hints_and_pictures_are_the_users(tmp_path: Path) -> N
     script.write_text(fixed)
     proc = _run(["check", "--json", str(script)], tmp_path)
     assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == [], proc.stdout
+
+
+class _Trainer:
+    """Holds its model and optimizer as attributes (``self.opt`` inside, ``t.opt`` outside)."""
+
+    def __init__(self) -> None:
+        import torch
+
+        self.model = torch.nn.Linear(3, 1)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+    def fit(self, steps: int) -> None:
+        import torch
+
+        for _ in range(steps):
+            self.model(torch.ones(2, 3)).sum().backward()  # no zero_grad: accumulates
+            self.opt.step()
+
+
+def _forgetful(opts: list, models: list) -> None:  # type: ignore[type-arg]
+    import torch
+
+    for _ in range(3):
+        sum(m(torch.ones(2, 3)).sum() for m in models).backward()
+        for o in opts:  # the loop variable names each optimizer in turn: not its name
+            o.step()
+
+
+def test_optimizers_are_named_as_the_users_code_holds_them() -> None:
+    """``opt``, ``optimizer``, ``optimizers[0]``/``[1]`` (not the loop's ``o``), ``opts['d']``,
+    ``t.opt`` (the outermost holder) and ``self.opt`` (no other name): in the recorded steps and
+    in grad-accumulation's message and hint."""
+    import torch
+
+    import graphscope
+
+    def steps_of(fn) -> tuple[list[str | None], list]:  # type: ignore[no-untyped-def,type-arg]
+        with graphscope.watch() as scope:
+            fn()
+        names = list(dict.fromkeys(s.name for s in scope.events.steps))
+        return names, [f for f in scope.findings if f.kind == "grad-accumulation"]
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    names, (f,) = steps_of(lambda: _forgetful([opt], [model]))
+    assert names == ["opt"]
+    assert "(opt.step() at line" in f.message and f.hint.startswith("Call opt.zero_grad() (or")
+
+    mods = [torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)]
+    optimizers = [torch.optim.SGD(m.parameters(), lr=0.1) for m in mods]
+    names, (f,) = steps_of(lambda: _forgetful(optimizers, mods))
+    assert names == ["optimizers[0]", "optimizers[1]"]
+    assert f.hint.startswith("Call optimizers[0].zero_grad() and optimizers[1].zero_grad() (or")
+
+    opts = {"d": torch.optim.Adam(model.parameters(), lr=0.1)}
+    names, _ = steps_of(lambda: _forgetful([opts["d"]], [model]))
+    assert names == ["opts['d']"]
+
+    t = _Trainer()
+    names, (f,) = steps_of(lambda: t.fit(3))
+    assert names == ["t.opt"] and f.hint.startswith("Call t.opt.zero_grad() (or")
+    names, (f,) = steps_of(lambda: _Trainer().fit(3))  # no outer name: the method's own
+    assert names == ["self.opt"] and f.hint.startswith("Call self.opt.zero_grad() (or")
+    assert "SGD" not in f.message + f.hint

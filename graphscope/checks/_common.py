@@ -44,3 +44,23 @@ def listed(names: Iterable[str], shown: int = 6) -> str:
     if len(ns) <= shown:
         return ", ".join(ns)
     return ", ".join(ns[: shown - 1]) + f", …, {ns[-1]} ({len(ns)} in all)"
+
+
+def optimizer_text(name: str | None, cls: str) -> str:
+    """How a message names an optimizer: the user's variable (``opt``, ``self.optimizer``,
+    ``optimizers[0]``), else, in prose, its class (``the Adam optimizer``: no variable that
+    would not run)."""
+    return name if name else f"the {cls} optimizer"
+
+
+def optimizer_call(name: str | None, cls: str, method: str = "step", *, start: bool = False) -> str:
+    """``opt.step()`` for an optimizer the user's code names; else, in prose, ``the Adam
+    optimizer's step()`` (``The ...`` at the ``start`` of a sentence).
+
+    >>> optimizer_call("opt_d", "Adam", "zero_grad"), optimizer_call(None, "SGD")
+    ('opt_d.zero_grad()', "the SGD optimizer's step()")
+    """
+    if name:
+        return f"{name}.{method}()"
+    text = f"the {cls} optimizer's {method}()"
+    return text[0].upper() + text[1:] if start else text

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import graphscope.checks._freed_why as why
-from graphscope.checks._common import listed
+from graphscope.checks._common import listed, optimizer_call
 from graphscope.model import (
     AutogradGraph,
     BackwardCall,
@@ -110,7 +110,7 @@ def one_step(
         message = (
             f"{call_text(first)} at line {first.line} went back through {name} into {makers} "
             f"({listed(made.params, 4)}) and freed that part of the graph, although the step "
-            f"after it ({step.optimizer}.step() at line {step.line}) does not update those "
+            f"after it ({optimizer_call(step.name, step.optimizer)} at line {step.line}) does not update those "
             f"parameters; {call_text(c)} at line {c.line} then needed it again."
         )
         code = f"{consumer}({name}.detach())" if consumer else f"{name}.detach()"

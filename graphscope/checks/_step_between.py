@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphscope.checks._common import optimizer_call
 from graphscope.model import (
     OP,
     TENSOR,
@@ -60,7 +61,8 @@ def step_between(
     param = entry.get("tensor_name") or write.name or "a parameter"
     saver = f"{d.get('op') or d.get('label') or 'an operation'} at line {d.get('line')}"
     message = (
-        f"{step.optimizer}.step() at line {step.line} updated {param} in place between "
+        f"{optimizer_call(step.name, step.optimizer, start=True)} at line {step.line} updated "
+        f"{param} in place between "
         f"{_call(first)} at line {first.line} and {_call(then)} at line {then.line}, which goes "
         f"through the same forward pass and needs {param} as {saver} saved it."
     )

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphscope.checks._common import optimizer_text
 from graphscope.model import (
     AutogradGraph,
     Events,
@@ -82,28 +83,29 @@ def _finding(
     if scales:
         low = scales[-1] * 0.5
         fell = f"; its scale fell from {_num(scales[0])} to {_num(low)}"
-    opt = first.optimizer
+    name = first.optimizer_name
+    opt = f"{name}.step() calls" if name else f"steps of {optimizer_text(None, first.optimizer)}"
     if warn:
         ran = total - n
         tail = (
-            f"{opt} never updated the model"
+            "the model was never updated"
             if ran == 0
-            else f"{opt} updated the model on only {ran} of them"
+            else f"the model was updated on only {ran} of them"
         )
         message = (
-            f"GradScaler skipped {n} of {total} {opt} steps ({which}) because their gradients "
+            f"GradScaler skipped {n} of {total} {opt} ({which}) because their gradients "
             f"held Inf/NaN{fell}, and the skips do not stop: {tail}."
         )
     elif n == total:
         message = (
-            f"GradScaler skipped {n} of {total} {opt} steps ({which}) while its scale came down "
+            f"GradScaler skipped {n} of {total} {opt} ({which}) while its scale came down "
             f"toward what the float16 gradients fit{fell}; the script ended before a step ran "
             "(a warm-up that had not settled yet, or skips that would go on: run more steps "
             "to tell)."
         )
     else:
         message = (
-            f"GradScaler skipped {n} of {total} {opt} steps ({which}) while its scale came down "
+            f"GradScaler skipped {n} of {total} {opt} ({which}) while its scale came down "
             f"to what the float16 gradients fit{fell}; then the steps ran (a warm-up, as "
             "GradScaler is meant to do)."
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphscope.checks._common import optimizer_call
 from graphscope.model import AutogradGraph, EvalTraining, Events, Finding, Location
 
 KIND = "eval-mode-training"
@@ -37,12 +38,13 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     for (file, line), found in by_line.items():
         e = found[0]
         steps = sum(x.steps for x in found)
-        calls = "step() call" if steps == 1 else "step() calls"
+        said = "the optimizer step" if steps == 1 else f"the {steps} optimizer steps"
         times = f" (after {len(found)} such passes)" if len(found) > 1 else ""
+        step = optimizer_call(e.optimizer_name, e.optimizer)
         message = (
             f"{e.name}.eval() at line {line} switches {e.name} to eval mode, and {e.name} trains "
-            f"again without {e.name}.train(): the {steps} {e.optimizer}.{calls} after it "
-            f"(line {e.step_line}) ran with {_effects(e.layers)}{times}."
+            f"again without {e.name}.train(): {said} after it ({step} at line {e.step_line}) "
+            f"ran with {_effects(e.layers)}{times}."
         )
         yield Finding(
             kind=KIND,

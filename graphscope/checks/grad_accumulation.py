@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphscope.checks._common import listed, natural
+from graphscope.checks._common import listed, natural, optimizer_call
 from graphscope.model import (
     ROLE_PARAM,
     AutogradGraph,
@@ -78,7 +78,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             groups.setdefault((where, bool(v.inside), steps, len(runs)), []).append(v)
     for verdicts in groups.values():
         order = {n: i for i, n in enumerate(natural(v.name for v in verdicts))}
-        yield _finding(graph, sorted(verdicts, key=lambda v: order[v.name]))
+        yield _finding(graph, sorted(verdicts, key=lambda v: order[v.name]), all_steps)
 
 
 def _runs(updates: Sequence[GradUpdate]) -> Iterator[list[GradUpdate]]:
@@ -142,7 +142,9 @@ def _reused(
     return []
 
 
-def _finding(graph: AutogradGraph, verdicts: list[_Verdict]) -> Finding:
+def _finding(
+    graph: AutogradGraph, verdicts: list[_Verdict], steps: Sequence[OptimizerStep]
+) -> Finding:
     v = verdicts[0]
     run, inside = v.run, v.inside
     values = _history(run)
@@ -161,24 +163,27 @@ def _finding(graph: AutogradGraph, verdicts: list[_Verdict]) -> Finding:
     if inside:
         where = f" at line {inside[0].line}" if inside[0].line is not None else ""
         n = len(inside)
+        step = optimizer_call(inside[0].name, inside[0].optimizer)
         message = (
             f"{subject} kept accumulating across {n} optimizer step{'s' if n > 1 else ''} "
-            f"({inside[0].optimizer}.step(){where}) because {'it' if verb == 'was' else 'they'} "
+            f"({step}{where}) because {'it' if verb == 'was' else 'they'} "
             f"{verb} never zeroed: {values}"
         )
-        opt = inside[0].name or "optimizer"
+        resets = _zero_grads([w.inside[0] for w in verdicts if w.inside])
         hint = (
-            f"Call {opt}.zero_grad() (or set .grad = None) once per training step, before "
+            f"Call {resets} (or set .grad = None) once per training step, before "
             "loss.backward(), so each step uses only its own gradient."
         )
     else:
         message = (
             f"{subject} accumulated over {len(run)} backward calls without being zeroed: {values}"
         )
+        covering = [s for s in steps if any(not s.params or w.name in s.params for w in verdicts)]
+        none = f"{shown} = None" if len(verdicts) == 1 else "each one's .grad to None"
+        reset = f"{_zero_grads(covering)} (or set {none})" if covering else f"set {none}"
         hint = (
             "backward() adds to .grad; if you did not mean to sum these gradients (as when "
-            "accumulating micro-batches), reset them with optimizer.zero_grad() or "
-            f"{shown if len(verdicts) == 1 else 'their .grad'} = None before each backward call."
+            f"accumulating micro-batches), reset them before each backward call: {reset}."
         )
     if len(v.runs) > 1:
         message += f" (this happened {len(v.runs)} times)"
@@ -186,7 +191,9 @@ def _finding(graph: AutogradGraph, verdicts: list[_Verdict]) -> Finding:
     if run[0].line is not None and (run[0].file, run[0].line) != (first_kept.file, first_kept.line):
         related.append(Location(run[0].file, run[0].line, "first backward of the sum"))
     for s in inside:
-        loc = Location(s.file, s.line, f"{s.optimizer}.step() used the summed gradient")
+        loc = Location(
+            s.file, s.line, f"{optimizer_call(s.name, s.optimizer)} used the summed gradient"
+        )
         if loc not in related:
             related.append(loc)
     node = _node(graph, v.name, run[-1].call)
@@ -205,6 +212,16 @@ def _finding(graph: AutogradGraph, verdicts: list[_Verdict]) -> Finding:
         related=tuple(related),
         badge=f"grad {_history(run, short=True)}",
     )
+
+
+def _zero_grads(steps: Sequence[OptimizerStep]) -> str:
+    """``opt.zero_grad()``; ``opt_g.zero_grad() and opt_d.zero_grad()`` for the optimizers of
+    ``steps`` (each once, in order of first step)."""
+    seen: dict[int, str] = {}
+    for s in steps:
+        seen.setdefault(s.optimizer_id, optimizer_call(s.name, s.optimizer, "zero_grad"))
+    calls = list(dict.fromkeys(seen.values()))
+    return calls[0] if len(calls) == 1 else ", ".join(calls[:-1]) + " and " + calls[-1]
 
 
 def _noun(graph: AutogradGraph, verdicts: list[_Verdict]) -> str:

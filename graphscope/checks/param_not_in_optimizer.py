@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphscope.checks._common import listed
+from graphscope.checks._common import listed, optimizer_call, optimizer_text
 from graphscope.model import (
     ROLE_PARAM,
     TENSOR,
@@ -74,18 +74,24 @@ def _finding(
     one = len(names) == 1
     them, they = ("it", "it never changes") if one else ("them", "they never change")
     built = f", built at line {step.built_line}," if step.built_line is not None else ""
-    opt = step.name or "optimizer"
+    opt = f"{step.name} ({step.optimizer})" if step.name else optimizer_text(None, step.optimizer)
     message = (
         f"{listed(names)}{of} received gradients from the backward call at line {call.line}, but no "
-        f"optimizer step updates {them}: {opt} ({step.optimizer}){built} holds other parameters, "
+        f"optimizer step updates {them}: {opt}{built} holds other parameters, "
         f"so {they} (was the module replaced or created after the optimizer was built?)."
+    )
+    group = f'add_param_group({{"params": {_parameters(graph, paths)}}})'
+    add = (
+        f"add the new parameters to it: `{step.name}.{group}`"
+        if step.name
+        else f"add the new parameters to it with its {group}"
     )
     hint = (
         "Build the optimizer after the model is complete (after replacing or adding modules), or "
-        f'add the new parameters to it: `{opt}.add_param_group({{"params": '
-        f"{_parameters(graph, paths)}}})`."
+        f"{add}."
     )
-    related = [Location(step.file, step.line, f"{step.optimizer}.step() leaves {them} unchanged")]
+    stays = f"{optimizer_call(step.name, step.optimizer)} leaves {them} unchanged"
+    related = [Location(step.file, step.line, stays)]
     related.append(Location(call.file, call.line, "gave them gradients"))
     file, line = (
         (step.built_file, step.built_line)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphscope.model import AutogradGraph, Events, Finding, Location
+from graphscope.checks._common import optimizer_call
+from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, Location
 
 KIND = "zeroed-before-step"
 
@@ -27,23 +28,30 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
         n = len(resets)
         times = f" ({n} steps)" if n > 1 else ""
         after = f" after the backward call at line {call.line}" if call is not None else ""
+        step = optimizer_call(r.name, r.optimizer)
         message = (
-            f"{r.reset} at line {line} runs{after} and before {r.optimizer}.step() at line "
+            f"{r.reset} at line {line} runs{after} and before {step} at line "
             f"{r.step_line}: it throws away the gradients the step should use, so the step "
             f"changes nothing and the model does not learn{times}."
         )
-        related = [Location(r.step_file, r.step_line, f"{r.optimizer}.step() got no gradient")]
+        related = [Location(r.step_file, r.step_line, f"{step} got no gradient")]
         if call is not None:
             related.append(Location(call.file, call.line, "computed the gradients"))
         yield Finding(
             kind=KIND,
             severity="warning",
-            message=message,
+            message=message[0].upper() + message[1:] if r.reset.startswith("the ") else message,
             hint=(
-                "Reset the gradients before backward(), not after it: optimizer.zero_grad(), then "
-                "loss.backward(), then optimizer.step()."
+                f"Reset the gradients before backward(), not after it: {r.reset}, then "
+                f"{_backward(call)}, then {step}."
             ),
             file=file,
             line=line,
             related=tuple(related),
         )
+
+
+def _backward(call: BackwardCall | None) -> str:
+    """``loss.backward()`` in the user's name for the loss (when one named root)."""
+    roots = [r for r in (call.roots if call is not None else ()) if r != "?"]
+    return f"{roots[0]}.backward()" if len(roots) == 1 else "backward()"

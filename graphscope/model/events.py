@@ -244,6 +244,7 @@ class StepAfterReset:
     file: str | None  # the reset
     line: int | None
     call: int  # the backward call whose gradients it threw away
+    name: str | None = None  # the user's name for the optimizer (``opt_d``, ``self.optimizer``)
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,7 @@ class ScalerStep:
     #: reading it would cost a device sync at every step)
     scale: float | None = None
     device: str | None = None  # the scaler's device type ("cuda", "cpu")
+    optimizer_name: str | None = None  # the user's name for the optimizer (``opt``)
 
 
 @dataclass(frozen=True)
@@ -341,6 +343,7 @@ class EvalTraining:
     step_call: int  # backward calls made before that step
     optimizer: str
     steps: int = 1  # optimizer steps that trained it in eval mode, until train() or the end
+    optimizer_name: str | None = None  # the user's name for the optimizer (``opt``)
 
 
 @dataclass(frozen=True)

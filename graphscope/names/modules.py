@@ -15,6 +15,8 @@ from typing import Any
 import torch
 
 from graphscope._tensors import _drop_locals_snapshot, frame_namespaces, is_internal
+from graphscope.model import spelled
+from graphscope.names.params import params_and_classes
 
 __all__ = ["module_names", "module_name", "object_name", "user_frames"]
 
@@ -66,9 +68,13 @@ def module_names(frame: FrameType | None) -> dict[int, tuple[str, torch.nn.Modul
     return found
 
 
-def module_name(frame: FrameType | None, module: torch.nn.Module) -> str | None:
+def module_name(
+    frame: FrameType | None, module: torch.nn.Module, *, spell: bool = False
+) -> str | None:
     """The user's name for ``module``: as :func:`module_names` finds it, else as a submodule of
-    a module found there (``model.encoder`` for a submodule called on its own)."""
+    a module found there (``model.encoder`` for a submodule called on its own). That path is
+    dotted (``model.blocks.0``, a key of the module tree) unless ``spell``: then it is written
+    as the user writes it (``model.blocks[0]``, ``model.heads['cls']``: text for a message)."""
     found = module_names(frame)
     hit = found.get(id(module))
     if hit is not None:
@@ -77,7 +83,9 @@ def module_name(frame: FrameType | None, module: torch.nn.Module) -> str | None:
         try:
             for sub, m in outer.named_modules():
                 if m is module and sub:
-                    return f"{name}.{sub}"
+                    if not spell:
+                        return f"{name}.{sub}"
+                    return spelled(f"{name}.{sub}", params_and_classes(name, outer)[1])
         except Exception:
             continue
     return None
@@ -155,31 +163,74 @@ def _is_plain_object(v: Any) -> bool:
 
 
 def object_name(frame: FrameType | None, obj: Any) -> str | None:
-    """The user's name for ``obj`` (an optimizer, a scaler): a variable bound to it, or an
+    """The user's name for ``obj`` (an optimizer, a scaler): an element of a list, tuple or dict
+    a variable holds (``optimizers[0]``, ``opts['d']``), a variable bound to it (``opt``), or an
     attribute of an object a variable holds (``trainer.opt``), searched from the outermost user
-    frame (the script) inward, as :func:`module_names` names modules; ``self`` only last."""
+    frame (the script) inward, as :func:`module_names` names modules (a hint that names both
+    reads in one scope: ``t.opt.add_param_group({"params": t.net.fc.parameters()})``); ``self.opt``
+    only when no frame names it otherwise. An element wins
+    over a variable of the same frame: a variable bound to an element of a list the code holds
+    is mostly a loop's (``for o in optimizers``), which names another optimizer at each pass."""
+    seen: set[int] = set()
     late: list[tuple[str, Any]] = []
     for f in user_frames(frame):
         spaces = frame_namespaces(f)
         try:
-            for space in reversed(spaces):
-                for k, v in list(space.items()):
-                    if k.startswith("__"):
-                        continue
-                    if v is obj:
-                        return str(k)
-                    if k == "self":
-                        late.append((k, v))
-                    elif _is_plain_object(v) or isinstance(v, torch.nn.Module):
-                        hit = _attr_holding(v, obj)
-                        if hit is not None:
-                            return f"{k}.{hit}"
+            fresh = [s for s in spaces if id(s) not in seen]
+            seen.update(id(s) for s in fresh)
+            hit = _held(fresh, obj, late)
         finally:
             _drop_locals_snapshot(spaces)
+        if hit is not None:
+            return hit
     for k, v in late:
         hit = _attr_holding(v, obj)
         if hit is not None:
             return f"{k}.{hit}"
+    return None
+
+
+def _held(spaces: list[Any], obj: Any, late: list[tuple[str, Any]]) -> str | None:
+    """``obj``'s name in these namespaces: an element, then a variable, then an attribute;
+    ``self`` is put in ``late`` (looked at after every frame)."""
+    variable: str | None = None
+    holders: list[tuple[str, Any]] = []
+    for space in spaces:
+        for k, v in list(space.items()):
+            if k.startswith("__"):
+                continue
+            if v is obj:
+                variable = variable or str(k)
+            elif isinstance(v, (list, tuple, dict)):
+                hit = _element_holding(v, obj)
+                if hit is not None:
+                    return f"{k}{hit}"
+            elif k == "self":
+                late.append((k, v))
+            elif _is_plain_object(v) or isinstance(v, torch.nn.Module):
+                holders.append((str(k), v))
+    if variable is not None:
+        return variable
+    for k, v in holders:
+        hit = _attr_holding(v, obj)
+        if hit is not None:
+            return f"{k}.{hit}"
+    return None
+
+
+def _element_holding(v: Any, obj: Any) -> str | None:
+    """``[0]`` / ``['d']``: the index or key of ``obj`` in the list, tuple or dict ``v``."""
+    try:
+        if isinstance(v, dict):
+            for key, inner in list(v.items())[:_MAX_ELEMENTS]:
+                if inner is obj and isinstance(key, (str, int)):
+                    return f"[{key!r}]"
+            return None
+        for i, inner in enumerate(v[:_MAX_ELEMENTS]):
+            if inner is obj:
+                return f"[{i}]"
+    except Exception:  # a container that misbehaves names nothing
+        return None
     return None
 
 

@@ -140,6 +140,7 @@ class Recorder:
         self.scaler = ScalerSteps(events, self.sites, count, self.steps)
         self.modes = ModeSwitches(events, count, lambda: len(events.steps))
         self.steps.watchers.append(self.modes.before_step)
+        self.resets.namer = self.modes.namer = self.steps.optimizer_name
         self.carries = Carries(events, self._name, count, self.sites)
         self.checkpoints = Checkpoints(events, self._name, count)
         self.reparam = Reparametrized()

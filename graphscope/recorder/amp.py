@@ -108,6 +108,7 @@ class ScalerSteps:
                 line=line,
                 scale=scale,
                 device=_device(scaler),
+                optimizer_name=self.hooks.optimizer_name(optimizer),
             )
         )
 

@@ -81,6 +81,8 @@ class ModeSwitches:
         self._trained_at = 0  # optimizer steps made before the last train() call
         self._watched: dict[int, _Watch] = {}
         self._restore: Callable[[], None] | None = None
+        #: the user's name for an optimizer (the step hooks' one lookup per optimizer)
+        self.namer: Callable[[Any], str | None] = lambda optimizer: None
 
     def install(self) -> None:
         if self._restore is not None:
@@ -134,7 +136,7 @@ class ModeSwitches:
             return
         frame = user_frame(3)
         file, line = where(frame)
-        name = module_name(frame, module) or type(module).__name__
+        name = module_name(frame, module, spell=True) or type(module).__name__
         self._watched[id(module)] = _Watch(
             weakref.ref(module), name, layers, file, line, self.backward_count()
         )
@@ -170,6 +172,7 @@ class ModeSwitches:
                     step_line=site[1],
                     step_call=self.backward_count(),
                     optimizer=type(optimizer).__name__,
+                    optimizer_name=self.namer(optimizer),
                 )
             )
 

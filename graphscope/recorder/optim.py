@@ -138,8 +138,9 @@ class StepHooks:
             names = self._name_cache[key] = tuple(n for n in found if n is not None)
         return names
 
-    def _opt_name(self, optimizer: torch.optim.Optimizer) -> str | None:
-        """``opt`` / ``trainer.opt``: looked up once per optimizer (a frame search)."""
+    def optimizer_name(self, optimizer: torch.optim.Optimizer) -> str | None:
+        """The user's name for ``optimizer`` (``opt``, ``trainer.opt``, ``optimizers[0]``):
+        looked up once per optimizer (a frame search), for every event that names it."""
         try:
             return self._opt_names[optimizer]
         except KeyError:
@@ -177,7 +178,7 @@ class StepHooks:
                     optimizer_id=ordinal,
                     built_file=built[0],
                     built_line=built[1],
-                    name=self._opt_name(optimizer),
+                    name=self.optimizer_name(optimizer),
                 )
             )
         finally:

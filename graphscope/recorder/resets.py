@@ -21,8 +21,9 @@ from typing import Any
 
 import torch
 
-from graphscope._tensors import frame_variable, user_frame, where
+from graphscope._tensors import user_frame, where
 from graphscope.model import Events, OptimizerBuilt, StepAfterReset
+from graphscope.names import module_name, object_name
 
 __all__ = ["Resets"]
 
@@ -44,6 +45,8 @@ class Resets:
         )
         self._stepped: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._restore: list[Callable[[], None]] = []
+        #: the user's name for an optimizer (the step hooks' one lookup per optimizer)
+        self.namer: Callable[[Any], str | None] = lambda optimizer: None
 
     def install(self) -> None:
         self.thread = _get_ident()
@@ -79,16 +82,17 @@ class Resets:
         if any(bool(g.detach().any()) for g in grads):
             return
         owner = last[0]() if last[0] is not None else None
-        var = frame_variable(user_frame(3), owner) if owner is not None else None
+        var = _name_of(owner) if owner is not None else None
         self.events.resets.append(
             StepAfterReset(
                 optimizer=type(optimizer).__name__,
                 step_file=step_site[0],
                 step_line=step_site[1],
-                reset=f"{var or last[1]}.zero_grad()",
+                reset=f"{var}.zero_grad()" if var else _prose(owner, last[1]),
                 file=last[2],
                 line=last[3],
                 call=calls,
+                name=self.namer(optimizer),
             )
         )
 
@@ -136,3 +140,20 @@ class Resets:
                     pass
 
         return __init__
+
+
+def _name_of(owner: Any) -> str | None:
+    """The user's name for what ``zero_grad()`` was called on: an optimizer (``opt_d``,
+    ``self.optimizer``) or a module (``model``, ``model.encoder``)."""
+    frame = user_frame(3)
+    name = object_name(frame, owner)
+    if name is None and isinstance(owner, torch.nn.Module):
+        name = module_name(frame, owner)
+    return name
+
+
+def _prose(owner: Any, cls: str) -> str:
+    """``the Adam optimizer's zero_grad()``: the reset of an owner the user's code does not
+    name, in words (no variable that would not run)."""
+    kind = "module" if isinstance(owner, torch.nn.Module) else "optimizer"
+    return f"the {cls} {kind}'s zero_grad()"
