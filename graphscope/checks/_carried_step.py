@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from graphscope.checks._common import optimizer_call
 from graphscope.checks._step_between import step_at
 from graphscope.model import (
     AutogradGraph,
@@ -100,7 +101,8 @@ def carried_finding(
     message = (
         f"{state} carries the previous batch's graph into the next one (line {carry.line}), "
         f"and {_call(kept)} at line {kept.line} keeps that graph for the next backward call; "
-        f"{step.optimizer}.step() at line {step.line} then updates {what} in place, which "
+        f"{optimizer_call(step.name, step.optimizer)} at line {step.line} then updates {what} "
+        "in place, which "
         f"{_listed(savers)} saved for that old graph's backward, so the next backward call "
         f"(line {then.line}) cannot go through it."
     )
