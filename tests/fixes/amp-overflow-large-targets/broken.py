@@ -7,7 +7,7 @@ opt = torch.optim.SGD(model.parameters(), lr=1e-3)
 scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
 x = torch.randn(64, 8) * 1e3  # raw features and targets, in the thousands
 y = torch.randn(64, 1) * 1e3
-for step in range(30):
+for _ in range(30):
     opt.zero_grad()
     with torch.autocast("cpu", dtype=torch.float16):
         loss = nn.functional.mse_loss(model(x), y)

@@ -8,7 +8,7 @@ scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
 x = torch.randn(64, 8) * 1e3  # raw features and targets, in the thousands
 y = torch.randn(64, 1) * 1e3
 x, y = (x - x.mean(0)) / x.std(0), (y - y.mean()) / y.std()
-for step in range(30):
+for _ in range(30):
     opt.zero_grad()
     with torch.autocast("cpu", dtype=torch.float16):
         loss = nn.functional.mse_loss(model(x), y)
