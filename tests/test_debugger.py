@@ -238,6 +238,7 @@ LEGIT = [
     "legit_frozen_bn",
     "legit_tbptt_detach",
     "legit_growing_detached",
+    "legit_grads_assigned",
 ]
 
 

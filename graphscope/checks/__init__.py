@@ -48,6 +48,7 @@ from graphscope.checks import (
     ranks_differ,
     requires_grad_misuse,
     saved_tensor_modified,
+    step_without_backward,
     view_inplace,
     zeroed_before_step,
 )
@@ -88,6 +89,7 @@ CHECKS: dict[str, ModuleType] = {
         backward_create_graph,
         graph_grows,
         checkpoint_no_grad,
+        step_without_backward,
     )
 }
 

@@ -59,6 +59,8 @@ FINDING_KINDS: Mapping[str, str] = {
     "across iterations (the retain_graph=True workaround)",
     "checkpoint-no-grad": "a reentrant checkpoint whose inputs do not require grad left the "
     "parameters inside without gradients",
+    "step-without-backward": "optimizer steps ran and no backward call did (`loss.backward` "
+    "without its parentheses): the steps changed nothing",
 }
 
 
