@@ -16,6 +16,10 @@ them before its own next step. A step covers a leaf when its
 recorded parameters name it (a step recorded without names covers every leaf); a leaf that no
 recorded step covers is left to ``param-not-in-optimizer``.
 
+A leaf the user has no name for, in a script that made a named tensor from such a leaf (``w = w -
+lr * w.grad``, ``W = torch.randn(3, requires_grad=True) * 0.01``: ``events.made_from_leaf``), is
+not reported: its gradient piles up because of that line, which ``nonleaf-grad-access`` names.
+
 One finding per cause: the leaves whose runs start at the same line with the same verdict are
 listed in one finding, and a training loop that accumulates at every step says how many times.
 """
@@ -67,6 +71,8 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     for name, updates in by_leaf.items():
         if covered and name not in covered:
             continue  # no optimizer holds it: param-not-in-optimizer says so
+        if events.made_from_leaf and _unnamed(graph, name):
+            continue  # the leaf behind `w = w - lr * w.grad`: nonleaf-grad-access says so
         lines: dict[tuple[str | None, int | None], list[list[GradUpdate]]] = {}
         for run in _runs(updates):
             if _leftover(run, _next_call(updates, run), name, all_steps):
@@ -264,6 +270,11 @@ def _node(graph: AutogradGraph, name: str, call: int) -> str | None:
     if node is None and call in (graph.graph.get("calls") or ()) and name in graph:
         node = name  # watch names an unnamed leaf by its node id in the graph of that call
     return node
+
+
+def _unnamed(graph: AutogradGraph, name: str) -> bool:
+    """A leaf the user has no name for (watch names it by its node id)."""
+    return graph.by_name(name) is None and re.fullmatch(r"n\d+", name) is not None
 
 
 def _grad_of(graph: AutogradGraph, name: str) -> str:

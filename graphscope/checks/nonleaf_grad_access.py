@@ -71,6 +71,34 @@ def _leaf_lost(r: GradRead, m: MadeFromLeaf, node: str | None, graph: AutogradGr
         f"created with requires_grad=True, so that unnamed tensor is the leaf that gets the "
         f"gradient, and {m.name} is only a result computed from it."
     )
+    update = self_update(m.text, m.name)
+    if update is not None:
+        # ``w = w - lr * w.grad``: a hand-written step that rebinds the parameter to a result
+        message = (
+            f"{m.name}.grad is None: {m.name} is not a leaf any more. Line {m.line} "
+            f"(`{update}`) rebinds {m.name} to a new tensor computed from the old one, and "
+            f"autograd records that computation: the new {m.name} is a result, not a leaf, so "
+            "the next backward call gives it no .grad (the gradient goes to the first "
+            f"{m.name}, through every update made since)."
+        )
+        fresh = f"{m.name} = ({_value(m.text)}).detach().requires_grad_()"
+        hint = (
+            f"Update the parameter without recording it: `{fresh}` (a fresh leaf each step), "
+            f"or in place under no_grad: `with torch.no_grad(): {m.name} -= ...` then "
+            f"`{m.name}.grad = None`."
+        )
+        return Finding(
+            kind=KIND,
+            severity="warning",
+            message=message,
+            hint=hint,
+            file=r.file,
+            line=r.line,
+            node=node,
+            graph=graph.graph.get("id") if node is not None else None,
+            related=(Location(m.file, m.line, f"{m.name} stopped being a leaf here"),),
+            badge=".grad is None (not a leaf)",
+        )
     fixed = leaf_fix(m.text, m.name)
     example = f"`{fixed}`" if fixed else f"`{m.name} = (<its value>).requires_grad_()`"
     hint = (
@@ -91,14 +119,26 @@ def _leaf_lost(r: GradRead, m: MadeFromLeaf, node: str | None, graph: AutogradGr
     )
 
 
-def leaf_fix(text: str | None, name: str) -> str | None:
-    """``W = (torch.randn(3, 1) * 0.01).requires_grad_()`` from the line that made ``W``
-    (``W = torch.randn(3, 1, requires_grad=True) * 0.01``), or None when it is not a plain
-    assignment to ``name``.
+def self_update(text: str | None, name: str) -> str | None:
+    """The statement, when it assigns ``name`` a value computed from ``name`` itself
+    (``w = w - lr * w.grad``, ``w -= ...`` is not one: that is in place); else None."""
+    stmt = _assignment(text, name)
+    if stmt is None or not any(
+        isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt.value)
+    ):
+        return None
+    return (text or "").strip()
 
-    >>> leaf_fix("b = torch.zeros(1, requires_grad=True).to(device)", "b")
-    'b = torch.zeros(1).to(device).requires_grad_()'
-    """
+
+def _value(text: str | None) -> str:
+    """The source of the assigned value of ``text`` (an assignment)."""
+    stmt = ast.parse((text or "").strip()).body[0]
+    assert isinstance(stmt, ast.Assign)
+    return ast.get_source_segment((text or "").strip(), stmt.value) or ast.unparse(stmt.value)
+
+
+def _assignment(text: str | None, name: str) -> ast.Assign | None:
+    """``text`` parsed, when it is one plain assignment to ``name``."""
     if not text:
         return None
     try:
@@ -109,6 +149,20 @@ def leaf_fix(text: str | None, name: str) -> str | None:
         return None
     stmt = tree.body[0]
     if [ast.unparse(t) for t in stmt.targets] != [name]:
+        return None
+    return stmt
+
+
+def leaf_fix(text: str | None, name: str) -> str | None:
+    """``W = (torch.randn(3, 1) * 0.01).requires_grad_()`` from the line that made ``W``
+    (``W = torch.randn(3, 1, requires_grad=True) * 0.01``), or None when it is not a plain
+    assignment to ``name``.
+
+    >>> leaf_fix("b = torch.zeros(1, requires_grad=True).to(device)", "b")
+    'b = torch.zeros(1).to(device).requires_grad_()'
+    """
+    stmt = _assignment(text, name)
+    if stmt is None:
         return None
     value = _without_requires_grad(stmt.value)
     expr = ast.unparse(value)
