@@ -68,7 +68,7 @@ def test_github_annotations_of_a_script_with_one_finding_suppressed(in_root: Pat
     assert out.splitlines() == [
         "::warning title=graphscope (nonleaf-grad-access),file=tests/scripts/suppressed_inline.py,"
         "line=10::h.grad is None: h is not a leaf (it was computed by an operation), and only "
-        "leaf tensors keep .grad after backward.%0AFix: Call h.retain_grad() before backward to "
+        "leaf tensors keep .grad after backward.%0AFix: Call `h.retain_grad()` before backward to "
         "keep its gradient, or read the .grad of a leaf (a tensor created with "
         "requires_grad=True)."
     ]

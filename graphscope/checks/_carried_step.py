@@ -125,17 +125,28 @@ def carried_finding(
     )
 
 
-def detach_hint(carry: GraphCarry) -> str:
-    """The fix for a carried state: detach it once per batch, drop ``retain_graph=True``."""
-    var = carry.name or "h"
-    detach = (
-        f"`{var} = tuple(t.detach() for t in {var})`"
-        if carry.in_tuple
-        else f"`{var} = {var}.detach()`"
+def detach_hint(carry: GraphCarry, call: BackwardCall | None = None) -> str:
+    """The fix for a carried state: detach it once per batch, drop ``retain_graph=True`` (from
+    ``call``, shown as it should read: ``loss.backward()``, when it has one named root)."""
+    var = carry.name
+    if var is None:
+        detach = "its .detach()"
+    elif carry.in_tuple:
+        detach = f"`{var} = tuple(t.detach() for t in {var})`"
+    else:
+        detach = f"`{var} = {var}.detach()`"
+    roots = [r for r in call.roots if r != "?"] if call is not None else []
+    plain = (
+        f" (`{roots[0]}.backward()`)"
+        if call is not None
+        and call.api == "backward"
+        and len(roots) == 1
+        and roots[0].isidentifier()
+        else ""
     )
     return (
         f"Detach the carried state once per batch, before it is used: {detach} (truncated "
-        "backpropagation through time), and drop retain_graph=True from the backward call."
+        f"backpropagation through time), and drop retain_graph=True from the backward call{plain}."
     )
 
 

@@ -146,11 +146,15 @@ def _carried_finding(
         f"{k.line} carries from one batch to the next without detaching it; the previous "
         f"batch's backward call{at} had already freed that graph."
     )
-    var = k.name or "h"
+    var = k.name
     hint = (
         f"Detach the carried state once per batch, before it is used: `{var} = {var}.detach()` "
         "(truncated backpropagation through time; for an LSTM's (h, c) tuple: "
         f"`{var} = tuple(t.detach() for t in {var})`). retain_graph=True would only hide the "
+        "error, and keep every batch's graph in memory."
+        if var is not None
+        else "Detach the carried state once per batch, before it is used (its .detach(); "
+        "truncated backpropagation through time). retain_graph=True would only hide the "
         "error, and keep every batch's graph in memory."
     )
     related = []
@@ -171,6 +175,19 @@ def _carried_finding(
     )
 
 
+def _retain_hint(freer: BackwardCall | None) -> str:
+    """:data:`HINT`, with the first backward call as it should be written when it is
+    ``y.backward()`` on one named root (``y.backward(retain_graph=True)``)."""
+    roots = [r for r in freer.roots if r != "?"] if freer is not None else []
+    if freer is None or freer.api != "backward" or len(roots) != 1 or not roots[0].isidentifier():
+        return HINT
+    return (
+        "Recompute the forward pass before calling backward again, or pass retain_graph=True to "
+        f"the first backward call (line {freer.line}: `{roots[0]}.backward(retain_graph=True)`) "
+        "if you really need to go through the same graph twice."
+    )
+
+
 def _repeat_finding(
     c: BackwardCall, freer: BackwardCall | None, node: str | None, gid: str | None
 ) -> Finding:
@@ -183,7 +200,7 @@ def _repeat_finding(
         kind=KIND,
         severity="error",
         message=message,
-        hint=HINT,
+        hint=_retain_hint(freer),
         file=c.file,
         line=c.line,
         node=node,

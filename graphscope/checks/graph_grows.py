@@ -87,7 +87,7 @@ def _finding(carry: GraphCarry, run: list[BackwardCall], graph: AutogradGraph) -
         f"{last.nodes} backward nodes over {len(run)} calls (memory and time grow with every batch, and "
         "old batches keep adding to the gradients)."
     )
-    hint = detach_hint(carry)
+    hint = detach_hint(carry, last)
     node = _node(graph, carry, run)
     return Finding(
         kind=KIND,

@@ -46,10 +46,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
                 f"each addition links this iteration's graph to all the earlier ones, so no graph "
                 "is ever freed and memory grows with every batch."
             ),
-            hint=(
-                f"Accumulate a number, not the tensor: `{_as_number(var, k.file, k.line)}` (or "
-                "`.detach()` on what it adds, to keep a tensor without its graph)."
-            ),
+            hint=_hint(var, k.file, k.line),
             file=k.file,
             line=k.line,
         )
@@ -77,15 +74,29 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             yield f
 
 
-def _as_number(var: str, file: str | None, line: int | None) -> str:
-    """The accumulating statement as the user wrote it, adding ``.item()`` of what it adds
-    (``total += train_step(x)`` -> ``total += train_step(x).item()``); the generic
-    ``total += loss.item()`` when the line is not a plain ``+=`` or ``t = t + ...``."""
+def _hint(var: str, file: str | None, line: int | None) -> str:
+    """Accumulate a number: the user's statement with ``.item()`` (or ``.detach()``)."""
+    number, detached = _as_number(file, line, "item"), _as_number(file, line, "detach")
+    if number is None or detached is None:
+        return (
+            f"Accumulate a number, not the tensor: add the .item() of what it adds to {var} (or "
+            "its .detach(), to keep a tensor without its graph)."
+        )
+    return (
+        f"Accumulate a number, not the tensor: `{number}` (or `{detached}`, to keep a tensor "
+        "without its graph)."
+    )
+
+
+def _as_number(file: str | None, line: int | None, method: str) -> str | None:
+    """The accumulating statement as the user wrote it, calling ``method`` on what it adds
+    (``total += train_step(x)`` -> ``total += train_step(x).item()``); None when the line is
+    not a plain ``+=`` or ``t = t + ...``."""
     text = source_line(file, line).strip()
     node = _statement.parse(text)
     if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add):
         target = _statement.segment(text, node.target)
-        return f"{target} += {_item(text, node.value)}"
+        return f"{target} += {_item(text, node.value, method)}"
     if (
         isinstance(node, ast.Assign)
         and len(node.targets) == 1
@@ -94,12 +105,12 @@ def _as_number(var: str, file: str | None, line: int | None) -> str:
     ):
         target = _statement.segment(text, node.targets[0])
         if _statement.segment(text, node.value.left) == target:
-            return f"{target} = {target} + {_item(text, node.value.right)}"
-    return f"{var} += loss.item()"
+            return f"{target} = {target} + {_item(text, node.value.right, method)}"
+    return None
 
 
-def _item(text: str, value: ast.expr) -> str:
+def _item(text: str, value: ast.expr, method: str = "item") -> str:
     src = _statement.segment(text, value)
     if isinstance(value, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
-        return f"{src}.item()"
-    return f"({src}).item()"
+        return f"{src}.{method}()"
+    return f"({src}).{method}()"

@@ -13,8 +13,10 @@ or ``nn.init`` inside a module's constructor, which the recorder sees from outsi
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
+from graphscope.checks._rewrite import source_line
 from graphscope.checks.catalogue import Entry
 from graphscope.model import AutogradGraph, Events, Finding, InplaceWrite
 
@@ -22,9 +24,47 @@ KIND = "leaf-inplace"
 
 MARK = "a leaf Variable that requires grad"
 HINT = (
-    "Change parameters in place only inside `with torch.no_grad():` (e.g. `w -= lr * w.grad`), "
-    "or use an out-of-place operation that makes a new tensor (`w2 = w + 1`)."
+    "Change parameters in place only inside a torch.no_grad() block (as an optimizer's update "
+    "does), or use an out-of-place operation that makes a new tensor."
 )
+
+
+def _hint(file: str | None, line: int | None, name: str | None) -> str:
+    """The fix in the user's own statement: ``with torch.no_grad(): w -= lr * w.grad``, when
+    the line is one statement that only writes (the generic :data:`HINT` otherwise)."""
+    code = no_grad_line(source_line(file, line))
+    if code is None:
+        return HINT
+    what = name or "a leaf that requires grad"
+    return (
+        f"Change {what} in place only where backward must not see it, inside torch.no_grad() "
+        f"(as an optimizer's update does): `{code}`; or compute a new tensor out of place and "
+        f"leave {name or 'the leaf'} as it is."
+    )
+
+
+def no_grad_line(text: str) -> str | None:
+    """``with torch.no_grad(): w -= lr * w.grad`` for the line ``w -= lr * w.grad  # step``:
+    a one-line statement that only writes (a call, ``+=``, ``w[0] = ...``), else None.
+
+    >>> no_grad_line("    emb[0] = 0.0  # the padding row")
+    'with torch.no_grad(): emb[0] = 0.0'
+    >>> no_grad_line("y = w.add_(1)") is None
+    True
+    """
+    try:
+        body = ast.parse(text.strip()).body
+    except SyntaxError:
+        return None
+    if len(body) != 1:
+        return None
+    stmt = body[0]
+    writes = isinstance(stmt, ast.Expr | ast.AugAssign) or (
+        isinstance(stmt, ast.Assign) and not any(isinstance(t, ast.Name) for t in stmt.targets)
+    )
+    if not writes:
+        return None
+    return f"with torch.no_grad(): {ast.get_source_segment(text.strip(), stmt)}"
 
 
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
@@ -38,7 +78,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             kind=KIND,
             severity="error",
             message=_message(w),
-            hint=HINT,
+            hint=_hint(w.file, w.line, w.name),
             file=w.file,
             line=w.line,
             node=node,
@@ -65,7 +105,7 @@ def from_error(events: Events) -> Iterator[Finding]:
             f"This line writes in place into {view}a leaf tensor that requires grad, which autograd "
             "forbids because backward needs its original value."
         ),
-        hint=HINT,
+        hint=_hint(err.file, err.line, None),
         file=err.file,
         line=err.line,
     )

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from graphscope.checks._code import frozen, shown
 from graphscope.checks._common import listed
-from graphscope.model import ROLE_PARAM, TENSOR, AutogradGraph, Events, Finding
+from graphscope.model import ROLE_PARAM, TENSOR, AutogradGraph, Events, Finding, GradOff
 
 KIND = "no-grad-param"
 
@@ -31,6 +32,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     gid = graph.graph.get("id")
     got_grad = {u.name for u in events.grads}
     call = _call(graph, events)
+    cut = _detach_fix(events, call[2] if call is not None else None)
     for node, d in graph.nodes(data=True):
         if d.get("kind") != TENSOR or d.get("reached", True):
             continue
@@ -50,10 +52,12 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
                 f"reached it, so it gets no gradient (is it unused, detached, or used under "
                 "torch.no_grad()?)."
             ),
-            hint=(
+            hint=_hint(
                 f"Make the loss depend on {name} (call the module that owns it, remove the "
-                ".detach() or torch.no_grad() in between), or set requires_grad=False on it if it "
-                "is meant to stay frozen."
+                ".detach() or torch.no_grad() in between)",
+                frozen([name], []),
+                "it is",
+                cut,
             ),
             file=call[0] if call is not None else None,
             line=call[1] if call is not None else None,
@@ -95,10 +99,12 @@ def _merged(group: list[Finding], graph: AutogradGraph) -> Finding:
             f"{listed(names)}{owners}, so they get no gradient (are they unused, detached, or used "
             "under torch.no_grad()?)."
         ),
-        hint=(
+        hint=_hint(
             "Make the loss depend on them (call the module that owns them, remove the .detach() "
-            "or torch.no_grad() in between), or set requires_grad=False on them if they are "
-            "meant to stay frozen."
+            "or torch.no_grad() in between)",
+            frozen(names, modules),
+            "they are",
+            _cut(first.hint),
         ),
         file=first.file,
         line=first.line,
@@ -109,12 +115,47 @@ def _merged(group: list[Finding], graph: AutogradGraph) -> Finding:
     )
 
 
-def _call(graph: AutogradGraph, events: Events) -> tuple[str | None, int | None] | None:
-    """(file, line) of the first backward call this graph stood for."""
+_CUT = " If the .detach() at line "
+
+
+def _hint(depend: str, freeze: str | None, are: str, cut: str) -> str:
+    """The fix: make the loss depend on them (the ``.detach()`` to remove, when one was made in
+    this forward pass), or freeze them (in code when it is Python in the user's names)."""
+    frozen_text = (
+        f"freeze them if {are} meant to stay frozen: {freeze}"
+        if freeze
+        else f"set requires_grad=False on them if {are} meant to stay frozen"
+    )
+    return f"{depend}, or {frozen_text}.{cut}"
+
+
+def _cut(hint: str) -> str:
+    """The ``.detach()`` sentence of a hint :func:`_hint` wrote (for the merged finding)."""
+    i = hint.find(_CUT)
+    return hint[i:] if i >= 0 else ""
+
+
+def _detach_fix(events: Events, call: int | None) -> str:
+    """When exactly one named ``.detach()`` ran in the forward pass of backward call ``call``
+    (after the call before it), the sentence that shows the code without it."""
+    if call is None:
+        return ""
+    cuts = [o for o in events.grad_off if o.api == "detach" and o.after_call == call - 1]
+    if len(cuts) != 1 or cuts[0].name is None or cuts[0].line is None:
+        return ""
+    o: GradOff = cuts[0]
+    bare, detached = shown(o.name or ""), shown(f"{o.name}.detach()")
+    if bare is None or detached is None:
+        return ""
+    return f"{_CUT}{o.line} is what cuts them off, use {bare} there instead of {detached}."
+
+
+def _call(graph: AutogradGraph, events: Events) -> tuple[str | None, int | None, int] | None:
+    """(file, line, index) of the first backward call this graph stood for."""
     calls = list(graph.graph.get("calls") or ())
     if not calls and graph.graph.get("call") is not None:
         calls = [graph.graph["call"]]
     for c in events.backward:
         if calls and c.index == calls[0]:
-            return c.file, c.line
+            return c.file, c.line, c.index
     return None

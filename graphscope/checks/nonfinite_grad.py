@@ -27,8 +27,10 @@ have located the op by then; when they could not, the finding names the op torch
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
+from graphscope.checks._rewrite import source_line
 from graphscope.checks.catalogue import Entry, TorchError
 from graphscope.model import AutogradGraph, Events, Finding, NonFinite
 
@@ -36,9 +38,64 @@ KIND = "nonfinite-grad"
 
 _VALUES = {"nan": "NaN", "inf": "Inf", "nan+inf": "NaN and Inf"}
 _HINT = (
-    "Keep this operation's input where its derivative is finite (e.g. torch.sqrt(x + 1e-12), "
-    "torch.log(x.clamp_min(1e-12))), or mask values before the operation rather than after it."
+    "Keep this operation's input where its derivative is finite (e.g. add a small number before "
+    "a square root, clamp before a log), or mask values before the operation rather than after it."
 )
+#: the user's ``torch.sqrt(d)`` / ``d.sqrt()`` kept finite: what goes around its input
+_GUARDS = {"sqrt": "{} + 1e-12", "log": "{}.clamp_min(1e-12)", "rsqrt": "{} + 1e-12"}
+
+
+def _first_hint(e: NonFinite) -> str:
+    """The hint for a NaN/Inf at the first backward call: in the user's own call when the line
+    shows it (``torch.sqrt(d)`` becomes ``torch.sqrt(d + 1e-12)``)."""
+    fixed = _guarded(e.api, source_line(e.file, e.line).strip())
+    if fixed is None:
+        return _HINT
+    old, new = fixed
+    return (
+        f"Keep the input of {e.api} where its derivative is finite: write `{new}` instead of "
+        f"`{old}`, or mask values before the operation rather than after it."
+    )
+
+
+def _guarded(api: str | None, text: str) -> tuple[str, str] | None:
+    """``("torch.sqrt(x)", "torch.sqrt(x + 1e-12)")`` for the one call of ``api`` on ``text``.
+
+    >>> _guarded("log", "p = torch.log(probs)  # log-likelihood")
+    ('torch.log(probs)', 'torch.log(probs.clamp_min(1e-12))')
+    >>> _guarded("sqrt", "d = (a - b).sqrt()")
+    ('(a - b).sqrt()', '((a - b) + 1e-12).sqrt()')
+    """
+    if api not in _GUARDS:
+        return None
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    calls = [
+        c
+        for c in ast.walk(tree)
+        if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == api
+    ]
+    if len(calls) != 1 or calls[0].keywords:
+        return None
+    call, func = calls[0], calls[0].func
+    assert isinstance(func, ast.Attribute)
+    seg = ast.get_source_segment
+    if len(call.args) == 1 and seg(text, func.value) == "torch":  # torch.sqrt(x)
+        arg = seg(text, call.args[0]) or ""
+        guard = _GUARDS[api].format(f"({arg})" if api == "log" and _compound(call.args[0]) else arg)
+        return seg(text, call) or "", f"torch.{api}({guard})"
+    if not call.args:  # x.sqrt()
+        base = seg(text, func.value) or ""
+        inner = f"({base})" if _compound(func.value) else base
+        guard = _GUARDS[api].format(inner)
+        return seg(text, call) or "", f"({guard}).{api}()" if "+" in guard else f"{guard}.{api}()"
+    return None
+
+
+def _compound(node: ast.expr) -> bool:
+    return not isinstance(node, ast.Name | ast.Attribute | ast.Subscript | ast.Call)
 _LATER_HINT = (
     "Gradients were finite for the first {n} backward calls, so the weights the optimizer made "
     "are the likely cause: lower the learning rate, clip gradients "
@@ -98,7 +155,7 @@ def _located(e: NonFinite, graph: AutogradGraph, gid: str | None) -> Finding:
         kind=KIND,
         severity="error",
         message=message,
-        hint=_LATER_HINT.format(n=first - 1) if first > 1 else _HINT,
+        hint=_LATER_HINT.format(n=first - 1) if first > 1 else _first_hint(e),
         file=e.file,
         line=e.line,
         node=node,

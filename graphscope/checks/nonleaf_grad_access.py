@@ -53,7 +53,8 @@ def _plain(r: GradRead, node: str | None, graph: AutogradGraph) -> Finding:
         severity="warning",
         message=message,
         hint=(
-            f"Call {name or 'the tensor'}.retain_grad() before backward to keep its gradient, "
+            f"Call {f'`{name}.retain_grad()`' if name else 'retain_grad() on it'} before "
+            "backward to keep its gradient, "
             "or read the .grad of a leaf (a tensor created with requires_grad=True)."
         ),
         file=r.file,

@@ -18,10 +18,17 @@ KIND = "nonscalar-backward"
 MARK = "grad can be implicitly created only for scalar outputs"
 
 
-def _hint(name: str) -> str:
+def _hint(name: str | None) -> str:
+    """The fix, in code when the output has a name (``y.sum().backward()``)."""
+    if name is None:
+        return (
+            "Reduce the output to a single number first (its .sum() or .mean(), as a loss does), "
+            "or pass gradient= (a tensor of its shape) to say how to weigh each element."
+        )
     return (
-        f"Reduce it to a single number first ({name}.sum().backward() or {name}.mean().backward(), "
-        f"as a loss does), or pass gradient=torch.ones_like({name}) to say how to weigh each element."
+        f"Reduce it to a single number first (`{name}.sum().backward()` or "
+        f"`{name}.mean().backward()`, as a loss does), or pass a weight for each element: "
+        f"`{name}.backward(gradient=torch.ones_like({name}))`."
     )
 
 
@@ -63,7 +70,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             kind=KIND,
             severity="error",
             message=message,
-            hint=_hint(name or "y"),
+            hint=_hint(name),
             file=c.file,
             line=c.line,
             node=node,
@@ -85,7 +92,7 @@ def from_error(events: Events) -> Iterator[Finding]:
             "backward was called on an output with more than one element without gradient=: "
             "backward can only start from a single number (a scalar)."
         ),
-        _hint("y"),
+        _hint(None),
     )
 
 
