@@ -132,7 +132,12 @@ def undefined_names(code: str, source: str) -> list[str]:
     ``net``. ``code`` must parse (a statement, or a ``with ...:`` line with its body)."""
     tree = ast.parse(code)
     known = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
-    known |= {a for n in ast.walk(ast.parse(source)) if isinstance(n, ast.alias) for a in [n.asname or n.name]}
+    known |= {
+        a
+        for n in ast.walk(ast.parse(source))
+        if isinstance(n, ast.alias)
+        for a in [n.asname or n.name]
+    }
     known |= set(dir(builtins))
     read = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
     return sorted({n for n in read if n not in known})

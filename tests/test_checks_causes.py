@@ -4,6 +4,8 @@ the three new kinds; positives and negatives."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from graphscope.checks import (
     grad_accumulation,
     graph_freed,
@@ -361,8 +363,30 @@ def test_a_running_total_of_losses_is_kept_alive_and_a_list_too():
     )
     found = list(graph_kept_alive.check(AutogradGraph(), ev))
     assert [(f.line, f.severity) for f in found] == [(20, "warning"), (22, "warning")]
-    assert "total_loss" in found[0].message and "`total_loss += loss.item()`" in found[0].hint
-    assert "`losses.append(loss.item())`" in found[1].hint
+    # no source to read: the fix in words, no invented name for what is added
+    assert "total_loss" in found[0].message
+    assert "add the .item() of what it adds to total_loss" in found[0].hint
+    assert "Keep numbers in losses: the .item() of each loss" in found[1].hint
+    assert "`" not in found[0].hint + found[1].hint
+
+
+def test_the_kept_alive_hints_rewrite_the_users_own_statement(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "\n" * 19 + "    running = running + out.loss  # total\n    hist.append(l2)\n"
+    )
+    ev = Events(
+        backward=[call(i, 18) for i in (1, 2, 3)],
+        carries=[GraphCarry("add", str(script), 20, None, "running", 2, 1, True)],
+        kept=[KeptAlive("hist", str(script), 21, 3, 11)],
+    )
+    a, b = graph_kept_alive.check(AutogradGraph(), ev)
+    assert "`running = running + out.loss.item()`" in a.hint
+    assert "`running = running + out.loss.detach()`" in a.hint
+    assert b.hint == (
+        "Keep numbers: `hist.append(l2.item())` (or `hist.append(l2.detach())` to keep a tensor "
+        "without its graph)."
+    )
 
 
 def test_a_carry_that_made_the_next_backward_fail_is_graph_freed_not_kept_alive():

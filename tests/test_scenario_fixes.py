@@ -107,7 +107,9 @@ def test_the_scenario_with_the_hints_code_runs_clean(name: str) -> None:
         for line in difflib.ndiff(source.splitlines(), p.patched_source.splitlines())
         if line[:1] in "+-"
     ]
-    codes = {scenariofixes.code_spans(hints[e.finding])[e.span] for e in c.edits if e.how != "delete"}
+    codes = {
+        scenariofixes.code_spans(hints[e.finding])[e.span] for e in c.edits if e.how != "delete"
+    }
     added = [line[2:].strip() for line in changed if line[0] == "+"]
     assert added and all(any(code in a for code in codes) for a in added), changed
     # it runs, and no longer hits torch's error

@@ -62,10 +62,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
                 f"at backward call {kept.call}), each still attached to its graph, so memory "
                 "grows with every batch."
             ),
-            hint=(
-                f"Keep numbers: `{kept.name}.append(loss.item())` (or `loss.detach()` to keep a "
-                "tensor without its graph)."
-            ),
+            hint=_kept_hint(kept.name, kept.file, kept.line),
             file=kept.file,
             line=kept.line,
         )
@@ -84,6 +81,28 @@ def _hint(var: str, file: str | None, line: int | None) -> str:
         )
     return (
         f"Accumulate a number, not the tensor: `{number}` (or `{detached}`, to keep a tensor "
+        "without its graph)."
+    )
+
+
+def _kept_hint(var: str, file: str | None, line: int | None) -> str:
+    """Keep numbers: the user's ``losses.append(loss)`` with ``.item()`` (or ``.detach()``)."""
+    text = source_line(file, line).strip()
+    node = _statement.parse(text)
+    call = node.value if isinstance(node, ast.Expr) else None
+    if (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "append"
+        and len(call.args) == 1
+        and not call.keywords
+    ):
+        head = _statement.segment(text, call.func)
+        number = f"{head}({_item(text, call.args[0], 'item')})"
+        detached = f"{head}({_item(text, call.args[0], 'detach')})"
+        return f"Keep numbers: `{number}` (or `{detached}` to keep a tensor without its graph)."
+    return (
+        f"Keep numbers in {var}: the .item() of each loss (or its .detach() to keep a tensor "
         "without its graph)."
     )
 

@@ -96,6 +96,8 @@ def _guarded(api: str | None, text: str) -> tuple[str, str] | None:
 
 def _compound(node: ast.expr) -> bool:
     return not isinstance(node, ast.Name | ast.Attribute | ast.Subscript | ast.Call)
+
+
 _LATER_HINT = (
     "Gradients were finite for the first {n} backward calls, so the weights the optimizer made "
     "are the likely cause: lower the learning rate, clip gradients "
