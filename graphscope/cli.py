@@ -213,8 +213,9 @@ _run_options = _options_of(
             "--pdb",
             "debug",
             is_flag=True,
-            help="When the script raises, print the findings, then open pdb in the script's own "
-            "frame at the line that raised, with its variables live (as pytest --pdb).",
+            help="Open pdb in the script's own frame, with its variables live, at the in-place "
+            "write that makes a tensor saved for backward stale (its finding printed first; c "
+            "runs on, q stops the script), else at the line that raised (as pytest --pdb).",
         ),
         click.option(
             "-q", "--quiet", is_flag=True, help="Print only findings and how the script ended."

@@ -182,6 +182,11 @@ def ending_line(ending: ScriptExit) -> str | None:
         )
     if ending.how == "terminated":
         return f"the script was stopped by SIGTERM{where}: reporting what ran until then"
+    if ending.how == "quit":
+        return (
+            f"the script was stopped at the pdb prompt (Quitting debugger){where}: reporting "
+            "what ran until then"
+        )
     if ending.how == "sys.exit" and ending.status != 0:
         arg = ending.message if ending.stderr is None else repr(ending.message)
         return f"the script called sys.exit({arg}){where}: exit status {ending.status}"

@@ -34,9 +34,12 @@ from graphscope.model import ScriptError, ScriptExit
 from graphscope.preflight import check_module, check_script
 from graphscope.watcher import Scope, watch
 from graphscope.watcher.errorsite import error_site
+from graphscope.watcher.stops import Quit
 
 __all__ = ["run_script", "run_module", "Run", "script_traceback", "Terminated"]
 
+#: torch's words for a saved tensor written in place (the error a stop at the write foretold)
+MARK = "modified by an inplace operation"
 _OUR_DIR = os.path.dirname(os.path.abspath(__file__))
 _SCENARIO_DIR = os.path.join(_OUR_DIR, "scenarios")  # user code, shipped with us
 _RUNPY = os.path.abspath(runpy.__file__)
@@ -138,8 +141,10 @@ def _run(
     ending = ScriptExit("finished")
     start = time.perf_counter()
     stop = threading.Event()
+    if debug:  # every forward recorded: the write to stop at is not skipped by sampling
+        watch_options = {"sample": None, **watch_options}
     try:
-        with watch(script=script, **watch_options) as scope:  # type: ignore[arg-type]
+        with watch(script=script, debug=debug, **watch_options) as scope:  # type: ignore[arg-type]
             ticker = _ticker(scope, progress, progress_every, stop, start) if progress else None
             try:
                 with _sigterm_ends_the_script():
@@ -159,7 +164,14 @@ def _run(
         sys.argv, sys.path[:] = saved_argv, saved_path
     if raised is not None:
         try:
-            _post_mortem(raised, scope)
+            if scope.stopped_at and MARK in str(raised):
+                file, line = scope.stopped_at[0]
+                print(
+                    f"graphscope: not opening pdb again: this is the error of the in-place "
+                    f"write at {file}:{line}, where pdb stopped"
+                )
+            else:
+                _post_mortem(raised, scope)
         finally:
             raised = None  # the frames it holds go with it
     return Run(scope, ending, time.perf_counter() - start)
@@ -269,6 +281,8 @@ def _ending(ex: BaseException, script: str) -> ScriptExit:
             return ScriptExit("sys.exit", status, "SystemExit", str(code), file, line)
         text = str(code)  # Python prints any other argument to stderr and exits 1
         return ScriptExit("sys.exit", 1, "SystemExit", text, file, line, text + "\n")
+    if isinstance(ex, Quit):  # q at graphscope's pdb prompt: stopped as pytest --pdb stops
+        return ScriptExit("quit", 2, "Quit", "Quitting debugger", file, line)
     if isinstance(ex, Terminated):  # plain Python would have died without a word
         return ScriptExit("terminated", 143, "SIGTERM", "", file, line)
     how, status = ("interrupted", 130) if isinstance(ex, KeyboardInterrupt) else ("raised", 1)

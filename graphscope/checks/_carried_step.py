@@ -32,7 +32,7 @@ from graphscope.model import (
     OptimizerStep,
 )
 
-__all__ = ["Carried", "carried_step", "carried_finding", "detach_hint"]
+__all__ = ["Carried", "carried_step", "carried_finding", "detach_hint", "and_listed"]
 
 KIND = "saved-tensor-modified"
 
@@ -97,13 +97,13 @@ def carried_finding(
         if saver not in savers:
             savers.append(saver)
     state = carry.name or "the state carried from batch to batch"
-    what = _listed(params) if params else "the parameters"
+    what = and_listed(params) if params else "the parameters"
     message = (
         f"{state} carries the previous batch's graph into the next one (line {carry.line}), "
         f"and {_call(kept)} at line {kept.line} keeps that graph for the next backward call; "
         f"{optimizer_call(step.name, step.optimizer)} at line {step.line} then updates {what} "
         "in place, which "
-        f"{_listed(savers)} saved for that old graph's backward, so the next backward call "
+        f"{and_listed(savers)} saved for that old graph's backward, so the next backward call "
         f"(line {then.line}) cannot go through it."
     )
     related = [Location(kept.file, kept.line, "backward with retain_graph=True")]
@@ -150,7 +150,7 @@ def detach_hint(carry: GraphCarry, call: BackwardCall | None = None) -> str:
     )
 
 
-def _listed(names: Sequence[str]) -> str:
+def and_listed(names: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     if len(names) <= 1:
         return "".join(names)

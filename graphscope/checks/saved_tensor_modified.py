@@ -12,7 +12,9 @@ reported at the ``step()``, with "step after both backward calls" as the fix
 When that step came between two batches of a recurrent model whose state was carried without
 ``.detach()`` (the previous batch's graph kept by ``retain_graph=True``), the stale weights have
 one cause: one finding at the line that carries the state, naming them, with "detach it" as the
-fix (:mod:`graphscope.checks._carried_step`).
+fix (:mod:`graphscope.checks._carried_step`). Seen at the step itself (``--pdb`` traces the graph
+there, before the later call), the step's stale weights make one finding too
+(:mod:`graphscope.checks._kept_step`).
 
 A write made inside a module (``nn.ReLU(inplace=True)`` after ``nn.Sigmoid()``) is described by
 the modules' paths and classes (``model.2`` (ReLU(inplace=True)) wrote over the output of
@@ -36,6 +38,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphscope.checks._carried_step import Carried, carried_finding, carried_step
+from graphscope.checks._kept_step import KeptStep, kept_finding, kept_step
 from graphscope.checks._rewrite import out_of_place, source_line
 from graphscope.checks._step_between import step_between
 from graphscope.checks.catalogue import Entry
@@ -89,11 +92,12 @@ def _hint(t: str, write: InplaceWrite | None) -> str:
 
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     """One finding per stale saved tensor of an op node; one for all the parameters an
-    optimizer step updated under a recurrent model's kept graph (:mod:`._carried_step`)."""
+    optimizer step updated under a recurrent model's kept graph (:mod:`._carried_step`), or
+    under a kept graph no backward call went through again yet (:mod:`._kept_step`)."""
     writes = {w.index: w for w in events.inplace}
     exports = {x.index: x for x in events.exports}
     gid = graph.graph.get("id")
-    carried: dict[Carried, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
+    grouped: dict[Carried | KeptStep, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
     for node in graph.op_nodes():
         d = graph.nodes[node]
         for entry in d.get("saved") or ():
@@ -105,14 +109,17 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
                 yield _silent(graph, node, d, entry, culprits[-1] if culprits else None, via, gid)
                 continue
             last = culprits[-1] if culprits else None
-            cause = carried_step(graph, last, events)
+            cause = carried_step(graph, last, events) or kept_step(graph, last, events)
             if cause is not None:
-                carried.setdefault(cause, []).append((node, d, entry))
+                grouped.setdefault(cause, []).append((node, d, entry))
                 continue
             by_step = step_between(graph, node, d, entry, last, events)
             yield by_step or _finding(graph, node, d, entry, last, gid)
-    for cause, stale in carried.items():
-        yield carried_finding(graph, cause, stale)
+    for cause, stale in grouped.items():
+        if isinstance(cause, Carried):
+            yield carried_finding(graph, cause, stale)
+        else:
+            yield kept_finding(graph, cause, stale)
 
 
 def from_error(events: Events) -> Iterator[Finding]:

@@ -386,9 +386,11 @@ class ScriptExit:
 
     ``how`` is ``"finished"`` (ran to its end), ``"sys.exit"`` (``SystemExit``), ``"raised"``
     (an uncaught exception, also in ``Events.error``), ``"interrupted"`` (KeyboardInterrupt) or
-    ``"terminated"`` (SIGTERM, under the command line). ``status`` is Python's exit status for
+    ``"terminated"`` (SIGTERM, under the command line) or ``"quit"`` (``q`` at the pdb prompt of
+    ``--pdb``, which stops at an in-place write). ``status`` is Python's exit status for
     it: 0; the ``sys.exit`` code modulo 256; 1 for ``sys.exit("text")`` or an uncaught
-    exception; 130 for KeyboardInterrupt (the shell's 128 + SIGINT); 143 for SIGTERM (128 + 15). ``stderr`` is what Python prints to stderr as the script dies (the traceback
+    exception; 130 for KeyboardInterrupt (the shell's 128 + SIGINT); 143 for SIGTERM (128 + 15); 2 for
+    ``q`` at the prompt (as ``pytest --pdb``). ``stderr`` is what Python prints to stderr as the script dies (the traceback
     of the script's own frames, or the ``sys.exit`` text), else None.
     """
 

@@ -58,8 +58,9 @@ API::
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -222,6 +223,24 @@ class Recorder:
         mode = RecordingMode(self)
         mode.__enter__()
         self._mode = mode
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        """Record nothing inside (the ``--pdb`` prompt: what the user types there is not the
+        program's): this thread counts as another thread for every part."""
+        me = threading.get_ident()
+        parts = [
+            p
+            for p in (self, self.steps, self.spans, self.modes, self.fast, self.offs, self.scaler)
+            if getattr(p, "thread", None) == me
+        ]
+        for p in parts:
+            p.thread = -1
+        try:
+            yield
+        finally:
+            for p in parts:
+                p.thread = me
 
     def step_aside(self) -> Callable[[], None]:
         """Take the mode off the stack and remove the module hooks (for a call into compiled

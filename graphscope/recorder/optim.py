@@ -69,6 +69,8 @@ class StepHooks:
         self.watchers: list[Callable[[torch.optim.Optimizer, tuple[str | None, int | None]], None]]
         self.watchers = []
         self.check_nonfinite = False  # set once a NaN/Inf gradient was seen
+        #: called when a step ended (``--pdb``: its writes are checked together), else None
+        self.on_step_done: Callable[[], None] | None = None
         self.in_scaler_step = False  # inside GradScaler.step: it checked the gradients itself
         #: the user's name for each optimizer, found at its first step
         self._opt_names: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
@@ -184,6 +186,8 @@ class StepHooks:
         finally:
             self.writes.step_params = None
             self.pause_point()
+        if self.on_step_done is not None:  # outside the finally: pdb's q ends the run
+            self.on_step_done()
 
 
 @outside_modes

@@ -28,6 +28,8 @@ _Tensor = torch.Tensor
 _LEAF_INPLACE = "leaf Variable that requires grad is being used in an in-place operation"
 
 NameOf = Callable[[torch.Tensor, bool], "str | None"]
+#: ``on_writes(written, in_step)``: the tensors one call wrote, with their events
+OnWrites = Callable[[list[tuple[torch.Tensor, InplaceWrite]], bool], None]
 #: calls :meth:`Writes.call` hands to ``on_alias`` (see :mod:`graphscope.recorder.aliases`)
 ALIAS_APIS = frozenset({"detach", "numpy", "untyped_storage", "data ="})
 #: (module path, module text, producer's path, producer's text, the module's constructor file
@@ -89,6 +91,9 @@ class Writes:
         self.on_alias: Callable[..., Any] | None = None
         #: ``t -> (module path, text, producer path, producer text)`` for a write in a module
         self.describe: Callable[[torch.Tensor], Described] = lambda t: _NOT_DESCRIBED
+        #: ``(written, in_step)`` after a call that wrote (``--pdb``: may stop there), else None
+        self.on_writes: OnWrites | None = None
+        self._fresh: list[tuple[torch.Tensor, InplaceWrite]] = []  # for on_writes only
 
     def call(
         self,
@@ -122,6 +127,9 @@ class Writes:
             self._after(api, module, lo, tensors, before, grad_enabled, args, kwargs)
         except Exception:
             pass
+        if self._fresh and self.on_writes is not None:  # outside the try: pdb's q ends the run
+            fresh, self._fresh = self._fresh, []
+            self.on_writes(fresh, self.step_params is not None)
         return out
 
     @outside_modes
@@ -202,29 +210,30 @@ class Writes:
         inside = library and raised is None and self.step_params is None
         module = self.describe(t) if inside else _NOT_DESCRIBED
         self.count += 1
-        self.events.inplace.append(
-            InplaceWrite(
-                index=self.count - 1,
-                api=api,
-                file=file,
-                line=line,
-                storage=-1 if key is None else key,
-                version_before=v0,
-                version_after=v1,
-                name=name,
-                is_leaf=bool(is_leaf),
-                requires_grad=bool(requires_grad),
-                grad_enabled=grad_enabled,
-                raised=raised,
-                seq=seq,
-                module=module[0],
-                module_text=module[1],
-                producer_module=module[2],
-                producer_text=module[3],
-                module_file=module[4],
-                module_line=module[5],
-            )
+        write = InplaceWrite(
+            index=self.count - 1,
+            api=api,
+            file=file,
+            line=line,
+            storage=-1 if key is None else key,
+            version_before=v0,
+            version_after=v1,
+            name=name,
+            is_leaf=bool(is_leaf),
+            requires_grad=bool(requires_grad),
+            grad_enabled=grad_enabled,
+            raised=raised,
+            seq=seq,
+            module=module[0],
+            module_text=module[1],
+            producer_module=module[2],
+            producer_text=module[3],
+            module_file=module[4],
+            module_line=module[5],
         )
+        self.events.inplace.append(write)
+        if self.on_writes is not None and raised is None:
+            self._fresh.append((t, write))
 
     def grad_get(
         self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType

@@ -51,6 +51,7 @@ def watch(
     nonfinite: bool = True,
     sample: int | None = 10,
     script: str | None = None,
+    debug: bool = False,
 ) -> Iterator[Scope]:
     """Record autograd activity inside the ``with`` block; yields a :class:`Scope`.
 
@@ -59,7 +60,10 @@ def watch(
     lines, module paths or in-place culprits, lower overhead); ``nonfinite=False`` skips the
     NaN/Inf hooks. Once a graph repeats (a training loop), the per-op recorder runs on every
     ``sample``-th step only (``sample=None``: every step); backward calls, gradients and
-    optimizer steps are recorded at every step regardless.
+    optimizer steps are recorded at every step regardless. ``debug=True`` opens pdb in the
+    user's frame at the first in-place write that makes a tensor saved for backward stale,
+    after printing its finding (:mod:`graphscope.watcher.stops`; ``q`` there raises
+    :class:`~graphscope.watcher.stops.Quit`).
     """
     params = _check_options(names, params, max_graphs, sample)
     scope = Scope(script=script)
@@ -71,6 +75,7 @@ def watch(
         recorder=recorder,
         nonfinite=nonfinite,
         sample=sample,
+        debug=debug,
     )
     _safely(session, "installing its hooks", session.install)
     try:

@@ -11,7 +11,7 @@ from graphscope import report
 from graphscope.checks import attach, run_checks
 from graphscope.memory import run_memory
 from graphscope.memory.table import MemoryTable
-from graphscope.model import AutogradGraph, Events, Finding
+from graphscope.model import AutogradGraph, Events, Finding, sorted_findings
 from graphscope.suppress import Split, split
 
 __all__ = ["Scope"]
@@ -30,6 +30,11 @@ class Scope:
     events: Events = field(default_factory=Events)
     script: str | None = None
     notes: list[str] = field(default_factory=list)  # graphscope's own problems, if any
+    #: where ``watch(debug=True)`` stopped the program in pdb (file, line of the write)
+    stopped_at: list[tuple[str | None, int | None]] = field(default_factory=list)
+    #: the findings printed there (kept when the run made no finding of their kind: ``q``
+    #: ended it before the backward call that would have)
+    stop_findings: list[Finding] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
@@ -40,7 +45,10 @@ class Scope:
     def checked(self) -> Split:
         """Findings of every check, split into those kept and those an inline comment
         suppresses (with the comments naming no finding kind)."""
-        return split(run_checks(self.captures, self.events))
+        found = run_checks(self.captures, self.events)
+        told = {f.kind for f in found}
+        found += [f for f in self.stop_findings if f.kind not in told]
+        return split(sorted_findings(found))
 
     def graphs(self, findings: list[Finding] | None = None) -> list[AutogradGraph]:
         """The captures with their findings attached (what render draws)."""

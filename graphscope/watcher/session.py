@@ -33,6 +33,7 @@ from graphscope.watcher.leaves import LeafTracker
 from graphscope.watcher.naming import SessionNames
 from graphscope.watcher.nonfinite import nonfinite_hooks
 from graphscope.watcher.scope import Scope
+from graphscope.watcher.stops import Stops
 from graphscope.watcher.store import GraphStore, fingerprint
 
 __all__ = ["Session"]
@@ -54,6 +55,7 @@ class Session:
         recorder: bool,
         nonfinite: bool,
         sample: int | None,
+        debug: bool = False,
     ) -> None:
         self.scope = scope
         self.events = scope.events
@@ -82,6 +84,19 @@ class Session:
             graphless=rec.graphless if rec is not None else lambda: (set(), set(), set()),
         )
         self.hooks = EngineHooks(self)
+        self.stops: Stops | None = None
+        if debug and rec is not None:  # --pdb: stop at the write that makes a saved tensor stale
+            self.stops = Stops(
+                self.events,
+                lambda frame: self.names.for_capture(frame)[0],
+                rec.provenance,
+                rec.quiet,
+                self.on_internal,
+            )
+            self.stops.stopped = scope.stopped_at
+            self.stops.findings = scope.stop_findings
+            rec.writes.on_writes = self.stops.on_writes
+            rec.steps.on_step_done = self.stops.step_done
         self.seq_after_backward = -1  # the sequence counter when the last backward call ended
         self.diag = Diagnostics(self)
         self._shallow: set[str] = set()  # graphs too shallow to need freeing.protect
@@ -330,6 +345,8 @@ class Session:
             self.store.mark_freed(rec.gid)
         self._prune()
         self.seq_after_backward = _get_seq()
+        if self.stops is not None and error is None:
+            self.stops.backward_done(rec.retain, rec.create, self.seq_after_backward)
         self._schedule(rec.index, rec.gid, fresh=rec.cap is not None, failed=error is not None)
 
     def _finish(self, cap: Capture, index: int | None) -> None:
