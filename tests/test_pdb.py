@@ -201,7 +201,7 @@ def test_an_optimizer_step_under_a_kept_recurrent_graph_stops_at_the_step(
     res = _run(tmp_path, LSTM, "p batch\np rnn.weight_ih_l0._version\nq\n", "check", "-q")
     out = res.stdout
     finding = out.index(
-        f"graphscope: error: saved-tensor-modified at {tmp_path / 'train.py'}:14: SGD.step() "
+        f"graphscope: error: saved-tensor-modified at {tmp_path / 'train.py'}:14: opt.step() "
         "at line 14 updates rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0 and "
         "rnn.bias_hh_l0 in place"
     )
