@@ -44,6 +44,7 @@ _INDEX = re.compile(r"\.\d")  # a dotted path with an index in it (``model.2``)
 #: a dotted path of ASCII identifiers and indices, which :func:`spelled` only brackets
 _PLAIN = re.compile(r"[A-Za-z_]\w*(?:\.(?:[A-Za-z_]\w*|\d+))*", re.ASCII)
 _INDICES = re.compile(r"\.(\d+)(?=\.|$)")
+_DICTS = frozenset({"ModuleDict", "ParameterDict"})  # their keys: spelled ``['key']``
 
 
 def _tensors_held(name: str, d: dict[Any, Any]) -> list[tuple[str, torch.Tensor]]:
@@ -89,6 +90,7 @@ class Names:
         #: size of ``classes`` it was found at (one look per growth, not per name spelled)
         self._dicts = False
         self._dicts_at = 0
+        self._spelled: dict[str, str] = {}  # module path -> as spelled (_spell_module)
 
     def add(
         self, name: str, t: torch.Tensor, *, param: bool = False, module: str | None = None
@@ -119,12 +121,19 @@ class Names:
         else:
             items = params
         seen: list[int] = []
-        spell = isinstance(params, torch.nn.Module)  # a mapping's names are the user's own
+        spell = isinstance(params, torch.nn.Module)
+        classes = self.classes
         for n, p in items:
             if isinstance(p, torch.Tensor):
                 full = f"{prefix}{n}"
-                name = self.spell(full) if spell else full
-                self.add(name, p, param=True, module=full.rpartition(".")[0] or None)
+                module, _, leaf = full.rpartition(".")
+                if not spell:  # a mapping's names are the user's own
+                    name = full
+                elif module and leaf.isidentifier() and classes.get(module) not in _DICTS:
+                    name = f"{self._spell_module(module)}.{leaf}"
+                else:
+                    name = self.spell(full)
+                self.add(name, p, param=True, module=module or None)
                 seen.append(id(p))
         return seen
 
@@ -142,6 +151,25 @@ class Names:
                 return _INDICES.sub(r"[\1]", path)
             return spelled(path)
         return spelled(path, self.classes)
+
+    def _spell_module(self, path: str) -> str:
+        """:meth:`spell` for a module path, from its parent's (kept): a module's parameters
+        and children share it, so each path costs one step, not a regex over the whole."""
+        hit = self._spelled.get(path)
+        if hit is None:
+            parent, _, part = path.rpartition(".")
+            if not parent or not part or "[" in part or "]" in part:
+                hit = self.spell(path)
+            else:  # what spelled() writes for one more segment
+                head = self._spell_module(parent)
+                if part.isdigit() or part == "*":
+                    hit = f"{head}[{part}]"
+                elif not part.isidentifier() or self.classes.get(parent) in _DICTS:
+                    hit = f"{head}[{part!r}]"
+                else:
+                    hit = f"{head}.{part}"
+            self._spelled[path] = hit
+        return hit
 
     def add_frame(self, frame: FrameType | None, *, variables: bool = True) -> None:
         """Module parameters the user's code holds (:func:`module_names`, from ``frame``

@@ -65,21 +65,36 @@ def infer_modules(
     remap = _read_by_parent(classes) if classes else None
     # no op has a module yet, so a module among an op's inputs is a parameter's
     own: dict[str, str | None] = {}
-    reads: dict[str, set[str]] = {}
-    for n in ops:
-        own[n] = _read_params(nodes, pred.get(n, NO), remap, reads, n)
-    if not reads:
+    anchors: list[int] = []  # the ranks of the ops that read parameters
+    for r, n in enumerate(ops):
+        m = None
+        for p in pred.get(n, NO):
+            pm = nodes[p]["module"]
+            if pm:
+                if remap is not None:
+                    pm = remap.get(pm, pm)
+                m = pm if m is None else (common(m, pm) or "")
+        if m:
+            own[n] = m
+            anchors.append(r)
+        else:
+            own[n] = None
+    if not anchors:
         return False
-    for n in list(reads):  # the product that reads a weight's transpose reads the weight
+    rank = {n: k for k, n in enumerate(ops)}
+    for r in anchors[:]:  # the product that reads a weight's transpose reads the weight
+        n = ops[r]
         if nodes[n]["name"] == "TBackward0":
             for s in succ.get(n, NO):
                 if own.get(s, "") is None:
                     own[s] = own[n]
-    rank = {n: k for k, n in enumerate(ops)}
+                    anchors.append(rank[s])
+    anchors.sort()
     up, down = dict(own), dict(own)
     free = [n for n in ops if own[n] is None]  # the ops whose module is to be inferred
+    late: dict[str, int] = {}  # each free op's latest feeder
     for n in free:  # forward order: an op's feeders come first
-        k = latest(pred, rank, n)
+        k = late[n] = latest(pred, rank, n)
         up[n] = up[ops[k]] if k >= 0 else None
     end = len(ops)
     direct: set[str] = set()  # free ops whose first reader reads parameters
@@ -91,10 +106,10 @@ def infer_modules(
                 direct.add(n)
         else:
             down[n] = None
-    out: dict[str, str | None] = {n: m for n, m in own.items() if m is not None}
+    out: dict[str, str | None] = {}
     tree = ModuleTree(classes, {m for m in own.values() if m}) if classes else None
     if tree is not None:
-        tree.calls(nodes, ops, own, reads, succ, pred, rank, out)
+        tree.calls(nodes, ops, own, anchors, succ, pred, rank, out)
     for n in free:
         if n in out:
             continue
@@ -103,10 +118,12 @@ def infer_modules(
         if a is not None and tree is not None:
             module = tree.leaf_for(nodes[n], a, b)
             if module is None:
-                module = tree.ending(n, a, b, pred, succ, rank, ops, out, direct)
+                module = tree.ending(n, a, b, late[n], pred, succ, rank, ops, own, out, direct)
         elif a is not None and b is not None:
             module = between(a, b)
         out[n] = module
+    for r in anchors:
+        nodes[ops[r]]["module"] = own[ops[r]]
     for n, m in out.items():
         nodes[n]["module"] = m
     return True
@@ -116,29 +133,11 @@ def _read_by_parent(classes: Mapping[str, str]) -> dict[str, str] | None:
     """``{attn.out_proj: attn}`` for the submodules whose parameters their parent reads itself
     (``MultiheadAttention`` passes ``out_proj.weight`` to ``F.multi_head_attention_forward``:
     its ``out_proj`` never runs)."""
+    if MHA not in set(classes.values()):
+        return None
     out = {
         p: p[: -len(".out_proj")]
         for p in classes
         if p.endswith(".out_proj") and classes.get(p[: -len(".out_proj")]) == MHA
     }
-    return out or None
-
-
-def _read_params(
-    nodes: Mapping[str, dict[str, Any]],
-    inputs: Sequence[str],
-    remap: Mapping[str, str] | None,
-    reads: dict[str, set[str]],
-    op: str,
-) -> str | None:
-    """The deepest module holding every parameter among an op's ``inputs`` (noting which
-    parameters the op read in ``reads``)."""
-    out: str | None = None
-    for p in inputs:
-        m = nodes[p]["module"]
-        if m:
-            if remap is not None:
-                m = remap.get(m, m)
-            out = m if out is None else (common(out, m) or "")
-            reads.setdefault(op, set()).add(p)
     return out or None

@@ -30,6 +30,8 @@ _ALIASES = (
 )
 _VIEWS = frozenset({"ViewBackward0", "UnsafeViewBackward0"})
 _RNNS = frozenset({"LSTM", "GRU", "RNN"})
+#: every op a leaf's fringe may hold (:func:`_fringe`): a quick test before the class's own
+_FRINGE_NAMES = _VIEWS | {"TransposeBackward0", "CloneBackward0"}
 MHA = "MultiheadAttention"
 
 
@@ -152,6 +154,9 @@ class ModuleTree:
         #: an op's label -> its name in lower case when a bare leaf's class is like it, else ""
         self._named: dict[str, str] = {}
         self._first: dict[str, int] | None = None  # module -> rank of its first op
+        self._callish_of: dict[str, bool] = {}
+        self._specs: dict[str, Any] = {}  # class -> its _fringe
+        self._lifted: dict[str | None, str | None] = {}
 
     def _leaf_like(self, label: str) -> str:
         op = self._named.get(label)
@@ -164,48 +169,81 @@ class ModuleTree:
 
     def _callish(self, m: str) -> bool:
         """A module whose forward is one call of torch's: a leaf, or a MultiheadAttention."""
-        return m not in self.inner or self.classes.get(m) == MHA
+        hit = self._callish_of.get(m)
+        if hit is None:
+            hit = self._callish_of[m] = m not in self.inner or self.classes.get(m) == MHA
+        return hit
 
     def calls(
         self,
         nodes: Mapping[str, dict[str, Any]],
         ops: Sequence[str],
         own: Mapping[str, str | None],
-        reads: Mapping[str, set[str]],
+        anchors: Sequence[int],
         succ: Mapping[str, list[str]],
         pred: Mapping[str, list[str]],
         rank: Mapping[str, int],
         out: dict[str, str | None],
     ) -> None:
         """Give each call of a leaf module the ops between its parameter reads, and the few
-        its class makes around them (``out``: op -> module)."""
-        found: list[tuple[int, int, str]] = []  # (first rank, last rank, module)
+        its class makes around them (``out``: op -> module; ``anchors``: the ranks of the ops
+        that read parameters, in order)."""
+        callish = self._callish
         cur: str | None = None
         start = last = -1
-        seen: set[str] = set()
-        for r, n in enumerate(ops):
+        seen: set[str] | None = None  # the parameters the call read (from its second op on)
+        for r in anchors:
+            n = ops[r]
             m = own[n]
-            if m is None:
-                continue
-            ps = reads.get(n) or set()
-            if m == cur and not (ps & seen):  # the same call: it reads each parameter once
-                for k in range(last + 1, r):
-                    out[ops[k]] = m
-                seen |= ps
-                last = r
-                continue
+            if m == cur:
+                if r == last + 1 and seen is None:  # nothing between: one call, most likely
+                    last = r
+                    continue
+                if seen is None:
+                    seen = _params(nodes, pred, ops[last])
+                ps = _params(nodes, pred, n)
+                if seen.isdisjoint(ps):  # the same call: it reads each parameter once
+                    for k in range(last + 1, r):
+                        out[ops[k]] = m
+                    seen |= ps
+                    last = r
+                    continue
             if cur is not None:
-                found.append((start, last, cur))
-            if self._callish(m):
-                cur, start, last, seen = m, r, r, set(ps)
-            else:
-                cur = None
+                self._ends(nodes, ops, succ, pred, rank, out, start, last, cur)
+            cur = m if m is not None and callish(m) else None
+            start = last = r
+            seen = None
         if cur is not None:
-            found.append((start, last, cur))
-        for lo, hi, m in found:
-            spec = _fringe(self.classes.get(m, ""))
-            if spec is not None:
-                self._fringe(nodes, ops, succ, pred, rank, out, lo, hi, m, spec)
+            self._ends(nodes, ops, succ, pred, rank, out, start, last, cur)
+
+    def _ends(
+        self,
+        nodes: Mapping[str, dict[str, Any]],
+        ops: Sequence[str],
+        succ: Mapping[str, list[str]],
+        pred: Mapping[str, list[str]],
+        rank: Mapping[str, int],
+        out: dict[str, str | None],
+        lo: int,
+        hi: int,
+        m: str,
+    ) -> None:
+        """The ops of :func:`_fringe` around call ``lo``..``hi`` of leaf ``m``."""
+        names = _FRINGE_NAMES
+        if not (lo > 0 and nodes[ops[lo - 1]]["name"] in names) and not (
+            hi + 1 < len(ops) and nodes[ops[hi + 1]]["name"] in names
+        ):
+            return
+        cls = self.classes.get(m, "")
+        spec = self._specs.get(cls, 0)
+        if spec == 0:
+            spec = self._specs[cls] = _fringe(cls)
+        if spec is None:
+            return
+        before = lo > 0 and nodes[ops[lo - 1]]["name"] in spec[0]
+        after = hi + 1 < len(ops) and nodes[ops[hi + 1]]["name"] in spec[2]
+        if before or after:
+            self._fringe(nodes, ops, succ, pred, rank, out, lo, hi, m, spec)
 
     def _fringe(
         self,
@@ -281,27 +319,31 @@ class ModuleTree:
         n: str,
         up: str,
         down: str | None,
+        late: int,
         pred: Mapping[str, list[str]],
         succ: Mapping[str, list[str]],
         rank: Mapping[str, int],
         ops: Sequence[str],
+        own: Mapping[str, str | None],
         out: Mapping[str, str | None],
         direct: set[str],
     ) -> str | None:
         """The module of free op ``n`` after ``up``'s op and before ``down``'s (or after the
-        last module): the end of a module it closes, else the module it enters, else the two
-        modules' common one (not a container)."""
+        last module; ``late``: the rank of its latest feeder): the end of a module it closes,
+        else the module it enters, else the two modules' common one (not a container)."""
         default: str | None = None
         if down is not None:
             if n in direct:
                 default = self._entered(up, down)
             if default is None:
                 default = self._lift(between(up, down))
-        late = latest(pred, rank, n)
+        inputs = pred.get(n, NO)
+        if len(inputs) < 2:
+            return default  # one op feeds it: nothing else to combine
         others = [r for r in _ranks(pred, rank, n) if r != late]
         if not others:
             return default
-        cand = self._closing(n, up, others, succ, rank, ops, out)
+        cand = self._closing(n, up, others, succ, rank, ops, own, out)
         if cand is not None and (default is None or not _within(default, cand)):
             return cand
         return default
@@ -314,18 +356,19 @@ class ModuleTree:
         succ: Mapping[str, list[str]],
         rank: Mapping[str, int],
         ops: Sequence[str],
+        own: Mapping[str, str | None],
         out: Mapping[str, str | None],
     ) -> str | None:
         """The deepest module around ``up`` that op ``n`` ends: it combines ``up``'s output with
         a value made inside that module, or with the input of an item of a container."""
         best: str | None = None
         for r in others:
-            m = out.get(ops[r])
+            m = own[ops[r]] or out.get(ops[r])
             if m:
                 c = self._lift(common(up, m))
                 if c and not self._callish(c) and (best is None or len(c) > len(best)):
                     best = c
-        first = self._first_ranks(ops, out, rank) if self._first is None else self._first
+        first = self._first if self._first is not None else self._first_ranks(ops, own, out)
         me = rank[n]
         path = up
         while "." in path:
@@ -342,11 +385,12 @@ class ModuleTree:
         return best
 
     def _first_ranks(
-        self, ops: Sequence[str], out: Mapping[str, str | None], rank: Mapping[str, int]
+        self, ops: Sequence[str], own: Mapping[str, str | None], out: Mapping[str, str | None]
     ) -> dict[str, int]:
+        """Each module's first op's rank (of the ops placed so far)."""
         first: dict[str, int] = {}
         for r, n in enumerate(ops):
-            m = out.get(n)
+            m = own[n] or out.get(n)
             while m and m not in first:
                 first[m] = r
                 m = m.rpartition(".")[0]
@@ -355,9 +399,14 @@ class ModuleTree:
 
     def _lift(self, m: str | None) -> str | None:
         """``m``, or its nearest ancestor that is not a container (a container makes no op)."""
-        while m and self.classes.get(m) in _CONTAINERS:
-            m = m.rpartition(".")[0]
-        return m or None
+        hit = self._lifted.get(m, "")
+        if hit != "":
+            return hit
+        p = m
+        while p and self.classes.get(p) in _CONTAINERS:
+            p = p.rpartition(".")[0]
+        self._lifted[m] = p or None
+        return p or None
 
     def _entered(self, up: str, down: str) -> str | None:
         """The module ``down`` sits in when the op between comes from outside it: that
@@ -386,3 +435,10 @@ def _reshapes(
     if not isinstance(src, (tuple, list)) or not shape or not src or shape[-1] != src[-1]:
         return False
     return (len(shape) == 2 < len(src)) if to_2d else (len(src) == 2 < len(shape))
+
+
+def _params(
+    nodes: Mapping[str, dict[str, Any]], pred: Mapping[str, list[str]], op: str
+) -> set[str]:
+    """The parameters (inputs with a module) op ``op`` reads."""
+    return {p for p in pred.get(op, NO) if nodes[p]["module"] and nodes[p]["kind"] != "op"}
