@@ -671,3 +671,61 @@ def test_trace_puts_each_op_in_the_module_watch_records_for_it(case: str) -> Non
     paths = {m for _, m in a.values() if m}
     assert paths and all(p == "model" or p.startswith("model.") for p in paths)
     assert paths <= set(traced.graph["modules"])
+
+
+def test_trace_places_huggingface_bert_pooler_and_gpt2_conv1d_ops_as_watch_does() -> None:
+    """transformers' BERT: the pooler's slice and tanh (the issue's report); GPT-2: its Conv1D
+    layers' flatten/unflatten views are the layer's, and the ops watch() puts in a module
+    trace() puts there too, but for the documented cases (a multi-op activation, tied weights,
+    the loss in forward, the second of two Dropouts)."""
+    import graphscope
+
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+    torch.manual_seed(0)
+    bert = transformers.BertModel(
+        transformers.BertConfig(
+            vocab_size=50,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=16,
+        )
+    )
+    ids = torch.randint(0, 50, (2, 6))
+    with graphscope.watch() as scope:
+        loss = bert(ids).pooler_output.sum()
+        traced = graphscope.trace(loss, params=bert)
+        loss.backward()
+    a, b = _by_order(traced), _by_order(scope.captures[0])
+    for op, module in (
+        ("TanhBackward0", "bert.pooler.activation"),
+        ("SelectBackward0", "bert.pooler"),
+    ):
+        (k,) = [k for k, (name, _) in b.items() if name == op]
+        assert a[k] == b[k] == (op, module), op
+
+    gpt2 = transformers.GPT2LMHeadModel(
+        transformers.GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=16)
+    )
+    with graphscope.watch() as scope:
+        loss = gpt2(ids, labels=ids).loss
+        traced = graphscope.trace(loss, params=gpt2)
+        loss.backward()
+    a, b = _by_order(traced), _by_order(scope.captures[0])
+    conv1d = [k for k, (name, m) in b.items() if name == "ViewBackward0" and m and "c_" in m]
+    assert len(conv1d) == 8  # c_attn, c_proj, c_fc, c_proj: a view in, a view out each
+    assert all(a[k] == b[k] for k in conv1d)
+    differ = {b[k][1] for k in b if a[k] != b[k]}
+    assert differ == {
+        "gpt2.transformer.h.0.mlp.act",  # NewGELUActivation: Mul, Pow, Tanh, Add
+        "gpt2.transformer.h.0.attn.resid_dropout",  # trace(): attn_dropout, the first after
+        "gpt2.lm_head",  # its weight is transformer.wte's
+        "gpt2",  # the loss, in GPT2LMHeadModel.forward
+    }, differ
+
+
+def _by_order(g: Any) -> dict[int, tuple[str, str | None]]:
+    return {
+        d["order"]: (d["name"], d["module"]) for _, d in g.nodes(data=True) if d["kind"] == "op"
+    }

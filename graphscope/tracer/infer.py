@@ -11,29 +11,44 @@ forward makes them, and a module's forward makes a contiguous run of them):
 - the ops between two ops of one call of a leaf module (one that holds no other module) are its
   own (``Linear`` on a 3-D input: ``T``, ``Clone``, ``UnsafeView``, ``Mm``, ``UnsafeView``, then
   the bias ``Add``), and so are the few ops torch's own implementation of that class makes around
-  them (at::linear's flatten/unflatten ``View`` pair, an RNN's or attention's batch_first
-  ``Transpose``);
+  them (at::linear's and transformers' ``Conv1D``'s flatten/unflatten ``View`` pair, checked by
+  shape; an RNN's or attention's batch_first ``Transpose``);
 - an op named like a parameterless leaf module's class (``ReluBackward0`` and a ``ReLU``; a
-  ``Dropout``'s ``MulBackward0``, an ``AdaptiveAvgPool``'s ``MeanBackward1``) between the
-  modules around it is that leaf's (``model.1`` between ``model.0`` and ``model.2``;
-  ``pooler.activation`` after ``pooler.dense``); a leaf called again later (one ``self.relu``
-  used twice in a ResNet block) is found among its parent's earlier children;
+  ``Dropout``'s ``MulBackward0`` of one value by its mask, an ``AdaptiveAvgPool``'s
+  ``MeanBackward1``) between the modules around it is that leaf's (``model.1`` between
+  ``model.0`` and ``model.2``; ``pooler.activation`` after ``pooler.dense``); a leaf called
+  again later (one ``self.relu`` used twice in a ResNet block) is found among its parent's
+  earlier children;
 - an op that combines the output of a module's last layer with a value made inside that module,
-  or with that module's own input, ends the module (a residual ``out += identity`` belongs to its
-  block, not to the next block of the ``Sequential``);
+  or with the input of a container's item, ends that module (a residual ``out += identity``
+  belongs to its block, not to the next block of the ``Sequential``);
 - an op that feeds the first layer of a module from outside it is that module's own when the
   module is not a container (``h[:, 0]`` before ``pooler.dense`` is ``pooler``'s: it ran in
   ``BertPooler.forward``); any other op belongs to the deepest module holding both the module
   that fed it and the one it feeds (the next item of a list when those are two of its items),
   never to a container (``Sequential``, ``ModuleList``, ``ModuleDict`` make no op of their own).
 
-What cannot be known after the fact (``watch()``'s spans say it; tests/test_trace.py lists each
-case against watch()): whether ops after the last module that reads a parameter ran in the
-model's ``forward`` or in the caller (nanoGPT's loss inside ``GPT.forward`` is ``None`` here,
-``gpt`` under watch); which module read a weight two modules share (tied embeddings: the first
-module holding it); whether a parameter was read by its own module or by a parent reaching into
-it (other than ``MultiheadAttention``); and an op between two modules that either could have
-made. The pictures say the modules of a traced graph were inferred (``modules_inferred``).
+What cannot be known after the fact (``watch()``'s spans say it; tests/test_trace.py lists the
+cases of its models against watch(), op by op):
+
+- whether the ops after the last module that reads a parameter ran in the model's ``forward``
+  or in the caller: nanoGPT's loss inside ``GPT.forward`` is ``None`` here, ``gpt`` under watch;
+- where a module's ``forward`` stops when it goes on after its last child with ops of its own
+  that read nothing but its children's outputs, before a module outside it: such ops go to the
+  module holding both (transformers' ``BertSelfAttention`` computes attention after
+  ``value``: its matmuls land in ``attention``, not ``attention.self``); the same for an op
+  after a block whose other input needs no gradient (nanoGPT's ``x + attn(...)`` on a leaf
+  ``x``);
+- which module read a weight two modules share (tied embeddings: the first module holding it);
+  whether a parameter was read by its own module or by a parent reaching into it (other than
+  ``MultiheadAttention``'s ``out_proj``);
+- which of two parameterless siblings of one class ran (nanoGPT's ``attn_dropout``, never
+  called with flash attention, and ``resid_dropout``: the first after the layer is taken), a
+  parameterless module called functionally instead (``F.dropout`` beside a ``self.dropout``),
+  and one whose ops are not named after its class (transformers' ``NewGELUActivation``: its
+  ``Mul``/``Pow``/``Tanh`` go to the module around it).
+
+The pictures say the modules of a traced graph were inferred (``modules_inferred``).
 
 It runs inside the walk, on the walk's own node dicts and adjacency lists, before the graph is
 handed to networkx (no views: 2-3 µs a node on a 10k-node graph, from 4-8 through networkx).
@@ -44,7 +59,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graphscope.tracer.modtree import MHA, NO, ModuleTree, between, common, earliest, latest
+from graphscope.tracer.modtree import MHA, NO, ModuleTree, between, common
 
 __all__ = ["infer_modules"]
 
@@ -106,26 +121,33 @@ def infer_modules(
                 direct.add(n)
         else:
             down[n] = None
-    out: dict[str, str | None] = {}
+    out: dict[str, str | None] = {}  # the free ops a leaf's call takes
     tree = ModuleTree(classes, {m for m in own.values() if m}) if classes else None
     if tree is not None:
         tree.calls(nodes, ops, own, anchors, succ, pred, rank, out)
-    for n in free:
-        if n in out:
-            continue
-        a, b = up[n], down[n]
-        module: str | None = None
-        if a is not None and tree is not None:
-            module = tree.leaf_for(nodes[n], a, b)
-            if module is None:
-                module = tree.ending(n, a, b, late[n], pred, succ, rank, ops, own, out, direct)
-        elif a is not None and b is not None:
-            module = between(a, b)
-        out[n] = module
     for r in anchors:
         nodes[ops[r]]["module"] = own[ops[r]]
-    for n, m in out.items():
-        nodes[n]["module"] = m
+    for n in free:  # forward order: the ops an op reads are placed before it
+        module = out.get(n, "")
+        if module != "":
+            nodes[n]["module"] = module
+            continue
+        a, b = up[n], down[n]
+        if a is None:
+            module = None
+        elif tree is None:
+            module = between(a, b) if b is not None else None
+        else:
+            module = tree.leaf_for(nodes[n], a, b, len(pred.get(n, NO))) if tree.bare else None
+            if module is None:
+                if b is not None:
+                    if n in direct:
+                        module = tree.entered(a, b)
+                    if module is None:
+                        module = tree.lift(between(a, b))
+                if len(pred.get(n, NO)) > 1:  # it combines values: it may end a module
+                    module = tree.ending(n, a, module, late[n], nodes, pred, succ, rank, ops)
+        nodes[n]["module"] = module
     return True
 
 
@@ -141,3 +163,35 @@ def _read_by_parent(classes: Mapping[str, str]) -> dict[str, str] | None:
         if p.endswith(".out_proj") and classes.get(p[: -len(".out_proj")]) == MHA
     }
     return out or None
+
+
+def latest(pred: Mapping[str, list[str]], rank: Mapping[str, int], op: str) -> int:
+    """The highest rank among the ops that feed ``op`` (looking through a named tensor
+    between), or -1."""
+    best = -1
+    for p in pred.get(op, NO):
+        r = rank.get(p)
+        if r is None:  # a tensor: the op that made it
+            for q in pred.get(p, NO):
+                r = rank.get(q)
+                if r is not None and r > best:
+                    best = r
+        elif r > best:
+            best = r
+    return best
+
+
+def earliest(succ: Mapping[str, list[str]], rank: Mapping[str, int], op: str, none: int) -> int:
+    """The lowest rank among the ops ``op`` feeds (looking through a named tensor between),
+    or ``none``."""
+    best = none
+    for p in succ.get(op, NO):
+        r = rank.get(p)
+        if r is None:  # a tensor: the ops that read it
+            for q in succ.get(p, NO):
+                r = rank.get(q)
+                if r is not None and r < best:
+                    best = r
+        elif r < best:
+            best = r
+    return best

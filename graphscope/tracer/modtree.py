@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["ModuleTree", "MHA", "NO", "latest", "earliest", "between", "common"]
+__all__ = ["ModuleTree", "MHA", "NO", "between", "common"]
 
 NO: tuple[str, ...] = ()
 _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
@@ -33,38 +33,6 @@ _RNNS = frozenset({"LSTM", "GRU", "RNN"})
 #: every op a leaf's fringe may hold (:func:`_fringe`): a quick test before the class's own
 _FRINGE_NAMES = _VIEWS | {"TransposeBackward0", "CloneBackward0"}
 MHA = "MultiheadAttention"
-
-
-def latest(pred: Mapping[str, list[str]], rank: Mapping[str, int], op: str) -> int:
-    """The highest rank among the ops that feed ``op`` (looking through a named tensor
-    between), or -1."""
-    best = -1
-    for p in pred.get(op, NO):
-        r = rank.get(p)
-        if r is None:  # a tensor: the op that made it
-            for q in pred.get(p, NO):
-                r = rank.get(q)
-                if r is not None and r > best:
-                    best = r
-        elif r > best:
-            best = r
-    return best
-
-
-def earliest(succ: Mapping[str, list[str]], rank: Mapping[str, int], op: str, none: int) -> int:
-    """The lowest rank among the ops ``op`` feeds (looking through a named tensor between),
-    or ``none``."""
-    best = none
-    for p in succ.get(op, NO):
-        r = rank.get(p)
-        if r is None:  # a tensor: the ops that read it
-            for q in succ.get(p, NO):
-                r = rank.get(q)
-                if r is not None and r < best:
-                    best = r
-        elif r < best:
-            best = r
-    return best
 
 
 def _ranks(adj: Mapping[str, list[str]], rank: Mapping[str, int], op: str) -> list[int]:
@@ -113,26 +81,20 @@ def _alike(cls: str, op: str) -> bool:
     return any(frag in cls and op in names for frag, names in _ALIASES)
 
 
+_T, _C = "TransposeBackward0", "CloneBackward0"
+#: batch_first: an RNN transposes its input (and makes it contiguous), runs, transposes back;
+#: attention transposes query/key/value in and its output back
+_RNN_FRINGE = (frozenset({_T, _C}), 2, frozenset({_T}), 1)
+_MHA_FRINGE = (frozenset({_T}), 3, frozenset({"ViewBackward0", _T}), 2)
+
+
 def _fringe(cls: str) -> tuple[frozenset[str], int, frozenset[str], int] | None:
     """The ops torch's implementation of a leaf class makes before and after the ops that read
-    its parameters: (names, how many) before, (names, how many) after."""
-    if cls.endswith("Linear"):  # at::linear on an N-d input: view to 2-d, addmm, view back
+    its parameters: (names, how many) before, (names, how many) after. at::linear on an N-d
+    input views it to 2-d, runs addmm and views back; so does transformers' ``Conv1D``."""
+    if cls.endswith("Linear") or cls == "Conv1D":
         return _VIEWS, 1, _VIEWS, 1
-    if cls in _RNNS:  # batch_first: transpose (and make contiguous), run, transpose back
-        return (
-            frozenset({"TransposeBackward0", "CloneBackward0"}),
-            2,
-            frozenset({"TransposeBackward0"}),
-            1,
-        )
-    if cls == MHA:  # batch_first: transpose query/key/value in, the output back
-        return (
-            frozenset({"TransposeBackward0"}),
-            3,
-            frozenset({"ViewBackward0", "TransposeBackward0"}),
-            2,
-        )
-    return None
+    return _RNN_FRINGE if cls in _RNNS else _MHA_FRINGE if cls == MHA else None
 
 
 class ModuleTree:
@@ -153,7 +115,6 @@ class ModuleTree:
         self._bare_classes = {classes[p].lower() for p in bare}
         #: an op's label -> its name in lower case when a bare leaf's class is like it, else ""
         self._named: dict[str, str] = {}
-        self._first: dict[str, int] | None = None  # module -> rank of its first op
         self._callish_of: dict[str, bool] = {}
         self._specs: dict[str, Any] = {}  # class -> its _fringe
         self._lifted: dict[str | None, str | None] = {}
@@ -162,6 +123,8 @@ class ModuleTree:
         op = self._named.get(label)
         if op is None:
             op = _BACKWARD.sub("", label).lower()
+            if label.startswith("MulBackward") and label != "MulBackward0":
+                op = ""  # times a number: no module's (dropout multiplies by its mask)
             if len(op) < 3 or not any(_alike(c, op) for c in self._bare_classes):
                 op = ""
             self._named[label] = op
@@ -189,6 +152,7 @@ class ModuleTree:
         its class makes around them (``out``: op -> module; ``anchors``: the ranks of the ops
         that read parameters, in order)."""
         callish = self._callish
+        found: list[tuple[int, int, str]] = []  # (first rank, last rank, leaf module)
         cur: str | None = None
         start = last = -1
         seen: set[str] | None = None  # the parameters the call read (from its second op on)
@@ -209,12 +173,18 @@ class ModuleTree:
                     last = r
                     continue
             if cur is not None:
-                self._ends(nodes, ops, succ, pred, rank, out, start, last, cur)
+                found.append((start, last, cur))
             cur = m if m is not None and callish(m) else None
             start = last = r
             seen = None
         if cur is not None:
-            self._ends(nodes, ops, succ, pred, rank, out, start, last, cur)
+            found.append((start, last, cur))
+        names, end = _FRINGE_NAMES, len(ops) - 1
+        for lo, hi, m in found:  # most calls have no op of a fringe kind next to them
+            if (lo > 0 and nodes[ops[lo - 1]]["name"] in names) or (
+                hi < end and nodes[ops[hi + 1]]["name"] in names
+            ):
+                self._ends(nodes, ops, succ, pred, rank, out, lo, hi, m)
 
     def _ends(
         self,
@@ -229,11 +199,6 @@ class ModuleTree:
         m: str,
     ) -> None:
         """The ops of :func:`_fringe` around call ``lo``..``hi`` of leaf ``m``."""
-        names = _FRINGE_NAMES
-        if not (lo > 0 and nodes[ops[lo - 1]]["name"] in names) and not (
-            hi + 1 < len(ops) and nodes[ops[hi + 1]]["name"] in names
-        ):
-            return
         cls = self.classes.get(m, "")
         spec = self._specs.get(cls, 0)
         if spec == 0:
@@ -283,13 +248,15 @@ class ModuleTree:
             out[n] = m
             k += 1
 
-    def leaf_for(self, d: Mapping[str, Any], up: str, down: str | None) -> str | None:
+    def leaf_for(
+        self, d: Mapping[str, Any], up: str, down: str | None, inputs: int = 1
+    ) -> str | None:
         """The parameterless leaf module named like op ``d`` that comes after ``up`` (and
         before ``down``) in the tree, a sibling of either; else one of ``up``'s earlier
         siblings (a leaf called a second time)."""
         op = self._leaf_like(str(d.get("label") or d.get("name") or ""))
-        if not op or up not in self.order:
-            return None
+        if not op or up not in self.order or (op == "mul" and inputs != 1):
+            return None  # (dropout multiplies one value by a mask that needs no gradient)
         lo, hi = self.order[up], self.order.get(down, len(self.order)) if down else len(self.order)
         parent = up.rpartition(".")[0]
         near = {parent, (down or "").rpartition(".")[0]}
@@ -304,7 +271,8 @@ class ModuleTree:
                     if best is None or k < best[0]:
                         best = (k, path)
                     break
-        while best is None and parent:  # called again: the nearest earlier sibling like it
+        while best is None and parent:
+            # called again: the nearest earlier sibling like it
             leaves = self.bare.get(parent, ())
             for i in range(bisect_right(leaves, (lo, "\uffff")) - 1, -1, -1):
                 if _alike(self.classes[leaves[i][1]].lower(), op):
@@ -318,57 +286,28 @@ class ModuleTree:
         self,
         n: str,
         up: str,
-        down: str | None,
+        default: str | None,
         late: int,
+        nodes: Mapping[str, dict[str, Any]],
         pred: Mapping[str, list[str]],
         succ: Mapping[str, list[str]],
         rank: Mapping[str, int],
         ops: Sequence[str],
-        own: Mapping[str, str | None],
-        out: Mapping[str, str | None],
-        direct: set[str],
     ) -> str | None:
-        """The module of free op ``n`` after ``up``'s op and before ``down``'s (or after the
-        last module; ``late``: the rank of its latest feeder): the end of a module it closes,
-        else the module it enters, else the two modules' common one (not a container)."""
-        default: str | None = None
-        if down is not None:
-            if n in direct:
-                default = self._entered(up, down)
-            if default is None:
-                default = self._lift(between(up, down))
-        inputs = pred.get(n, NO)
-        if len(inputs) < 2:
-            return default  # one op feeds it: nothing else to combine
+        """The module of free op ``n``, which combines ``up``'s output (its latest feeder,
+        at rank ``late``) with other values, when it ends a module around ``up``: it combines
+        a value made inside that module, or the input of a container's item the item read
+        before ``n``; else ``default``. Modules of the ops before ``n`` are in ``nodes``."""
         others = [r for r in _ranks(pred, rank, n) if r != late]
         if not others:
             return default
-        cand = self._closing(n, up, others, succ, rank, ops, own, out)
-        if cand is not None and (default is None or not _within(default, cand)):
-            return cand
-        return default
-
-    def _closing(
-        self,
-        n: str,
-        up: str,
-        others: list[int],
-        succ: Mapping[str, list[str]],
-        rank: Mapping[str, int],
-        ops: Sequence[str],
-        own: Mapping[str, str | None],
-        out: Mapping[str, str | None],
-    ) -> str | None:
-        """The deepest module around ``up`` that op ``n`` ends: it combines ``up``'s output with
-        a value made inside that module, or with the input of an item of a container."""
         best: str | None = None
         for r in others:
-            m = own[ops[r]] or out.get(ops[r])
+            m = nodes[ops[r]]["module"]
             if m:
-                c = self._lift(common(up, m))
+                c = self.lift(common(up, m))
                 if c and not self._callish(c) and (best is None or len(c) > len(best)):
                     best = c
-        first = self._first if self._first is not None else self._first_ranks(ops, own, out)
         me = rank[n]
         path = up
         while "." in path:
@@ -376,28 +315,20 @@ class ModuleTree:
             path = parent
             if self.classes.get(parent) not in _CONTAINERS or item not in self.inner:
                 continue
-            lo = first.get(item)
-            if lo is None or (best is not None and len(best) >= len(item)):
-                continue
-            for r in others:  # the item's input: read by an op of the item before ``n``
-                if any(lo <= s < me for s in _ranks(succ, rank, ops[r])):
-                    return item
-        return best
+            if best is not None and len(best) >= len(item):
+                break
+            if any(  # the item's input: read by an op of the item before ``n``
+                r2 < me and _within(nodes[ops[r2]]["module"] or "", item)
+                for r in others
+                for r2 in _ranks(succ, rank, ops[r])
+            ):
+                best = item
+                break
+        if best is not None and (default is None or not _within(default, best)):
+            return best
+        return default
 
-    def _first_ranks(
-        self, ops: Sequence[str], own: Mapping[str, str | None], out: Mapping[str, str | None]
-    ) -> dict[str, int]:
-        """Each module's first op's rank (of the ops placed so far)."""
-        first: dict[str, int] = {}
-        for r, n in enumerate(ops):
-            m = own[n] or out.get(n)
-            while m and m not in first:
-                first[m] = r
-                m = m.rpartition(".")[0]
-        self._first = first
-        return first
-
-    def _lift(self, m: str | None) -> str | None:
+    def lift(self, m: str | None) -> str | None:
         """``m``, or its nearest ancestor that is not a container (a container makes no op)."""
         hit = self._lifted.get(m, "")
         if hit != "":
@@ -408,7 +339,7 @@ class ModuleTree:
         self._lifted[m] = p or None
         return p or None
 
-    def _entered(self, up: str, down: str) -> str | None:
+    def entered(self, up: str, down: str) -> str | None:
         """The module ``down`` sits in when the op between comes from outside it: that
         module's own forward made the op, before calling ``down`` (not a container: a
         ``Sequential`` makes no op of its own)."""
