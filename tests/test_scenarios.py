@@ -337,7 +337,12 @@ def test_draw_traces_a_graph_for_scripts_without_backward() -> None:
     from graphscope.scenarios import trace_drawn
 
     drawn = [s for s in SCENARIOS if s.draw]
-    assert {s.name for s in drawn} == {"grad-fn", "requires-grad", "inplace"}
+    assert {s.name for s in drawn} == {
+        "grad-fn",
+        "requires-grad",
+        "inplace",
+        "step-without-backward",
+    }
     graph = trace_drawn(get("grad-fn"))
     assert graph is not None and graph.graph["id"] == "g1"
     assert sorted(d["label"] for _, d in graph.nodes(data=True)) == [

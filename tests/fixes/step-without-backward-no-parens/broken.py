@@ -8,7 +8,7 @@ x, y = torch.randn(64, 4), torch.randn(64, 1)
 for epoch in range(20):
     optimizer.zero_grad()
     loss = nn.functional.mse_loss(model(x), y)
-    loss.backward  # noqa: B018 (the bug this case is about)
+    loss.backward
     optimizer.step()
     if epoch % 5 == 0:
         print(epoch, f"{loss.item():.4f}")
