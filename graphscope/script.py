@@ -13,6 +13,7 @@ touched (``sys.argv``, ``sys.path``) is restored.
 
 from __future__ import annotations
 
+import bdb
 import contextlib
 import dis
 import os
@@ -43,6 +44,7 @@ MARK = "modified by an inplace operation"
 _OUR_DIR = os.path.dirname(os.path.abspath(__file__))
 _SCENARIO_DIR = os.path.join(_OUR_DIR, "scenarios")  # user code, shipped with us
 _RUNPY = os.path.abspath(runpy.__file__)
+_BDB = bdb.__file__
 _OVERRIDES = os.path.join(os.path.dirname(os.path.abspath(torch.__file__)), "overrides.py")
 
 
@@ -148,8 +150,15 @@ def _run(
             ticker = _ticker(scope, progress, progress_every, stop, start) if progress else None
             try:
                 with _sigterm_ends_the_script():
-                    body()
+                    try:
+                        body()
+                    finally:
+                        if scope.stopped_at:
+                            _stop_tracing()
             except BaseException as ex:  # the script's own ending: keep it as data
+                if scope.stopped_at and isinstance(ex, bdb.BdbQuit):
+                    # q at a prompt that n or s led to from a stop at a write
+                    ex = Quit().with_traceback(ex.__traceback__)
                 ending = _ending(ex, script)
                 if ending.how == "raised":
                     scope.events.error = _script_error(ex, ending)
@@ -175,6 +184,13 @@ def _run(
         finally:
             raised = None  # the frames it holds go with it
     return Run(scope, ending, time.perf_counter() - start)
+
+
+def _stop_tracing() -> None:
+    """The script ended while pdb stepped through it (``n`` from a stop at a write): pdb stops
+    tracing there, not in the frames of ours that follow (a user's own tracer is left alone)."""
+    if isinstance(getattr(sys.gettrace(), "__self__", None), bdb.Bdb):
+        sys.settrace(None)
 
 
 def _post_mortem(ex: BaseException, scope: Scope) -> None:
@@ -282,6 +298,10 @@ def _ending(ex: BaseException, script: str) -> ScriptExit:
         text = str(code)  # Python prints any other argument to stderr and exits 1
         return ScriptExit("sys.exit", 1, "SystemExit", text, file, line, text + "\n")
     if isinstance(ex, Quit):  # q at graphscope's pdb prompt: stopped as pytest --pdb stops
+        tb = [(f, n) for f, n in traceback.walk_tb(ex.__traceback__)]
+        for frame, lineno in tb:  # the user's line, not bdb's (a q after n raises in bdb)
+            if not is_internal(frame.f_code.co_filename) and frame.f_code.co_filename != _BDB:
+                file, line = frame.f_code.co_filename, lineno
         return ScriptExit("quit", 2, "Quit", "Quitting debugger", file, line)
     if isinstance(ex, Terminated):  # plain Python would have died without a word
         return ScriptExit("terminated", 143, "SIGTERM", "", file, line)

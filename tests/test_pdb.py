@@ -211,3 +211,14 @@ def test_an_optimizer_step_under_a_kept_recurrent_graph_stops_at_the_step(
     # the first batch's step; the weights, saved at version 1 by lstm, are at 2 after it
     assert "(Pdb) 0\n(Pdb) 2\n(Pdb)" in out
     assert res.returncode == 2 and out.count("(Pdb)") == 3
+
+
+def test_next_steps_on_from_the_write_and_q_there_quits_too(tmp_path: Path) -> None:
+    res = _run(tmp_path, WRITE, "n\np h.shape\nn\nq\n", "check", "-q")
+    out = res.stdout
+    train = tmp_path / "train.py"
+    # n: the next line of the user's function (not a frame of graphscope's or torch's)
+    assert f"(Pdb) > {train}(7)step()\n-> loss = h.sum()\n(Pdb) torch.Size([4, 5])" in out
+    assert f"(Pdb) > {train}(8)step()\n-> loss.backward()\n(Pdb) " in out
+    assert "the script was stopped at the pdb prompt (Quitting debugger) (train.py:8)" in out
+    assert res.returncode == 2 and "Traceback" not in res.stderr

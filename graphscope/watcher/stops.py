@@ -50,6 +50,8 @@ _OUR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _SCENARIOS = _OUR_DIR + "scenarios" + os.sep
 _RUNPY = os.path.abspath(runpy.__file__)
 _MARK = saved_tensor_modified.MARK
+#: modules pdb's step does not stop in (bdb's glob patterns on ``__name__``)
+_SKIP = ("graphscope", "graphscope.*", "torch", "torch.*", "contextlib", "functools", "runpy")
 _FREED = "after they have already been freed"
 
 
@@ -247,14 +249,15 @@ class Stops:
             "graphscope: entering pdb at the in-place write (c: let the script run on; q: stop it)"
         )
         sys.stdout.flush()
-        debugger = pdb.Pdb(nosigint=True)
+        debugger = pdb.Pdb(nosigint=True, skip=_SKIP)
         debugger.reset()
-        debugger.botframe = _outermost_user(frame)
+        bottom = debugger.botframe = _outermost_user(frame)
         with self.quiet():
             debugger.interaction(frame, None)
-        del frame
         if debugger.quitting:
             raise Quit()
+        if debugger.stoplineno != -1 or debugger.breaks:  # n, s, until, return; breakpoints
+            _trace_from(debugger, frame, bottom)  # as pdb.set_trace() would have
 
     def _finding(self, write: InplaceWrite, root: torch.Tensor, frame: FrameType) -> Finding | None:
         """The check's finding for ``write``, on the graph traced from ``root`` now."""
@@ -267,6 +270,18 @@ class Stops:
         if at:
             return at[0]
         return found[0] if found else None
+
+
+def _trace_from(debugger: Any, frame: FrameType, bottom: FrameType) -> None:
+    """Trace the user's frames from ``frame`` out to ``bottom`` with ``debugger``, so that the
+    command it was left with (``n``: the next line of ``frame``) stops where it should."""
+    f: FrameType | None = frame
+    while f is not None:
+        f.f_trace = debugger.trace_dispatch
+        if f is bottom:
+            break
+        f = f.f_back
+    sys.settrace(debugger.trace_dispatch)
 
 
 def _seq(node: Any) -> int:
