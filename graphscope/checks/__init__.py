@@ -121,6 +121,7 @@ def run_checks(graphs: Sequence[AutogradGraph], events: Events) -> list[Finding]
     reached = _reached_names(graphs)
     found = [f for f in found if not _reached_elsewhere(f, graphs, reached)]
     found = _told_by_checkpoint(found, graphs)
+    found = _told_by_graph_freed(found, graphs)
     for module in CHECKS.values():
         if hasattr(module, "merge"):
             found = module.merge(found, graphs)
@@ -176,6 +177,29 @@ def _told_by_checkpoint(findings: list[Finding], graphs: Sequence[AutogradGraph]
         g = nodes.get(f.graph)
         if f.kind == no_grad_param.KIND and g is not None and f.node in g:
             if _names(g.nodes[f.node]) & told:
+                continue
+        out.append(f)
+    return out
+
+
+def _told_by_graph_freed(findings: list[Finding], graphs: Sequence[AutogradGraph]) -> list[Finding]:
+    """Without the ``param-not-in-optimizer`` finding about parameters that a ``graph-freed``
+    finding says no optimizer updates: features computed once before the loop by a backbone
+    left out of the optimizer on purpose (its fix, ``torch.no_grad()``, takes their gradient
+    away too: one finding per cause)."""
+    told: set[str] = set()
+    for f in findings:
+        if f.kind == graph_freed.KIND:
+            told |= graph_freed.untrained(f)
+    if not told:
+        return findings
+    nodes = {g.graph.get("id"): g for g in graphs}
+    out = []
+    for f in findings:
+        g = nodes.get(f.graph)
+        if f.kind == param_not_in_optimizer.KIND and g is not None:
+            names = set().union(*(_names(g.nodes[n]) for n in f.marked if n in g))
+            if names & told:
                 continue
         out.append(f)
     return out

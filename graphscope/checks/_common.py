@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from graphscope.model import Events, Finding
+from graphscope.model import AutogradGraph, Events, Finding
+
+_INDEXED = re.compile(r"""\[(['"]?)([^\]'"]*)\1\]""")  # [2], ['aux'] -> .2, .aux
 
 
 def error_finding(
@@ -64,3 +66,18 @@ def optimizer_call(name: str | None, cls: str, method: str = "step", *, start: b
         return f"{name}.{method}()"
     text = f"the {cls} optimizer's {method}()"
     return text[0].upper() + text[1:] if start else text
+
+
+def module_text(graph: AutogradGraph, node: str) -> str | None:
+    """The module of a parameter node as the user writes it: its spelled name without the
+    parameter's own attribute (``model.heads['aux']`` for ``model.heads['aux'].weight``: the
+    names resolver knew the ModuleDict even when the graph's module table, which lists the
+    modules its ops ran in, does not), else the graph's spelling of its module path."""
+    d = graph.nodes[node]
+    path = d.get("module")
+    if not path:
+        return None
+    head, _, attr = str(d.get("name") or "").rpartition(".")
+    if head and attr.isidentifier() and _INDEXED.sub(r".\2", head) == path:
+        return head
+    return graph.spelled(str(path))

@@ -62,14 +62,15 @@ class _Verdict:
 
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     """Findings for leaves whose gradient was summed over backward calls without a reset."""
-    covered = {n for s in events.steps for n in s.params}
+    covered = {n for s in events.steps for n in (*s.params, *s.holds)}
+    recorded = any(s.recorded for s in events.steps)
     all_steps = list(events.steps)
     by_leaf: dict[str, list[GradUpdate]] = {}
     for u in sorted(events.grads, key=lambda u: u.call):
         by_leaf.setdefault(u.name, []).append(u)
     groups: dict[tuple[Any, ...], list[_Verdict]] = {}
     for name, updates in by_leaf.items():
-        if covered and name not in covered:
+        if recorded and name not in covered:
             continue  # no optimizer holds it: param-not-in-optimizer says so
         if events.made_from_leaf and _unnamed(graph, name):
             continue  # the leaf behind `w = w - lr * w.grad`: nonleaf-grad-access says so
@@ -114,7 +115,7 @@ def _leftover(
     gradient alone, and none stepped between the second update and the reset after the run
     (a GAN's generator loss adds to the discriminator's gradients after the discriminator's
     step; its zero_grad() throws the sum away before anything reads it)."""
-    covering = [s for s in steps if not s.params or name in s.params]
+    covering = [s for s in steps if s.covers(name)]
     first, second = run[0].call, run[1].call
     if not any(first <= s.after_call < second for s in covering):
         return False
@@ -140,7 +141,7 @@ def _reused(
     first, last = run[0].call, run[-1].call
     by_opt: dict[int, list[OptimizerStep]] = {}
     for s in steps:
-        if first <= s.after_call <= last and (not s.params or name in s.params):
+        if first <= s.after_call <= last and s.covers(name):
             by_opt.setdefault(s.optimizer_id, []).append(s)
     for opt_steps in by_opt.values():
         if len({s.after_call for s in opt_steps}) >= 2:
@@ -184,7 +185,7 @@ def _finding(
         message = (
             f"{subject} accumulated over {len(run)} backward calls without being zeroed: {values}"
         )
-        covering = [s for s in steps if any(not s.params or w.name in s.params for w in verdicts)]
+        covering = [s for s in steps if any(s.covers(w.name) for w in verdicts)]
         none = f"{shown} = None" if len(verdicts) == 1 else "each one's .grad to None"
         reset = f"{_zero_grads(covering)} (or set {none})" if covering else f"set {none}"
         hint = (

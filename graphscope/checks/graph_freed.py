@@ -30,6 +30,7 @@ else on the root; a GAN's on the first loss's use of the shared tensor.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 import graphscope.checks._freed_why as why
@@ -116,6 +117,20 @@ def _explain(
         if (made.made_file, made.made_line) != (c.file, c.line):
             return loss_made_once(c, freer, made, node, gid)
     return _repeat_finding(c, freer, node, gid)
+
+
+_UNTRAINED = re.compile(r"^No optimizer updates what .+? is computed from \((.+?)\): ")
+
+
+def untrained(finding: Finding) -> set[str]:
+    """The parameters a finding of this kind says no optimizer updates (a tensor computed once
+    before the loop by a frozen part; the first few when the hint elides the rest), for
+    run_checks: ``param-not-in-optimizer`` does not repeat them."""
+    m = _UNTRAINED.match(finding.hint or "")
+    if m is None:
+        return set()
+    text = re.sub(r" \(\d+ in all\)$", "", m.group(1))
+    return {n for n in text.split(", ") if n and n != "…"}
 
 
 def _here(gid: str | None, home: str | None) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from graphscope.checks._code import frozen, shown
-from graphscope.checks._common import listed
+from graphscope.checks._common import listed, module_text
 from graphscope.model import ROLE_PARAM, TENSOR, AutogradGraph, Events, Finding, GradOff
 
 KIND = "no-grad-param"
@@ -87,7 +87,7 @@ def _merged(group: list[Finding], graph: AutogradGraph) -> Finding:
     names = [
         str(graph.nodes[f.node].get("name") or graph.nodes[f.node].get("label")) for f in group
     ]
-    modules = sorted({graph.spelled(m) for f in group if (m := graph.nodes[f.node].get("module"))})
+    modules = sorted({m for f in group if f.node is not None and (m := module_text(graph, f.node))})
     owners = f" (module{'s' if len(modules) > 1 else ''} {', '.join(modules)})" if modules else ""
     first = group[0]
     where = f" at line {first.line}" if first.line is not None else ""

@@ -14,9 +14,10 @@ was built (when seen), else its first step.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
-from graphscope.checks._common import listed, optimizer_call, optimizer_text
+from graphscope.checks._common import listed, module_text, optimizer_call, optimizer_text
 from graphscope.model import (
     ROLE_PARAM,
     TENSOR,
@@ -33,14 +34,14 @@ KIND = "param-not-in-optimizer"
 
 def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
     """One finding for the parameters of ``graph`` that no optimizer step updates."""
-    steps = [s for s in events.steps if s.params]
+    steps = [s for s in events.steps if s.recorded]
     if not steps or _stopped_before_a_first_step(events):
         return
     calls = set(graph.graph.get("calls") or ())
     backward = [c for c in events.backward if c.index in calls and c.api == "backward"]
     if not backward or any(c.error for c in backward) and len(backward) == 1:
         return
-    covered = {n for s in steps for n in s.params}
+    covered = {n for s in steps for n in (*s.params, *s.holds)}
     missing: list[tuple[str, str]] = []  # (node, name)
     for node, d in graph.nodes(data=True):
         if d.get("kind") != TENSOR or d.get("role") != ROLE_PARAM or not d.get("reached", True):
@@ -49,7 +50,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
         if names and not names & covered:
             missing.append((node, str(d.get("name") or sorted(names)[0])))
     if missing:
-        yield _finding(graph, missing, steps[0], backward[0])
+        yield _finding(graph, missing, steps[0], backward[0], covered)
 
 
 def _stopped_before_a_first_step(events: Events) -> bool:
@@ -66,26 +67,41 @@ def _finding(
     missing: list[tuple[str, str]],
     step: OptimizerStep,
     call: BackwardCall,
+    covered: set[str],
 ) -> Finding:
     names = [n for _, n in missing]
-    paths = sorted({m for node, _ in missing if (m := graph.nodes[node].get("module"))})
-    modules = [graph.spelled(p) for p in paths]
+    texts: dict[str, str] = {}  # module path -> as the user writes it
+    for node, _ in missing:
+        path = graph.nodes[node].get("module")
+        if path and path not in texts:
+            texts[str(path)] = module_text(graph, node) or graph.spelled(str(path))
+    paths = sorted(texts)
+    modules = [texts[p] for p in paths]
     of = f" (of {', '.join(modules)})" if modules else ""
     one = len(names) == 1
     them, they = ("it", "it never changes") if one else ("them", "they never change")
     built = f", built at line {step.built_line}," if step.built_line is not None else ""
+    if not step.params and step.held:  # its parameters got no gradient: an older model's
+        held = f"{step.held} parameter{'s' if step.held > 1 else ''}"
+        holds = f"holds {held} that no backward call reached"
+        asked = "was the model rebuilt after the optimizer was built?"
+    else:
+        holds = "holds other parameters"
+        asked = "was the module replaced or created after the optimizer was built?"
     opt = f"{step.name} ({step.optimizer})" if step.name else optimizer_text(None, step.optimizer)
     message = (
         f"{listed(names)}{of} received gradients from the backward call at line {call.line}, but no "
-        f"optimizer step updates {them}: {opt}{built} holds other parameters, "
-        f"so {they} (was the module replaced or created after the optimizer was built?)."
+        f"optimizer step updates {them}: {opt}{built} {holds}, so {they} ({asked})."
     )
-    group = f'add_param_group({{"params": {_parameters(graph, paths)}}})'
-    add = (
-        f"add the new parameters to it: `{step.name}.{group}`"
-        if step.name
-        else f"add the new parameters to it with its {group}"
-    )
+    owners = _owners(graph, missing, covered)
+    params = _parameters(graph, sorted(owners), owners)
+    group = f'add_param_group({{"params": {params}}})'
+    if step.name and params:
+        add = f"add the new parameters to it: `{step.name}.{group}`"
+    elif params:
+        add = f"add the new parameters to it with its {group}"
+    else:
+        add = "add the new module's parameters to it with its add_param_group()"
     hint = (
         "Build the optimizer after the model is complete (after replacing or adding modules), or "
         f"{add}."
@@ -116,17 +132,53 @@ def _finding(
     )
 
 
-def _parameters(graph: AutogradGraph, paths: list[str]) -> str:
-    """``model[2].parameters()``: Python for the parameters of the modules ``paths``; a root
-    the user's code does not hold (named after its class) reads ``<model>``."""
+def _parameters(graph: AutogradGraph, paths: list[str], texts: dict[str, str]) -> str | None:
+    """``model[2].parameters()``: Python for the parameters of the modules ``paths`` (written
+    as ``texts`` has them); None when one of them has no name in the user's code (its root is
+    named after its class): no code that would not run."""
     parts = []
     for path in paths:
-        top = path.split(".")[0].split("#")[0]
-        if graph.module_class(path.split(".")[0]) == top:  # a class-name fallback, no variable
-            path = "<model>" + path[len(path.split(".")[0]) :]
-        parts.append(f"{graph.spelled(path)}.parameters()")
-    if len(parts) == 1:
-        return parts[0]
-    return (
-        "[" + ", ".join(f"*{p}" for p in parts) + "]" if parts else "<the new module>.parameters()"
-    )
+        root = path.split(".")[0]
+        if graph.module_class(root) == root.split("#")[0] or "#" in root:
+            return None  # a class-name fallback, or a second module of that name: no variable
+        parts.append(f"{texts[path]}.parameters()")
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else "[" + ", ".join(f"*{p}" for p in parts) + "]"
+
+
+_TOKEN = re.compile(r"\[[^\]]*\]|\.?[^.\[]+")  # model / .fc / [2] / ['cls']
+
+
+def _owners(
+    graph: AutogradGraph, missing: list[tuple[str, str]], covered: set[str]
+) -> dict[str, str]:
+    """``{module path: as the user writes it}``: the outermost modules all of whose parameters
+    in the graph are missing (``model`` for a model rebuilt after the optimizer was built,
+    ``model[2]`` for a replaced layer), none of whose parameters an optimizer holds (adding
+    one twice would raise)."""
+    lost = {node for node, _ in missing}
+    where = {
+        n: str(d.get("module"))
+        for n, d in graph.nodes(data=True)
+        if d.get("kind") == TENSOR and d.get("role") == ROLE_PARAM and d.get("module")
+    }
+    out: dict[str, str] = {}
+    for node, name in missing:
+        path = where.get(node)
+        if path is None:
+            continue
+        parts = path.split(".")
+        tokens = _TOKEN.findall(name)
+        for k in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:k])
+            under = [n for n, m in where.items() if m == prefix or m.startswith(prefix + ".")]
+            drop = len(parts) - k + 1  # the segments of ``name`` below ``prefix``
+            text = "".join(tokens[:-drop]) if 0 < drop < len(tokens) else None
+            if text is None or text.startswith("."):
+                continue
+            held = any(c == text or c.startswith((text + ".", text + "[")) for c in covered)
+            if not held and all(n in lost for n in under):
+                out.setdefault(prefix, text)
+                break
+    return {p: t for p, t in out.items() if not any(p.startswith(q + ".") for q in out)}

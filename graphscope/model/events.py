@@ -101,6 +101,22 @@ class OptimizerStep:
     built_file: str | None = None  # where the optimizer was constructed, when seen
     built_line: int | None = None
     name: str | None = None  # the user's name for the optimizer (``opt``, ``trainer.opt``)
+    #: how many parameters the optimizer holds, with a gradient or not (0: not recorded), and
+    #: the names of those the user's code names: the parameters of a model rebuilt after the
+    #: optimizer was built are held by the optimizer alone (no name), and no step covers the
+    #: new model's, which have the same names
+    held: int = 0
+    holds: tuple[str, ...] = ()
+
+    def covers(self, name: str) -> bool:
+        """Whether this step updates the leaf the user calls ``name`` (a step whose parameters
+        were not recorded is taken to cover every leaf)."""
+        return name in self.params or not (self.params or self.held)
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the parameters this step updated are known."""
+        return bool(self.params or self.held)
 
 
 @dataclass(frozen=True)

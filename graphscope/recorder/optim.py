@@ -64,7 +64,7 @@ class StepHooks:
         self._handles: list[Any] = []
         #: ids of the parameters that had a grad at a step -> their names (a training loop asks
         #: for the same set at every step: one name lookup per parameter, once)
-        self._name_cache: dict[tuple[int, ...], tuple[str, ...]] = {}
+        self._name_cache: dict[tuple[object, ...], tuple[str, ...]] = {}
         #: told of every step before it runs: ``watcher(optimizer, (file, line))``
         self.watchers: list[Callable[[torch.optim.Optimizer, tuple[str | None, int | None]], None]]
         self.watchers = []
@@ -127,11 +127,14 @@ class StepHooks:
         self.writes.step_params = {id(p) for g in optimizer.param_groups for p in g["params"]}
 
     @outside_modes
-    def _names(self, optimizer: torch.optim.Optimizer) -> tuple[str, ...]:
-        """Names of the parameters that have a gradient at this step, in the optimizer's order
-        (the same at every step of a loop, so its steps are logged as one run)."""
-        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
-        key = tuple(id(p) for p in params)
+    def _names(self, optimizer: torch.optim.Optimizer, every: bool = False) -> tuple[str, ...]:
+        """Names of the parameters that have a gradient at this step (``every``: of all the
+        optimizer holds), in the optimizer's order (the same at every step of a loop, so its
+        steps are logged as one run)."""
+        params = [
+            p for g in optimizer.param_groups for p in g["params"] if every or p.grad is not None
+        ]
+        key = (every, *(id(p) for p in params))
         names = self._name_cache.get(key)
         if names is None:
             if len(self._name_cache) > 64:
@@ -181,6 +184,8 @@ class StepHooks:
                     built_file=built[0],
                     built_line=built[1],
                     name=self.optimizer_name(optimizer),
+                    held=sum(len(g["params"]) for g in optimizer.param_groups),
+                    holds=self._names(optimizer, every=True),
                 )
             )
         finally:
