@@ -13,7 +13,7 @@ class Net(nn.Module):
 
 
 torch.manual_seed(0)
-for fold in range(3):  # a fresh model and optimizer per fold: both named alike each time
+for _fold in range(3):  # a fresh model and optimizer per fold: both named alike each time
     model = Net()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     for _ in range(2):
