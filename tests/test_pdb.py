@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = """import torch
 
 
@@ -222,3 +224,60 @@ def test_next_steps_on_from_the_write_and_q_there_quits_too(tmp_path: Path) -> N
     assert f"(Pdb) > {train}(8)step()\n-> loss.backward()\n(Pdb) " in out
     assert "the script was stopped at the pdb prompt (Quitting debugger) (train.py:8)" in out
     assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+INPLACE_MODULE = """import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(3, 4), nn.Sigmoid(), nn.ReLU(inplace=True))
+x = torch.randn(2, 3)
+out = model(x)
+out.sum().backward()
+"""
+
+
+def test_a_write_inside_torch_stops_in_the_users_frame(tmp_path: Path) -> None:
+    """nn.ReLU(inplace=True) writes inside Sequential.forward: the prompt is at the user's
+    line that called the model, the finding names the modules."""
+    res = _run(tmp_path, INPLACE_MODULE, "p x.shape\nwhere\nq\n", "check", "-q")
+    out = res.stdout
+    assert out.index("`model[2]` (ReLU(inplace=True)) overwrote the output of `model[1]`") < (
+        out.index(f"> {tmp_path / 'train.py'}(6)<module>()\n-> out = model(x)\n(Pdb)")
+    )
+    assert "(Pdb) torch.Size([2, 3])" in out
+    where = out.split("(Pdb)")[2]  # the user's frames only: the script's, none of torch's
+    assert where == f" > {tmp_path / 'train.py'}(6)<module>()\n-> out = model(x)\n"
+    assert res.returncode == 2
+
+
+def test_without_pdb_nothing_listens_to_the_writes() -> None:
+    import torch
+
+    import graphscope
+
+    with graphscope.watch() as scope:
+        h = torch.randn(3, requires_grad=True).exp()
+        h.add_(1)  # a write torch will refuse at backward: no stop without debug
+    assert scope.stopped_at == [] and [w.api for w in scope.events.inplace] == ["add_"]
+
+
+LEGIT_SCRIPTS = sorted((Path(__file__).parent / "scripts" / "debugger").glob("legit_*.py"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", LEGIT_SCRIPTS, ids=lambda p: p.stem)
+def test_the_legitimate_patterns_never_stop(script: Path) -> None:
+    """GAN with detach, gradient penalties, hessians, LBFGS, micro-batches, frozen layers,
+    checkpoint, torch.func...: under --pdb no prompt, and the same exit status 0."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    res = subprocess.run(
+        [sys.executable, "-m", "graphscope", "check", "-q", "--pdb", str(script)],
+        input="p 1\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=script.parent,
+        timeout=600,
+        check=False,
+    )
+    assert "(Pdb)" not in res.stdout and res.returncode == 0, res.stdout + res.stderr
