@@ -5,8 +5,10 @@ grad_fn", or whose roots include one that does not require grad. The finding's l
 graph was cut, when known, and the failing backward call is ``related``:
 
 * where gradient recording was switched off (``events.grad_off``: the latest ``torch.no_grad()``
-  block, ``torch.set_grad_enabled(False)``, ``torch.inference_mode()`` or ``.detach()`` of a
-  tensor that requires grad made since the previous backward call), with the fix for that one;
+  block, ``torch.set_grad_enabled(False)``, ``torch.inference_mode()``, ``.detach()`` of a
+  tensor that requires grad, or ``argmax()``/``argmin()``/``argsort()`` of one, whose integer
+  indices carry no gradient (an accuracy used as the loss), made since the previous backward
+  call), with the fix for that one;
 * the statement that made the root with ``torch.tensor(losses)`` (a new tensor holding the
   values of tensors that had graphs: read from the raising statement's evidence,
   ``ErrorSite``), with ``torch.stack(losses)`` in that statement as the fix.
@@ -69,8 +71,14 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
                 f"{call} was called on {what}, which has no grad_fn: gradient recording was "
                 f"switched off where it was computed, {_WHAT[off.api].format(n=_of(off.name))} "
                 f"at line {off.line}, so autograd recorded no graph to differentiate."
+                if off.api not in _INDEX_APIS
+                else f"{call} was called on {what}, which has no grad_fn: the graph was cut where "
+                f"it was computed, by the {off.api}(){_of(off.name)} at line {off.line}, which "
+                "returns integer indices: no gradient flows through an index, so autograd "
+                "recorded no graph to differentiate."
             )
-            hint = _HINTS[off.api].format(n=off.name or "the tensor", line=off.line)
+            default = "logits" if off.api in _INDEX_APIS else "the tensor"
+            hint = _HINTS[off.api].format(n=off.name or default, line=off.line)
             related = (Location(c.file, c.line, "backward raised here"),)
             file, line = off.file, off.line
         node = None
@@ -107,11 +115,24 @@ def from_error(events: Events) -> Iterator[Finding]:
     )
 
 
+_INDEX_APIS = ("argmax", "argmin", "argsort")
+_INDEX_HINT = (
+    "Train on a differentiable loss of the scores themselves, not on what the indices from line "
+    "{line} compute (an accuracy, a count of mistakes): e.g. "
+    "`loss = nn.functional.cross_entropy({n}, y)` on the scores (y: the class labels); keep "
+    "the accuracy for logging."
+)
 _WHAT = {
     "no_grad": "by the torch.no_grad() block",
     "set_grad_enabled": "by torch.set_grad_enabled(False)",
     "inference_mode": "by the torch.inference_mode() block",
     "detach": "by the .detach(){n}",
+    "argmax": "by the argmax(){n}, which returns integer indices (no gradient flows through an "
+    "index)",
+    "argmin": "by the argmin(){n}, which returns integer indices (no gradient flows through an "
+    "index)",
+    "argsort": "by the argsort(){n}, which returns integer indices (no gradient flows through "
+    "an index)",
 }
 _HINTS = {
     "no_grad": (
@@ -130,6 +151,9 @@ _HINTS = {
         "Remove the .detach() at line {line}: it cuts {n} off the graph, so the loss cannot reach "
         "what computed it (detach only values you log or reuse as constants)."
     ),
+    "argmax": _INDEX_HINT,
+    "argmin": _INDEX_HINT,
+    "argsort": _INDEX_HINT,
 }
 
 
@@ -176,9 +200,12 @@ def _of(name: str | None) -> str:
 
 
 def _switched_off(c: BackwardCall, offs: list[GradOff]) -> GradOff | None:
-    """The latest place gradients were switched off since the backward call before ``c``."""
+    """The latest place gradients were switched off since the backward call before ``c`` (an
+    ``argmax()`` only when nothing else switched them off)."""
     since = [g for g in offs if g.after_call == c.index - 1 and g.api in _WHAT]
-    return max(since, key=lambda g: g.index) if since else None
+    # an argmax computed for logging beside a real cut (no_grad, detach) is not the cause
+    cuts = [g for g in since if g.api not in _INDEX_APIS] or since
+    return max(cuts, key=lambda g: g.index) if cuts else None
 
 
 def _offending_root(c: BackwardCall) -> int | None:

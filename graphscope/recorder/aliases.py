@@ -1,7 +1,9 @@
 """Calls that cut the graph or hand out an alias autograd does not track.
 
 * ``t.detach()`` of a tensor that requires grad, in the user's code: a
-  :class:`~graphscope.model.GradOff` (why a later loss may have no graph).
+  :class:`~graphscope.model.GradOff` (why a later loss may have no graph); so are
+  ``t.argmax()``, ``argmin()`` and ``argsort()`` with gradients on (integer indices: a loss
+  computed from them, such as an accuracy, has no graph).
 * ``t.numpy()`` and ``t.untyped_storage()``, in the user's code: the array or storage shares
   ``t``'s memory, and writes through it bump no version counter and make no call the recorder
   sees. An :class:`~graphscope.model.AliasExport` keeps a CRC-32 of the storage's bytes (CPU
@@ -31,6 +33,8 @@ from graphscope.recorder.sites import Sites
 __all__ = ["Aliases"]
 
 _get_seq = torch._C._autograd._get_sequence_nr
+#: calls whose result has no graph even when their input has one (GradOff events)
+_CUTS = frozenset({"detach", "argmax", "argmin", "argsort"})
 _Tensor = torch.Tensor
 
 
@@ -51,6 +55,7 @@ class Aliases:
         self.name = name
         self.wrote = wrote  # tells the recorder a write may have happened now
         self._at: dict[tuple[str, str | None, int | None], int] = {}
+        self.grad_on = True
 
     def call(
         self,
@@ -60,6 +65,7 @@ class Aliases:
         kwargs: dict[str, Any],
         frame: FrameType,
     ) -> Any:
+        self.grad_on = torch.is_grad_enabled()  # the user's grad mode (ours is off in _after)
         out = call_from(frame, func, args, kwargs)  # under the user's own modes and frame
         try:
             t = args[0] if args and isinstance(args[0], _Tensor) else None
@@ -71,13 +77,13 @@ class Aliases:
 
     @outside_modes
     def _after(self, api: str, t: torch.Tensor) -> None:
-        if api == "detach" and not t.requires_grad:
+        if api in _CUTS and not (t.requires_grad and self.grad_on):
             return
         file, line, library = self.sites.site()
         if library or file is None or line is None:
             return
-        if api == "detach":
-            self.offs.record("detach", file, line, self.name(t, True))
+        if api in _CUTS:
+            self.offs.record(api, file, line, self.name(t, True))
             return
         key = storage_key(t)
         if key is None:

@@ -48,7 +48,7 @@ _INPLACE_DUNDERS = frozenset(
 ) | {"__setitem__"}
 _WRITER_NAMES = frozenset({"batch_norm", "instance_norm"})
 #: calls that cut the graph or hand out an untracked alias (graphscope.recorder.aliases)
-_ALIAS_NAMES = frozenset({"detach", "numpy", "untyped_storage"})
+_ALIAS_NAMES = frozenset({"detach", "numpy", "untyped_storage", "argmax", "argmin", "argsort"})
 
 # kinds of torch callables
 PLAIN = 0  # cannot write its tensor arguments (unless out=/inplace=True)

@@ -31,7 +31,9 @@ NameOf = Callable[[torch.Tensor, bool], "str | None"]
 #: ``on_writes(written, in_step)``: the tensors one call wrote, with their events
 OnWrites = Callable[[list[tuple[torch.Tensor, InplaceWrite]], bool], None]
 #: calls :meth:`Writes.call` hands to ``on_alias`` (see :mod:`graphscope.recorder.aliases`)
-ALIAS_APIS = frozenset({"detach", "numpy", "untyped_storage", "data ="})
+ALIAS_APIS = frozenset(
+    {"detach", "numpy", "untyped_storage", "data =", "argmax", "argmin", "argsort"}
+)
 #: (module path, module text, producer's path, producer's text, the module's constructor file
 #: and line) of a write inside a module
 Described = tuple[
