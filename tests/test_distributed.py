@@ -545,6 +545,19 @@ def test_the_largest_group_is_the_reference() -> None:
     assert (finding.file, finding.line, finding.severity) == ("t.py", 7, "info")
 
 
+def test_the_modules_of_the_differing_ops_are_written_as_the_user_indexes_them() -> None:
+    same = _outlined([["MulBackward0", "t.py", 5, ""]], ["w"], [1])
+    odd = _outlined(
+        [["MulBackward0", "t.py", 5, ""], ["AddmmBackward0", "t.py", 7, "model.blocks.2.0"]],
+        ["w"],
+        [1],
+    )
+    ((finding, _),) = rd.across_ranks({0: [odd], 1: [same], 2: [same]})
+    assert finding.message.endswith(
+        "only rank 0 ran line 7 (AddmmBackward0 in model.blocks[2][0])."
+    )
+
+
 def test_ranks_compare_at_the_calls_they_all_made() -> None:
     a = _outlined([["MulBackward0", "t.py", 5, ""]], ["w"], [1, 2])
     b = _outlined([["MulBackward0", "t.py", 5, ""]], ["w"], [1])

@@ -81,3 +81,15 @@ def module_text(graph: AutogradGraph, node: str) -> str | None:
     if head and attr.isidentifier() and _INDEXED.sub(r".\2", head) == path:
         return head
     return graph.spelled(str(path))
+
+
+def root_module(graph: AutogradGraph, path: str) -> str:
+    """The module the user's code holds that module path ``path`` lies in, as the user writes
+    it: the shortest prefix of ``path`` the graph knows as a module (``gan.G`` for
+    ``gan.G.0``: ``gan`` is the object holding it, not a module), else its first segment."""
+    parts = path.split(".")
+    for k in range(1, len(parts) + 1):
+        prefix = ".".join(parts[:k])
+        if graph.module_class(prefix) is not None:
+            return graph.spelled(prefix)
+    return parts[0]

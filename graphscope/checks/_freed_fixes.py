@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import graphscope.checks._freed_why as why
-from graphscope.checks._common import listed, optimizer_call
+from graphscope.checks._common import listed, optimizer_call, root_module
+from graphscope.checks._rewrite import source_line
 from graphscope.model import (
     AutogradGraph,
     BackwardCall,
@@ -104,7 +106,9 @@ def one_step(
     )
     if made is not None and made.params and between and not why.covered(between, made.params):
         use = graph.nodes[uses[0]] if uses else {}
-        consumer = str(use.get("module") or "").split(".")[0]
+        consumer = root_module(graph, str(use["module"])) if use.get("module") else ""
+        callee = _callee(source_line(use.get("file"), use.get("line")), name)
+        consumer = callee or consumer
         step = between[0]
         makers = ", ".join(made.modules) or "the modules behind it"
         message = (
@@ -235,3 +239,12 @@ def call_text(c: BackwardCall) -> str:
         return "torch.autograd.grad()"
     named = [r for r in c.roots if r != "?"]
     return f"{named[0]}.backward()" if len(c.roots) == 1 and named else "backward()"
+
+
+def _callee(text: str, name: str) -> str | None:
+    """The callable the user's line hands ``name`` to, as written there (``self.D`` in
+    ``self.D(fake).mean()``), or None."""
+    if not name.isidentifier():
+        return None
+    m = re.search(rf"([A-Za-z_][\w.]*(?:\[[^\]]*\])*)\(\s*{name}\s*\)", text)
+    return m.group(1) if m else None

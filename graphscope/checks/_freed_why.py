@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from graphscope.checks._common import root_module
 from graphscope.model import (
     OP,
     ROLE_PARAM,
@@ -68,7 +69,7 @@ def behind(graph: AutogradGraph, name: str | None) -> Behind | None:
     )
     modules = sorted(
         {
-            str(graph.nodes[n]["module"]).split(".")[0]
+            root_module(graph, str(graph.nodes[n]["module"]))
             for n in up
             if graph.nodes[n].get("kind") == OP and graph.nodes[n].get("module")
         }
@@ -115,11 +116,10 @@ def recurrent(graph: AutogradGraph, carry: GraphCarry, made: Behind | None) -> b
         return True
     if (made.made_file, made.made_line) == (carry.file, carry.line):
         return True
-    return _root(made.made_module) is not None and _root(made.made_module) == _root(carry.module)
-
-
-def _root(path: str | None) -> str | None:
-    return path.split(".")[0] if path else None
+    mine = root_module(graph, made.made_module) if made.made_module else None
+    return (
+        mine is not None and carry.module is not None and mine == root_module(graph, carry.module)
+    )
 
 
 def _ran_again(graph: AutogradGraph) -> bool | None:
@@ -147,7 +147,7 @@ def shared_part(graph: AutogradGraph) -> tuple[tuple[str, ...], tuple[str, ...]]
         if not d.get("freed"):
             continue
         if d.get("module"):
-            modules.add(str(d["module"]).split(".")[0])
+            modules.add(root_module(graph, str(d["module"])))
         for s in graph.successors(n):
             sd = graph.nodes[s]
             if sd.get("kind") == TENSOR and sd.get("name") and sd.get("role") != ROLE_PARAM:

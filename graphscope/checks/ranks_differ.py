@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from graphscope.model import OP, ROLE_PARAM, TENSOR, AutogradGraph, Events, Finding
+from graphscope.model import OP, ROLE_PARAM, TENSOR, AutogradGraph, Events, Finding, spelled
 
 KIND = "ranks-differ"
 
@@ -148,7 +148,7 @@ def _ops(ops: set[tuple[Any, ...]]) -> str:
         lines.items(), key=lambda kv: (kv[0][1] == 0, kv[0])
     ):
         where = f"line {line}" if line else "code without a line"
-        inside = f" in {', '.join(sorted(modules))}" if modules else ""
+        inside = f" in {', '.join(sorted(spelled(m) for m in modules))}" if modules else ""
         texts.append(f"{where} ({', '.join(sorted(names))}{inside})")
     return _join(texts)
 
