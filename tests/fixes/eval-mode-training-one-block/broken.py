@@ -20,7 +20,7 @@ torch.manual_seed(0)
 model = Net()
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 x = torch.randn(8, 4)
-for epoch in range(3):
+for _epoch in range(3):
     optimizer.zero_grad()
     model(x).pow(2).mean().backward()
     optimizer.step()
