@@ -131,7 +131,9 @@ import torch.nn as nn
 torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
 head = nn.Linear(8, 1)
+net2 = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
 opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=1e-2)
+opt2 = torch.optim.SGD(net2.parameters(), lr=1e-2)
 val_loss = None
 for step in range(3):
     x = torch.randn(16, 4)
@@ -144,8 +146,12 @@ for step in range(3):
     loss = z.pow(2).mean()
     aux.backward(retain_graph=True)  # a second loss of one forward pass
     loss.backward()
-    opt.step()
+    l2 = net2(x).pow(2).mean()
+    l2.backward(retain_graph=True)  # needless: this graph is dropped at the next iteration
+    opt.step()  # while the validation graph below, from the last iteration, saved model[2]
+    opt2.step()
     opt.zero_grad()
+    opt2.zero_grad()
     val_loss = model(torch.randn(4, 4)).pow(2).mean()  # validation with gradients on, kept
     with torch.no_grad():
         model[0].weight.clamp_(-1, 1)  # a constraint after the step

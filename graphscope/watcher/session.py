@@ -346,7 +346,7 @@ class Session:
         self._prune()
         self.seq_after_backward = _get_seq()
         if self.stops is not None and error is None:
-            self.stops.backward_done(rec.retain, rec.create, self.seq_after_backward)
+            self.stops.backward_done(rec.retain, rec.create, self.seq_after_backward, rec.roots)
         self._schedule(rec.index, rec.gid, fresh=rec.cap is not None, failed=error is not None)
 
     def _finish(self, cap: Capture, index: int | None) -> None:

@@ -17,14 +17,14 @@ its saved slot raises torch's stale error; a freed graph's slots hold nothing.
 Writes that no false stop may come from: a parameter updated in place (by an optimizer step or
 under ``no_grad``) while a graph that no backward call will go through still saved it (a
 validation pass run with gradients on, the first-order graph of a gradient penalty, a head only
-the first of two losses went through). So a write to a leaf that requires grad counts only for
-nodes made before the last backward call, when that call kept its graph with
-``retain_graph=True`` (not ``create_graph=True``): the graph a later backward call goes back
-into (an actor-critic's second loss, a recurrent state carried under ``retain_graph=True``).
-That is a forecast: a program that passes ``retain_graph=True`` to its last backward call
-without need, then steps, is stopped too (and told "the next backward call that goes back
-through that graph will fail"). The writes of one ``optimizer.step()`` are checked together
-when it ends, at the ``step()`` line.
+the first of two losses went through, a ``retain_graph=True`` given without need). So a write to
+a leaf that requires grad counts only when the last backward call kept its graph with
+``retain_graph=True`` (not ``create_graph=True``), for a node of that kept graph, reached from a
+tensor outside it: another loss built on the shared part (an actor-critic's second loss), a
+recurrent state carried into the next batch (an LSTM's ``h_n``). The kept loss itself and the
+tensors made inside its graph are gone at the next iteration. That is a forecast: the stop says
+"the next backward call that goes back through that graph will fail". The writes of one
+``optimizer.step()`` are checked together when it ends, at the ``step()`` line.
 """
 
 from __future__ import annotations
@@ -86,8 +86,10 @@ class Stops:
         self.provenance = provenance
         self.quiet = quiet
         self.fail = fail
-        #: the sequence counter at the end of the last backward call that kept its graph
+        #: the sequence counter at the end of the last backward call, when it kept its graph
         self.retained_floor = -1
+        #: the sequence numbers of that call's backward nodes
+        self.kept_nodes: frozenset[int] = frozenset()
         #: the writes of the optimizer step in progress
         self._pending: list[tuple[torch.Tensor, InplaceWrite]] = []
         #: the lines it stopped at (the script's error there is not opened again)
@@ -106,15 +108,19 @@ class Stops:
             return
         self._maybe_stop(written)
 
-    def backward_done(self, retain: bool, create: bool, seq: int) -> None:
-        """A backward call ended at sequence counter ``seq``. One that kept its graph by
-        ``retain_graph=True`` keeps it for a later call; one that freed it ends that wait (two
-        losses of one forward pass, the first kept for the second); ``create_graph=True``
-        keeps the graph for its own higher-order use (a gradient penalty), not for a later
-        call: it changes nothing."""
+    def backward_done(
+        self, retain: bool, create: bool, seq: int, roots: list[torch.Tensor]
+    ) -> None:
+        """A backward call from ``roots`` ended at sequence counter ``seq``. One that kept its
+        graph by ``retain_graph=True`` keeps it for a later call (the sequence numbers of its
+        nodes are kept: :meth:`_find`); one that freed it ends that wait (two losses of one
+        forward pass, the first kept for the second); ``create_graph=True`` keeps the graph for
+        its own higher-order use (a gradient penalty), not for a later call: it changes
+        nothing."""
         if create:
             return
         self.retained_floor = seq if retain else -1
+        self.kept_nodes = _graph_seqs(roots) if retain else frozenset()
 
     def step_done(self) -> None:
         """The optimizer step ended: its writes are checked together."""
@@ -146,16 +152,20 @@ class Stops:
             (params if is_param else others).append((t, w))
         if params and self.retained_floor < 0:
             params = []  # no graph was kept for a later backward: a parameter update is legit
-        targets: dict[int, tuple[torch.Tensor, InplaceWrite]] = {}
-        for t, w in others + params:
-            key = storage_key(t)
-            if key:
-                targets.setdefault(key, (t, w))
-        if not targets:
+        if not params and not others:
             return None
-        keep_param = {storage_key(t) for t, _ in params}
-        roots = [t for t, _ in written] + list(_frame_tensors(sys._getframe(2)))
-        hit = self._walk(roots, targets, keep_param)
+        held = list(_frame_tensors(sys._getframe(2)))
+        hit = None
+        if others:
+            hit = self._walk([t for t, _ in others] + held, _targets(others), set())
+        if hit is None and params:
+            # a graph kept for a later backward call: reached from a tensor that call's graph
+            # does not hold (its own root, the kept loss, or a tensor made inside it, are
+            # dropped at the next iteration): another loss on the shared part (an actor's),
+            # a recurrent state carried into the next batch (an LSTM's h_n)
+            apart = [t for t in held if _seq(t.grad_fn) not in self.kept_nodes]
+            targets = _targets(params)
+            hit = self._walk(apart, targets, set(targets))
         if hit is None:
             return None
         write, root = hit
@@ -220,8 +230,8 @@ class Stops:
                 key = storage_key(data)
                 if key not in targets:
                     continue
-                if key in params and _seq(node) >= self.retained_floor:
-                    continue  # a parameter saved by a graph no kept backward went through
+                if key in params and _seq(node) not in self.kept_nodes:
+                    continue  # a parameter saved by a graph no backward call kept
                 if _is_stale(node, raw_name[4:]):
                     return key
         return None
@@ -272,6 +282,36 @@ class Stops:
         return found[0] if found else None
 
 
+def _targets(
+    written: list[tuple[torch.Tensor, InplaceWrite]],
+) -> dict[int, tuple[torch.Tensor, InplaceWrite]]:
+    """``storage key -> (tensor, write)``, the first write of each storage."""
+    out: dict[int, tuple[torch.Tensor, InplaceWrite]] = {}
+    for t, w in written:
+        key = storage_key(t)
+        if key:
+            out.setdefault(key, (t, w))
+    return out
+
+
+def _graph_seqs(roots: list[torch.Tensor]) -> frozenset[int]:
+    """The sequence numbers of the backward nodes reachable from ``roots`` (the graph was
+    protected for freeing when the backward call captured it)."""
+    seen: set[int] = set()
+    seqs: set[int] = set()
+    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
+    for fn in stack:
+        seen.add(id(fn))
+    while stack:
+        node = stack.pop()
+        seqs.add(_seq(node))
+        for nxt, _ in node.next_functions:
+            if nxt is not None and id(nxt) not in seen:
+                seen.add(id(nxt))
+                stack.append(nxt)
+    return frozenset(seqs)
+
+
 def _trace_from(debugger: Any, frame: FrameType, bottom: FrameType) -> None:
     """Trace the user's frames from ``frame`` out to ``bottom`` with ``debugger``, so that the
     command it was left with (``n``: the next line of ``frame``) stops where it should."""
@@ -285,6 +325,8 @@ def _trace_from(debugger: Any, frame: FrameType, bottom: FrameType) -> None:
 
 
 def _seq(node: Any) -> int:
+    if node is None:
+        return -1
     try:
         return int(node._sequence_nr())
     except Exception:
