@@ -30,6 +30,7 @@ from graphscope.model import (
     Finding,
     GradRead,
     GradUpdate,
+    GraphCarry,
     InplaceWrite,
     Location,
     NonFinite,
@@ -885,3 +886,58 @@ def test_badge_uses_norms_for_multi_element_gradients():
     f = only(grad_accumulation.check(seed_graph(), ev))
     assert f.message.endswith("[1, 2, 2] → [2, 4, 4]")
     assert f.badge == "grad norm 3 → 6"
+
+
+def _stepped_graph(calls: tuple[int, ...]) -> tuple[AutogradGraph, Events]:
+    """Two parameters w and x, saved by mul (line 7) and add (line 5), both written by the
+    optimizer step at line 11 after ``loss.backward(retain_graph=True)`` at line 10."""
+    g = seed_graph(calls=calls)
+    for node, name, i in (("n1", "w", 0), ("n3", "x", 1)):
+        g.nodes[node]["saved"] = [
+            {
+                "name": "self",
+                "status": "stale",
+                "version_saved": 0,
+                "version_now": 1,
+                "tensor_name": name,
+                "writes": [i],
+            }
+        ]
+    ev = Events(
+        inplace=[write(0, 11, name="w", enabled=False), write(1, 11, name="x", enabled=False)],
+        backward=[call(1, 10, roots=("loss",), retain=True)],
+        steps=[OptimizerStep(0, "SGD", 1, ("w", "x"), F, 11, name="opt")],
+    )
+    return g, ev
+
+
+def test_a_step_under_a_kept_graph_is_one_finding_for_its_parameters():
+    """Seen at the step (--pdb traces the graph there): no later call went through it yet."""
+    g, ev = _stepped_graph(calls=())
+    f = only(saved_tensor_modified.check(g, ev))
+    assert (f.kind, f.severity, f.line, f.related) == (
+        "saved-tensor-modified",
+        "error",
+        11,
+        (Location(F, 10, "backward with retain_graph=True"),),
+    )
+    assert f.message.startswith(
+        "opt.step() at line 11 updates w and x in place, which mul at line 7 and add at line 5 "
+        "saved for the graph that loss.backward(retain_graph=True) at line 10 kept"
+    )
+    assert "(`h = h.detach()`) and drop retain_graph=True" in f.hint
+
+
+def test_a_step_between_batches_of_a_carried_state_is_one_finding_at_the_carry():
+    g, ev = _stepped_graph(calls=(2,))
+    ev.backward.append(call(2, 10, roots=("loss",), retain=True, error=STALE_MSG))
+    ev.carries.append(GraphCarry("lstm", F, 8, None, "h", 1, 0, False, into_call=2))
+    f = only(saved_tensor_modified.check(g, ev))
+    assert (f.line, [r.line for r in f.related]) == (8, [10, 11])
+    assert f.message.startswith(
+        "h carries the previous batch's graph into the next one (line 8), and "
+        "loss.backward(retain_graph=True) at line 10 keeps that graph for the next backward "
+        "call; opt.step() at line 11 then updates w and x in place"
+    )
+    assert f.hint.startswith("Detach the carried state once per batch, before it is used: ")
+    assert "`h = h.detach()`" in f.hint
