@@ -239,6 +239,7 @@ LEGIT = [
     "legit_tbptt_detach",
     "legit_growing_detached",
     "legit_grads_assigned",
+    "legit_compiled_adamw",
 ]
 
 

@@ -41,6 +41,8 @@ class SessionNames:
         self._graphless = graphless
         self._table: dict[int, str] | None = None
         self._table_roots: tuple[int, ...] = ()
+        #: (roots, code, line) where a parameter missed the table and it was built again
+        self._retried: set[tuple[tuple[int, ...], int, int]] = set()
 
     def name_of(self, t: torch.Tensor, variables: bool = True) -> str | None:
         """A tensor's name for the recorder's events: parameters from a table built once per
@@ -51,6 +53,16 @@ class SessionNames:
             with gc_paused():
                 self._table = self._param_table(roots)
         hit = self._table.get(id(t))
+        if hit is None and isinstance(t, torch.nn.Parameter):
+            # the table may predate the model: built while ``model = Net()`` ran (an init
+            # write), with no module run since to renew it (a compiled forward runs no hooks)
+            frame = user_frame(2)
+            at = (roots, id(frame.f_code), frame.f_lineno) if frame is not None else None
+            if at is not None and at not in self._retried:
+                self._retried.add(at)
+                with gc_paused():
+                    self._table = self._param_table(roots)
+                hit = self._table.get(id(t))
         if hit is not None or not variables:
             return hit
         return frame_variable(user_frame(2), t)
