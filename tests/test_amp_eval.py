@@ -6,6 +6,7 @@ runs (GradScaler's skipped steps with their scales, module mode switches)."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -104,7 +105,7 @@ def test_a_lone_skip_after_the_scale_grew_is_not_persistent():
     assert amp_overflow.persistent(_steps("s" * 18))
 
 
-def test_a_forward_overflow_says_so_and_its_hint_keeps_values_in_range():
+def test_a_forward_overflow_says_so_and_its_hint_keeps_values_in_range(tmp_path: Path) -> None:
     site = OpSite("n4", "MmBackward0", "matmul", F, 14)
     origin = NonFinite(1, "g1", "n9", "LogSoftmaxBackward0", "nan", F, 15, forward=site)
     ev = _events("s" * 20, nonfinite=[origin])
@@ -113,8 +114,22 @@ def test_a_forward_overflow_says_so_and_its_hint_keeps_values_in_range():
     assert "skipped 20 of 20 opt.step() calls (every step)" in f.message
     assert "fell from 65536 to 0.0625" in f.message and "the model was never updated" in f.message
     assert "float16 result of matmul (MmBackward0) on line 14 overflows" in f.message
-    assert "torch.nn.functional.normalize(z, dim=-1)" in f.hint
-    assert "z.float() @ z.float().T" in f.hint
+    # no source to read: the fix in words, no invented names
+    assert "torch.nn.functional.normalize, or standardise" in f.hint and "`" not in f.hint
+    # the user's line: the fix in its names
+    script = tmp_path / "train.py"
+    script.write_text("\n" * 13 + "        scores = q @ k.transpose(0, 1) / 8\n")
+    site = OpSite("n4", "MmBackward0", "matmul", str(script), 14)
+    origin = NonFinite(1, "g1", "n9", "LogSoftmaxBackward0", "nan", F, 15, forward=site)
+    [f] = amp_overflow.check(_graph("g2"), _events("s" * 20, nonfinite=[origin]))
+    assert (
+        "(`q = torch.nn.functional.normalize(q, dim=-1); "
+        "k = torch.nn.functional.normalize(k, dim=-1)`, or standardise" in f.hint
+    )
+    assert (
+        '`with torch.autocast("cpu", enabled=False): '
+        "scores = q.float() @ k.float().transpose(0, 1) / 8`" in f.hint
+    )
 
 
 def test_one_finding_per_scaler_step_line_and_none_without_skips():
@@ -167,7 +182,7 @@ def test_eval_training_is_a_warning_at_the_eval_line_with_the_step_related():
     [f] = eval_mode_training.check(_graph(), Events(eval_training=[named]))
     assert "the optimizer step after it (self.optimizer.step() at line 22) ran with" in f.message
     assert "BatchNorm's running statistics frozen and dropout off" in f.message
-    assert "call model.train() after the validation pass" in f.hint
+    assert "call `model.train()` after the validation pass" in f.hint
     assert "BatchNorm and Dropout layers" in f.hint
     assert list(eval_mode_training.check(_graph(), Events())) == []
 

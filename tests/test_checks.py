@@ -241,7 +241,7 @@ def test_accumulation_over_four_calls_is_info_with_history():
     )
     assert f.badge == "grad 5 → 10 → 15 → 20"
     # no optimizer stepped: the reset is the leaf's own, as code
-    assert f.hint.endswith("reset them before each backward call: set w.grad = None.")
+    assert f.hint.endswith("reset them before each backward call: set `w.grad = None`.")
 
 
 def test_accumulation_line_is_first_kept_update():
@@ -289,7 +289,7 @@ def test_the_optimizer_is_named_as_the_user_calls_it(name: str):
     f = only(grad_accumulation.check(seed_graph(), ev))
     assert f"optimizer steps ({name}.step() at line 11)" in f.message
     assert Location(F, 11, f"{name}.step() used the summed gradient") in f.related
-    assert f.hint.startswith(f"Call {name}.zero_grad() (or set .grad = None) once per training")
+    assert f.hint.startswith(f"Call `{name}.zero_grad()` (or set .grad = None) once per training")
     assert "SGD" not in f.message + f.hint
 
 
@@ -299,7 +299,7 @@ def test_micro_batches_hint_names_the_optimizer_that_steps_them():
     f = only(grad_accumulation.check(seed_graph(), Events(grads=grads, steps=steps)))
     assert f.severity == "info"
     assert f.hint.endswith(
-        "reset them before each backward call: opt.zero_grad() (or set w.grad = None)."
+        "reset them before each backward call: `opt.zero_grad()` (or set `w.grad = None`)."
     )
 
 
@@ -316,7 +316,7 @@ def test_two_optimizers_that_forgot_are_both_told_to_zero():
     ]
     f = only(grad_accumulation.check(seed_graph(), Events(grads=grads, steps=steps)))
     assert f.hint.startswith(
-        "Call optimizers[0].zero_grad() and optimizers[1].zero_grad() (or set .grad = None)"
+        "Call `optimizers[0].zero_grad()` and `optimizers[1].zero_grad()` (or set .grad = None)"
     )
 
 

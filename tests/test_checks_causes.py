@@ -448,8 +448,8 @@ def test_zero_grad_between_backward_and_step_is_one_warning_per_line():
         Location(F, 15, "computed the gradients"),
     )
     assert f.hint == (
-        "Reset the gradients before backward(), not after it: opt_d.zero_grad(), then "
-        "loss.backward(), then opt_d.step()."
+        "Reset the gradients before backward(), not after it: `opt_d.zero_grad()`, then "
+        "`loss.backward()`, then `opt_d.step()`."
     )
 
 

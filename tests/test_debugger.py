@@ -176,7 +176,7 @@ BUGS: dict[str, Expect] = {
         16,
         (17, 15),
         ("optimizer.zero_grad() at line 16", "optimizer.step() at line 17", "(5 steps)"),
-        "optimizer.zero_grad(), then loss.backward(), then optimizer.step()",
+        "`optimizer.zero_grad()`, then `loss.backward()`, then `optimizer.step()`",
     ),
     "forgot_zero_grad": Expect(
         "grad-accumulation",
@@ -214,7 +214,7 @@ BUGS: dict[str, Expect] = {
             "dropout off",
             "the 8 optimizer steps after it (optimizer.step() at line 22)",
         ),
-        "call model.train() after the validation pass",
+        "call `model.train()` after the validation pass",
     ),
 }
 

@@ -59,7 +59,7 @@ def test_a_finding_about_ten_parameters_marks_all_ten_in_the_picture(tmp_path: P
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     (f,) = report["findings"]
     assert f["kind"] == "grad-accumulation" and len(f["nodes"]) == 10 and f["node"] in f["nodes"]
-    assert f["hint"].startswith("Call opt.zero_grad()")  # the user's optimizer, by its name
+    assert f["hint"].startswith("Call `opt.zero_grad()`")  # the user's optimizer, by its name
     dot = (tmp_path / "out" / "explorer_findings.g1.gv").read_text()
     marked = re.findall(r'penwidth=3[^\n]*tooltip="name=([^,"]+)', dot)
     params = [
@@ -156,13 +156,13 @@ def test_optimizers_are_named_as_the_users_code_holds_them() -> None:
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     names, (f,) = steps_of(lambda: _forgetful([opt], [model]))
     assert names == ["opt"]
-    assert "(opt.step() at line" in f.message and f.hint.startswith("Call opt.zero_grad() (or")
+    assert "(opt.step() at line" in f.message and f.hint.startswith("Call `opt.zero_grad()` (or")
 
     mods = [torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)]
     optimizers = [torch.optim.SGD(m.parameters(), lr=0.1) for m in mods]
     names, (f,) = steps_of(lambda: _forgetful(optimizers, mods))
     assert names == ["optimizers[0]", "optimizers[1]"]
-    assert f.hint.startswith("Call optimizers[0].zero_grad() and optimizers[1].zero_grad() (or")
+    assert f.hint.startswith("Call `optimizers[0].zero_grad()` and `optimizers[1].zero_grad()` (or")
 
     opts = {"d": torch.optim.Adam(model.parameters(), lr=0.1)}
     names, _ = steps_of(lambda: _forgetful([opts["d"]], [model]))
@@ -170,7 +170,7 @@ def test_optimizers_are_named_as_the_users_code_holds_them() -> None:
 
     t = _Trainer()
     names, (f,) = steps_of(lambda: t.fit(3))
-    assert names == ["t.opt"] and f.hint.startswith("Call t.opt.zero_grad() (or")
+    assert names == ["t.opt"] and f.hint.startswith("Call `t.opt.zero_grad()` (or")
     names, (f,) = steps_of(lambda: _Trainer().fit(3))  # no outer name: the method's own
-    assert names == ["self.opt"] and f.hint.startswith("Call self.opt.zero_grad() (or")
+    assert names == ["self.opt"] and f.hint.startswith("Call `self.opt.zero_grad()` (or")
     assert "SGD" not in f.message + f.hint

@@ -22,6 +22,14 @@ def shown(text: str) -> str | None:
     return f"`{text}`" if is_python(text) else None
 
 
+def code_or_words(text: str) -> str:
+    """```opt.zero_grad()``` (code between backticks) for a call the user's names spell; the
+    words unchanged for prose (``the Adam optimizer's step()``) or a bare ``backward()``."""
+    if "." not in text or text.startswith(("the ", "The ")) or not is_python(text):
+        return text
+    return f"`{text}`"
+
+
 def frozen(names: list[str], modules: list[str]) -> str | None:
     """The code that freezes tensors the backward never reached: the owning module's
     ``net.aux_head.requires_grad_(False)`` when one module owns them all, else one call per

@@ -26,9 +26,11 @@ that line in float32; for warm-up skips there is nothing to fix.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from graphscope.checks._common import optimizer_text
+from graphscope.checks._rewrite import source_line
 from graphscope.model import (
     AutogradGraph,
     Events,
@@ -159,13 +161,8 @@ def _hint(origin: NonFinite | None, step: ScalerStep) -> str:
         )
     line = _site(origin).line
     if origin.forward is not None:
-        return (
-            f"Keep the values line {line} computes within float16's range (±65504): "
-            "normalise its inputs (e.g. z = torch.nn.functional.normalize(z, dim=-1), or "
-            "standardise the input features), or compute that line in float32: "
-            f'with torch.autocast("{device}", enabled=False): on inputs cast with .float() '
-            "(e.g. similarity = z.float() @ z.float().T)."
-        )
+        site = _site(origin)
+        return _in_range(line, device, matmul_fixes(source_line(site.file, site.line), device))
     op = _site(origin).op.removeprefix("torch::autograd::")
     if op.startswith(_SINGULAR):
         return (
@@ -182,6 +179,89 @@ def _hint(origin: NonFinite | None, step: ScalerStep) -> str:
         f'in the loss), or run line {line} in float32 (with torch.autocast("{device}", '
         "enabled=False): on .float() inputs)."
     )
+
+
+def _in_range(line: int | None, device: str, fixes: tuple[list[str], str] | None) -> str:
+    """Keep the values of ``line`` within float16's range: in the user's names when the line is
+    a matrix product of named tensors (``z = torch.nn.functional.normalize(z, dim=-1)``)."""
+    if fixes is None:
+        return (
+            f"Keep the values line {line} computes within float16's range (±65504): normalise "
+            "its inputs (torch.nn.functional.normalize, or standardise the input features), or "
+            f'compute that line in float32: under torch.autocast("{device}", enabled=False), '
+            "on inputs cast with .float()."
+        )
+    normalised, f32 = fixes
+    return (
+        f"Keep the values line {line} computes within float16's range (±65504): normalise its "
+        f"inputs (`{'; '.join(normalised)}`, or standardise the input features), or compute "
+        f"that line in float32: `{f32}`."
+    )
+
+
+def matmul_fixes(text: str, device: str) -> tuple[list[str], str] | None:
+    """For a one-line statement whose matrix product (``@``) reads named tensors: the
+    statements that normalise them, and the statement run in float32.
+
+    >>> matmul_fixes("    similarity = z @ z.T  # scores", "cpu")
+    (['z = torch.nn.functional.normalize(z, dim=-1)'], 'with torch.autocast("cpu", enabled=False): similarity = z.float() @ z.float().T')
+    >>> matmul_fixes("y = x + 1", "cpu") is None
+    True
+    """
+    try:
+        body = ast.parse(text.strip()).body
+    except SyntaxError:
+        return None
+    if len(body) != 1 or not isinstance(body[0], ast.Assign | ast.AugAssign | ast.Expr):
+        return None
+    products = [
+        n for n in ast.walk(body[0]) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult)
+    ]
+    names: dict[str, None] = {}
+    for p in products:
+        for side in (p.left, p.right):
+            root = _tensor_name(side)
+            if root is None:
+                return None  # an operand that is no named tensor: say it in words
+            names[root] = None
+    if not names:
+        return None
+
+    class _Float(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in names and isinstance(node.ctx, ast.Load):
+                return ast.Call(ast.Attribute(node, "float", ast.Load()), [], [])
+            return node
+
+    f32 = ast.unparse(_Float().visit(body[0]))
+    normalised = [f"{n} = torch.nn.functional.normalize({n}, dim=-1)" for n in names]
+    return normalised, f'with torch.autocast("{device}", enabled=False): {f32}'
+
+
+#: what keeps an operand the tensor it reads: ``k.T``, ``k.transpose(0, 1)``, ``x[0]``
+_LAYOUT = {"T", "mT", "H", "mH"}
+_RESHAPES = {"transpose", "t", "permute", "view", "reshape", "flatten", "squeeze", "unsqueeze"}
+
+
+def _tensor_name(side: ast.expr) -> str | None:
+    """The tensor an operand of ``@`` reads, down ``.T``, a reshape or an index (None for
+    anything else: a call of a module or of torch, whose name is not a tensor to normalise)."""
+    node = side
+    while True:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.Attribute) and node.attr in _LAYOUT:
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _RESHAPES
+        ):
+            node = node.func.value
+        else:
+            return None
 
 
 #: ops whose derivative is infinite somewhere (at 0, at ±1): an input there gives Inf at any scale

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphscope.checks._code import code_or_words
 from graphscope.checks._common import optimizer_call
 from graphscope.model import AutogradGraph, EvalTraining, Events, Finding, Location
 
@@ -51,7 +52,7 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             severity="warning",
             message=message,
             hint=(
-                f"Switch it back before training: call {e.name}.train() after the validation "
+                f"Switch it back before training: call {code_or_words(f'{e.name}.train()')} after the validation "
                 f"pass (or at the start of each epoch), so that its {_layers(e.layers)} layers run "
                 "in training mode again."
             ),

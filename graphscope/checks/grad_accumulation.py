@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from graphscope.checks._code import code_or_words, is_python
 from graphscope.checks._common import listed, natural, optimizer_call
 from graphscope.model import (
     ROLE_PARAM,
@@ -178,15 +179,15 @@ def _finding(
         )
         resets = _zero_grads([w.inside[0] for w in verdicts if w.inside])
         hint = (
-            f"Call {resets} (or set .grad = None) once per training step, before "
-            "loss.backward(), so each step uses only its own gradient."
+            f"Call {resets} (or set .grad = None) once per training step, before the backward "
+            "call, so each step uses only its own gradient."
         )
     else:
         message = (
             f"{subject} accumulated over {len(run)} backward calls without being zeroed: {values}"
         )
         covering = [s for s in steps if any(s.covers(w.name) for w in verdicts)]
-        none = f"{shown} = None" if len(verdicts) == 1 else "each one's .grad to None"
+        none = _set_none([_grad_of(graph, w.name) for w in verdicts])
         reset = f"{_zero_grads(covering)} (or set {none})" if covering else f"set {none}"
         hint = (
             "backward() adds to .grad; if you did not mean to sum these gradients (as when "
@@ -227,8 +228,17 @@ def _zero_grads(steps: Sequence[OptimizerStep]) -> str:
     seen: dict[int, str] = {}
     for s in steps:
         seen.setdefault(s.optimizer_id, optimizer_call(s.name, s.optimizer, "zero_grad"))
-    calls = list(dict.fromkeys(seen.values()))
+    calls = [code_or_words(c) for c in dict.fromkeys(seen.values())]
     return calls[0] if len(calls) == 1 else ", ".join(calls[:-1]) + " and " + calls[-1]
+
+
+def _set_none(grads: list[str]) -> str:
+    """```w.grad = None; x.grad = None``` for up to four gradients the user's names spell;
+    in words otherwise."""
+    code = "; ".join(f"{g} = None" for g in grads)
+    if len(grads) <= 4 and is_python(code):
+        return f"`{code}`"
+    return "each one's .grad to None"
 
 
 def _noun(graph: AutogradGraph, verdicts: list[_Verdict]) -> str:

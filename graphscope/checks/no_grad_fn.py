@@ -32,8 +32,8 @@ KIND = "no-grad-fn"
 MARK = "does not require grad and does not have a grad_fn"
 _ELEMENT = re.compile(r"element (\d+) of tensors")
 HINT = (
-    "Create the tensors you want gradients for with requires_grad=True (or call "
-    "w.requires_grad_()) before the forward pass, and check that the forward pass does not run "
+    "Create the tensors you want gradients for with requires_grad=True (or call their "
+    ".requires_grad_()) before the forward pass, and check that the forward pass does not run "
     "under torch.no_grad() or go through .detach()."
 )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphscope.checks._code import code_or_words
 from graphscope.checks._common import optimizer_call
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, Location
 
@@ -42,8 +43,9 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
             severity="warning",
             message=message[0].upper() + message[1:] if r.reset.startswith("the ") else message,
             hint=(
-                f"Reset the gradients before backward(), not after it: {r.reset}, then "
-                f"{_backward(call)}, then {step}."
+                "Reset the gradients before backward(), not after it: "
+                f"{code_or_words(r.reset)}, then {code_or_words(_backward(call))}, then "
+                f"{code_or_words(step)}."
             ),
             file=file,
             line=line,
