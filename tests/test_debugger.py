@@ -189,7 +189,7 @@ BUGS: dict[str, Expect] = {
             "model[38].weight",
             "3 optimizer steps (optimizer.step() at line 19)",
         ),
-        "Call optimizer.zero_grad() (or set .grad = None)",
+        "Call `optimizer.zero_grad()` (or set .grad = None)",
     ),
     "amp_scale_never_settles": Expect(
         "amp-overflow",

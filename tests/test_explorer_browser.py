@@ -387,7 +387,7 @@ def test_a_finding_opens_its_node_shows_the_fix_and_its_lines(
     assert data["levels"][level]["title"] == "layers.1–5 · TransformerEncoderLayer ×5"
     inspector = driver.find_element(By.ID, "gs-inspector")
     item = driver.find_element(By.CSS_SELECTOR, "#gs-findings li")
-    assert finding["hint"] in item.text and finding["hint"].startswith("Call opt.zero_grad()")
+    assert finding["hint"] in item.text and finding["hint"].startswith("Call `opt.zero_grad()`")
     assert finding["hint"] not in inspector.text  # the list shows it: not a second copy
     assert len(inspector.find_elements(By.CSS_SELECTOR, ".gs-card")) == 1  # its lines, on top
     here = inspector.find_element(By.CSS_SELECTOR, "pre.gs-code span.gs-line-here")
