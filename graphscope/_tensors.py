@@ -14,7 +14,7 @@ import os
 import sys
 import zlib
 from collections.abc import Callable, Mapping
-from types import CodeType, FrameType
+from types import CodeType, FrameType, MappingProxyType
 from typing import Any, TypeVar
 
 import torch
@@ -347,11 +347,21 @@ def safe_grad(t: torch.Tensor) -> torch.Tensor | None:
 
 
 def frame_namespaces(frame: FrameType | None) -> list[Mapping[str, Any]]:
+    """``frame``'s locals (when they are not its globals) and globals. A function's locals are
+    a snapshot dict :func:`_drop_locals_snapshot` may clear; any other frame's (a class body
+    being run, ``exec`` with a locals dict) are the program's own namespace, handed out
+    read-only so that nothing of ours can empty it."""
     if frame is None:
         return []
-    if frame.f_locals is frame.f_globals:
+    local: Mapping[str, Any] = frame.f_locals
+    if local is frame.f_globals:
         return [frame.f_globals]
-    return [frame.f_locals, frame.f_globals]
+    if not frame.f_code.co_flags & _CO_OPTIMIZED:
+        local = MappingProxyType(local)
+    return [local, frame.f_globals]
+
+
+_CO_OPTIMIZED = 0x0001  # inspect.CO_OPTIMIZED: a function's frame, whose f_locals is a snapshot
 
 
 def _drop_locals_snapshot(spaces: list[Mapping[str, Any]]) -> None:

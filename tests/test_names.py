@@ -174,3 +174,30 @@ def test_optimizers_are_named_as_the_users_code_holds_them() -> None:
     names, (f,) = steps_of(lambda: _Trainer().fit(3))  # no outer name: the method's own
     assert names == ["self.opt"] and f.hint.startswith("Call `self.opt.zero_grad()` (or")
     assert "SGD" not in f.message + f.hint
+
+
+def test_a_write_in_a_class_body_leaves_its_namespace_as_it_was(tmp_path) -> None:
+    """Naming a written tensor reads the frame's variables: a class body's namespace is the
+    class being made, not a snapshot to drop (it was emptied: ``C.a`` was gone)."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "cls.py"
+    script.write_text(
+        "import torch\n\n\nclass C:\n    a = torch.ones(3)\n    b = torch.ones(3).add_(1)\n"
+        "    z = 5\n\n\nprint(C.z, tuple(C.a.shape), C.b.tolist())\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    plain = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, check=False
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "graphscope", "check", "-q", str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert plain.stdout == "5 (3,) [2.0, 2.0, 2.0]\n"
+    assert res.stdout.startswith(plain.stdout) and res.returncode == 0, res.stdout + res.stderr

@@ -29,6 +29,7 @@ tensors made inside its graph are gone at the next iteration. That is a forecast
 
 from __future__ import annotations
 
+import inspect
 import os
 import runpy
 import sys
@@ -38,7 +39,7 @@ from typing import Any
 
 import torch
 
-from graphscope._tensors import BORROWED, _drop_locals_snapshot, storage_key, user_frame
+from graphscope._tensors import BORROWED, storage_key, user_frame
 from graphscope.checks import saved_tensor_modified
 from graphscope.model import Events, Finding, InplaceWrite
 from graphscope.names import Names
@@ -154,7 +155,7 @@ class Stops:
             params = []  # no graph was kept for a later backward: a parameter update is legit
         if not params and not others:
             return None
-        held = list(_frame_tensors(sys._getframe(2)))
+        held = _frame_tensors(sys._getframe(2))
         hit = None
         if others:
             hit = self._walk([t for t, _ in others] + held, _targets(others), set())
@@ -348,26 +349,31 @@ def _ours(filename: str) -> bool:
     return filename.startswith(_OUR_DIR) and not filename.startswith(_SCENARIOS)
 
 
-def _frame_tensors(frame: FrameType | None) -> Iterator[torch.Tensor]:
+def _frame_tensors(frame: FrameType | None) -> list[torch.Tensor]:
     """Tensors that the frames from ``frame`` outward hold in variables (one level into the
     lists, tuples and dict values they hold): the user's, and torch's (a module's forward)."""
     seen: set[int] = set()
+    out: list[torch.Tensor] = []
     f = frame
     while f is not None:
         code = f.f_code
         if not _ours(code.co_filename) and code not in BORROWED:
-            spaces = [f.f_locals] if f.f_locals is f.f_globals else [f.f_locals]
+            space = f.f_locals
             try:
-                for space in spaces:
-                    for v in list(space.values()):
-                        for t in _tensors_in(v):
-                            if id(t) not in seen:
-                                seen.add(id(t))
-                                yield t
+                values = list(space.values())
             finally:
-                if f.f_locals is not f.f_globals:
-                    _drop_locals_snapshot([f.f_locals, f.f_globals])
+                if code.co_flags & inspect.CO_OPTIMIZED and isinstance(space, dict):
+                    # a function's snapshot of its locals (CPython <= 3.12), not a namespace
+                    # (a module's, a class body's): dropped, so that it holds no tensor
+                    space.clear()
+            for v in values:
+                for t in _tensors_in(v):
+                    if id(t) not in seen:
+                        seen.add(id(t))
+                        out.append(t)
+            del values
         f = f.f_back
+    return out
 
 
 def _tensors_in(v: Any) -> Iterator[torch.Tensor]:
