@@ -75,50 +75,78 @@ def infer_modules(
     read; ``succ``/``pred``: each node's neighbours along and against the data flow;
     ``classes``: the module tree, when known. Returns whether any op got a module (False, and
     nothing changed, when an op has one already)."""
-    if not ops or any(nodes[n]["module"] for n in ops):
+    if not ops:
         return False
     remap = _read_by_parent(classes) if classes else None
-    # no op has a module yet, so a module among an op's inputs is a parameter's
+    # One pass in forward order (an op's feeders come first): the module of the parameters
+    # each op reads (no op has a module yet, so a module among its inputs is a parameter's),
+    # the product that reads a weight's transpose (the transpose's module), and for the
+    # other ops the latest op that fed them and that op's module (``up``)
     own: dict[str, str | None] = {}
+    rank: dict[str, int] = {}
     anchors: list[int] = []  # the ranks of the ops that read parameters
+    tees: dict[str, str] = {}  # a parameter's transpose -> its module
+    free: list[str] = []  # the ops whose module is to be inferred
+    up: dict[str, str | None] = {}
+    late: dict[str, int] = {}  # each free op's latest feeder
     for r, n in enumerate(ops):
-        m = None
+        d = nodes[n]
+        if d["module"] is not None:
+            return False  # the spans named them
+        rank[n] = r
+        m = tm = None
+        best = -1
         for p in pred.get(n, NO):
-            pm = nodes[p]["module"]
-            if pm:
-                if remap is not None:
-                    pm = remap.get(pm, pm)
-                m = pm if m is None else (common(m, pm) or "")
+            k = rank.get(p)
+            if k is not None:
+                if k > best:
+                    best = k
+                if tees and p in tees:
+                    tm = tees[p]
+            else:  # a tensor: a parameter, or a named tensor an op made
+                pm = nodes[p]["module"]
+                if pm:
+                    if remap is not None:
+                        pm = remap.get(pm, pm)
+                    m = pm if m is None else (common(m, pm) or "")
+                else:
+                    for q in pred.get(p, NO):
+                        k = rank.get(q)
+                        if k is not None and k > best:
+                            best = k
         if m:
             own[n] = m
             anchors.append(r)
+            if d["name"] == "TBackward0":
+                tees[n] = m
+            continue
+        if tm is not None:
+            own[n] = tm
+            anchors.append(r)
+            continue
+        own[n] = None
+        free.append(n)
+        late[n] = best
+        if best >= 0:
+            f = ops[best]
+            up[n] = own[f] or up.get(f)
         else:
-            own[n] = None
+            up[n] = None
     if not anchors:
         return False
-    rank = {n: k for k, n in enumerate(ops)}
-    for r in anchors[:]:  # the product that reads a weight's transpose reads the weight
-        n = ops[r]
-        if nodes[n]["name"] == "TBackward0":
-            for s in succ.get(n, NO):
-                if own.get(s, "") is None:
-                    own[s] = own[n]
-                    anchors.append(rank[s])
-    anchors.sort()
-    up, down = dict(own), dict(own)
-    free = [n for n in ops if own[n] is None]  # the ops whose module is to be inferred
-    late: dict[str, int] = {}  # each free op's latest feeder
-    for n in free:  # forward order: an op's feeders come first
-        k = late[n] = latest(pred, rank, n)
-        up[n] = up[ops[k]] if k >= 0 else None
     end = len(ops)
+    down: dict[str, str | None] = {}
     direct: set[str] = set()  # free ops whose first reader reads parameters
     for n in reversed(free):
         k = earliest(succ, rank, n, end)
         if k < end:
-            down[n] = down[ops[k]]
-            if own[ops[k]] is not None:
+            f = ops[k]
+            m = own[f]
+            if m is not None:
+                down[n] = m
                 direct.add(n)
+            else:
+                down[n] = down.get(f)
         else:
             down[n] = None
     out: dict[str, str | None] = {}  # the free ops a leaf's call takes
@@ -163,22 +191,6 @@ def _read_by_parent(classes: Mapping[str, str]) -> dict[str, str] | None:
         if p.endswith(".out_proj") and classes.get(p[: -len(".out_proj")]) == MHA
     }
     return out or None
-
-
-def latest(pred: Mapping[str, list[str]], rank: Mapping[str, int], op: str) -> int:
-    """The highest rank among the ops that feed ``op`` (looking through a named tensor
-    between), or -1."""
-    best = -1
-    for p in pred.get(op, NO):
-        r = rank.get(p)
-        if r is None:  # a tensor: the op that made it
-            for q in pred.get(p, NO):
-                r = rank.get(q)
-                if r is not None and r > best:
-                    best = r
-        elif r > best:
-            best = r
-    return best
 
 
 def earliest(succ: Mapping[str, list[str]], rank: Mapping[str, int], op: str, none: int) -> int:
