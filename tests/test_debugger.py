@@ -240,6 +240,7 @@ LEGIT = [
     "legit_growing_detached",
     "legit_grads_assigned",
     "legit_compiled_adamw",
+    "legit_compiled_configure_optimizers",
 ]
 
 

@@ -41,6 +41,9 @@ class SessionNames:
         self._graphless = graphless
         self._table: dict[int, str] | None = None
         self._table_roots: tuple[int, ...] = ()
+        #: the table names parameters through a method's ``self``; the code it was built in
+        self._provisional = False
+        self._built_in: Any = None
         #: (roots, code, line) where a parameter missed the table and it was built again
         self._retried: set[tuple[tuple[int, ...], int, int]] = set()
 
@@ -52,6 +55,12 @@ class SessionNames:
         if self._table is None or roots != self._table_roots:
             with gc_paused():
                 self._table = self._param_table(roots)
+        elif self._provisional:
+            # built inside a method (``self.fc.weight``): the caller's names win once seen
+            frame = user_frame(2)
+            if frame is not None and frame.f_code is not self._built_in:
+                with gc_paused():
+                    self._table = self._param_table(roots)
         hit = self._table.get(id(t))
         if hit is None and isinstance(t, torch.nn.Parameter):
             # the table may predate the model: built while ``model = Net()`` ran (an init
@@ -70,13 +79,16 @@ class SessionNames:
     def _param_table(self, roots: tuple[int, ...]) -> dict[int, str]:
         table = self._base()
         frame = user_frame(2)
+        self._built_in = frame.f_code if frame is not None else None
         if self.params is not None:
             table.add_params(self.params, _prefix(self.params, frame))
         for name, m in self._root_modules():
             table.add_params(m, name + ".")
         table.add_frame(frame, variables=False)  # modules only: names that last
         self._table_roots = roots
-        return dict(table.name)
+        names = dict(table.name)
+        self._provisional = any(n.startswith(("self.", "self[")) for n in names.values())
+        return names
 
     def for_capture(self, frame: FrameType | None) -> tuple[Names, list[int]]:
         """Names for a capture, and the parameters expected to be reached: those of ``params``,
