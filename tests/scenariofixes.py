@@ -33,10 +33,12 @@ spans of its hint. :func:`patch` applies the edits; :func:`prove` runs the scena
 from __future__ import annotations
 
 import ast
+import atexit
 import builtins
 import functools
 import json
 import re
+import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -87,7 +89,10 @@ class ScenarioCase:
 
 @functools.cache
 def _work() -> Path:
-    return Path(tempfile.mkdtemp(prefix="graphscope-scenario-fixes-"))
+    """A temporary folder for the patched scripts, removed when the test run ends."""
+    work = Path(tempfile.mkdtemp(prefix="graphscope-scenario-fixes-"))
+    atexit.register(shutil.rmtree, work, True)
+    return work
 
 
 def cases() -> list[ScenarioCase]:
