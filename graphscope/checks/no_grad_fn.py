@@ -18,12 +18,14 @@ Otherwise the line is the backward call's.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 from typing import cast
 
 from graphscope.checks import _statement
 from graphscope.checks._common import error_finding
+from graphscope.checks._rewrite import source_line
 from graphscope.checks.catalogue import Entry
 from graphscope.model import AutogradGraph, BackwardCall, Events, Finding, GradOff, Location
 
@@ -62,6 +64,14 @@ def check(graph: AutogradGraph, events: Events) -> Iterator[Finding]:
         )
         hint, related = HINT, cast(tuple[Location, ...], ())
         file, line = c.file, c.line
+        leaf = _leaf_to_train(c.file, c.line, name)
+        if leaf is not None:
+            hint = (
+                f"Ask for gradients of the tensor you train before the forward pass: "
+                f"`{leaf[0]}.requires_grad_()` before line {leaf[1]}, where {name} is computed "
+                f"from it (or create {leaf[0]} with requires_grad=True); and check that the "
+                "forward pass does not run under torch.no_grad() or go through .detach()."
+            )
         remade = _new_tensor(events, c, name)
         if remade is not None:
             message, hint, file, line = remade
@@ -192,6 +202,41 @@ def _new_tensor(
             "loss.item())."
         )
         return message, hint, made.file, made.line
+    return None
+
+
+#: names a training script gives the tensors it trains, most likely first
+_TRAINED = re.compile(r"^(w|W|weights?|b|bias|theta|params?|coef\w*|[wW]\d+|[bB]\d+)$")
+_LOOKBACK = 200  # source lines searched for the root's assignment
+
+
+def _leaf_to_train(file: str | None, line: int | None, root: str | None) -> tuple[str, int] | None:
+    """``("w", 17)``: a plain name in the statement that last assigned ``root`` before ``line``
+    (``loss = (w * x).sum()`` at 17), preferring one a script trains (``w``, ``weight``,
+    ``theta``), else the first; None when the source does not show it."""
+    if not file or not line or not root or not root.isidentifier():
+        return None
+    assign = re.compile(rf"^\s*{re.escape(root)}\s*(:[^=]*)?=[^=]")
+    for k in range(line - 1, max(0, line - _LOOKBACK), -1):
+        text = source_line(file, k)
+        if not assign.match(text):
+            continue
+        stmt = _statement.parse(text.strip())
+        value = getattr(stmt, "value", None)
+        if value is None:
+            return None
+        called = {id(n.func) for n in ast.walk(value) if isinstance(n, ast.Call)}
+        bases = {id(n.value) for n in ast.walk(value) if isinstance(n, ast.Attribute)}
+        names = [
+            n.id
+            for n in ast.walk(value)
+            if isinstance(n, ast.Name) and id(n) not in called and id(n) not in bases
+        ]
+        names = sorted(set(names), key=names.index)
+        if not names:
+            return None
+        trained = [n for n in names if _TRAINED.match(n)]
+        return (trained or names)[0], k
     return None
 
 
