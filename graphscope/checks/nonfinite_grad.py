@@ -48,12 +48,18 @@ _GUARDS = {"sqrt": "{} + 1e-12", "log": "{}.clamp_min(1e-12)", "rsqrt": "{} + 1e
 def _first_hint(e: NonFinite) -> str:
     """The hint for a NaN/Inf at the first backward call: in the user's own call when the line
     shows it (``torch.sqrt(d)`` becomes ``torch.sqrt(d + 1e-12)``)."""
-    fixed = _guarded(e.api, source_line(e.file, e.line).strip())
+    text = source_line(e.file, e.line).strip()
+    api, fixed = e.api, _guarded(e.api, text)
+    if fixed is None and e.api not in _GUARDS:
+        # the op is a product or a sum of what a log/sqrt on the line made (p * torch.log(p))
+        found = [(a, f) for a in _GUARDS if (f := _guarded(a, text)) is not None]
+        if len(found) == 1:
+            api, fixed = found[0]
     if fixed is None:
         return _HINT
     old, new = fixed
     return (
-        f"Keep the input of {e.api} where its derivative is finite: write `{new}` instead of "
+        f"Keep the input of {api} where its derivative is finite: write `{new}` instead of "
         f"`{old}`, or mask values before the operation rather than after it."
     )
 
