@@ -134,7 +134,16 @@ return [[v.left, v.top, v.right, v.bottom], [g.left, g.top, g.right, g.bottom],
 """
 
 
+_PAINTED_JS = """
+const done = arguments[arguments.length - 1];
+requestAnimationFrame(() => requestAnimationFrame(() => done(true)));
+"""
+
+
 def _assert_fits(d: Any) -> None:
+    # svg-pan-zoom moves the picture on the next animation frame: read it after that frame (a
+    # loaded machine can run this script first, and see the picture where it was before)
+    d.execute_async_script(_PAINTED_JS)
     view, graph, zoom = d.execute_script(_FIT_JS)
     assert graph[0] >= view[0] - 1 and graph[1] >= view[1] - 1, (view, graph)
     assert graph[2] <= view[2] + 1 and graph[3] <= view[3] + 1, (view, graph)
