@@ -16,7 +16,7 @@ exception when no recorded event did; a module that only explains torch's errors
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from graphscope.checks import (
@@ -165,21 +165,14 @@ def _grows_not_kept(findings: list[Finding]) -> list[Finding]:
 def _told_by_checkpoint(findings: list[Finding], graphs: Sequence[AutogradGraph]) -> list[Finding]:
     """Without the ``no-grad-param`` findings whose tensors a ``checkpoint-no-grad`` finding
     names (a parameter cut off by a reentrant checkpoint is that finding's, one per cause)."""
-    told: set[str] = set()
-    for f in findings:
-        if f.kind == checkpoint_no_grad.KIND:
-            told |= checkpoint_no_grad.names(f)
-    if not told:
-        return findings
-    nodes = {g.graph.get("id"): g for g in graphs}
-    out = []
-    for f in findings:
-        g = nodes.get(f.graph)
-        if f.kind == no_grad_param.KIND and g is not None and f.node in g:
-            if _names(g.nodes[f.node]) & told:
-                continue
-        out.append(f)
-    return out
+    return _told_by(
+        findings,
+        graphs,
+        checkpoint_no_grad.KIND,
+        checkpoint_no_grad.names,
+        no_grad_param.KIND,
+        lambda f, g: _names(g.nodes[f.node]) if f.node in g else set(),
+    )
 
 
 def _told_by_graph_freed(findings: list[Finding], graphs: Sequence[AutogradGraph]) -> list[Finding]:
@@ -187,20 +180,38 @@ def _told_by_graph_freed(findings: list[Finding], graphs: Sequence[AutogradGraph
     finding says no optimizer updates: features computed once before the loop by a backbone
     left out of the optimizer on purpose (its fix, ``torch.no_grad()``, takes their gradient
     away too: one finding per cause)."""
+    return _told_by(
+        findings,
+        graphs,
+        graph_freed.KIND,
+        graph_freed.untrained,
+        param_not_in_optimizer.KIND,
+        lambda f, g: set().union(*(_names(g.nodes[n]) for n in f.marked if n in g)),
+    )
+
+
+def _told_by(
+    findings: list[Finding],
+    graphs: Sequence[AutogradGraph],
+    teller: str,
+    told_of: Callable[[Finding], set[str]],
+    dropped: str,
+    named: Callable[[Finding, AutogradGraph], set[str]],
+) -> list[Finding]:
+    """Without the ``dropped`` findings whose tensors (``named``) a ``teller`` finding already
+    names (``told_of``): one finding per cause."""
     told: set[str] = set()
     for f in findings:
-        if f.kind == graph_freed.KIND:
-            told |= graph_freed.untrained(f)
+        if f.kind == teller:
+            told |= told_of(f)
     if not told:
         return findings
     nodes = {g.graph.get("id"): g for g in graphs}
     out = []
     for f in findings:
         g = nodes.get(f.graph)
-        if f.kind == param_not_in_optimizer.KIND and g is not None:
-            names = set().union(*(_names(g.nodes[n]) for n in f.marked if n in g))
-            if names & told:
-                continue
+        if f.kind == dropped and g is not None and named(f, g) & told:
+            continue
         out.append(f)
     return out
 

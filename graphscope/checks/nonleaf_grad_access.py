@@ -88,24 +88,13 @@ def _leaf_lost(r: GradRead, m: MadeFromLeaf, node: str | None, graph: AutogradGr
             f"or in place under no_grad: `with torch.no_grad(): {m.name} -= ...` then "
             f"`{m.name}.grad = None`."
         )
-        return Finding(
-            kind=KIND,
-            severity="warning",
-            message=message,
-            hint=hint,
-            file=r.file,
-            line=r.line,
-            node=node,
-            graph=graph.graph.get("id") if node is not None else None,
-            related=(Location(m.file, m.line, f"{m.name} stopped being a leaf here"),),
-            badge=".grad is None (not a leaf)",
+    else:
+        fixed = leaf_fix(m.text, m.name)
+        example = f"`{fixed}`" if fixed else f"`{m.name} = (<its value>).requires_grad_()`"
+        hint = (
+            f"Make {m.name} itself the leaf: compute its value first, then ask for gradients: "
+            f"{example}."
         )
-    fixed = leaf_fix(m.text, m.name)
-    example = f"`{fixed}`" if fixed else f"`{m.name} = (<its value>).requires_grad_()`"
-    hint = (
-        f"Make {m.name} itself the leaf: compute its value first, then ask for gradients: "
-        f"{example}."
-    )
     return Finding(
         kind=KIND,
         severity="warning",
