@@ -86,16 +86,7 @@ def carried_finding(
     """One finding for every saved parameter ``cause`` made stale (``stale``: ``(node, node
     data, saved entry)`` of each, in graph order)."""
     carry, kept, step, then = cause.carry, cause.kept, cause.step, cause.then
-    params: list[str] = []
-    for _, _, entry in stale:
-        name = entry.get("tensor_name")
-        if name and name not in params:
-            params.append(name)
-    savers: list[str] = []
-    for _, d, _ in stale:
-        saver = f"{d.get('op') or d.get('label') or 'an operation'} at line {d.get('line')}"
-        if saver not in savers:
-            savers.append(saver)
+    params, savers = stale_names(stale)
     state = carry.name or "the state carried from batch to batch"
     what = and_listed(params) if params else "the parameters"
     message = (
@@ -123,6 +114,21 @@ def carried_finding(
         related=tuple(related),
         badge=f"old graph kept through {carry.name or 'the state'} (line {carry.line})",
     )
+
+
+def stale_names(
+    stale: Sequence[tuple[str, dict[str, Any], dict[str, Any]]],
+) -> tuple[list[str], list[str]]:
+    """The parameters a step made stale (their names, once each) and the ops that saved them
+    (``mm at line 16``), in graph order, from ``(node, node data, saved entry)`` triples."""
+    params = list(dict.fromkeys(str(e["tensor_name"]) for _, _, e in stale if e.get("tensor_name")))
+    savers = list(
+        dict.fromkeys(
+            f"{d.get('op') or d.get('label') or 'an operation'} at line {d.get('line')}"
+            for _, d, _ in stale
+        )
+    )
+    return params, savers
 
 
 def detach_hint(carry: GraphCarry, call: BackwardCall | None = None) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphscope.checks._carried_step import and_listed
+from graphscope.checks._carried_step import and_listed, stale_names
 from graphscope.checks._common import optimizer_call
 from graphscope.checks._step_between import step_at
 from graphscope.model import (
@@ -69,15 +69,7 @@ def kept_finding(
     """One finding for every saved parameter ``cause`` made stale (``stale``: ``(node, node
     data, saved entry)`` of each, in graph order)."""
     step, kept = cause.step, cause.kept
-    params: list[str] = list(
-        dict.fromkeys(str(e["tensor_name"]) for _, _, e in stale if e.get("tensor_name"))
-    )
-    savers = list(
-        dict.fromkeys(
-            f"{d.get('op') or d.get('label') or 'an operation'} at line {d.get('line')}"
-            for _, d, _ in stale
-        )
-    )
+    params, savers = stale_names(stale)
     what = and_listed(params) if params else "parameters"
     keep = _call(kept)
     message = (

@@ -183,7 +183,12 @@ def object_name(frame: FrameType | None, obj: Any) -> str | None:
             _drop_locals_snapshot(spaces)
         if hit is not None:
             return hit
-    for k, v in late:
+    return _through_attributes(late, obj)
+
+
+def _through_attributes(holders: list[tuple[str, Any]], obj: Any) -> str | None:
+    """``model.fc``: ``obj`` reached through the attributes of the first holder that has it."""
+    for k, v in holders:
         hit = _attr_holding(v, obj)
         if hit is not None:
             return f"{k}.{hit}"
@@ -211,11 +216,7 @@ def _held(spaces: list[Any], obj: Any, late: list[tuple[str, Any]]) -> str | Non
                 holders.append((str(k), v))
     if variable is not None:
         return variable
-    for k, v in holders:
-        hit = _attr_holding(v, obj)
-        if hit is not None:
-            return f"{k}.{hit}"
-    return None
+    return _through_attributes(holders, obj)
 
 
 def _element_holding(v: Any, obj: Any) -> str | None:
